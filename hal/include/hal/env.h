@@ -1,0 +1,29 @@
+// hal/env.h -- the bundle of HAL services one node runs on.
+//
+// The composition root (agent/main) gets an Env from its platform port (hal/posix/posix_env.h,
+// or a simulated node from hal/sim) and hands the parts each subsystem needs to it. Nothing in
+// agent/ names a platform; this struct is how it reaches one. The Env's owner keeps every part
+// alive for as long as any subsystem uses it. All pointers are non-null.
+#pragma once
+
+#include "hal/clock.h"
+#include "hal/entropy.h"
+#include "hal/fs.h"
+#include "hal/net.h"
+#include "hal/poller.h"
+#include "hal/signals.h"
+#include "hal/sysinfo.h"
+
+namespace hal {
+
+struct Env {
+  Clock* clock = nullptr;
+  Entropy* entropy = nullptr;
+  Net* net = nullptr;
+  Poller* poller = nullptr;
+  Signals* signals = nullptr;
+  Fs* fs = nullptr;
+  SysInfo* sys = nullptr;
+};
+
+}  // namespace hal
