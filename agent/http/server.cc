@@ -249,7 +249,15 @@ void Server::do_read(Connection& c) {
       kill(c);
       return;
     }
-    // A request cut off by EOF will never complete: forget it, answer what is complete.
+    // Answer the complete requests still buffered; a request cut off by EOF never completes.
+    process(c);
+    if (c.dead) return;
+    // Deferred answers still pending are cancelled, as Go's server cancels a request's context
+    // when its client goes: a blocking query must not hold a connection nobody reads. (A client
+    // that only half-closed loses those answers; none of the API's clients does that.) Answers
+    // already made are still written, then the connection closes.
+    cancel_pending(c);
+    if (c.dead) return;
     process(c);
     if (c.dead) return;
     maybe_finish(c);
@@ -351,6 +359,20 @@ void Server::complete(uint64_t connection_id, uint64_t seq, Response response) {
   // Inside process() (the handler answered at once) the round flushes it; otherwise flush,
   // write and resume parsing requests held back behind this one.
   process(*c);
+}
+
+void Server::cancel_pending(Connection& c) {
+  size_t first_pending = 0;
+  while (first_pending < c.slots.size() && c.slots[first_pending].done) ++first_pending;
+  if (first_pending == c.slots.size()) return;
+  std::vector<std::function<void()>> cancels;
+  for (size_t i = first_pending; i < c.slots.size(); ++i) {
+    if (!c.slots[i].done && c.slots[i].on_cancel) cancels.push_back(std::move(c.slots[i].on_cancel));
+  }
+  c.slots.erase(c.slots.begin() + static_cast<std::ptrdiff_t>(first_pending), c.slots.end());
+  c.no_more_requests = true;
+  c.close_after_flush = true;
+  for (auto& fn : cancels) fn();
 }
 
 void Server::set_cancel(uint64_t connection_id, uint64_t seq, std::function<void()> fn) {

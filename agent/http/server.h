@@ -32,9 +32,10 @@
 //
 // Deferred responses: a handler may keep its Responder (it is move-only) and call send() later
 // from the loop thread, e.g. when a blocking query's index moves or its wait ends. on_cancel()
-// registers what to do if the connection closes first. A Responder destroyed without send()
-// answers 500, so a forgotten response never wedges a connection. Responders may outlive the
-// Server; they then do nothing.
+// registers what to do if the connection closes first -- or if the client closes its sending
+// side (EOF) while the response is pending, which is how a client abandons a blocking query.
+// A Responder destroyed without send() answers 500, so a forgotten response never wedges a
+// connection. Responders may outlive the Server; they then do nothing.
 //
 // Threading: everything, Responder included, on the Loop's thread. Ownership: the Server borrows
 // the Loop, Net and Clock (they must outlive it) and owns its sockets.
@@ -171,6 +172,7 @@ class Server {
   void push_error(Connection& c, int status, std::string_view reason);
   void complete(uint64_t connection_id, uint64_t seq, Response response);
   void set_cancel(uint64_t connection_id, uint64_t seq, std::function<void()> fn);
+  void cancel_pending(Connection& c);
   bool slot_waiting(uint64_t connection_id, uint64_t seq) const;
   void flush_slots(Connection& c);
   void write_out(Connection& c);
