@@ -1,0 +1,226 @@
+#include "hal/sim/fs.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace sim {
+
+SimFs::SimFs(hal::Clock& clock, uint64_t bytes_max) : clock_(clock), bytes_max_(bytes_max) {
+  dirs_.emplace("/", Dir{0755, clock_.wall_now()});
+}
+
+std::string SimFs::normalize(std::string_view path) {
+  std::string out = "/";
+  size_t i = 0;
+  while (i < path.size()) {
+    while (i < path.size() && path[i] == '/') ++i;
+    size_t j = i;
+    while (j < path.size() && path[j] != '/') ++j;
+    if (j > i) {
+      if (out.size() > 1) out += '/';
+      out.append(path.substr(i, j - i));
+    }
+    i = j;
+  }
+  return out;
+}
+
+std::string SimFs::parent_of(const std::string& path) {
+  if (path == "/") return "/";
+  size_t slash = path.rfind('/');
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+bool SimFs::has_children(const std::string& dir) const {
+  const std::string prefix = dir == "/" ? "/" : dir + "/";
+  auto f = files_.lower_bound(prefix);
+  if (f != files_.end() && f->first.compare(0, prefix.size(), prefix) == 0) return true;
+  auto d = dirs_.upper_bound(prefix);
+  if (d != dirs_.end() && d->first.compare(0, prefix.size(), prefix) == 0 && d->first != dir) return true;
+  return false;
+}
+
+base::Result<std::string> SimFs::read_file(std::string_view path_in, size_t bytes_max) {
+  const std::string path = normalize(path_in);
+  auto it = files_.find(path);
+  if (it == files_.end()) {
+    if (dirs_.count(path)) return base::error(base::Code::kIo, "read %s: is a directory", path.c_str());
+    return base::error(base::Code::kNotFound, "read %s: no such file", path.c_str());
+  }
+  if (it->second.data.size() > bytes_max) {
+    return base::error(base::Code::kResourceExhausted, "read %s: %zu bytes, more than %zu", path.c_str(),
+                       it->second.data.size(), bytes_max);
+  }
+  return it->second.data;
+}
+
+base::Status SimFs::write_file(std::string_view path_in, base::ByteSpan data, uint32_t mode, bool durable) {
+  const std::string path = normalize(path_in);
+  if (path == "/" || dirs_.count(path)) return base::error(base::Code::kIo, "write %s: is a directory", path.c_str());
+  if (!dirs_.count(parent_of(path))) {
+    return base::error(base::Code::kNotFound, "write %s: parent directory does not exist", path.c_str());
+  }
+  auto it = files_.find(path);
+  const uint64_t old_size = it == files_.end() ? 0 : it->second.data.size();
+  if (bytes_used_ - old_size + data.size() > bytes_max_) {
+    return base::error(base::Code::kResourceExhausted, "write %s: no space left on the simulated disk", path.c_str());
+  }
+  if (durable && durable_failures_ > 0) {
+    --durable_failures_;
+    // The temporary file is written and its fsync fails: the target is untouched.
+    return base::error(base::Code::kIo, "write %s: fsync failed (injected)", path.c_str());
+  }
+  if (it == files_.end()) it = files_.emplace(path, File{}).first;
+  File& f = it->second;
+  f.data.assign(reinterpret_cast<const char*>(data.data()), data.size());
+  f.mode = mode;
+  f.modified = clock_.wall_now();
+  if (durable) f.durable = f.data;
+  bytes_used_ = bytes_used_ - old_size + data.size();
+  return base::Status::ok();
+}
+
+base::Status SimFs::make_dirs(std::string_view path_in, uint32_t mode) {
+  const std::string path = normalize(path_in);
+  if (files_.count(path)) return base::error(base::Code::kAlreadyExists, "mkdir %s: a file is in the way", path.c_str());
+  // Walk down from the root creating what is missing; a file on the way is an error.
+  size_t pos = 1;
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string::npos) slash = path.size();
+    const std::string prefix = path.substr(0, slash);
+    if (files_.count(prefix)) {
+      return base::error(base::Code::kAlreadyExists, "mkdir %s: %s is a file", path.c_str(), prefix.c_str());
+    }
+    if (!prefix.empty() && !dirs_.count(prefix)) dirs_.emplace(prefix, Dir{mode, clock_.wall_now()});
+    pos = slash + 1;
+  }
+  return base::Status::ok();
+}
+
+base::Result<std::vector<std::string>> SimFs::list_dir(std::string_view path_in) {
+  const std::string path = normalize(path_in);
+  if (!dirs_.count(path)) {
+    if (files_.count(path)) return base::error(base::Code::kIo, "list %s: not a directory", path.c_str());
+    return base::error(base::Code::kNotFound, "list %s: no such directory", path.c_str());
+  }
+  const std::string prefix = path == "/" ? "/" : path + "/";
+  std::vector<std::string> names;
+  auto collect = [&](const auto& map) {
+    for (auto it = map.lower_bound(prefix); it != map.end(); ++it) {
+      if (it->first.compare(0, prefix.size(), prefix) != 0) break;
+      std::string rest = it->first.substr(prefix.size());
+      if (rest.empty() || rest.find('/') != std::string::npos) continue;
+      names.push_back(std::move(rest));
+    }
+  };
+  collect(files_);
+  collect(dirs_);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+base::Result<hal::FileInfo> SimFs::stat(std::string_view path_in) {
+  const std::string path = normalize(path_in);
+  if (auto it = files_.find(path); it != files_.end()) {
+    return hal::FileInfo{hal::FileType::kRegular, it->second.data.size(), it->second.mode, it->second.modified};
+  }
+  if (auto it = dirs_.find(path); it != dirs_.end()) {
+    return hal::FileInfo{hal::FileType::kDirectory, 0, it->second.mode, it->second.modified};
+  }
+  return base::error(base::Code::kNotFound, "stat %s: no such file or directory", path.c_str());
+}
+
+base::Status SimFs::remove(std::string_view path_in) {
+  const std::string path = normalize(path_in);
+  if (auto it = files_.find(path); it != files_.end()) {
+    bytes_used_ -= it->second.data.size();
+    files_.erase(it);
+    return base::Status::ok();
+  }
+  if (path != "/" && dirs_.count(path)) {
+    if (has_children(path)) return base::error(base::Code::kFailedPrecondition, "remove %s: directory not empty", path.c_str());
+    dirs_.erase(path);
+    return base::Status::ok();
+  }
+  return base::error(base::Code::kNotFound, "remove %s: no such file or directory", path.c_str());
+}
+
+base::Status SimFs::remove_tree(std::string_view path_in) {
+  const std::string path = normalize(path_in);
+  if (auto it = files_.find(path); it != files_.end()) {
+    bytes_used_ -= it->second.data.size();
+    files_.erase(it);
+    return base::Status::ok();
+  }
+  if (!dirs_.count(path)) return base::Status::ok();
+  const std::string prefix = path == "/" ? "/" : path + "/";
+  for (auto it = files_.lower_bound(prefix); it != files_.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
+    bytes_used_ -= it->second.data.size();
+    it = files_.erase(it);
+  }
+  for (auto it = dirs_.lower_bound(prefix); it != dirs_.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
+    it = dirs_.erase(it);
+  }
+  if (path != "/") dirs_.erase(path);
+  return base::Status::ok();
+}
+
+base::Result<std::string> SimFs::make_temp_dir(std::string_view prefix) {
+  AGENT_TRY(make_dirs("/tmp", 01777));
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, "%06llu", static_cast<unsigned long long>(++temp_counter_));
+    std::string path = normalize("/tmp/" + std::string(prefix) + suffix);
+    if (dirs_.count(path) || files_.count(path)) continue;
+    AGENT_TRY(make_dirs(path, 0700));
+    return path;
+  }
+  return base::error(base::Code::kResourceExhausted, "make_temp_dir: no free name");
+}
+
+base::Status SimFs::chmod(std::string_view path_in, uint32_t mode) {
+  const std::string path = normalize(path_in);
+  if (auto it = files_.find(path); it != files_.end()) {
+    it->second.mode = mode;
+    return base::Status::ok();
+  }
+  if (auto it = dirs_.find(path); it != dirs_.end()) {
+    it->second.mode = mode;
+    return base::Status::ok();
+  }
+  return base::error(base::Code::kNotFound, "chmod %s: no such file or directory", path.c_str());
+}
+
+size_t SimFs::crash() {
+  size_t changed = 0;
+  for (auto it = files_.begin(); it != files_.end();) {
+    File& f = it->second;
+    if (f.durable && *f.durable == f.data) {
+      ++it;
+      continue;
+    }
+    ++changed;
+    bytes_used_ -= f.data.size();
+    if (!f.durable) {
+      it = files_.erase(it);
+      continue;
+    }
+    f.data = *f.durable;
+    bytes_used_ += f.data.size();
+    ++it;
+  }
+  return changed;
+}
+
+void SimFs::sync_all() {
+  for (auto& [path, f] : files_) f.durable = f.data;
+}
+
+size_t SimFs::unsynced_files() const {
+  size_t n = 0;
+  for (const auto& [path, f] : files_) n += !(f.durable && *f.durable == f.data);
+  return n;
+}
+
+}  // namespace sim
