@@ -38,6 +38,13 @@ void Loop::unwatch(hal::Handle h) {
   if (it == watches_.end()) return;
   poller_.remove(h);
   watches_.erase(it);
+  // Drop events already taken from the poller for `h` and not yet dispatched: a callback that
+  // unwatches and closes a handle may watch a new one the OS gives the same number, and that one
+  // must not receive the old one's readiness (a stale kHangup would make it close a healthy
+  // connection). Outside dispatch the array holds only spent events, so this is harmless.
+  for (hal::PollEvent& ev : events_) {
+    if (ev.handle == h) ev.handle = hal::kInvalidHandle;
+  }
 }
 
 base::Result<TimerId> Loop::arm(base::MonoTime deadline, Closure cb) {
@@ -100,9 +107,13 @@ base::Status Loop::run_once(base::Duration max_wait) {
     const hal::PollEvent ev = events_[i];
     auto it = watches_.find(ev.handle);
     if (it == watches_.end()) continue;  // unwatched by an earlier callback this iteration
+    // An earlier callback may have narrowed the interest since the poller reported; report only
+    // what is still asked for (hangup and error always).
+    const uint8_t ready = ev.ready & (it->second.interest | hal::kHangup | hal::kError);
+    if (ready == 0) continue;
     // Copy the callback: it may unwatch itself (destroying the stored one) while running.
     IoCallback cb = it->second.cb;
-    cb(ev.ready);
+    cb(ready);
   }
   run_due_timers();
   run_posted();
