@@ -142,6 +142,14 @@ class HttpServerTest : public ::testing::Test {
       r.send(Response::text(200, "key=" + std::string(req.path_rest())));
     });
     router_.add_prefix("DELETE", "/v1/kv/", [](Request&, Responder r) { r.send(Response::text(200, "deleted")); });
+    router_.add_prefix("GET", "/v1/", [](Request& req, Responder r) {
+      r.send(Response::text(200, "v1 " + std::string(req.path_rest())));
+    });
+    router_.add("GET", "/big", [](Request&, Responder r) {
+      std::string body(3 * 1024 * 1024, 'b');
+      for (size_t i = 0; i < body.size(); i += 4096) body[i] = static_cast<char>('0' + (i / 4096) % 10);
+      r.send(Response::text(200, std::move(body)));
+    });
   }
 
   void start(http::ServerOptions options = {}) {
@@ -195,6 +203,9 @@ TEST_F(HttpServerTest, ClientCallGetPutAndRouting) {
   auto kv = call("GET", "/v1/kv/a%2Fb/c?recurse");
   ASSERT_TRUE(kv.is_ok());
   EXPECT_EQ(kv->body, "key=a/b/c");
+  auto longest = call("GET", "/v1/catalog/nodes");  // "/v1/" prefix; "/v1/kv/" is longer but no match
+  ASSERT_TRUE(longest.is_ok());
+  EXPECT_EQ(longest->body, "v1 catalog/nodes");
   auto missing = call("GET", "/nope");
   ASSERT_TRUE(missing.is_ok());
   EXPECT_EQ(missing->status, 404);
@@ -264,6 +275,19 @@ TEST_F(HttpServerTest, PipelinedRequestsAnswerInOrderBehindADeferredOne) {
   EXPECT_EQ(rs[2].body, "fast /fast?3");
   EXPECT_EQ(*rs[2].header("connection"), "close");
   EXPECT_TRUE(c->wait_eof());
+}
+
+TEST_F(HttpServerTest, LargeResponseToASlowReaderArrivesWhole) {
+  start();
+  auto c = connect();
+  c->send("GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto rs = c->responses(2, Duration::seconds(20));
+  ASSERT_EQ(rs.size(), 2u);
+  ASSERT_EQ(rs[0].body.size(), 3u * 1024 * 1024);
+  for (size_t i = 0; i < rs[0].body.size(); i += 4096) {
+    ASSERT_EQ(rs[0].body[i], static_cast<char>('0' + (i / 4096) % 10)) << i;
+  }
+  EXPECT_EQ(rs[1].body, "fast /fast");
 }
 
 TEST_F(HttpServerTest, PipelineDepthHoldsBackLaterRequests) {
