@@ -1,0 +1,143 @@
+// The agent's configuration: the typed result, and load(), which builds it from every source.
+//
+// Sources, lowest precedence first; a later source overrides an earlier one key by key:
+//   1. JSON files: the -config paths given as flags, or else LoadInputs::config_paths (default
+//      /etc/agent). A directory means its *.json files in bytewise-sorted order; files are read
+//      in the order given, a later file overriding an earlier one.
+//   2. The kernel command line: `agent.<key>=<value>` tokens ("agent.ports.http=8000").
+//   3. The environment: AGENT_<KEY> with the key upper-cased and dots turned into underscores
+//      (AGENT_PORTS_HTTP, AGENT_HTTP_BODY_BYTES_MAX). Unknown AGENT_* variables are errors,
+//      except the few that agentctl reads (kEnvNotConfig).
+//   4. Flags: -key=value, -key value, --key=value, -flag / -flag=false for booleans.
+// A list (join, roles) set by a later source replaces the earlier list, except that repeated
+// flags append to one another. A map (labels) merges entry by entry: "agent.labels.rack=r12"
+// changes only that label. See sources.h for each source's exact syntax.
+//
+// Every problem -- a JSON syntax error, an unknown key (with a "did you mean" hint), a wrong
+// type, a value out of range, a failed cross-field check -- is collected, and load() returns
+// them all in one kInvalidArgument Status, one line each, every line naming the key and where
+// the value came from. The agent prints that message and exits with status 2, starting nothing.
+//
+// Threading: load() is a plain function; a Config is a plain value, copied freely.
+// Not here: reloading on SIGHUP, watching files, service and check definitions (catalog/).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/base/log.h"
+#include "agent/base/status.h"
+#include "agent/base/time.h"
+#include "agent/config/schema.h"
+#include "hal/fs.h"
+
+struct cJSON;
+
+namespace config {
+
+// One key's value in effect and where it came from, for `agent config show` and
+// /v1/agent/self. `value` is in operator syntax ("10s", "worker,director", "rack=r12");
+// secret keys read "<hidden>". `origin` is "default", "dev default", "hostname",
+// "/etc/agent/10-node.json: ports.http", "kernel command line: agent.ports.http",
+// "environment AGENT_PORTS_HTTP" or "flag -ports.http"; a map merged from several sources lists
+// each distinct origin, separated by "; ".
+struct Setting {
+  std::string key;
+  std::string value;
+  std::string origin;
+  Value typed;  // the parsed value, for to_json(); empty for secrets
+};
+
+struct Ports {
+  uint16_t http = 7700;    // HTTP API, UI, Consul-compatible endpoints, PXE files (TCP)
+  uint16_t rpc = 7701;     // RPC between agents and foundations (TCP, mTLS)
+  uint16_t gossip = 7702;  // SWIM gossip (UDP and TCP)
+  uint16_t dns = 53;       // DNS (UDP and TCP); 8600 in dev mode
+};
+
+struct HttpLimits {
+  uint64_t body_bytes_max = 1 << 20;
+  uint32_t connections_max = 256;
+  base::Duration idle_timeout = base::Duration::seconds(60);
+  base::Duration header_timeout = base::Duration::seconds(10);
+};
+
+struct LogSettings {
+  uint64_t ring_bytes_max = 256 << 10;
+};
+
+// The configuration in effect. The initializers equal the schema's defaults (a test checks);
+// fields whose default depends on the machine or on other keys are noted.
+struct Config {
+  std::string node_name;  // default: the hostname up to its first dot
+  std::string datacenter = "dc1";
+  std::string data_dir = "/var/lib/agent";           // dev: a fresh temporary directory
+  base::LogLevel log_level = base::LogLevel::kInfo;  // dev: debug
+  bool server = false;                               // dev: true
+  int32_t bootstrap_expect = 0;                      // dev: 1
+  std::vector<std::string> roles;  // default: {"foundation"} with server, else {"worker"}
+  std::map<std::string, std::string> labels;
+  std::string bind_addr = "0.0.0.0";  // dev: 127.0.0.1
+  std::string advertise_addr;         // empty: chosen at start from the interfaces
+  Ports ports;
+  std::string client_addr = "127.0.0.1";
+  std::string domain = "weft";
+  std::string socket_path;  // default: <data_dir>/agent.sock
+  std::vector<std::string> join;
+  std::vector<std::string> retry_join;
+  std::string encrypt;  // base64 gossip key, empty: gossip not encrypted
+  HttpLimits http;
+  LogSettings log;
+  bool enable_exec_checks = false;
+  bool dev = false;
+
+  // Every key in schema order, with its value in effect and its origin.
+  std::vector<Setting> settings;
+};
+
+// agentctl's AGENT_* variables: not config keys, and ignored (not errors) by load().
+inline constexpr std::string_view kEnvNotConfig[] = {"AGENT_HTTP_ADDR", "AGENT_HTTP_TOKEN",
+                                                     "AGENT_TOKEN"};
+
+// Largest config file read; larger files are refused with an error naming them.
+inline constexpr size_t kFileBytesMax = 1 << 20;
+// Deepest JSON nesting accepted in a config file (our schema needs 3).
+inline constexpr int kJsonDepthMax = 16;
+// Most errors listed in the Status; the rest are counted on a last line.
+inline constexpr size_t kErrorsMax = 100;
+
+struct LoadInputs {
+  hal::Fs* fs = nullptr;  // never null; read_file/list_dir/stat, make_temp_dir in dev mode
+  // Files and directories read when no -config flag is given. Missing ones are skipped
+  // (a node with no /etc/agent is fine); a path given with -config must exist.
+  std::vector<std::string> config_paths = {"/etc/agent"};
+  std::string kernel_cmdline;            // as in /proc/cmdline; "" when not a booted image
+  std::vector<std::string> environment;  // NAME=value, as hal::SysInfo::environment()
+  std::vector<std::string> flags;        // argv after the program and subcommand names
+  std::string hostname;                  // node_name's default
+  // data_dir in dev mode unless set; when empty, load() makes one with fs->make_temp_dir().
+  std::string dev_data_dir;
+};
+
+// Reads every source, validates, applies defaults. On any problem returns kInvalidArgument
+// whose message holds one line per problem (see the top of this file); a directory that cannot
+// be listed or a file that cannot be read is such a problem too, with the path and the reason.
+base::Result<Config> load(const LoadInputs& in);
+
+// Owns a cJSON tree.
+struct JsonDeleter {
+  void operator()(cJSON* json) const;
+};
+using JsonPtr = std::unique_ptr<cJSON, JsonDeleter>;
+
+// The effective config as a JSON object in the files' shape ({"ports": {"http": 7700}, ...});
+// with `with_origins`, instead an array of {"Key", "Value", "Origin"} in schema order.
+// Secrets are "<hidden>". Never null (asserts on out of memory).
+JsonPtr to_json(const Config& config, bool with_origins);
+// The same, printed (formatted, with indentation).
+std::string to_json_text(const Config& config, bool with_origins);
+
+}  // namespace config

@@ -1,0 +1,66 @@
+// The four configuration sources. Each reads its raw input, resolves names against the schema,
+// converts values (value.h) and appends Entries -- a key, a typed value and its origin -- and
+// error lines to a Collected. None of them stops at the first problem.
+//
+// Syntax of each source:
+//   JSON file   A top-level object. Nested objects are dotted keys ("ports": {"http": 7700} is
+//               ports.http, and so is "ports.http": 7700); an object under a map key (labels)
+//               is the map. A key given twice in one file, in either spelling, is an error
+//               (cJSON keeps duplicates silently; we look). Files over kFileBytesMax or nested
+//               deeper than kJsonDepthMax are refused. Origin "<path>: <key>".
+//   cmdline     Whitespace-separated tokens; only those starting "agent." are ours. A value may
+//               be double-quoted (agent.labels.note="two words"; quotes may also wrap the whole
+//               token, as the kernel allows). "agent.server" alone means true for a boolean.
+//               A map entry is "agent.labels.rack=r12". Origin "kernel command line: agent.<key>".
+//   environment AGENT_<KEY>: upper case, '.' -> '_' (AGENT_PORTS_HTTP, AGENT_LABELS); every key
+//               has exactly one name (schema.cc checks no two collide). Lists and maps are
+//               comma-separated. Other AGENT_* variables are errors, except kEnvNotConfig.
+//               Origin "environment AGENT_PORTS_HTTP".
+//   flags       -key=value, --key=value, -key value; booleans -server or -server=false (never
+//               -server false). -labels.rack=r12 or -labels rack=r12 set a label; a repeated
+//               list flag appends (-join a -join b). -config PATH (repeatable) names JSON files
+//               or directories. "--" ends the flags; any positional argument is an error.
+//               Origin "flag -ports.http" (spelled as given).
+// Threading: plain functions over their arguments. Not here: precedence and defaults (load()).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/config/schema.h"
+#include "hal/fs.h"
+
+namespace config {
+
+struct Entry {
+  const KeySpec* spec = nullptr;  // never null in a Collected
+  Value value;
+  std::string origin;
+};
+
+struct Collected {
+  std::vector<Entry> entries;       // in the order read; later overrides earlier
+  std::vector<std::string> errors;  // one line each, naming key and origin
+};
+
+// One JSON document's settings; `path` names it in origins and errors.
+void read_json(std::string_view text, std::string_view path, Collected* out);
+
+// Every file named by `paths` (a directory: its *.json files, sorted). Paths that do not exist
+// are skipped when `skip_missing`, else errors.
+void read_files(hal::Fs& fs, const std::vector<std::string>& paths, bool skip_missing,
+                Collected* out);
+
+// Kernel-command-line `agent.*` tokens. Text longer than kCmdlineBytesMax is refused.
+inline constexpr size_t kCmdlineBytesMax = 64 << 10;
+void read_cmdline(std::string_view cmdline, Collected* out);
+
+// AGENT_* variables among NAME=value strings.
+void read_environment(const std::vector<std::string>& environment, Collected* out);
+
+// Flags; the -config paths go to *config_paths in order.
+void read_flags(const std::vector<std::string>& args, Collected* out,
+                std::vector<std::string>* config_paths);
+
+}  // namespace config
