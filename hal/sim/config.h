@@ -108,6 +108,13 @@ struct SimConfig {
   // (level-triggered readiness nobody consumes): the World asserts instead of spinning forever.
   uint64_t same_time_runs_max = 1000000;
 
+  // AGENT_BUGGIFY sites (agent/base/buggify.h; live only in builds defining WEFT_BUGGIFY):
+  // when on, the World installs the hook for its lifetime; each site is enabled in a run with
+  // probability buggify_site_probability (decided from the seed and the site's file:line) and an
+  // enabled site fires with the probability it names. Off by default: a test asks for it.
+  bool buggify = false;
+  double buggify_site_probability = 0.25;
+
   runtime::LoopLimits loop_limits;
 };
 

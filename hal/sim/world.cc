@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "agent/base/buggify.h"
 #include "hal/sim/addr.h"
 
 namespace sim {
@@ -11,6 +12,11 @@ namespace {
 constexpr uint64_t kSeedNetwork = 1;
 constexpr uint64_t kSeedWorld = 2;
 constexpr uint64_t kSeedNode = 3;
+constexpr uint64_t kSeedBuggify = 4;
+
+bool buggify_hook(void* ctx, double p, const char* file, int line) {
+  return static_cast<World*>(ctx)->buggify(p, file, line);
+}
 }  // namespace
 
 World::World(uint64_t seed, SimConfig config)
@@ -18,13 +24,19 @@ World::World(uint64_t seed, SimConfig config)
       config_(config),
       prng_(derive_seed(kSeedWorld)),
       trace_(config.trace_lines_max),
-      network_(std::make_unique<Network>(*this, config_, derive_seed(kSeedNetwork))) {
+      network_(std::make_unique<Network>(*this, config_, derive_seed(kSeedNetwork))),
+      buggify_prng_(derive_seed(kSeedBuggify)) {
+  if (config_.buggify) {
+    AGENT_ASSERT_MSG(base::buggify::g_hook == nullptr, "another World already has AGENT_BUGGIFY installed");
+    base::buggify::install(&buggify_hook, this);
+  }
   AGENT_ASSERT(config_.link.delay_min >= base::Duration::zero());
   AGENT_ASSERT(config_.local_delay > base::Duration::zero());
   AGENT_ASSERT(config_.executor_latency_min <= config_.executor_latency_max);
 }
 
 World::~World() {
+  if (config_.buggify && base::buggify::g_ctx == this) base::buggify::install(nullptr, nullptr);
   // Processes first, while every node's sockets and loop still exist (their destructors may
   // close handles); then the nodes.
   for (auto& n : nodes_) {
@@ -45,6 +57,26 @@ uint64_t World::derive_seed(uint64_t purpose, uint64_t a, uint64_t b) const {
   x = base::splitmix64(&st);
   st = x ^ (b * 0x165667B19E3779F9ull);
   return base::splitmix64(&st);
+}
+
+bool World::buggify(double p, const char* file, int line) {
+  auto key = std::make_pair(std::string(file ? file : ""), line);
+  auto it = buggify_sites_.find(key);
+  if (it == buggify_sites_.end()) {
+    // Whether the site is on in this run: from the seed and the site's name, not from the order
+    // in which sites happen to be reached first.
+    uint64_t h = fnv1a64(base::as_bytes(key.first), derive_seed(kSeedBuggify, static_cast<uint64_t>(line)));
+    uint64_t st = h;
+    const double u = static_cast<double>(base::splitmix64(&st) >> 11) * 0x1.0p-53;
+    it = buggify_sites_.emplace(key, u < config_.buggify_site_probability).first;
+  }
+  if (!it->second || !buggify_prng_.chance(p)) return false;
+  ++buggify_fired_;
+  trace_.begin(now_, TraceKind::kNote);
+  trace_.str("buggify", key.first);
+  trace_.u64("line", static_cast<uint64_t>(line));
+  trace_.end();
+  return true;
 }
 
 NodeId World::add_node(std::string name, StartFn start) {

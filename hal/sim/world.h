@@ -136,6 +136,11 @@ class World {
   // A seed for a purpose, derived from the World's seed: independent streams per use.
   uint64_t derive_seed(uint64_t purpose, uint64_t a = 0, uint64_t b = 0) const;
 
+  // The AGENT_BUGGIFY decision for a site (what the installed hook calls). Usable directly by
+  // tests whatever the build defines.
+  bool buggify(double p, const char* file, int line);
+  uint64_t buggify_fired() const { return buggify_fired_; }
+
  private:
   friend class Network;
   friend class Node;
@@ -165,6 +170,9 @@ class World {
   Node* running_ = nullptr;         // the node whose loop is running now
   bool crash_running_ = false;      // crash(running_) was asked from inside it
   base::MonoTime last_run_time_ = base::MonoTime::never();
+  base::Prng buggify_prng_;
+  std::map<std::pair<std::string, int>, bool> buggify_sites_;  // site -> enabled in this run
+  uint64_t buggify_fired_ = 0;
 };
 
 }  // namespace sim

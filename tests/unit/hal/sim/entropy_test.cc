@@ -109,3 +109,35 @@ TEST(SimExecutor, WorkRunsInlineDoneAfterSeededLatency) {
   w.run_for(base::Duration::millis(20));
   EXPECT_EQ(done, 2);
 }
+
+// AGENT_BUGGIFY through the World's hook: sites are enabled per run from the seed (about a
+// quarter of them), enabled ones fire at their probability, and with no World it is false.
+#define WEFT_BUGGIFY 1
+#include "agent/base/buggify.h"
+
+TEST(SimBuggify, SitesEnabledPerSeedAndFireAtTheirRate) {
+  EXPECT_FALSE(AGENT_BUGGIFY(1.0));  // no hook installed
+  int enabled_sites = 0;
+  for (uint64_t seed = 1; seed <= 200; ++seed) {
+    sim::SimConfig cfg;
+    cfg.buggify = true;
+    sim::World w(seed, cfg);
+    enabled_sites += AGENT_BUGGIFY(1.0) ? 1 : 0;  // one site: on in about 25% of runs
+  }
+  EXPECT_GT(enabled_sites, 20);
+  EXPECT_LT(enabled_sites, 80);
+  EXPECT_FALSE(AGENT_BUGGIFY(1.0));  // uninstalled with the World
+  // Same seed, same decisions.
+  auto decisions = [](uint64_t seed) {
+    sim::SimConfig cfg;
+    cfg.buggify = true;
+    cfg.buggify_site_probability = 1.0;
+    sim::World w(seed, cfg);
+    std::string out;
+    for (int i = 0; i < 1000; ++i) out += AGENT_BUGGIFY(0.3) ? '1' : '0';
+    return std::make_pair(out, w.buggify_fired());
+  };
+  auto a = decisions(5), b = decisions(5);
+  EXPECT_EQ(a, b);
+  EXPECT_NEAR(static_cast<double>(a.second) / 1000, 0.3, 0.06);
+}
