@@ -68,6 +68,11 @@ void Logger::set_level(LogLevel level) {
   level_ = level;
 }
 
+void Logger::set_append_hook(std::function<void()> hook) {
+  std::lock_guard<std::mutex> lock(mu_);
+  append_hook_ = std::move(hook);
+}
+
 void Logger::set_prefix(std::string prefix) {
   std::lock_guard<std::mutex> lock(mu_);
   prefix_ = std::move(prefix);
@@ -84,8 +89,17 @@ void Logger::vlog(LogLevel level, std::string_view module, const char* fmt, va_l
   // Bounded line: longer messages are cut, never allocated without limit.
   char text[1024];
   std::vsnprintf(text, sizeof text, fmt, ap);
-  std::lock_guard<std::mutex> lock(mu_);
-  if (level < level_) return;
+  std::function<void()> hook;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (level < level_) return;
+    hook = append_hook_;
+    append_locked(level, module, text);
+  }
+  if (hook) hook();
+}
+
+void Logger::append_locked(LogLevel level, std::string_view module, const char* text) {
   LogRecord r;
   r.time = clock_ ? clock_() : WallTime();
   r.level = level;

@@ -76,6 +76,10 @@ class Logger {
   void set_console(FILE* console, LogLevel min_level);
   // Records below this level are dropped entirely (not kept in the ring either).
   void set_level(LogLevel level);
+  // Called after each record is kept, outside the lock, on the thread that logged. For a
+  // follower (agentctl logs -f) to wake up; it must be cheap and must not log. Empty: none.
+  void set_append_hook(std::function<void()> hook);
+
   // A prefix put before every module name, e.g. the node name in the simulator ("n3/").
   void set_prefix(std::string prefix);
 
@@ -91,9 +95,12 @@ class Logger {
   static std::string format(const LogRecord& record);
 
  private:
+  void append_locked(LogLevel level, std::string_view module, const char* text);
+
   mutable std::mutex mu_;
   LogRing ring_;
   WallClockFn clock_;
+  std::function<void()> append_hook_;
   FILE* console_ = nullptr;
   LogLevel console_level_ = LogLevel::kInfo;
   LogLevel level_ = LogLevel::kDebug;

@@ -1,0 +1,417 @@
+#include "agent/ctl/ctl.h"
+
+#include <cstring>
+#include <string_view>
+#include <utility>
+
+#include "agent/base/log.h"
+#include "agent/http/client.h"
+#include "agent/http/json.h"
+#include "agent/base/version.h"
+#include "agent/runtime/loop.h"
+#include "cJSON.h"
+
+namespace ctl {
+
+namespace {
+
+enum class Format : uint8_t { kText, kJson };
+
+struct Options {
+  std::string socket;
+  Format format = Format::kText;
+  base::Duration timeout = base::Duration::seconds(10);
+  std::string command;
+  std::vector<std::string> args;  // the command's own flags and words
+};
+
+constexpr std::string_view kUsage =
+    "usage: agentctl [-socket PATH] [-format text|json] [-timeout 10s] COMMAND\n"
+    "commands:\n"
+    "  status                        node, version, roles, uptime and health of the local agent\n"
+    "  logs [-f] [-level L] [-n N]   recent log lines (-f: follow)\n"
+    "  version                       client and agent versions\n"
+    "  help                          this text\n"
+    "exit status: 0 ok, 1 the agent reported an error or is unhealthy, 2 usage, 3 no agent\n";
+
+bool parse_duration(std::string_view text, base::Duration* out) {
+  size_t i = 0;
+  int64_t n = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9' && i < 9) n = n * 10 + (text[i++] - '0');
+  if (i == 0) return false;
+  std::string_view unit = text.substr(i);
+  if (unit == "s" || unit.empty()) *out = base::Duration::seconds(n);
+  else if (unit == "ms") *out = base::Duration::millis(n);
+  else if (unit == "m") *out = base::Duration::seconds(60 * n);
+  else return false;
+  return true;
+}
+
+std::string env_value(const std::vector<std::string>& environment, std::string_view name) {
+  for (const auto& kv : environment) {
+    if (kv.size() > name.size() && kv.compare(0, name.size(), name) == 0 && kv[name.size()] == '=') {
+      return kv.substr(name.size() + 1);
+    }
+  }
+  return "";
+}
+
+// Splits a flag "-name=value" / "--name=value" into name and value (value empty if no '=').
+bool split_flag(std::string_view arg, std::string* name, std::string* value, bool* has_value) {
+  if (arg.size() < 2 || arg[0] != '-') return false;
+  arg.remove_prefix(arg[1] == '-' ? 2 : 1);
+  size_t eq = arg.find('=');
+  *has_value = eq != std::string_view::npos;
+  *name = std::string(arg.substr(0, eq));
+  *value = *has_value ? std::string(arg.substr(eq + 1)) : "";
+  return !name->empty();
+}
+
+// Parses global flags wherever they stand; the first other word is the command.
+bool parse_options(const std::vector<std::string>& args, Options* o, std::string* error) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string name, value;
+    bool has_value = false;
+    if (!split_flag(args[i], &name, &value, &has_value)) {
+      if (o->command.empty()) o->command = args[i];
+      else o->args.push_back(args[i]);
+      continue;
+    }
+    bool global = name == "socket" || name == "format" || name == "timeout";
+    if (!global) {
+      o->args.push_back(args[i]);
+      continue;
+    }
+    if (!has_value) {
+      if (i + 1 >= args.size()) {
+        *error = "-" + name + " needs a value";
+        return false;
+      }
+      value = args[++i];
+    }
+    if (name == "socket") {
+      o->socket = value;
+    } else if (name == "format") {
+      if (value == "text") o->format = Format::kText;
+      else if (value == "json") o->format = Format::kJson;
+      else {
+        *error = "-format: want text or json, got \"" + value + "\"";
+        return false;
+      }
+    } else if (!parse_duration(value, &o->timeout)) {
+      *error = "-timeout: want a duration such as 10s, got \"" + value + "\"";
+      return false;
+    }
+  }
+  return true;
+}
+
+class Client {
+ public:
+  Client(hal::Env& env, const Options& o, FILE* err) : env_(env), options_(o), err_(err), loop_(*env.clock, *env.poller) {}
+
+  // Picks the socket (see ctl.h). Returns false and prints the one-line error when none exists.
+  bool resolve_socket(bool quiet) {
+    std::vector<std::string> candidates;
+    if (!options_.socket.empty()) {
+      candidates.push_back(options_.socket);
+    } else {
+      auto environment = env_.sys->environment();
+      std::string from_env = env_value(environment, "AGENT_SOCKET_PATH");
+      if (!from_env.empty()) {
+        candidates.push_back(from_env);
+      } else {
+        std::string tmp = env_value(environment, "TMPDIR");
+        if (tmp.empty() || tmp[0] != '/') tmp = "/tmp";
+        candidates = {"/run/agent/agent.sock", "/var/lib/agent/agent.sock", tmp + "/weft-dev/agent.sock"};
+      }
+    }
+    for (const auto& c : candidates) {
+      if (env_.fs->stat(c).is_ok()) {
+        socket_ = c;
+        return true;
+      }
+    }
+    if (!quiet) {
+      std::string tried;
+      for (const auto& c : candidates) tried += (tried.empty() ? "" : ", ") + c;
+      std::fprintf(err_, "agentctl: no agent is running: no socket at %s\n", tried.c_str());
+    }
+    return false;
+  }
+
+  // GET `target`. On failure to reach the agent prints one line and returns kUnavailable.
+  base::Result<http::ClientResponse> get(const std::string& target, base::Duration timeout, bool quiet = false) {
+    auto addr = hal::SockAddr::parse("unix:" + socket_);
+    if (!addr.is_ok()) {
+      if (!quiet) std::fprintf(err_, "agentctl: socket %s: %s\n", socket_.c_str(), addr.status().message().c_str());
+      return base::error(base::Code::kUnavailable, "bad socket");
+    }
+    http::ClientRequest req;
+    req.target = target;
+    auto resp = http::http_call(loop_, *env_.net, *addr, req, timeout);
+    if (!resp.is_ok()) {
+      if (!quiet) {
+        std::fprintf(err_, "agentctl: no agent answered on %s: %s\n", socket_.c_str(), resp.status().message().c_str());
+      }
+      return base::error(base::Code::kUnavailable, "unreachable");
+    }
+    return resp;
+  }
+
+  const std::string& socket() const { return socket_; }
+
+ private:
+  hal::Env& env_;
+  const Options& options_;
+  FILE* err_;
+  runtime::Loop loop_;
+  std::string socket_;
+};
+
+// Reads the response body as JSON; prints an error and returns a failed Json if it is not.
+http::Json parse_body(const http::ClientResponse& r, FILE* err) {
+  auto doc = http::Json::parse(r.body, 64 << 20);
+  if (!doc.is_ok()) {
+    std::fprintf(err, "agentctl: the agent sent a response that is not JSON (%s)\n", doc.status().message().c_str());
+    return http::Json();
+  }
+  return std::move(doc).value();
+}
+
+// The API's error body {"error": "..."}, or the status line.
+std::string api_error(const http::ClientResponse& r) {
+  auto doc = http::Json::parse(r.body, 1 << 20);
+  std::string msg;
+  if (doc.is_ok() && http::json_get_string(doc->get(), "error", &msg)) return msg;
+  return "HTTP " + std::to_string(r.status);
+}
+
+const cJSON* member(const cJSON* obj, const char* key) {
+  return obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : nullptr;
+}
+std::string str(const cJSON* obj, const char* key) {
+  const cJSON* v = member(obj, key);
+  return cJSON_IsString(v) && v->valuestring ? v->valuestring : "";
+}
+int64_t num(const cJSON* obj, const char* key) {
+  const cJSON* v = member(obj, key);
+  if (cJSON_IsNumber(v)) return static_cast<int64_t>(v->valuedouble);
+  if (cJSON_IsRaw(v) && v->valuestring) return std::strtoll(v->valuestring, nullptr, 10);
+  return 0;
+}
+
+void print_json(FILE* out, const http::Json& doc) {
+  auto text = doc.dump();
+  std::fprintf(out, "%s\n", text.is_ok() ? text->c_str() : "null");
+}
+
+int cmd_version(Client& client, const Options& o, FILE* out) {
+  std::string agent_version;
+  if (client.resolve_socket(/*quiet=*/true)) {
+    auto r = client.get("/v1/agent/self", o.timeout, /*quiet=*/true);
+    if (r.is_ok() && r->status == 200) {
+      auto doc = http::Json::parse(r->body, 16 << 20);
+      if (doc.is_ok()) agent_version = str(member(doc->get(), "Config"), "Version");
+    }
+  }
+  if (o.format == Format::kJson) {
+    http::Json doc = http::Json::object();
+    doc.add_string("client", base::version());
+    if (agent_version.empty()) doc.add_null(doc.get(), "agent");
+    else doc.add_string("agent", agent_version);
+    print_json(out, doc);
+  } else {
+    std::fprintf(out, "weft %s\n", std::string(base::version()).c_str());
+    if (!agent_version.empty()) std::fprintf(out, "agent: weft %s (socket %s)\n", agent_version.c_str(), client.socket().c_str());
+  }
+  return kExitOk;
+}
+
+int cmd_status(Client& client, const Options& o, FILE* out, FILE* err) {
+  if (!o.args.empty()) {
+    std::fprintf(err, "agentctl status: unexpected argument \"%s\"\n", o.args[0].c_str());
+    return kExitUsage;
+  }
+  if (!client.resolve_socket(false)) return kExitUnreachable;
+  auto self = client.get("/v1/agent/self", o.timeout);
+  if (!self.is_ok()) return kExitUnreachable;
+  if (self->status != 200) {
+    std::fprintf(err, "agentctl: /v1/agent/self: %s\n", api_error(*self).c_str());
+    return kExitFailed;
+  }
+  auto health = client.get("/v1/agent/health", o.timeout);
+  if (!health.is_ok()) return kExitUnreachable;
+  http::Json self_doc = parse_body(*self, err);
+  http::Json health_doc = parse_body(*health, err);
+  if (!self_doc.ok() || !health_doc.ok()) return kExitFailed;
+  const cJSON* cfg = member(self_doc.get(), "Config");
+  const cJSON* agent_stats = member(member(self_doc.get(), "Stats"), "agent");
+  const cJSON* runtime_stats = member(member(self_doc.get(), "Stats"), "runtime");
+  bool healthy = health->status == 200;
+  std::vector<std::string> roles;
+  const cJSON* role;
+  cJSON_ArrayForEach(role, member(cfg, "Roles")) {
+    if (cJSON_IsString(role)) roles.emplace_back(role->valuestring);
+  }
+  std::vector<std::string> reasons;
+  const cJSON* reason;
+  cJSON_ArrayForEach(reason, member(health_doc.get(), "Reasons")) {
+    if (cJSON_IsString(reason)) reasons.emplace_back(reason->valuestring);
+  }
+  int64_t uptime_s = num(agent_stats, "uptime_seconds");
+  if (o.format == Format::kJson) {
+    http::Json doc = http::Json::object();
+    doc.add_string("node", str(cfg, "NodeName"));
+    doc.add_string("node_id", str(cfg, "NodeID"));
+    doc.add_string("datacenter", str(cfg, "Datacenter"));
+    doc.add_string("version", str(cfg, "Version"));
+    doc.add_bool("server", cJSON_IsTrue(member(cfg, "Server")));
+    doc.add_bool("dev", cJSON_IsTrue(member(cfg, "Dev")));
+    cJSON* r = doc.add_array(doc.get(), "roles");
+    for (const auto& x : roles) doc.add_string(r, "", x);
+    doc.add_i64("uptime_seconds", uptime_s);
+    doc.add_i64("rss_bytes", num(runtime_stats, "rss_bytes"));
+    doc.add_bool("healthy", healthy);
+    cJSON* rs = doc.add_array(doc.get(), "reasons");
+    for (const auto& x : reasons) doc.add_string(rs, "", x);
+    doc.add_string("socket", client.socket());
+    print_json(out, doc);
+  } else {
+    std::string role_text;
+    for (const auto& x : roles) role_text += (role_text.empty() ? "" : ", ") + x;
+    char up[32];
+    base::format_duration(base::Duration::seconds(uptime_s), up, sizeof up);
+    std::fprintf(out, "node:       %s (%s)\n", str(cfg, "NodeName").c_str(), str(cfg, "Datacenter").c_str());
+    std::fprintf(out, "node id:    %s\n", str(cfg, "NodeID").c_str());
+    std::fprintf(out, "version:    weft %s%s\n", str(cfg, "Version").c_str(), cJSON_IsTrue(member(cfg, "Dev")) ? " (dev mode)" : "");
+    std::fprintf(out, "roles:      %s%s\n", role_text.c_str(), cJSON_IsTrue(member(cfg, "Server")) ? " (server)" : "");
+    std::fprintf(out, "uptime:     %s\n", up);
+    std::fprintf(out, "memory:     %lld KiB resident\n", static_cast<long long>(num(runtime_stats, "rss_bytes") / 1024));
+    std::fprintf(out, "health:     %s\n", healthy ? "healthy" : "UNHEALTHY");
+    for (const auto& x : reasons) std::fprintf(out, "            %s\n", x.c_str());
+  }
+  return healthy ? kExitOk : kExitFailed;
+}
+
+int cmd_logs(Client& client, const Options& o, FILE* out, FILE* err) {
+  bool follow = false;
+  std::string level = "debug";
+  uint64_t count = 100;
+  for (size_t i = 0; i < o.args.size(); ++i) {
+    std::string name, value;
+    bool has_value = false;
+    if (!split_flag(o.args[i], &name, &value, &has_value)) {
+      std::fprintf(err, "agentctl logs: unexpected argument \"%s\"\n", o.args[i].c_str());
+      return kExitUsage;
+    }
+    if (name == "f" || name == "follow") {
+      follow = !has_value || value == "true";
+      continue;
+    }
+    if (!has_value) {
+      if (i + 1 >= o.args.size()) {
+        std::fprintf(err, "agentctl logs: -%s needs a value\n", name.c_str());
+        return kExitUsage;
+      }
+      value = o.args[++i];
+    }
+    if (name == "level") {
+      base::LogLevel l;
+      if (!base::parse_log_level(value, &l)) {
+        std::fprintf(err, "agentctl logs: -level: want debug, info, warn or error\n");
+        return kExitUsage;
+      }
+      level = value;
+    } else if (name == "n") {
+      char* end = nullptr;
+      unsigned long long n = std::strtoull(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || n == 0 || n > 10000) {
+        std::fprintf(err, "agentctl logs: -n: want 1..10000\n");
+        return kExitUsage;
+      }
+      count = n;
+    } else {
+      std::fprintf(err, "agentctl logs: unknown flag -%s\n", name.c_str());
+      return kExitUsage;
+    }
+  }
+  if (!client.resolve_socket(false)) return kExitUnreachable;
+
+  uint64_t after = 0;
+  http::Json all = http::Json::array();
+  for (int round = 0;; ++round) {
+    // The first page is the last `count` records; then everything after the newest seen.
+    std::string target = round == 0 ? "/v1/agent/logs?tail=" + std::to_string(count)
+                                    : "/v1/agent/logs?after=" + std::to_string(after);
+    target += "&level=" + level + "&limit=1000";
+    base::Duration timeout = o.timeout;
+    if (follow && round > 0) {
+      target += "&wait=30s";
+      timeout = base::Duration::seconds(40);
+    }
+    auto r = client.get(target, timeout);
+    if (!r.is_ok()) return kExitUnreachable;
+    if (r->status != 200) {
+      std::fprintf(err, "agentctl: logs: %s\n", api_error(*r).c_str());
+      return kExitFailed;
+    }
+    http::Json doc = parse_body(*r, err);
+    if (!doc.ok()) return kExitFailed;
+    const cJSON* rec;
+    cJSON_ArrayForEach(rec, member(doc.get(), "Records")) {
+      if (o.format == Format::kJson && !follow) {
+        cJSON* x = all.add_object(all.get(), "");
+        all.add_u64(x, "seq", static_cast<uint64_t>(num(rec, "Seq")));
+        all.add_string(x, "time", str(rec, "Time"));
+        all.add_string(x, "level", str(rec, "Level"));
+        all.add_string(x, "module", str(rec, "Module"));
+        all.add_string(x, "message", str(rec, "Message"));
+      } else if (o.format == Format::kJson) {
+        http::Json line = http::Json::object();
+        line.add_u64("seq", static_cast<uint64_t>(num(rec, "Seq")));
+        line.add_string("time", str(rec, "Time"));
+        line.add_string("level", str(rec, "Level"));
+        line.add_string("module", str(rec, "Module"));
+        line.add_string("message", str(rec, "Message"));
+        print_json(out, line);  // one object per line while following
+      } else {
+        std::string lvl = str(rec, "Level");
+        lvl.resize(6, ' ');
+        std::fprintf(out, "%s %s%s: %s\n", str(rec, "Time").c_str(), lvl.c_str(), str(rec, "Module").c_str(),
+                     str(rec, "Message").c_str());
+      }
+    }
+    std::fflush(out);
+    uint64_t new_after = static_cast<uint64_t>(num(doc.get(), "Last"));
+    if (new_after > after) after = new_after;
+    // Without -f, stop once a page came back short of its limit (the end of the ring).
+    if (!follow && (round == 0 || cJSON_GetArraySize(member(doc.get(), "Records")) < 10000)) break;
+    if (round > 1000000) break;  // bounded even when following for a very long time
+  }
+  if (o.format == Format::kJson && !follow) print_json(out, all);
+  return kExitOk;
+}
+
+}  // namespace
+
+int run(hal::Env& env, const std::vector<std::string>& args, FILE* out, FILE* err) {
+  Options o;
+  std::string error;
+  if (!parse_options(args, &o, &error)) {
+    std::fprintf(err, "agentctl: %s\n", error.c_str());
+    return kExitUsage;
+  }
+  if (o.command.empty() || o.command == "help" || o.command == "-h") {
+    std::fputs(kUsage.data(), o.command.empty() ? err : out);
+    return o.command.empty() ? kExitUsage : kExitOk;
+  }
+  Client client(env, o, err);
+  if (o.command == "version") return cmd_version(client, o, out);
+  if (o.command == "status") return cmd_status(client, o, out, err);
+  if (o.command == "logs") return cmd_logs(client, o, out, err);
+  std::fprintf(err, "agentctl: unknown command \"%s\"\n%s", o.command.c_str(), kUsage.data());
+  return kExitUsage;
+}
+
+}  // namespace ctl

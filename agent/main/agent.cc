@@ -1,0 +1,454 @@
+#include "agent/main/agent.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+
+#include "agent/base/version.h"
+#include "agent/http/json.h"
+#include "cJSON.h"
+
+namespace agent {
+
+namespace {
+
+constexpr std::string_view kModule = "agent";
+// Longest ?wait= a log follower may ask for; Consul caps blocking queries at 10 minutes too.
+constexpr base::Duration kLogWaitMax = base::Duration::seconds(600);
+constexpr base::Duration kLogWaitDefault = base::Duration::seconds(30);
+// Records one /v1/agent/logs response carries at most.
+constexpr size_t kLogLimitMax = 10000;
+// Long-poll followers at once; more get 429 rather than holding memory without bound.
+constexpr size_t kLogWaitersMax = 64;
+
+// Parses a Go-style duration as Consul's ?wait= takes it: "30s", "500ms", "2m", or bare seconds.
+bool parse_wait(std::string_view text, base::Duration* out) {
+  if (text.empty() || text.size() > 16) return false;
+  size_t i = 0;
+  int64_t n = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+    n = n * 10 + (text[i] - '0');
+    if (n > 1000000000) return false;
+    ++i;
+  }
+  if (i == 0) return false;
+  std::string_view unit = text.substr(i);
+  if (unit.empty() || unit == "s") *out = base::Duration::seconds(n);
+  else if (unit == "ms") *out = base::Duration::millis(n);
+  else if (unit == "m") *out = base::Duration::seconds(n * 60);
+  else return false;
+  return true;
+}
+
+bool parse_u64(std::string_view text, uint64_t* out) {
+  if (text.empty() || text.size() > 19) return false;
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+std::string format_uuid(const uint8_t b[16]) {
+  std::string hexed = base::hex(base::ByteSpan(b, 16));
+  return hexed.substr(0, 8) + "-" + hexed.substr(8, 4) + "-" + hexed.substr(12, 4) + "-" +
+         hexed.substr(16, 4) + "-" + hexed.substr(20, 12);
+}
+
+bool valid_uuid(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash != (s[i] == '-')) return false;
+    if (!dash && !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
+  }
+  return true;
+}
+
+http::Response json_response(int status, const http::Json& doc) {
+  auto text = doc.dump();
+  if (!text.is_ok()) return http::Response::error(500, "out of memory building the response");
+  return http::Response::json(status, std::move(text).value());
+}
+
+}  // namespace
+
+Agent::Agent(hal::Env& env, config::Config config, base::Logger& log)
+    : env_(env), config_(std::move(config)), log_(log), loop_(*env.clock, *env.poller) {
+  started_mono_ = env_.clock->mono_now();
+  started_wall_ = env_.clock->wall_now();
+}
+
+Agent::~Agent() {
+  log_.set_append_hook(nullptr);
+  *alive_ = false;
+  shutdown();
+}
+
+base::Result<hal::SockAddr> Agent::http_addr() const {
+  if (!http_ || http_->listeners() == 0) return base::error(base::Code::kFailedPrecondition, "not listening");
+  return http_->listen_addr(0);
+}
+
+void Agent::add_health_source(std::string name, HealthSource source) {
+  health_.emplace_back(std::move(name), std::move(source));
+}
+
+base::Status Agent::load_node_id() {
+  std::string path = config_.data_dir + "/node-id";
+  auto existing = env_.fs->read_file(path, 128);
+  if (existing.is_ok()) {
+    std::string id = *existing;
+    while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+    if (!valid_uuid(id)) {
+      return base::error(base::Code::kInvalidArgument, "%s holds no node id (want a lower-case UUID); remove it to make a new one",
+                         path.c_str());
+    }
+    node_id_ = id;
+    return base::Status::ok();
+  }
+  if (existing.status().code() != base::Code::kNotFound) return existing.status();
+  uint8_t b[16];
+  AGENT_TRY(env_.entropy->fill(std::span<uint8_t>(b, sizeof b)));
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);  // RFC 9562 version 4
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);  // variant 10
+  node_id_ = format_uuid(b);
+  std::string text = node_id_ + "\n";
+  AGENT_TRY(env_.fs->write_file(path, base::as_bytes(text), 0600, /*durable=*/true));
+  AGENT_LOG_INFO(log_, kModule, "new node id %s written to %s", node_id_.c_str(), path.c_str());
+  return base::Status::ok();
+}
+
+base::Status Agent::open_signals() {
+  static constexpr hal::Signal kSignals[] = {hal::Signal::kInterrupt, hal::Signal::kTerminate,
+                                             hal::Signal::kHangup};
+  AGENT_ASSIGN_OR_RETURN(signals_, env_.signals->open(kSignals));
+  return loop_.watch(signals_, hal::kReadable, [this](uint8_t) { on_signal(); });
+}
+
+void Agent::on_signal() {
+  for (int i = 0; i < 16; ++i) {  // bounded: a signal storm cannot pin the loop here
+    auto sig = env_.signals->next(signals_);
+    if (!sig.is_ok()) return;
+    switch (*sig) {
+      case hal::Signal::kInterrupt:
+      case hal::Signal::kTerminate:
+        AGENT_LOG_INFO(log_, kModule, "received %s, shutting down",
+                       *sig == hal::Signal::kInterrupt ? "SIGINT" : "SIGTERM");
+        loop_.stop();
+        break;
+      case hal::Signal::kHangup:
+        AGENT_LOG_INFO(log_, kModule,
+                       "received SIGHUP: reloading configuration is not supported yet; restart the agent to apply changes");
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+base::Status Agent::start() {
+  AGENT_TRY(env_.fs->make_dirs(config_.data_dir, 0700));
+  AGENT_TRY(load_node_id());
+  AGENT_TRY(open_signals());
+  workers_ = std::make_unique<runtime::WorkerPool>(loop_, 2, 256);
+
+  add_routes();
+  http::ServerOptions options;
+  options.limits.body_bytes_max = config_.http.body_bytes_max;
+  options.connections_max = config_.http.connections_max;
+  options.idle_timeout = config_.http.idle_timeout;
+  options.header_timeout = config_.http.header_timeout;
+  http_ = std::make_unique<http::Server>(loop_, *env_.net, *env_.clock, router_.handler(), options);
+
+  auto tcp = hal::SockAddr::parse(config_.client_addr, config_.ports.http);
+  if (!tcp.is_ok()) return base::error(base::Code::kInvalidArgument, "client_addr: %s", tcp.status().message().c_str());
+  tcp->port = config_.ports.http;
+  base::Status s = http_->listen(*tcp);
+  if (!s.is_ok()) {
+    return base::error(s.code(), "HTTP API cannot listen on %s: %s", tcp->to_string().c_str(), s.message().c_str());
+  }
+  auto bound = http_->listen_addr(0);
+  AGENT_LOG_INFO(log_, "http", "API listening on %s", bound.is_ok() ? bound->to_string().c_str() : "?");
+
+  auto sock = hal::SockAddr::parse("unix:" + config_.socket_path);
+  if (!sock.is_ok()) return base::error(base::Code::kInvalidArgument, "socket_path: %s", sock.status().message().c_str());
+  // The socket's directory is private too: 0600 on the socket is the contract, 0700 on a
+  // directory we create keeps others from even seeing it.
+  std::string dir = config_.socket_path.substr(0, config_.socket_path.rfind('/'));
+  if (!dir.empty()) AGENT_TRY(env_.fs->make_dirs(dir, 0700));
+  hal::ListenOptions unix_options;
+  unix_options.unix_mode = 0600;
+  s = http_->listen(*sock, unix_options);
+  if (!s.is_ok()) {
+    return base::error(s.code(), "agentctl socket %s: %s", config_.socket_path.c_str(), s.message().c_str());
+  }
+  socket_listening_ = true;
+  AGENT_LOG_INFO(log_, "http", "agentctl socket %s (owner-only)", config_.socket_path.c_str());
+
+  add_health_source("http", [this] {
+    size_t n = http_ ? http_->listeners() : 0;
+    if (n < 2) return HealthResult{false, "HTTP listeners: " + std::to_string(n) + " of 2 open"};
+    return HealthResult{true, "API and agentctl socket open"};
+  });
+  add_health_source("data_dir", [this] {
+    auto info = env_.fs->stat(config_.data_dir);
+    if (!info.is_ok()) return HealthResult{false, "data_dir " + config_.data_dir + ": " + info.status().message()};
+    if (info->type != hal::FileType::kDirectory) return HealthResult{false, "data_dir " + config_.data_dir + " is not a directory"};
+    return HealthResult{true, "data_dir " + config_.data_dir + " present"};
+  });
+
+  std::weak_ptr<bool> alive = alive_;
+  log_.set_append_hook([this, alive] {
+    // Runs on whichever thread logged; only post to the loop, coalesced by the loop itself.
+    if (alive.expired() || !log_followed_.load(std::memory_order_relaxed)) return;
+    (void)loop_.post([this, alive] {
+      if (!alive.expired()) on_log_appended();
+    });
+  });
+
+  std::string roles;
+  for (const auto& r : config_.roles) roles += (roles.empty() ? "" : ",") + r;
+  AGENT_LOG_INFO(log_, kModule, "weft %s started: node %s (%s), datacenter %s, roles %s%s, data_dir %s",
+                 std::string(base::version()).c_str(), config_.node_name.c_str(), node_id_.c_str(),
+                 config_.datacenter.c_str(), roles.c_str(), config_.dev ? ", dev mode" : "",
+                 config_.data_dir.c_str());
+  return base::Status::ok();
+}
+
+base::Status Agent::run() {
+  base::Status s = loop_.run();
+  shutdown();
+  return s;
+}
+
+void Agent::stop() { loop_.stop(); }
+
+void Agent::shutdown() {
+  for (auto& w : log_waiters_) w.responder.send(http::Response::error(503, "agent is shutting down"));
+  log_waiters_.clear();
+  if (log_waiter_timer_ != runtime::kNoTimer) {
+    loop_.cancel(log_waiter_timer_);
+    log_waiter_timer_ = runtime::kNoTimer;
+  }
+  if (http_) {
+    http_->close();
+    http_.reset();
+  }
+  if (socket_listening_) {
+    env_.fs->remove(config_.socket_path).ignore();
+    socket_listening_ = false;
+  }
+  if (signals_ != hal::kInvalidHandle) {
+    loop_.unwatch(signals_);
+    env_.signals->close(signals_);
+    signals_ = hal::kInvalidHandle;
+  }
+  workers_.reset();
+}
+
+void Agent::add_routes() {
+  router_.add("GET", "/v1/agent/self", [this](http::Request& q, http::Responder r) { handle_self(q, std::move(r)); });
+  router_.add("GET", "/v1/agent/health", [this](http::Request& q, http::Responder r) { handle_health(q, std::move(r)); });
+  router_.add("GET", "/v1/agent/logs", [this](http::Request& q, http::Responder r) { handle_logs(q, std::move(r)); });
+}
+
+void Agent::handle_self(http::Request&, http::Responder resp) {
+  http::Json doc = http::Json::object();
+  cJSON* cfg = doc.add_object(doc.get(), "Config");
+  doc.add_string(cfg, "Datacenter", config_.datacenter);
+  doc.add_string(cfg, "NodeName", config_.node_name);
+  doc.add_string(cfg, "NodeID", node_id_);
+  doc.add_bool(cfg, "Server", config_.server);
+  doc.add_string(cfg, "Version", base::version());
+  doc.add_bool(cfg, "Dev", config_.dev);
+  cJSON* roles = doc.add_array(cfg, "Roles");
+  for (const auto& r : config_.roles) doc.add_string(roles, "", r);
+
+  cJSON* member = doc.add_object(doc.get(), "Member");
+  doc.add_string(member, "Name", config_.node_name);
+  doc.add_string(member, "Addr", config_.advertise_addr.empty() ? config_.bind_addr : config_.advertise_addr);
+  doc.add_i64(member, "Port", config_.ports.gossip);
+  cJSON* tags = doc.add_object(member, "Tags");
+  doc.add_string(tags, "dc", config_.datacenter);
+  doc.add_string(tags, "id", node_id_);
+  std::string role_list;
+  for (const auto& r : config_.roles) role_list += (role_list.empty() ? "" : ",") + r;
+  doc.add_string(tags, "roles", role_list);
+  doc.add_string(tags, "build", base::version());
+  doc.add_i64(member, "Status", 1);  // alive: this node, as far as it knows
+
+  cJSON* meta = doc.add_object(doc.get(), "Meta");
+  for (const auto& [k, v] : config_.labels) doc.add_string(meta, k, v);
+
+  cJSON* stats = doc.add_object(doc.get(), "Stats");
+  cJSON* agent = doc.add_object(stats, "agent");
+  base::MonoTime now = env_.clock->mono_now();
+  doc.add_i64(agent, "uptime_seconds", (now - started_mono_).sec());
+  char started[40];
+  base::format_rfc3339(started_wall_, started, sizeof started);
+  doc.add_string(agent, "started", started);
+  doc.add_u64(agent, "log_last_seq", log_.last_seq());
+  cJSON* runtime_stats = doc.add_object(stats, "runtime");
+  if (auto self = env_.sys->self(); self.is_ok()) {
+    doc.add_u64(runtime_stats, "rss_bytes", self->rss_bytes);
+    doc.add_u64(runtime_stats, "rss_peak_bytes", self->rss_peak_bytes);
+    doc.add_u64(runtime_stats, "open_fds", self->open_fds);
+  }
+  doc.add_u64(runtime_stats, "timers_pending", loop_.timers_pending());
+  if (auto facts = env_.sys->read(); facts.is_ok()) {
+    doc.add_string(runtime_stats, "os", facts->os);
+    doc.add_string(runtime_stats, "arch", facts->arch);
+    doc.add_string(runtime_stats, "kernel", facts->kernel_release);
+    doc.add_u64(runtime_stats, "cpu_count", facts->cpu_count);
+    doc.add_u64(runtime_stats, "cpu_mhz", facts->cpu_mhz);
+    doc.add_u64(runtime_stats, "memory_total_bytes", facts->memory_total_bytes);
+    doc.add_string(runtime_stats, "hostname", facts->hostname);
+  }
+  if (http_) {
+    const http::ServerCounters& c = http_->counters();
+    cJSON* h = doc.add_object(stats, "http");
+    doc.add_u64(h, "requests", c.requests);
+    doc.add_u64(h, "connections_open", c.connections_open);
+    doc.add_u64(h, "connections_refused", c.connections_refused);
+    doc.add_u64(h, "parse_errors", c.parse_errors);
+    doc.add_u64(h, "responses_4xx", c.responses_by_class[4]);
+    doc.add_u64(h, "responses_5xx", c.responses_by_class[5]);
+  }
+  doc.add_tree(doc.get(), "EffectiveConfig", http::Json(config::to_json(config_, /*with_origins=*/true).release()));
+  resp.send(json_response(200, doc));
+}
+
+void Agent::handle_health(http::Request&, http::Responder resp) {
+  http::Json doc = http::Json::object();
+  bool healthy = true;
+  cJSON* checks = doc.add_array(doc.get(), "Checks");
+  cJSON* reasons = nullptr;
+  for (const auto& [name, source] : health_) {
+    HealthResult r = source();
+    cJSON* c = doc.add_object(checks, "");
+    doc.add_string(c, "Name", name);
+    doc.add_string(c, "Status", r.passing ? "passing" : "critical");
+    doc.add_string(c, "Output", r.output);
+    if (!r.passing) {
+      healthy = false;
+      if (!reasons) reasons = doc.add_array(doc.get(), "Reasons");
+      doc.add_string(reasons, "", name + ": " + r.output);
+    }
+  }
+  doc.add_bool("Healthy", healthy);
+  doc.add_string("Node", config_.node_name);
+  resp.send(json_response(healthy ? 200 : 503, doc));
+}
+
+// GET /v1/agent/logs?after=SEQ|tail=N&level=LEVEL&limit=N&wait=DURATION
+// Returns {"Last": seq, "Records": [...]}; with `wait`, blocks until a record after `after`
+// exists or the wait ends (then answers with no records), like a Consul blocking query.
+void Agent::handle_logs(http::Request& req, http::Responder resp) {
+  uint64_t after = 0;
+  if (const std::string* v = req.query_value("after"); v && !parse_u64(*v, &after)) {
+    resp.send(http::Response::error(400, "after: want a record sequence number"));
+    return;
+  }
+  if (const std::string* v = req.query_value("tail")) {
+    uint64_t tail = 0;
+    if (req.has_query("after") || !parse_u64(*v, &tail) || tail > kLogLimitMax) {
+      resp.send(http::Response::error(400, "tail: want 0.." + std::to_string(kLogLimitMax) + ", without after"));
+      return;
+    }
+    uint64_t last = log_.last_seq();
+    after = last > tail ? last - tail : 0;
+  }
+  base::LogLevel level = base::LogLevel::kDebug;
+  if (const std::string* v = req.query_value("level"); v && !base::parse_log_level(*v, &level)) {
+    resp.send(http::Response::error(400, "level: want debug, info, warn or error"));
+    return;
+  }
+  uint64_t limit = 1000;
+  if (const std::string* v = req.query_value("limit"); v && (!parse_u64(*v, &limit) || limit == 0 || limit > kLogLimitMax)) {
+    resp.send(http::Response::error(400, "limit: want 1.." + std::to_string(kLogLimitMax)));
+    return;
+  }
+  base::Duration wait = base::Duration::zero();
+  if (const std::string* v = req.query_value("wait")) {
+    if (!parse_wait(*v, &wait)) {
+      resp.send(http::Response::error(400, "wait: want a duration such as 30s or 500ms"));
+      return;
+    }
+    if (wait > kLogWaitMax) wait = kLogWaitMax;
+  } else if (req.has_query("index")) {
+    wait = kLogWaitDefault;
+  }
+  if (wait > base::Duration::zero() && log_.last_seq() <= after) {
+    if (log_waiters_.size() >= kLogWaitersMax) {
+      resp.send(http::Response::error(429, "too many log followers"));
+      return;
+    }
+    log_waiters_.push_back(LogWaiter{after, level, static_cast<size_t>(limit), loop_.now() + wait, std::move(resp)});
+    log_followed_.store(true, std::memory_order_relaxed);
+    // Re-checks for a record logged by a worker thread before the hook could see the waiter,
+    // and arms the timer for the earliest deadline.
+    answer_log_waiters(/*timed_out_only=*/false);
+    return;
+  }
+  std::vector<base::LogRecord> records;
+  uint64_t last = log_.read_after(after, static_cast<size_t>(limit), level, &records);
+  http::Json doc = http::Json::object();
+  doc.add_u64("Last", last);
+  cJSON* list = doc.add_array(doc.get(), "Records");
+  for (const auto& r : records) {
+    cJSON* o = doc.add_object(list, "");
+    doc.add_u64(o, "Seq", r.seq);
+    char ts[40];
+    base::format_rfc3339(r.time, ts, sizeof ts);
+    doc.add_string(o, "Time", ts);
+    doc.add_string(o, "Level", base::log_level_name(r.level));
+    doc.add_string(o, "Module", r.module);
+    doc.add_string(o, "Message", r.text);
+  }
+  http::Response out = json_response(200, doc);
+  out.set_header("X-Consul-Index", std::to_string(last));
+  resp.send(std::move(out));
+}
+
+void Agent::on_log_appended() {
+  if (!log_waiters_.empty()) answer_log_waiters(/*timed_out_only=*/false);
+}
+
+void Agent::answer_log_waiters(bool timed_out_only) {
+  base::MonoTime now = loop_.refresh_now();
+  uint64_t last = log_.last_seq();
+  std::vector<LogWaiter> keep;
+  base::MonoTime earliest = base::MonoTime::never();
+  for (auto& w : log_waiters_) {
+    bool ready = (!timed_out_only && last > w.after_seq) || now >= w.deadline || !w.responder.connection_alive();
+    if (!ready) {
+      earliest = std::min(earliest, w.deadline);
+      keep.push_back(std::move(w));
+      continue;
+    }
+    if (!w.responder.connection_alive()) continue;
+    http::Request synthetic;
+    synthetic.query = {{"after", std::to_string(w.after_seq)},
+                       {"level", std::string(base::log_level_name(w.level))},
+                       {"limit", std::to_string(w.limit)}};
+    handle_logs(synthetic, std::move(w.responder));
+  }
+  log_waiters_ = std::move(keep);
+  log_followed_.store(!log_waiters_.empty(), std::memory_order_relaxed);
+  if (log_waiter_timer_ != runtime::kNoTimer) {
+    loop_.cancel(log_waiter_timer_);
+    log_waiter_timer_ = runtime::kNoTimer;
+  }
+  if (!earliest.is_never()) {
+    auto t = loop_.arm(earliest, [this] {
+      log_waiter_timer_ = runtime::kNoTimer;
+      answer_log_waiters(/*timed_out_only=*/true);
+    });
+    if (t.is_ok()) log_waiter_timer_ = *t;
+  }
+}
+
+}  // namespace agent

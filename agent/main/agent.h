@@ -1,0 +1,108 @@
+// The agent: the composition root that wires the subsystems onto one node's HAL.
+//
+// An Agent owns the event loop, the worker pool and every subsystem that exists so far -- the
+// HTTP API on TCP and on the owner-only Unix socket, the node's identity, its health -- and runs
+// them on the hal::Env it is given (POSIX in the binary, a simulated node in tests). Later issues
+// add gossip, consensus, the catalog, DNS and the supervisor here, each as a member built in
+// start() and torn down in the reverse order.
+//
+// Health: /v1/agent/health answers 200 while every health source passes and 503 listing the
+// failing ones otherwise; load balancers probe it. Sources are functions registered by the
+// subsystems (add_health_source), evaluated on each request, so the answer is never stale.
+//
+// Threading: everything runs on the loop's thread; stop() may be called from any thread.
+// Ownership: the Agent borrows the Env and the Logger (they outlive it) and owns the rest.
+// Not here: argument parsing and config loading (cli.h), the first-process duties (boot/).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/base/log.h"
+#include "agent/base/status.h"
+#include "agent/config/config.h"
+#include "agent/http/router.h"
+#include "agent/http/server.h"
+#include "agent/runtime/loop.h"
+#include "agent/runtime/worker_pool.h"
+#include "hal/env.h"
+
+namespace agent {
+
+struct HealthResult {
+  bool passing = true;
+  std::string output;  // why, in a short sentence; shown in /v1/agent/health
+};
+
+class Agent {
+ public:
+  using HealthSource = std::function<HealthResult()>;
+
+  Agent(hal::Env& env, config::Config config, base::Logger& log);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Makes the data directory, loads or creates the node id, opens the listeners and starts the
+  // subsystems. On error nothing is left listening; the Status names what failed.
+  [[nodiscard]] base::Status start();
+  // Runs the loop until stop() or SIGINT/SIGTERM, then shuts down cleanly: listeners closed,
+  // the socket file removed.
+  [[nodiscard]] base::Status run();
+  // Thread-safe: asks run() to return.
+  void stop();
+
+  void add_health_source(std::string name, HealthSource source);
+
+  runtime::Loop& loop() { return loop_; }
+  const config::Config& config() const { return config_; }
+  const std::string& node_id() const { return node_id_; }
+  // The bound HTTP address (useful when ports.http is 0).
+  base::Result<hal::SockAddr> http_addr() const;
+
+ private:
+  void add_routes();
+  void handle_self(http::Request& req, http::Responder resp);
+  void handle_health(http::Request& req, http::Responder resp);
+  void handle_logs(http::Request& req, http::Responder resp);
+  void on_log_appended();
+  void answer_log_waiters(bool timed_out_only);
+  base::Status load_node_id();
+  base::Status open_signals();
+  void on_signal();
+  void shutdown();
+
+  hal::Env& env_;
+  config::Config config_;
+  base::Logger& log_;
+  runtime::Loop loop_;
+  std::unique_ptr<runtime::WorkerPool> workers_;
+  http::Router router_;
+  std::unique_ptr<http::Server> http_;
+  std::vector<std::pair<std::string, HealthSource>> health_;
+  std::string node_id_;
+  base::MonoTime started_mono_;
+  base::WallTime started_wall_;
+  hal::Handle signals_ = hal::kInvalidHandle;
+  bool socket_listening_ = false;
+
+  // Long-poll readers of /v1/agent/logs waiting for records after `after_seq`.
+  struct LogWaiter {
+    uint64_t after_seq;
+    base::LogLevel level;
+    size_t limit;
+    base::MonoTime deadline;
+    http::Responder responder;
+  };
+  std::vector<LogWaiter> log_waiters_;
+  // Mirrors !log_waiters_.empty() for the logger's hook, which runs on any thread: lines logged
+  // while nobody follows cost no wake-up.
+  std::atomic<bool> log_followed_{false};
+  runtime::TimerId log_waiter_timer_ = runtime::kNoTimer;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace agent

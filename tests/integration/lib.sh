@@ -1,0 +1,71 @@
+# Shared helpers for the integration tests. Source it; $1 of the test is the agent binary.
+# Every wait is bounded; every test cleans up the processes and files it made.
+set -uo pipefail
+
+AGENT=${1:?usage: $0 path/to/agent}
+AGENT=$(readlink -f "$AGENT")
+AGENTCTL=$(dirname "$AGENT")/agentctl
+WORK=$(mktemp -d /tmp/weft-it.XXXXXX)
+chmod 700 "$WORK"
+PIDS=()
+FAILS=0
+CHECKS=0
+
+cleanup() {
+  for p in "${PIDS[@]:-}"; do
+    [ -n "$p" ] && kill "$p" 2>/dev/null
+  done
+  for p in "${PIDS[@]:-}"; do
+    [ -n "$p" ] && wait "$p" 2>/dev/null
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+ok() { CHECKS=$((CHECKS + 1)); echo "ok: $*"; }
+fail() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "FAIL: $*"; }
+check() {  # check <description> <command...>: passes if the command succeeds
+  local what=$1
+  shift
+  if "$@"; then ok "$what"; else fail "$what"; fi
+}
+finish() {
+  echo "$((CHECKS - FAILS)) passed, $FAILS failed"
+  [ "$FAILS" -eq 0 ] && [ "$CHECKS" -gt 0 ]
+  exit $?
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_for <seconds> <command...>: polls the command every 50 ms until it succeeds or time runs out.
+wait_for() {
+  local deadline=$(( $(date +%s%N) + $1 * 1000000000 ))
+  shift
+  while [ "$(date +%s%N)" -lt "$deadline" ]; do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# start_dev <name> [extra flags...]: starts `agent dev` with its own port, data dir and socket.
+# Sets PORT, DATA, SOCK, PID, LOG.
+start_dev() {
+  local name=$1
+  shift
+  PORT=$(free_port)
+  DATA=$WORK/$name
+  mkdir -p "$DATA"
+  SOCK=$DATA/agent.sock
+  LOG=$WORK/$name.log
+  "$AGENT" dev -ports.http="$PORT" -data_dir="$DATA" -socket_path="$SOCK" "$@" >"$LOG" 2>&1 &
+  PID=$!
+  PIDS+=("$PID")
+  if ! wait_for 10 curl -fsS "http://127.0.0.1:$PORT/v1/agent/health"; then
+    echo "agent dev did not come up; log:"
+    cat "$LOG"
+    return 1
+  fi
+}
