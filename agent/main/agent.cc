@@ -75,8 +75,9 @@ http::Response json_response(int status, const http::Json& doc) {
 
 }  // namespace
 
-Agent::Agent(hal::Env& env, config::Config config, base::Logger& log)
-    : env_(env), config_(std::move(config)), log_(log), loop_(*env.clock, *env.poller) {
+Agent::Agent(hal::Env& env, runtime::Loop& loop, runtime::Executor& executor, config::Config config,
+             base::Logger& log)
+    : env_(env), config_(std::move(config)), log_(log), loop_(loop), executor_(executor) {
   started_mono_ = env_.clock->mono_now();
   started_wall_ = env_.clock->wall_now();
 }
@@ -137,6 +138,7 @@ void Agent::on_signal() {
       case hal::Signal::kTerminate:
         AGENT_LOG_INFO(log_, kModule, "received %s, shutting down",
                        *sig == hal::Signal::kInterrupt ? "SIGINT" : "SIGTERM");
+        stop_requested_ = true;
         loop_.stop();
         break;
       case hal::Signal::kHangup:
@@ -153,7 +155,6 @@ base::Status Agent::start() {
   AGENT_TRY(env_.fs->make_dirs(config_.data_dir, 0700));
   AGENT_TRY(load_node_id());
   AGENT_TRY(open_signals());
-  workers_ = std::make_unique<runtime::WorkerPool>(loop_, 2, 256);
 
   add_routes();
   http::ServerOptions options;
@@ -246,7 +247,6 @@ void Agent::shutdown() {
     env_.signals->close(signals_);
     signals_ = hal::kInvalidHandle;
   }
-  workers_.reset();
 }
 
 void Agent::add_routes() {

@@ -1,8 +1,9 @@
 // The agent: the composition root that wires the subsystems onto one node's HAL.
 //
-// An Agent owns the event loop, the worker pool and every subsystem that exists so far -- the
-// HTTP API on TCP and on the owner-only Unix socket, the node's identity, its health -- and runs
-// them on the hal::Env it is given (POSIX in the binary, a simulated node in tests). Later issues
+// An Agent owns every subsystem that exists so far -- the HTTP API on TCP and on the owner-only
+// Unix socket, the node's identity, its health -- and runs them on the hal::Env, event loop and
+// executor it is given: in the binary a PosixEnv, a Loop and a WorkerPool that cli.cc makes; in
+// the simulator a node's env, the loop the World drives and its deterministic executor. Later issues
 // add gossip, consensus, the catalog, DNS and the supervisor here, each as a member built in
 // start() and torn down in the reverse order.
 //
@@ -11,7 +12,8 @@
 // subsystems (add_health_source), evaluated on each request, so the answer is never stale.
 //
 // Threading: everything runs on the loop's thread; stop() may be called from any thread.
-// Ownership: the Agent borrows the Env and the Logger (they outlive it) and owns the rest.
+// Ownership: the Agent borrows the Env, Loop, Executor and Logger (they outlive it) and owns the
+// rest.
 // Not here: argument parsing and config loading (cli.h), the first-process duties (boot/).
 #pragma once
 
@@ -41,7 +43,8 @@ class Agent {
  public:
   using HealthSource = std::function<HealthResult()>;
 
-  Agent(hal::Env& env, config::Config config, base::Logger& log);
+  Agent(hal::Env& env, runtime::Loop& loop, runtime::Executor& executor, config::Config config,
+        base::Logger& log);
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
@@ -50,14 +53,21 @@ class Agent {
   // subsystems. On error nothing is left listening; the Status names what failed.
   [[nodiscard]] base::Status start();
   // Runs the loop until stop() or SIGINT/SIGTERM, then shuts down cleanly: listeners closed,
-  // the socket file removed.
+  // the socket file removed. (In the simulator the World drives the loop instead; it calls
+  // shutdown() or just destroys the Agent.)
   [[nodiscard]] base::Status run();
   // Thread-safe: asks run() to return.
   void stop();
+  // Closes listeners and the socket file, answers waiting followers. Idempotent.
+  void shutdown();
+  // SIGINT or SIGTERM arrived (the loop was asked to stop).
+  bool stop_requested() const { return stop_requested_; }
 
   void add_health_source(std::string name, HealthSource source);
 
   runtime::Loop& loop() { return loop_; }
+  // Where subsystems send blocking work (SQLite commits, image unpacking).
+  runtime::Executor& executor() { return executor_; }
   const config::Config& config() const { return config_; }
   const std::string& node_id() const { return node_id_; }
   // The bound HTTP address (useful when ports.http is 0).
@@ -73,13 +83,12 @@ class Agent {
   base::Status load_node_id();
   base::Status open_signals();
   void on_signal();
-  void shutdown();
 
   hal::Env& env_;
   config::Config config_;
   base::Logger& log_;
-  runtime::Loop loop_;
-  std::unique_ptr<runtime::WorkerPool> workers_;
+  runtime::Loop& loop_;
+  runtime::Executor& executor_;
   http::Router router_;
   std::unique_ptr<http::Server> http_;
   std::vector<std::pair<std::string, HealthSource>> health_;
@@ -88,6 +97,7 @@ class Agent {
   base::WallTime started_wall_;
   hal::Handle signals_ = hal::kInvalidHandle;
   bool socket_listening_ = false;
+  bool stop_requested_ = false;
 
   // Long-poll readers of /v1/agent/logs waiting for records after `after_seq`.
   struct LogWaiter {

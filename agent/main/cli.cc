@@ -7,6 +7,8 @@
 #include "agent/ctl/ctl.h"
 #include "agent/base/version.h"
 #include "agent/main/agent.h"
+#include "agent/runtime/loop.h"
+#include "agent/runtime/worker_pool.h"
 
 namespace agent {
 
@@ -95,7 +97,10 @@ int run_agent(hal::Env& env, std::vector<std::string> flags, bool dev, FILE* out
 
   int status = kExitOk;
   {
-    Agent agent(env, cfg, log);
+    runtime::Loop loop(*env.clock, *env.poller);
+    // Two threads: blocking work (SQLite commits, image unpacking) is rare and short on a node.
+    runtime::WorkerPool workers(loop, 2, 256);
+    Agent agent(env, loop, workers, cfg, log);
     base::Status s = agent.start();
     if (!s.is_ok()) {
       AGENT_LOG_ERROR(log, "agent", "cannot start: %s", s.to_string().c_str());

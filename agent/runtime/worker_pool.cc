@@ -5,10 +5,8 @@
 namespace runtime {
 
 WorkerPool::WorkerPool(Loop& loop, size_t threads, size_t queue_max)
-    : loop_(loop), queue_max_(queue_max) {
+    : loop_(loop), queue_max_(queue_max), threads_wanted_(threads) {
   AGENT_ASSERT(threads > 0 && queue_max > 0);
-  threads_.reserve(threads);
-  for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { worker_main(); });
 }
 
 WorkerPool::~WorkerPool() {
@@ -30,6 +28,11 @@ base::Status WorkerPool::submit(Closure work, Closure done) {
       return base::error(base::Code::kResourceExhausted, "worker queue_max (%zu) reached", queue_max_);
     }
     queue_.push_back(Item{std::move(work), std::move(done)});
+  }
+  // submit() runs on the loop thread only, so threads_ needs no lock.
+  if (threads_.empty()) {
+    threads_.reserve(threads_wanted_);
+    for (size_t i = 0; i < threads_wanted_; ++i) threads_.emplace_back([this] { worker_main(); });
   }
   cv_.notify_one();
   return base::Status::ok();

@@ -5,7 +5,9 @@
 // loop thread (through Loop::post) once `work` has returned. The simulator supplies its own
 // Executor that runs `work` deterministically under virtual time.
 //
-// Bounds: a fixed number of threads started at construction and a queue of at most
+// Bounds: a fixed number of threads, started on the first submit() -- so an idle node holds no
+// worker threads, and the threads inherit the signal mask hal::Signals::open() set at start-up
+// even when the pool was built before it -- and a queue of at most
 // `queue_max` submitted-but-not-started items; submit() refuses with kResourceExhausted past it.
 // Threading: submit() from the loop thread. `work` must not touch loop-owned state.
 // Shutdown: the destructor stops taking work, lets running items finish, drops queued ones
@@ -55,7 +57,8 @@ class WorkerPool final : public Executor {
   std::condition_variable cv_;
   std::deque<Item> queue_;
   bool stopping_ = false;
-  std::vector<std::thread> threads_;
+  size_t threads_wanted_;
+  std::vector<std::thread> threads_;  // started by the first submit()
 };
 
 }  // namespace runtime
