@@ -69,6 +69,15 @@ bool parse_int(std::string_view text, int64_t* out) {
   return true;
 }
 
+std::string env_lookup(const std::vector<std::string>& environment, std::string_view name) {
+  for (const auto& kv : environment) {
+    if (kv.size() > name.size() && kv.compare(0, name.size(), name) == 0 && kv[name.size()] == '=') {
+      return kv.substr(name.size() + 1);
+    }
+  }
+  return "";
+}
+
 bool parse_duration(std::string_view text, int64_t* ns) {
   if (text == "0") {
     *ns = 0;

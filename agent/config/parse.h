@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace config {
 
@@ -24,6 +25,10 @@ bool parse_int(std::string_view text, int64_t* out);
 bool parse_duration(std::string_view text, int64_t* ns);
 // The exact inverse of parse_duration: "1m30s", "500ms", "0s".
 std::string format_duration(int64_t ns);
+
+// The value of `name` among NAME=value strings (as hal::SysInfo::environment() gives them), or
+// "" when absent.
+std::string env_lookup(const std::vector<std::string>& environment, std::string_view name);
 
 // A byte count: a non-negative integer, optionally followed by B, KiB, MiB or GiB ("256KiB").
 bool parse_bytes(std::string_view text, int64_t* out);

@@ -8,6 +8,7 @@
 #include "agent/http/client.h"
 #include "agent/http/json.h"
 #include "agent/base/version.h"
+#include "agent/config/parse.h"
 #include "agent/runtime/loop.h"
 #include "cJSON.h"
 
@@ -35,25 +36,10 @@ constexpr std::string_view kUsage =
     "exit status: 0 ok, 1 the agent reported an error or is unhealthy, 2 usage, 3 no agent\n";
 
 bool parse_duration(std::string_view text, base::Duration* out) {
-  size_t i = 0;
-  int64_t n = 0;
-  while (i < text.size() && text[i] >= '0' && text[i] <= '9' && i < 9) n = n * 10 + (text[i++] - '0');
-  if (i == 0) return false;
-  std::string_view unit = text.substr(i);
-  if (unit == "s" || unit.empty()) *out = base::Duration::seconds(n);
-  else if (unit == "ms") *out = base::Duration::millis(n);
-  else if (unit == "m") *out = base::Duration::seconds(60 * n);
-  else return false;
+  int64_t ns = 0;
+  if (!config::parse_duration(text, &ns)) return false;
+  *out = base::Duration::nanos(ns);
   return true;
-}
-
-std::string env_value(const std::vector<std::string>& environment, std::string_view name) {
-  for (const auto& kv : environment) {
-    if (kv.size() > name.size() && kv.compare(0, name.size(), name) == 0 && kv[name.size()] == '=') {
-      return kv.substr(name.size() + 1);
-    }
-  }
-  return "";
 }
 
 // Splits a flag "-name=value" / "--name=value" into name and value (value empty if no '=').
@@ -117,11 +103,11 @@ class Client {
       candidates.push_back(options_.socket);
     } else {
       auto environment = env_.sys->environment();
-      std::string from_env = env_value(environment, "AGENT_SOCKET_PATH");
+      std::string from_env = config::env_lookup(environment, "AGENT_SOCKET_PATH");
       if (!from_env.empty()) {
         candidates.push_back(from_env);
       } else {
-        std::string tmp = env_value(environment, "TMPDIR");
+        std::string tmp = config::env_lookup(environment, "TMPDIR");
         if (tmp.empty() || tmp[0] != '/') tmp = "/tmp";
         candidates = {"/run/agent/agent.sock", "/var/lib/agent/agent.sock", tmp + "/weft-dev/agent.sock"};
       }

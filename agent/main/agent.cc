@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "agent/base/version.h"
+#include "agent/config/parse.h"
 #include "agent/http/json.h"
 #include "cJSON.h"
 
@@ -21,22 +22,11 @@ constexpr size_t kLogLimitMax = 10000;
 // Long-poll followers at once; more get 429 rather than holding memory without bound.
 constexpr size_t kLogWaitersMax = 64;
 
-// Parses a Go-style duration as Consul's ?wait= takes it: "30s", "500ms", "2m", or bare seconds.
+// Parses a Go-style duration as Consul's ?wait= takes it: "30s", "500ms", "2m".
 bool parse_wait(std::string_view text, base::Duration* out) {
-  if (text.empty() || text.size() > 16) return false;
-  size_t i = 0;
-  int64_t n = 0;
-  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
-    n = n * 10 + (text[i] - '0');
-    if (n > 1000000000) return false;
-    ++i;
-  }
-  if (i == 0) return false;
-  std::string_view unit = text.substr(i);
-  if (unit.empty() || unit == "s") *out = base::Duration::seconds(n);
-  else if (unit == "ms") *out = base::Duration::millis(n);
-  else if (unit == "m") *out = base::Duration::seconds(n * 60);
-  else return false;
+  int64_t ns = 0;
+  if (text.size() > 32 || !config::parse_duration(text, &ns)) return false;
+  *out = base::Duration::nanos(ns);
   return true;
 }
 

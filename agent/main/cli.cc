@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "agent/config/config.h"
+#include "agent/config/parse.h"
 #include "agent/ctl/ctl.h"
 #include "agent/base/version.h"
 #include "agent/main/agent.h"
@@ -27,17 +28,8 @@ std::string basename_of(std::string_view path) {
   return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
 }
 
-std::string env_value(const std::vector<std::string>& environment, std::string_view name) {
-  for (const auto& kv : environment) {
-    if (kv.size() > name.size() && kv.compare(0, name.size(), name) == 0 && kv[name.size()] == '=') {
-      return kv.substr(name.size() + 1);
-    }
-  }
-  return "";
-}
-
 std::string dev_dir(const std::vector<std::string>& environment) {
-  std::string tmp = env_value(environment, "TMPDIR");
+  std::string tmp = config::env_lookup(environment, "TMPDIR");
   if (tmp.empty() || tmp[0] != '/') tmp = "/tmp";
   return tmp + "/weft-dev";
 }
