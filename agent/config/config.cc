@@ -26,6 +26,7 @@ constexpr DevDefault kDevDefaults[] = {
     {"ports.dns", "8600"},  // 53 needs privileges a developer's shell does not have
     {"bind_addr", "127.0.0.1"},
     {"server", "true"},  // dev is a one-node fleet: its own foundation
+    {"gossip.profile", "local"},  // everything on one machine: memberlist's local timings
 };
 
 struct Slot {

@@ -65,6 +65,19 @@ struct HttpLimits {
   base::Duration header_timeout = base::Duration::seconds(10);
 };
 
+// Membership (gossip/). The profiles are memberlist's: lan (a datacenter), wan (across sites),
+// local (one machine or a lab, where round trips are microseconds).
+struct GossipSettings {
+  std::string profile = "lan";  // dev: local
+  // Bound into every gossip packet's authenticated data; empty: the datacenter's name. Two fleets
+  // with different labels never merge, even if they share a key.
+  std::string label;
+  // Dead and left members are forgotten this long after they went (Serf's reconnect_timeout).
+  base::Duration reap_after = base::Duration::seconds(24 * 3600);
+  // retry_join waits 1 s after a failed attempt, doubling up to this.
+  base::Duration retry_join_interval_max = base::Duration::seconds(30);
+};
+
 struct LogSettings {
   uint64_t ring_bytes_max = 256 << 10;
 };
@@ -90,6 +103,7 @@ struct Config {
   std::vector<std::string> retry_join;
   std::string encrypt;  // base64 gossip key, empty: gossip not encrypted
   HttpLimits http;
+  GossipSettings gossip;
   LogSettings log;
   bool enable_exec_checks = false;
   bool dev = false;

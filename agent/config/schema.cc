@@ -16,6 +16,7 @@ constexpr int64_t kNsPerSec = 1000LL * 1000 * 1000;
 
 constexpr std::string_view kLogLevels[] = {"debug", "info", "warn", "error"};
 constexpr std::string_view kRoles[] = {"foundation", "director", "worker"};
+constexpr std::string_view kGossipProfiles[] = {"lan", "wan", "local"};
 
 struct Doc {
   std::string_view name;
@@ -195,6 +196,17 @@ std::vector<KeySpec> build_table() {
   // 10s: a real client sends its headers at once; a slow one is holding a connection slot.
   t.push_back(key_duration({"http.header_timeout", "10s", "duration", "close an HTTP connection whose request headers take longer"}, kNsPerSec, 600 * kNsPerSec,
       [](Config& c, const Value& v) { c.http.header_timeout = base::Duration::nanos(v.i); }));
+  t.push_back(key_enum({"gossip.profile", "lan", "", "gossip timing: lan, wan or local, as memberlist defines them (dev: local)"}, kGossipProfiles,
+      [](Config& c, const Value& v) { c.gossip.profile = v.s; }));
+  t.push_back(key_string({"gossip.label", "", "", "cluster label bound into every gossip packet (default: the datacenter)"}, 63,
+      [](Config& c, const Value& v) { c.gossip.label = v.s; }));
+  // 24h: Serf's reconnect_timeout; long enough that a node down for a night is still known (and
+  // its name not reused by accident), short enough that a fleet's table does not grow forever.
+  t.push_back(key_duration({"gossip.reap_after", "24h", "duration", "forget dead and left members after this long"}, kNsPerSec, 30LL * 24 * 3600 * kNsPerSec,
+      [](Config& c, const Value& v) { c.gossip.reap_after = base::Duration::nanos(v.i); }));
+  // 30s: Consul's retry_interval; the backoff starts at 1 s so a fleet booting together forms fast.
+  t.push_back(key_duration({"gossip.retry_join_interval_max", "30s", "duration", "longest wait between retry_join attempts"}, kNsPerSec, 3600 * kNsPerSec,
+      [](Config& c, const Value& v) { c.gossip.retry_join_interval_max = base::Duration::nanos(v.i); }));
   // 256 KiB holds a few thousand recent lines: enough for `agentctl logs` after an incident,
   // small beside the agent's footprint.
   t.push_back(key_bytes({"log.ring_bytes_max", "256KiB", "bytes", "recent log lines kept in memory for agentctl logs"}, 4 << 10, 64LL << 20,

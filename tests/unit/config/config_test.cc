@@ -81,6 +81,10 @@ TEST_F(LoadTest, DefaultsMatchTheStructAndDeriveTheRest) {
   EXPECT_EQ(c.http.idle_timeout, d.http.idle_timeout);
   EXPECT_EQ(c.http.header_timeout, d.http.header_timeout);
   EXPECT_EQ(c.log.ring_bytes_max, d.log.ring_bytes_max);
+  EXPECT_EQ(c.gossip.profile, d.gossip.profile);
+  EXPECT_EQ(c.gossip.label, d.gossip.label);
+  EXPECT_EQ(c.gossip.reap_after, d.gossip.reap_after);
+  EXPECT_EQ(c.gossip.retry_join_interval_max, d.gossip.retry_join_interval_max);
   EXPECT_EQ(c.enable_exec_checks, d.enable_exec_checks);
   EXPECT_EQ(c.dev, d.dev);
   EXPECT_EQ(c.settings.size(), schema().size());
