@@ -17,6 +17,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -75,12 +76,12 @@ class Envelope {
   const EnvelopeCounters& counters() const { return counters_; }
 
  private:
-  struct State;  // the implementation's (replay windows, PRNG, ...)
+  struct State;  // the implementation's (sender id, counter, nonce base, replay table, buffers)
   Keyring& keyring_;
   std::string cluster_label_;
   size_t packet_bytes_max_;
   EnvelopeCounters counters_;
-  State* state_;  // owned
+  std::unique_ptr<State> state_;
 };
 
 }  // namespace gossip::crypto
