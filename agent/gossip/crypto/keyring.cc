@@ -213,4 +213,30 @@ base::Result<Keyring> Keyring::parse(base::ByteSpan file) {
   return ring;
 }
 
+base::Result<Keyring> load_keyring(hal::Fs& fs, std::string_view path) {
+  base::Result<std::string> file = fs.read_file(path, kKeyringFileBytesMax);
+  if (!file.is_ok()) {
+    if (file.status().code() == base::Code::kResourceExhausted) {
+      return base::error(base::Code::kInvalidArgument,
+                         "keyring file %.*s is larger than any keyring (%zu bytes)",
+                         static_cast<int>(path.size()), path.data(), kKeyringFileBytesMax);
+    }
+    return file.status();
+  }
+  base::Result<Keyring> ring = Keyring::parse(base::as_bytes(file.value()));
+  hal::crypto::secure_zero(file->data(), file->size());
+  if (!ring.is_ok()) {
+    return base::error(ring.status().code(), "%.*s: %s", static_cast<int>(path.size()),
+                       path.data(), ring.status().message().c_str());
+  }
+  return ring;
+}
+
+base::Status save_keyring(hal::Fs& fs, std::string_view path, const Keyring& ring) {
+  std::string file = ring.serialize();
+  base::Status s = fs.write_file(path, base::as_bytes(file), 0600, /*durable=*/true);
+  hal::crypto::secure_zero(file.data(), file.size());
+  return s;
+}
+
 }  // namespace gossip::crypto

@@ -17,7 +17,8 @@
 // Threading/ownership: plain value, one owner (the loop thread). Each key keeps its expanded AES
 // context (hal::crypto::Aes256Gcm); raw key bytes are wiped when removed or destroyed.
 // Not here: generating keys (the caller fills 32 bytes from hal::Entropy and calls encode_key()),
-// file I/O, spreading keyring commands across the fleet (agentctl and the agent do that).
+// spreading keyring commands across the fleet (agentctl and the agent do that), deciding where
+// the file lives (the agent passes a path in its data dir to load_keyring()/save_keyring()).
 #pragma once
 
 #include <array>
@@ -30,6 +31,7 @@
 #include "agent/base/bytes.h"
 #include "agent/base/status.h"
 #include "hal/crypto.h"
+#include "hal/fs.h"
 
 namespace gossip::crypto {
 
@@ -117,5 +119,15 @@ class Keyring {
   std::vector<Key> keys_;  // keys_[0] is the primary
   uint64_t generation_ = 0;
 };
+
+// Reads and parses the keyring file at `path` through `fs`: kNotFound when there is none (a first
+// start: the caller builds the keyring from config), kInvalidArgument when it is corrupt (the
+// caller should stop and say so rather than start without the fleet's keys), kIo from the disk.
+base::Result<Keyring> load_keyring(hal::Fs& fs, std::string_view path);
+
+// Writes `ring` to `path` with a durable write (temporary file, fsync, rename) and mode 0600.
+// Call it after every install/use/remove, before acknowledging the command. A kIo is a failed
+// write or fsync: report it and stop (STYLE.md), never retry.
+[[nodiscard]] base::Status save_keyring(hal::Fs& fs, std::string_view path, const Keyring& ring);
 
 }  // namespace gossip::crypto

@@ -3,6 +3,7 @@
 // every corrupt keyring file is refused with kInvalidArgument instead of loading a wrong key.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 
 #include "agent/gossip/crypto/keyring.h"
@@ -172,6 +173,76 @@ TEST(Keyring, RefusesCorruptFiles) {
   EXPECT_EQ(Keyring::parse(base::as_bytes(with_crc(v2))).status().code(), Code::kInvalidArgument);
   std::string ok = file.substr(0, file.size() - 4);
   EXPECT_TRUE(Keyring::parse(base::as_bytes(with_crc(ok))).is_ok());  // the helper is right
+}
+
+// An in-memory disk that records how files were written.
+class MemFs : public hal::Fs {
+ public:
+  struct File {
+    std::string data;
+    uint32_t mode = 0;
+    bool durable = false;
+  };
+  std::map<std::string, File, std::less<>> files;
+  bool fail_writes = false;
+
+  base::Result<std::string> read_file(std::string_view path, size_t bytes_max) override {
+    auto it = files.find(path);
+    if (it == files.end()) return base::Status(Code::kNotFound, "no such file");
+    if (it->second.data.size() > bytes_max) return base::Status(Code::kResourceExhausted, "big");
+    return it->second.data;
+  }
+  base::Status write_file(std::string_view path, base::ByteSpan data, uint32_t mode,
+                          bool durable) override {
+    if (fail_writes) return base::Status(Code::kIo, "fsync failed");
+    files[std::string(path)] = File{std::string(base::as_chars(data)), mode, durable};
+    return base::Status::ok();
+  }
+  base::Status make_dirs(std::string_view, uint32_t) override { return base::Status::ok(); }
+  base::Result<std::vector<std::string>> list_dir(std::string_view) override {
+    return std::vector<std::string>{};
+  }
+  base::Result<hal::FileInfo> stat(std::string_view) override {
+    return base::Status(Code::kUnimplemented, "");
+  }
+  base::Status remove(std::string_view) override { return base::Status::ok(); }
+  base::Status remove_tree(std::string_view) override { return base::Status::ok(); }
+  base::Result<std::string> make_temp_dir(std::string_view) override {
+    return base::Status(Code::kUnimplemented, "");
+  }
+  base::Status chmod(std::string_view, uint32_t) override { return base::Status::ok(); }
+};
+
+TEST(Keyring, SavesDurablyOwnerOnlyAndLoadsBackAfterARestartMidRotation) {
+  MemFs fs;
+  const std::string path = "/var/lib/agent/gossip.keyring";
+  EXPECT_EQ(gossip::crypto::load_keyring(fs, path).status().code(), Code::kNotFound);
+
+  auto ring = Keyring::with_primary(key_b64(1));
+  ASSERT_TRUE(ring.is_ok());
+  ASSERT_TRUE(ring->install(key_b64(2)).is_ok());
+  ASSERT_TRUE(gossip::crypto::save_keyring(fs, path, *ring).is_ok());
+  ASSERT_TRUE(ring->use(key_b64(2)).is_ok());
+  ASSERT_TRUE(gossip::crypto::save_keyring(fs, path, *ring).is_ok());
+  EXPECT_TRUE(fs.files[path].durable);
+  EXPECT_EQ(fs.files[path].mode, 0600u);
+
+  // "Restart": a new keyring from the file has both keys and the new primary.
+  auto back = gossip::crypto::load_keyring(fs, path);
+  ASSERT_TRUE(back.is_ok()) << back.status().to_string();
+  ASSERT_EQ(back->size(), 2u);
+  EXPECT_EQ(back->list()[0].id, Keyring::key_id(base::as_bytes(std::string(32, '\x02'))));
+
+  // A corrupt or oversized file is refused loudly, naming the file.
+  fs.files[path].data[7] ^= 1;
+  auto corrupt = gossip::crypto::load_keyring(fs, path);
+  EXPECT_EQ(corrupt.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(corrupt.status().message().find(path), std::string::npos);
+  fs.files[path].data = std::string(kKeyringFileBytesMax + 1, 'x');
+  EXPECT_EQ(gossip::crypto::load_keyring(fs, path).status().code(), Code::kInvalidArgument);
+  // A failed durable write is reported as is.
+  fs.fail_writes = true;
+  EXPECT_EQ(gossip::crypto::save_keyring(fs, path, *ring).code(), Code::kIo);
 }
 
 }  // namespace
