@@ -282,7 +282,6 @@ class Swim {
   // Up to `k` random alive members other than ourselves and `exclude`.
   std::vector<const Node*> random_members(size_t k, std::string_view exclude, bool include_recent_dead,
                                           base::MonoTime now);
-  void recount_alive();
   uint32_t retransmit_limit_now() const;
 
   SwimConfig config_;
@@ -294,6 +293,8 @@ class Swim {
 
   std::map<std::string, Node, std::less<>> members_;
   size_t alive_count_ = 0;
+  std::vector<std::string> names_;  // every member but ourselves, for random choices
+  std::set<std::string, std::less<>> suspects_;  // members with a running suspicion
   std::vector<std::string> probe_order_;
   size_t probe_index_ = 0;
   Probe probe_;

@@ -30,7 +30,10 @@
 //
 // Push-pull (one stream frame each way, before the envelope):
 //   u8 version, u8 flags (1: join), u64 user-event Lamport clock, varint member count,
-//   count x { str name, addr, u64 incarnation, u8 state, tags }
+//   count x { str name, addr, u64 incarnation, u8 state, tags },
+//   varint event count (<= kPushPullEventsMax), count x { u64 lamport time, str name, bytes payload }
+// The recent user events ride along (as in Serf's push-pull) so an event that gossip missed
+// reaches every member by anti-entropy; receivers de-duplicate as for gossiped events.
 //
 // Decoders take untrusted bytes: every count and length is bounded by the constants below, every
 // failure is a Status (kInvalidArgument naming the field), nothing asserts. Decoded strings are
@@ -70,6 +73,8 @@ inline constexpr size_t kDatagramBytesMax = 65507;
 // tags is ~1 MiB; 8 MiB covers maximum-size tags for 10 Ki members.
 inline constexpr size_t kPushPullMembersMax = 16384;
 inline constexpr size_t kPushPullBytesMax = 8u << 20;
+// Recent user events carried in one push-pull message.
+inline constexpr size_t kPushPullEventsMax = 64;
 
 enum class GossipType : uint8_t {
   kPing = 1,
@@ -199,6 +204,8 @@ class PacketBuilder {
  public:
   explicit PacketBuilder(size_t bytes_max);
   bool add(const GossipMessage& msg);
+  // Adds one message already encoded by encode_message() (a broadcast queue entry).
+  bool add_encoded(std::string_view encoded);
   // Bytes add(msg) would take.
   static size_t cost(const GossipMessage& msg) { return encoded_message_bytes(msg); }
   size_t count() const { return count_; }
@@ -236,6 +243,7 @@ struct PushPull {
   bool join = false;
   uint64_t event_ltime = 0;
   std::vector<PushPullMember> members;
+  std::vector<UserEvent> events;  // at most kPushPullEventsMax, the most recent
   bool operator==(const PushPull&) const = default;
 };
 
