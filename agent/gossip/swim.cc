@@ -425,23 +425,41 @@ void Swim::handle_suspect(const wire::Suspect& s, base::MonoTime now) {
     ++counters_.invalid_messages;
     return;
   }
+  if (s.name == identity_.name) {
+    if (leaving_ || config_.test_disable_refutation) return;
+    if (s.incarnation >= incarnation_) refute(s.incarnation, now);
+    // Departure (targeted refutation): besides gossiping the refutation, answer the accuser
+    // directly -- also when we already refuted this incarnation for someone else. Gossip reaches
+    // each member with high probability only; an accuser that misses the refutation declares a
+    // live member dead when its timer runs out, which Lifeguard's slow-member experiment
+    // shows is exactly when it hurts. Bounded by the accusations that arrive.
+    refute_to(s.from);
+    return;
+  }
   auto it = members_.find(s.name);
   if (it == members_.end()) return;
   Node& n = it->second;
   if (s.incarnation < n.m.incarnation) return;  // about an incarnation already refuted
-  if (s.name == identity_.name) {
-    if (leaving_ || config_.test_disable_refutation) return;
-    refute(s.incarnation, now);
-    return;
-  }
   if (n.m.state == MemberState::kDead || n.m.state == MemberState::kLeft) return;
   wire::GossipMessage msg;
   msg.type = wire::GossipType::kSuspect;
   msg.suspect = s;
-  if (n.m.state == MemberState::kSuspect) {
-    if (s.incarnation > n.m.incarnation) n.m.incarnation = s.incarnation;
-    // An independent confirmation shortens the timeout; re-gossip it so others count it too.
+  if (n.m.state == MemberState::kSuspect && s.incarnation == n.m.incarnation) {
+    // Lifeguard IV.B: an independent confirmation shortens the timeout; re-gossip it so others
+    // count it too.
     if (n.suspicion && n.suspicion->confirm(s.from)) queue_broadcast(member_key(s.name), msg, false);
+    return;
+  }
+  if (n.m.state == MemberState::kSuspect) {
+    // A suspicion of a newer incarnation: the member refuted the one we hold (we just have not
+    // heard the refutation yet). The new suspicion starts its own full timeout -- carrying the
+    // old timer over would kill the member for the old accusation it already answered.
+    n.m.incarnation = s.incarnation;
+    n.suspicion = std::make_unique<Suspicion>(
+        suspicion_timeouts(config_.suspicion_mult, config_.suspicion_max_timeout_mult, alive_count_, config_.probe_interval),
+        now, s.from);
+    ++counters_.suspicions_started;
+    queue_broadcast(member_key(s.name), msg, false);
     return;
   }
   n.m.incarnation = s.incarnation;
@@ -459,16 +477,17 @@ void Swim::handle_dead(const wire::Dead& d, base::MonoTime now) {
     ++counters_.invalid_messages;
     return;
   }
+  if (d.name == identity_.name) {
+    if (leaving_ || config_.test_disable_refutation) return;
+    if (d.incarnation >= incarnation_) refute(d.incarnation, now);
+    refute_to(d.from);
+    return;
+  }
   auto it = members_.find(d.name);
   if (it == members_.end()) return;
   Node& n = it->second;
   if (d.incarnation < n.m.incarnation) return;
   if (n.m.state == MemberState::kDead || n.m.state == MemberState::kLeft) return;
-  if (d.name == identity_.name) {
-    if (leaving_ || config_.test_disable_refutation) return;
-    refute(d.incarnation, now);
-    return;
-  }
   n.m.incarnation = d.incarnation;
   set_state(n, MemberState::kDead, now);
   ++counters_.members_declared_dead;
@@ -539,7 +558,26 @@ void Swim::refute(uint64_t accused_incarnation, base::MonoTime now) {
   // Lifeguard IV.A: being suspected is a sign we may be the slow one.
   awareness_.apply_delta(1);
   broadcast_alive_self();
-  (void)now;
+  // Departure: the refutation also goes straight to up to kRefuteFanoutMax random live members.
+  // A refutation is rare and the most time-critical news there is: every member holding the
+  // suspicion must hear it before its timer runs out, and gossip's lambda log n transmissions
+  // miss a member now and then (with a member slowed down enough to be suspected over and over,
+  // "now and then" becomes a false death within minutes in simulation). Bounded per refutation.
+  constexpr size_t kRefuteFanoutMax = 32;
+  for (const Node* n : random_members(kRefuteFanoutMax, "", false, now)) refute_to(n->m.name);
+}
+
+void Swim::refute_to(std::string_view accuser) {
+  if (accuser == identity_.name) return;
+  auto it = members_.find(accuser);
+  if (it == members_.end() || !is_live(it->second.m.state)) return;
+  wire::GossipMessage msg;
+  msg.type = wire::GossipType::kAlive;
+  msg.alive.incarnation = incarnation_;
+  msg.alive.name = identity_.name;
+  msg.alive.addr = identity_.advertise;
+  msg.alive.tags = identity_.tags;
+  send(it->second.m.addr, {msg}, true);
 }
 
 void Swim::set_state(Node& n, MemberState s, base::MonoTime now) {

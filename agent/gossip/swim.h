@@ -23,7 +23,11 @@
 //   - Graceful leave (Serf): a leave message, urgent in the queue; reaping of dead and left members
 //     after dead_reap_timeout / left_reap_timeout.
 //   - User events (Serf): Lamport-timed, de-duplicated (event_buffer.h), gossiped.
-// Departures from the papers: incarnations survive restarts (member.h, initial_incarnation);
+// Departures from the papers: a member answers each accusation (suspect or dead about itself)
+// with its alive statement sent straight to the accuser, and a refutation goes straight to up to
+// 32 random members besides being gossiped (gossip misses a member now and then, and a missed
+// refutation is a false death);
+// incarnations survive restarts (member.h, initial_incarnation);
 // no TCP fallback ping (memberlist sends one; our indirect probes and Lifeguard's nacks cover
 // the same ground without a stream per probe); a remote "dead" learned by push-pull becomes a
 // local suspicion (as memberlist does), so a stale view cannot kill a live member outright.
@@ -254,6 +258,8 @@ class Swim {
   void handle_user_event(const wire::UserEvent& e, base::MonoTime now);
 
   void refute(uint64_t accused_incarnation, base::MonoTime now);
+  // Sends our current alive statement straight to `accuser` (if it is a live member).
+  void refute_to(std::string_view accuser);
   void set_state(Node& n, MemberState s, base::MonoTime now);
   void emit(MemberEventKind kind, const Member& m, base::MonoTime now);
   void broadcast_alive_self();
