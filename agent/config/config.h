@@ -74,8 +74,9 @@ struct GossipSettings {
   std::string label;
   // Dead and left members are forgotten this long after they went (Serf's reconnect_timeout).
   base::Duration reap_after = base::Duration::seconds(24 * 3600);
-  // retry_join waits 1 s after a failed attempt, doubling up to this.
-  base::Duration retry_join_interval_max = base::Duration::seconds(30);
+  // join and retry_join addresses are tried again this often while none of them is a live
+  // member, which also heals partitions longer than reap_after.
+  base::Duration rejoin_interval = base::Duration::seconds(30);
 };
 
 struct LogSettings {

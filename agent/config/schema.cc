@@ -204,9 +204,9 @@ std::vector<KeySpec> build_table() {
   // its name not reused by accident), short enough that a fleet's table does not grow forever.
   t.push_back(key_duration({"gossip.reap_after", "24h", "duration", "forget dead and left members after this long"}, kNsPerSec, 30LL * 24 * 3600 * kNsPerSec,
       [](Config& c, const Value& v) { c.gossip.reap_after = base::Duration::nanos(v.i); }));
-  // 30s: Consul's retry_interval; the backoff starts at 1 s so a fleet booting together forms fast.
-  t.push_back(key_duration({"gossip.retry_join_interval_max", "30s", "duration", "longest wait between retry_join attempts"}, kNsPerSec, 3600 * kNsPerSec,
-      [](Config& c, const Value& v) { c.gossip.retry_join_interval_max = base::Duration::nanos(v.i); }));
+  // 30s: Consul's retry_interval.
+  t.push_back(key_duration({"gossip.rejoin_interval", "30s", "duration", "retry join addresses this often while none is a live member"}, kNsPerSec, 3600 * kNsPerSec,
+      [](Config& c, const Value& v) { c.gossip.rejoin_interval = base::Duration::nanos(v.i); }));
   // 256 KiB holds a few thousand recent lines: enough for `agentctl logs` after an incident,
   // small beside the agent's footprint.
   t.push_back(key_bytes({"log.ring_bytes_max", "256KiB", "bytes", "recent log lines kept in memory for agentctl logs"}, 4 << 10, 64LL << 20,

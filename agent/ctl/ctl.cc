@@ -1,5 +1,6 @@
 #include "agent/ctl/ctl.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string_view>
 #include <utility>
@@ -10,6 +11,7 @@
 #include "agent/base/version.h"
 #include "agent/config/parse.h"
 #include "agent/runtime/loop.h"
+#include "hal/crypto.h"
 #include "cJSON.h"
 
 namespace ctl {
@@ -32,6 +34,13 @@ constexpr std::string_view kUsage =
     "  status                        node, version, roles, uptime and health of the local agent\n"
     "  logs [-f] [-level L] [-n N]   recent log lines (-f: follow)\n"
     "  version                       client and agent versions\n"
+    "  members [-status S] [-tag k=v]  the fleet as this node sees it\n"
+    "  join ADDRESS...               join the fleet through a member's gossip address\n"
+    "  leave                         leave the fleet gracefully and stop the agent\n"
+    "  force-leave NODE              mark a failed member as left\n"
+    "  event NAME [PAYLOAD]          send a user event to every member\n"
+    "  keyring list|install|use|remove [KEY]   rotate the gossip keys across the fleet\n"
+    "  keygen                        print a new gossip key\n"
     "  help                          this text\n"
     "exit status: 0 ok, 1 the agent reported an error or is unhealthy, 2 usage, 3 no agent\n";
 
@@ -128,13 +137,20 @@ class Client {
 
   // GET `target`. On failure to reach the agent prints one line and returns kUnavailable.
   base::Result<http::ClientResponse> get(const std::string& target, base::Duration timeout, bool quiet = false) {
+    return call("GET", target, "", timeout, quiet);
+  }
+
+  base::Result<http::ClientResponse> call(const std::string& method, const std::string& target, std::string body,
+                                          base::Duration timeout, bool quiet = false) {
     auto addr = hal::SockAddr::parse("unix:" + socket_);
     if (!addr.is_ok()) {
       if (!quiet) std::fprintf(err_, "agentctl: socket %s: %s\n", socket_.c_str(), addr.status().message().c_str());
       return base::error(base::Code::kUnavailable, "bad socket");
     }
     http::ClientRequest req;
+    req.method = method;
     req.target = target;
+    req.body = std::move(body);
     auto resp = http::http_call(loop_, *env_.net, *addr, req, timeout);
     if (!resp.is_ok()) {
       if (!quiet) {
@@ -379,6 +395,249 @@ int cmd_logs(Client& client, const Options& o, FILE* out, FILE* err) {
   return kExitOk;
 }
 
+
+// Percent-encodes one path segment or query value (RFC 3986 unreserved characters stay).
+std::string escape(std::string_view s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+        c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+// Sends one call and reports an API error; returns kExitOk, kExitFailed or kExitUnreachable.
+int simple_call(Client& client, const Options& o, const std::string& method, const std::string& target,
+                std::string body, FILE* err, http::ClientResponse* out = nullptr) {
+  if (!client.resolve_socket(false)) return kExitUnreachable;
+  auto r = client.call(method, target, std::move(body), o.timeout);
+  if (!r.is_ok()) return kExitUnreachable;
+  if (r->status != 200) {
+    std::fprintf(err, "agentctl: %s\n", api_error(*r).c_str());
+    return kExitFailed;
+  }
+  if (out) *out = std::move(r).value();
+  return kExitOk;
+}
+
+// members [-status alive|suspect|failed|left] [-tag key=value]...
+int cmd_members(Client& client, const Options& o, FILE* out, FILE* err) {
+  std::string status_filter;
+  std::vector<std::pair<std::string, std::string>> tag_filters;
+  for (size_t i = 0; i < o.args.size(); ++i) {
+    std::string name, value;
+    bool has_value = false;
+    if (!split_flag(o.args[i], &name, &value, &has_value)) {
+      std::fprintf(err, "agentctl members: unexpected argument \"%s\"\n", o.args[i].c_str());
+      return kExitUsage;
+    }
+    if (!has_value) {
+      if (i + 1 >= o.args.size()) {
+        std::fprintf(err, "agentctl members: -%s needs a value\n", name.c_str());
+        return kExitUsage;
+      }
+      value = o.args[++i];
+    }
+    if (name == "status") {
+      if (value != "alive" && value != "suspect" && value != "failed" && value != "left") {
+        std::fprintf(err, "agentctl members: -status: want alive, suspect, failed or left\n");
+        return kExitUsage;
+      }
+      status_filter = value;
+    } else if (name == "tag") {
+      size_t eq = value.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::fprintf(err, "agentctl members: -tag: want key=value\n");
+        return kExitUsage;
+      }
+      tag_filters.emplace_back(value.substr(0, eq), value.substr(eq + 1));
+    } else {
+      std::fprintf(err, "agentctl members: unknown flag -%s\n", name.c_str());
+      return kExitUsage;
+    }
+  }
+  http::ClientResponse r;
+  int rc = simple_call(client, o, "GET", "/v1/agent/members", "", err, &r);
+  if (rc != kExitOk) return rc;
+  http::Json doc = parse_body(r, err);
+  if (!doc.ok()) return kExitFailed;
+  http::Json list = http::Json::array();
+  struct Row {
+    std::string name, addr, state, role, tags;
+  };
+  std::vector<Row> rows;
+  const cJSON* m;
+  cJSON_ArrayForEach(m, doc.get()) {
+    std::string state = str(m, "State");
+    if (!status_filter.empty() && state != status_filter) continue;
+    const cJSON* tags = member(m, "Tags");
+    bool match = true;
+    for (const auto& [k, v] : tag_filters) match = match && str(tags, k.c_str()) == v;
+    if (!match) continue;
+    std::string addr = str(m, "Addr") + ":" + std::to_string(num(m, "Port"));
+    std::string tag_text;
+    const cJSON* t;
+    cJSON_ArrayForEach(t, tags) {
+      if (!cJSON_IsString(t)) continue;
+      if (std::string_view(t->string) == "role" || std::string_view(t->string) == "kr") continue;
+      tag_text += (tag_text.empty() ? "" : ",") + std::string(t->string) + "=" + t->valuestring;
+    }
+    rows.push_back(Row{str(m, "Name"), addr, state, str(tags, "role"), tag_text});
+    cJSON* x = list.add_object(list.get(), "");
+    list.add_string(x, "name", rows.back().name);
+    list.add_string(x, "addr", addr);
+    list.add_string(x, "status", state);
+    list.add_string(x, "role", rows.back().role);
+    list.add_u64(x, "incarnation", static_cast<uint64_t>(num(m, "Incarnation")));
+    cJSON* xt = list.add_object(x, "tags");
+    cJSON_ArrayForEach(t, tags) {
+      if (cJSON_IsString(t)) list.add_string(xt, t->string, t->valuestring);
+    }
+  }
+  if (o.format == Format::kJson) {
+    print_json(out, list);
+    return kExitOk;
+  }
+  size_t w_name = 4, w_addr = 7, w_state = 6, w_role = 4;
+  for (const auto& row : rows) {
+    w_name = std::max(w_name, row.name.size());
+    w_addr = std::max(w_addr, row.addr.size());
+    w_state = std::max(w_state, row.state.size());
+    w_role = std::max(w_role, row.role.size());
+  }
+  std::fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s\n", static_cast<int>(w_name), "Node", static_cast<int>(w_addr), "Address",
+               static_cast<int>(w_state), "Status", static_cast<int>(w_role), "Role", "Tags");
+  for (const auto& row : rows) {
+    std::fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s\n", static_cast<int>(w_name), row.name.c_str(),
+                 static_cast<int>(w_addr), row.addr.c_str(), static_cast<int>(w_state), row.state.c_str(),
+                 static_cast<int>(w_role), row.role.c_str(), row.tags.c_str());
+  }
+  return kExitOk;
+}
+
+int cmd_join(Client& client, const Options& o, FILE* out, FILE* err) {
+  if (o.args.empty()) {
+    std::fprintf(err, "usage: agentctl join ADDRESS...\n");
+    return kExitUsage;
+  }
+  for (const auto& a : o.args) {
+    int rc = simple_call(client, o, "PUT", "/v1/agent/join/" + escape(a), "", err);
+    if (rc != kExitOk) return rc;
+    std::fprintf(out, "joining through %s\n", a.c_str());
+  }
+  return kExitOk;
+}
+
+int cmd_leave(Client& client, const Options& o, FILE* out, FILE* err) {
+  if (!o.args.empty()) {
+    std::fprintf(err, "usage: agentctl leave\n");
+    return kExitUsage;
+  }
+  Options slow = o;
+  slow.timeout = base::Duration::seconds(15);  // the agent spreads its leave notice first
+  int rc = simple_call(client, slow, "PUT", "/v1/agent/leave", "", err);
+  if (rc == kExitOk) std::fprintf(out, "left the fleet; the agent is stopping\n");
+  return rc;
+}
+
+int cmd_force_leave(Client& client, const Options& o, FILE* out, FILE* err) {
+  if (o.args.size() != 1) {
+    std::fprintf(err, "usage: agentctl force-leave NODE\n");
+    return kExitUsage;
+  }
+  int rc = simple_call(client, o, "PUT", "/v1/agent/force-leave/" + escape(o.args[0]), "", err);
+  if (rc == kExitOk) std::fprintf(out, "%s marked left\n", o.args[0].c_str());
+  return rc;
+}
+
+int cmd_event(Client& client, const Options& o, FILE* out, FILE* err) {
+  if (o.args.empty() || o.args.size() > 2) {
+    std::fprintf(err, "usage: agentctl event NAME [PAYLOAD]\n");
+    return kExitUsage;
+  }
+  http::ClientResponse r;
+  int rc = simple_call(client, o, "PUT", "/v1/event/fire/" + escape(o.args[0]), o.args.size() == 2 ? o.args[1] : "",
+                       err, &r);
+  if (rc != kExitOk) return rc;
+  if (o.format == Format::kJson) {
+    std::fprintf(out, "%s\n", r.body.c_str());
+  } else {
+    http::Json doc = parse_body(r, err);
+    std::fprintf(out, "event %s sent (lamport time %lld)\n", o.args[0].c_str(),
+                 static_cast<long long>(num(doc.get(), "LTime")));
+  }
+  return kExitOk;
+}
+
+// keyring list | install KEY | use KEY | remove KEY
+int cmd_keyring(Client& client, const Options& o, FILE* out, FILE* err) {
+  const char* usage = "usage: agentctl keyring list | install KEY | use KEY | remove KEY\n";
+  if (o.args.empty()) {
+    std::fputs(usage, err);
+    return kExitUsage;
+  }
+  const std::string& op = o.args[0];
+  if (op == "list" && o.args.size() == 1) {
+    http::ClientResponse r;
+    int rc = simple_call(client, o, "GET", "/v1/operator/keyring", "", err, &r);
+    if (rc != kExitOk) return rc;
+    if (o.format == Format::kJson) {
+      std::fprintf(out, "%s\n", r.body.c_str());
+      return kExitOk;
+    }
+    http::Json doc = parse_body(r, err);
+    if (!doc.ok()) return kExitFailed;
+    const cJSON* pool = cJSON_GetArrayItem(doc.get(), 0);
+    if (!cJSON_IsTrue(member(pool, "Encrypted"))) std::fprintf(out, "gossip is not encrypted on this node\n");
+    int64_t nodes = num(pool, "NumNodes");
+    std::fprintf(out, "%-18s  %-9s  %s\n", "Key id", "Members", "Primary on");
+    const cJSON* k;
+    cJSON_ArrayForEach(k, member(pool, "Keys")) {
+      std::fprintf(out, "%-18s  %lld/%-7lld  %lld\n", k->string, static_cast<long long>(num(member(pool, "Keys"), k->string)),
+                   static_cast<long long>(nodes), static_cast<long long>(num(member(pool, "PrimaryKeys"), k->string)));
+    }
+    return kExitOk;
+  }
+  if ((op == "install" || op == "use" || op == "remove") && o.args.size() == 2) {
+    http::Json body = http::Json::object();
+    body.add_string("Key", o.args[1]);
+    auto text = body.dump();
+    if (!text.is_ok()) return kExitFailed;
+    const char* method = op == "install" ? "POST" : op == "use" ? "PUT" : "DELETE";
+    int rc = simple_call(client, o, method, "/v1/operator/keyring", std::move(text).value(), err);
+    if (rc == kExitOk) std::fprintf(out, "keyring %s: done here, spreading to the fleet\n", op.c_str());
+    return rc;
+  }
+  std::fputs(usage, err);
+  return kExitUsage;
+}
+
+// keygen: a new gossip key (base64 of 32 random bytes), made locally; no agent needed.
+int cmd_keygen(hal::Env& env, const Options& o, FILE* out, FILE* err) {
+  if (!o.args.empty()) {
+    std::fprintf(err, "usage: agentctl keygen\n");
+    return kExitUsage;
+  }
+  uint8_t key[32];
+  base::Status s = env.entropy->fill(std::span<uint8_t>(key, sizeof key));
+  if (!s.is_ok()) {
+    std::fprintf(err, "agentctl keygen: %s\n", s.to_string().c_str());
+    return kExitFailed;
+  }
+  std::string b64 = hal::crypto::base64_encode(base::ByteSpan(key, sizeof key));
+  hal::crypto::secure_zero(key, sizeof key);
+  std::fprintf(out, "%s\n", b64.c_str());
+  hal::crypto::secure_zero(b64.data(), b64.size());
+  return kExitOk;
+}
+
 }  // namespace
 
 int run(hal::Env& env, const std::vector<std::string>& args, FILE* out, FILE* err) {
@@ -396,6 +655,13 @@ int run(hal::Env& env, const std::vector<std::string>& args, FILE* out, FILE* er
   if (o.command == "version") return cmd_version(client, o, out);
   if (o.command == "status") return cmd_status(client, o, out, err);
   if (o.command == "logs") return cmd_logs(client, o, out, err);
+  if (o.command == "members") return cmd_members(client, o, out, err);
+  if (o.command == "join") return cmd_join(client, o, out, err);
+  if (o.command == "leave") return cmd_leave(client, o, out, err);
+  if (o.command == "force-leave") return cmd_force_leave(client, o, out, err);
+  if (o.command == "event") return cmd_event(client, o, out, err);
+  if (o.command == "keyring") return cmd_keyring(client, o, out, err);
+  if (o.command == "keygen") return cmd_keygen(env, o, out, err);
   std::fprintf(err, "agentctl: unknown command \"%s\"\n%s", o.command.c_str(), kUsage.data());
   return kExitUsage;
 }

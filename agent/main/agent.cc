@@ -146,6 +146,18 @@ base::Status Agent::start() {
   AGENT_TRY(load_node_id());
   AGENT_TRY(open_signals());
 
+  membership_ = std::make_unique<Membership>(env_, loop_, config_, log_);
+  AGENT_TRY(membership_->start(node_id_));
+  membership_->on_left([this] {
+    stop_requested_ = true;
+    loop_.stop();
+  });
+  add_health_source("gossip", [this] {
+    HealthResult r;
+    r.passing = membership_->healthy(&r.output);
+    return r;
+  });
+
   add_routes();
   http::ServerOptions options;
   options.limits.body_bytes_max = config_.http.body_bytes_max;
@@ -228,6 +240,7 @@ void Agent::shutdown() {
     http_->close();
     http_.reset();
   }
+  membership_.reset();
   if (socket_listening_) {
     env_.fs->remove(config_.socket_path).ignore();
     socket_listening_ = false;
@@ -243,6 +256,7 @@ void Agent::add_routes() {
   router_.add("GET", "/v1/agent/self", [this](http::Request& q, http::Responder r) { handle_self(q, std::move(r)); });
   router_.add("GET", "/v1/agent/health", [this](http::Request& q, http::Responder r) { handle_health(q, std::move(r)); });
   router_.add("GET", "/v1/agent/logs", [this](http::Request& q, http::Responder r) { handle_logs(q, std::move(r)); });
+  if (membership_) membership_->add_routes(router_);
 }
 
 void Agent::handle_self(http::Request&, http::Responder resp) {
@@ -297,6 +311,7 @@ void Agent::handle_self(http::Request&, http::Responder resp) {
     doc.add_u64(runtime_stats, "memory_total_bytes", facts->memory_total_bytes);
     doc.add_string(runtime_stats, "hostname", facts->hostname);
   }
+  if (membership_) membership_->add_stats(doc, stats);
   if (http_) {
     const http::ServerCounters& c = http_->counters();
     cJSON* h = doc.add_object(stats, "http");

@@ -28,6 +28,7 @@
 #include "agent/config/config.h"
 #include "agent/http/router.h"
 #include "agent/http/server.h"
+#include "agent/main/membership.h"
 #include "agent/runtime/loop.h"
 #include "agent/runtime/worker_pool.h"
 #include "hal/env.h"
@@ -70,6 +71,7 @@ class Agent {
   runtime::Executor& executor() { return executor_; }
   const config::Config& config() const { return config_; }
   const std::string& node_id() const { return node_id_; }
+  Membership* membership() { return membership_.get(); }
   // The bound HTTP address (useful when ports.http is 0).
   base::Result<hal::SockAddr> http_addr() const;
 
@@ -91,6 +93,7 @@ class Agent {
   runtime::Executor& executor_;
   http::Router router_;
   std::unique_ptr<http::Server> http_;
+  std::unique_ptr<Membership> membership_;
   std::vector<std::pair<std::string, HealthSource>> health_;
   std::string node_id_;
   base::MonoTime started_mono_;

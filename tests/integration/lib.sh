@@ -51,16 +51,17 @@ wait_for() {
 }
 
 # start_dev <name> [extra flags...]: starts `agent dev` with its own port, data dir and socket.
-# Sets PORT, DATA, SOCK, PID, LOG.
+# Sets PORT, GOSSIP_PORT, DATA, SOCK, PID, LOG.
 start_dev() {
   local name=$1
   shift
   PORT=$(free_port)
+  GOSSIP_PORT=$(free_port)
   DATA=$WORK/$name
   mkdir -p "$DATA"
   SOCK=$DATA/agent.sock
   LOG=$WORK/$name.log
-  "$AGENT" dev -ports.http="$PORT" -data_dir="$DATA" -socket_path="$SOCK" "$@" >"$LOG" 2>&1 &
+  "$AGENT" dev -ports.http="$PORT" -ports.gossip="$GOSSIP_PORT" -data_dir="$DATA" -socket_path="$SOCK" "$@" >"$LOG" 2>&1 &
   PID=$!
   PIDS+=("$PID")
   if ! wait_for 10 curl -fsS "http://127.0.0.1:$PORT/v1/agent/health"; then

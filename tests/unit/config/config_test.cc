@@ -84,7 +84,7 @@ TEST_F(LoadTest, DefaultsMatchTheStructAndDeriveTheRest) {
   EXPECT_EQ(c.gossip.profile, d.gossip.profile);
   EXPECT_EQ(c.gossip.label, d.gossip.label);
   EXPECT_EQ(c.gossip.reap_after, d.gossip.reap_after);
-  EXPECT_EQ(c.gossip.retry_join_interval_max, d.gossip.retry_join_interval_max);
+  EXPECT_EQ(c.gossip.rejoin_interval, d.gossip.rejoin_interval);
   EXPECT_EQ(c.enable_exec_checks, d.enable_exec_checks);
   EXPECT_EQ(c.dev, d.dev);
   EXPECT_EQ(c.settings.size(), schema().size());
