@@ -527,6 +527,33 @@ def run_fleet(system, n, args, workdir):
             log("%s N=%d: pause %gs: %d/%d observers marked %s failed (%d suspect), alive again after %.1fs" % (
                 system, n, pause, len(failed_by), len(observers), pname, len(suspect_by), recovered))
         r["flaps"] = flaps
+
+        # 5. failure detection of a hung agent: SIGSTOP agent 1 for good. Unlike kill -9 on
+        # loopback, nothing answers its port with ICMP or TCP refusals: only silence.
+        ok, _ = survivors_poll(fleet, observers, lambda v: v.get(pname) == "alive", now() + 60)
+        fleet.drop_client(paused)
+        t_stop = now()
+        os.kill(fleet.procs[paused].pid, signal.SIGSTOP)
+        suspected = {}
+
+        def first_suspect(i, v, t):
+            if v.get(pname) in ("suspect", "failed") and i not in suspected:
+                suspected[i] = t
+
+        seen, rnd = survivors_poll(fleet, observers, lambda v: v.get(pname) == "failed",
+                                   t_stop + args.detect_timeout, first_suspect)
+        r["hang_detect_round_max_s"] = rnd
+        if suspected:  # Weft only: serf's RPC never shows "suspect"
+            r["hang_suspect_first_s"] = min(suspected.values()) - t_stop
+            r["hang_suspect_last_s"] = max(suspected.values()) - t_stop
+        if len(seen) < len(observers):
+            r["hang_detect_s"] = None
+            r["hang_detected_by"] = len(seen)
+        else:
+            r["hang_detect_s"] = max(seen.values()) - t_stop
+            r["hang_detect_first_s"] = min(seen.values()) - t_stop
+        log("%s N=%d: hung agent detected everywhere in %s s (first %s)" % (
+            system, n, r.get("hang_detect_s"), r.get("hang_detect_first_s")))
         r["exited"] = [i for i in range(n - 1) if fleet.procs[i].poll() is not None]
         r["load_end"] = loadavg()
     finally:
@@ -559,6 +586,9 @@ def table(results, pauses):
         rows = [("convergence, s (all see all N alive)", "converge_s", 2),
                 ("failure detection, s (kill -9 until every survivor: failed)", "detect_s", 2),
                 ("  first survivor to mark it failed, s", "detect_first_s", 2),
+                ("failure detection of a hung agent, s (SIGSTOP until every survivor: failed)", "hang_detect_s", 2),
+                ("  first survivor to mark it failed, s", "hang_detect_first_s", 2),
+                ("  first / last survivor seen marking it suspect (or failed), s", "hang_suspect", 2),
                 ("UDP datagrams sent per agent per s", "udp_out_per_agent_s", 2),
                 ("CPU ms per agent per s (utime+stime, mean)", "cpu_ms_per_agent_s", 3),
                 ("CPU ms per agent per s (schedstat ns, mean)", "cpu_sched_ms_per_agent_s", 3),
@@ -566,6 +596,9 @@ def table(results, pauses):
                 ("resident memory per agent, MiB (mean)", "rss_mib_avg", 2),
                 ("resident memory per agent, MiB (max)", "rss_mib_max", 2)]
         for label, k, nd in rows:
+            if k == "hang_suspect":
+                out.append("| %s | %s / %s | | |" % (label, fmt(w.get("hang_suspect_first_s"), nd), fmt(w.get("hang_suspect_last_s"), nd)))
+                continue
             out.append("| %s | %s | %s | %s |" % (label, fmt(w.get(k), nd), fmt(s.get(k), nd),
                                                    ratio(w.get(k), s.get(k))))
         for p in pauses:
