@@ -54,15 +54,15 @@ class BroadcastQueue {
   // Order of take(): urgent first, fewest transmits, newest (highest id) first.
   using Order = std::tuple<int, uint32_t, int64_t>;  // (urgent ? 0 : 1, transmits, -id)
   struct Entry {
+    std::string key;
     std::string message;
-    Order order;
   };
   void erase_key(const std::string& key);
 
   size_t entries_max_;
   int64_t next_id_ = 1;
-  std::map<std::string, Entry> by_key_;
-  std::map<Order, std::string> by_order_;  // -> key
+  std::map<std::string, Order> by_key_;
+  std::map<Order, Entry> by_order_;
   uint64_t dropped_full_ = 0;
 };
 

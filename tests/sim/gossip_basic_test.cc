@@ -12,7 +12,7 @@ using gossip::MemberState;
 namespace {
 
 TEST(GossipBasic, FleetConvergesEventsSpreadLeaveIsSeen) {
-  for (uint64_t seed : sim::test_seeds(10)) {
+  for (uint64_t seed : sim::test_seeds(20)) {
     WEFT_SIM_SEED_SCOPE(seed);
     sim::SimConfig cfg;
     cfg.trace_lines_max = 200;

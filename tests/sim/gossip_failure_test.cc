@@ -235,7 +235,7 @@ TEST(GossipFailure, NegativeControlUnpersistedGenerationIsCaught) {
 
 TEST(GossipFailure, RandomFaultsThenOneView) {
   constexpr size_t kNodes = 6;
-  for (uint64_t seed : sim::test_seeds(60)) {
+  for (uint64_t seed : sim::test_seeds(100)) {
     WEFT_SIM_SEED_SCOPE(seed);
     sim::SimConfig cfg;
     cfg.link.loss_probability = 0.05;

@@ -1,0 +1,288 @@
+// The SWIM core driven by hand, without sockets: a tiny in-test network delivers each core's
+// datagrams and push-pulls to the others at the current virtual time. Proves the state rules
+// one at a time: incarnations (generation << 32, only higher alive wins, stale suspicion
+// ignored), refutation, the buddy system, probe failure -> suspect -> dead, graceful leave,
+// reaping, force-leave, tags and user events.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <set>
+
+#include "agent/gossip/swim.h"
+
+using base::Duration;
+using base::MonoTime;
+using gossip::MemberState;
+using gossip::Swim;
+
+namespace {
+
+hal::SockAddr addr(int i) { return hal::SockAddr::ipv4(10, 0, 0, static_cast<uint8_t>(i + 1), 7702); }
+
+struct Fleet {
+  MonoTime now;
+  std::vector<std::unique_ptr<Swim>> nodes;
+  std::set<int> down;  // nodes whose datagrams are dropped both ways
+  std::vector<gossip::MemberEvent> events;
+  std::vector<wire::GossipMessage> sent_by0;  // what node 0 sent, decoded
+
+  explicit Fleet(int n, gossip::SwimConfig c = gossip::profile_config(gossip::Profile::kLan)) {
+    for (int i = 0; i < n; ++i) {
+      gossip::SwimIdentity id;
+      id.name = "n" + std::to_string(i);
+      id.advertise = addr(i);
+      id.generation = 1;
+      nodes.push_back(std::make_unique<Swim>(c, id, 100 + i, now));
+    }
+  }
+  int index_of(const hal::SockAddr& a) {
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (addr(static_cast<int>(i)) == a) return static_cast<int>(i);
+    }
+    return -1;
+  }
+  // Delivers every pending effect (repeatedly) at the current time.
+  void pump() {
+    for (int round = 0; round < 100; ++round) {
+      bool any = false;
+      for (size_t i = 0; i < nodes.size(); ++i) {
+        gossip::Effects fx = nodes[i]->take_effects();
+        for (auto& e : fx.member_events) events.push_back(e);
+        for (auto& d : fx.datagrams) {
+          any = true;
+          if (i == 0) {
+            std::vector<wire::GossipMessage> msgs;
+            if (wire::decode_packet(base::as_bytes(d.bytes), &msgs).is_ok()) {
+              sent_by0.insert(sent_by0.end(), msgs.begin(), msgs.end());
+            }
+          }
+          const int to = index_of(d.to);
+          if (to < 0 || down.count(to) || down.count(static_cast<int>(i))) continue;
+          nodes[to]->on_datagram(addr(static_cast<int>(i)), base::as_bytes(d.bytes), now);
+        }
+        for (auto& p : fx.push_pulls) {
+          any = true;
+          const int to = index_of(p.to);
+          if (to < 0 || down.count(to) || down.count(static_cast<int>(i))) {
+            nodes[i]->on_push_pull_failed(p.to, now);
+            continue;
+          }
+          auto reply = nodes[to]->on_push_pull(addr(static_cast<int>(i)), base::as_bytes(p.request), now);
+          ASSERT_TRUE(reply.is_ok());
+          nodes[i]->on_push_pull_reply(p.to, base::as_bytes(*reply), now);
+        }
+      }
+      if (!any) return;
+    }
+  }
+  // Advances time to `until`, ticking every core at each of its deadlines.
+  void run(Duration d) {
+    const MonoTime until = now + d;
+    while (true) {
+      MonoTime next = MonoTime::never();
+      for (size_t i = 0; i < nodes.size(); ++i) {
+        if (!down.count(static_cast<int>(i))) next = std::min(next, nodes[i]->next_deadline());
+      }
+      if (next > until) break;
+      now = std::max(now, next);
+      for (size_t i = 0; i < nodes.size(); ++i) {
+        if (!down.count(static_cast<int>(i)) && nodes[i]->next_deadline() <= now) nodes[i]->on_tick(now);
+      }
+      pump();
+    }
+    now = until;
+  }
+  void join_all() {
+    for (size_t i = 1; i < nodes.size(); ++i) {
+      hal::SockAddr a = addr(0);
+      ASSERT_TRUE(nodes[i]->join(std::span<const hal::SockAddr>(&a, 1), now).is_ok());
+    }
+    pump();
+  }
+  MemberState state(int viewer, int of) {
+    const gossip::Member* m = nodes[viewer]->member("n" + std::to_string(of));
+    return m ? m->state : MemberState::kLeft;
+  }
+  void deliver(int to, const wire::GossipMessage& m, int from = 1) {
+    std::string pkt = wire::encode_packet({m});
+    nodes[to]->on_datagram(addr(from), base::as_bytes(pkt), now);
+    pump();
+  }
+};
+
+TEST(Swim, IncarnationStartsAtGenerationShifted) {
+  EXPECT_EQ(gossip::initial_incarnation(3), 3ull << 32);
+  Fleet f(1);
+  EXPECT_EQ(f.nodes[0]->incarnation(), 1ull << 32);
+}
+
+TEST(Swim, JoinConvergesAndAliveNeedsAHigherIncarnation) {
+  Fleet f(4);
+  f.join_all();
+  f.run(Duration::seconds(5));
+  for (int i = 0; i < 4; ++i) {
+    for (int j = 0; j < 4; ++j) EXPECT_EQ(f.state(i, j), MemberState::kAlive) << i << " sees " << j;
+  }
+  wire::GossipMessage m;
+  m.type = wire::GossipType::kAlive;
+  m.alive = {1ull << 32, "n2", addr(9), {}};  // same incarnation, other address: ignored
+  f.deliver(0, m);
+  EXPECT_EQ(f.nodes[0]->member("n2")->addr, addr(2));
+  m.alive.incarnation = (1ull << 32) + 1;  // higher: accepted, an update event
+  f.deliver(0, m);
+  EXPECT_EQ(f.nodes[0]->member("n2")->addr, addr(9));
+}
+
+TEST(Swim, SuspicionAboutSelfIsRefutedWithAHigherIncarnation) {
+  Fleet f(3);
+  f.join_all();
+  const uint64_t before = f.nodes[0]->incarnation();
+  wire::GossipMessage m;
+  m.type = wire::GossipType::kSuspect;
+  m.suspect = {before, "n0", "n1"};
+  f.deliver(0, m);
+  EXPECT_EQ(f.nodes[0]->incarnation(), before + 1);
+  EXPECT_EQ(f.nodes[0]->health_score(), 1u);  // Lifeguard: being suspected raises the score
+  EXPECT_EQ(f.nodes[0]->counters().refutations, 1u);
+  // A stale accusation (older incarnation) does not bump again.
+  f.deliver(0, m);
+  EXPECT_EQ(f.nodes[0]->incarnation(), before + 1);
+  // Peers see the refutation.
+  f.run(Duration::seconds(2));
+  EXPECT_EQ(f.nodes[1]->member("n0")->incarnation, before + 1);
+  EXPECT_EQ(f.state(1, 0), MemberState::kAlive);
+}
+
+TEST(Swim, StaleSuspicionIsIgnoredAndSuspectRecoversOnRefutation) {
+  Fleet f(3);
+  f.join_all();
+  f.run(Duration::seconds(1));
+  const uint64_t inc2 = f.nodes[0]->member("n2")->incarnation;
+  wire::GossipMessage s;
+  s.type = wire::GossipType::kSuspect;
+  s.suspect = {inc2 - 1, "n2", "n1"};
+  f.down = {2};  // n2 hears nothing, so it cannot refute yet
+  f.deliver(0, s);
+  EXPECT_EQ(f.state(0, 2), MemberState::kAlive);  // older incarnation: ignored
+  s.suspect.incarnation = inc2;
+  f.deliver(0, s);
+  EXPECT_EQ(f.state(0, 2), MemberState::kSuspect);
+  wire::GossipMessage a;
+  a.type = wire::GossipType::kAlive;
+  a.alive = {inc2 + 1, "n2", addr(2), {}};
+  f.deliver(0, a);
+  EXPECT_EQ(f.state(0, 2), MemberState::kAlive);
+}
+
+TEST(Swim, SilentMemberIsSuspectedThenDeclaredDead) {
+  Fleet f(5);
+  f.join_all();
+  f.run(Duration::seconds(3));
+  f.down = {4};
+  f.run(Duration::seconds(60));
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(f.state(i, 4), MemberState::kDead) << i;
+  // The probers got nacks from their indirect probers, so they did not blame themselves much.
+  EXPECT_GT(f.nodes[0]->counters().nacks_received + f.nodes[1]->counters().nacks_received, 0u);
+  bool saw_suspect = false, saw_fail = false;
+  for (const auto& e : f.events) {
+    saw_suspect |= e.kind == gossip::MemberEventKind::kSuspect && e.member.name == "n4";
+    saw_fail |= e.kind == gossip::MemberEventKind::kFail && e.member.name == "n4";
+  }
+  EXPECT_TRUE(saw_suspect);
+  EXPECT_TRUE(saw_fail);
+}
+
+TEST(Swim, PingToASuspectCarriesTheBuddySuspicion) {
+  Fleet f(2);
+  f.join_all();
+  f.run(Duration::seconds(1));
+  const uint64_t inc1 = f.nodes[0]->member("n1")->incarnation;
+  f.down = {1};
+  wire::GossipMessage s;
+  s.type = wire::GossipType::kSuspect;
+  s.suspect = {inc1, "n1", "someone"};
+  std::string pkt = wire::encode_packet({s});
+  f.nodes[0]->on_datagram(addr(1), base::as_bytes(pkt), f.now);
+  f.sent_by0.clear();
+  f.run(Duration::seconds(2));
+  bool buddy = false;
+  for (const auto& m : f.sent_by0) {
+    if (m.type == wire::GossipType::kPing && m.ping.target == "n1" && m.ping.has_buddy) {
+      buddy = m.ping.buddy_incarnation == inc1 && m.ping.buddy_from == "n0";
+    }
+  }
+  EXPECT_TRUE(buddy);
+  // Delivered, the buddy suspicion makes n1 refute.
+  f.down.clear();
+  f.run(Duration::seconds(3));
+  EXPECT_GT(f.nodes[1]->incarnation(), inc1);
+  EXPECT_EQ(f.state(0, 1), MemberState::kAlive);
+}
+
+TEST(Swim, GracefulLeaveIsSeenAsLeftAndReaped) {
+  gossip::SwimConfig c = gossip::profile_config(gossip::Profile::kLan);
+  c.left_reap_timeout = Duration::seconds(10);
+  Fleet f(3, c);
+  f.join_all();
+  f.run(Duration::seconds(2));
+  ASSERT_TRUE(f.nodes[2]->leave(f.now).is_ok());
+  EXPECT_FALSE(f.nodes[2]->leave(f.now).is_ok());
+  f.run(Duration::seconds(3));
+  EXPECT_TRUE(f.nodes[2]->leave_done());
+  EXPECT_EQ(f.state(0, 2), MemberState::kLeft);
+  EXPECT_EQ(f.state(1, 2), MemberState::kLeft);
+  f.run(Duration::seconds(12));
+  EXPECT_EQ(f.nodes[0]->member("n2"), nullptr);  // reaped
+  bool reap = false;
+  for (const auto& e : f.events) reap |= e.kind == gossip::MemberEventKind::kReap && e.member.name == "n2";
+  EXPECT_TRUE(reap);
+}
+
+TEST(Swim, ForceLeaveOnlyForFailedMembers) {
+  Fleet f(3);
+  f.join_all();
+  EXPECT_EQ(f.nodes[0]->force_leave("n1", f.now).code(), base::Code::kFailedPrecondition);
+  EXPECT_EQ(f.nodes[0]->force_leave("nope", f.now).code(), base::Code::kNotFound);
+  wire::GossipMessage d;
+  d.type = wire::GossipType::kDead;
+  d.dead = {f.nodes[0]->member("n2")->incarnation, "n2", "n1"};
+  f.down = {2};
+  f.deliver(0, d);
+  EXPECT_EQ(f.state(0, 2), MemberState::kDead);
+  ASSERT_TRUE(f.nodes[0]->force_leave("n2", f.now).is_ok());
+  EXPECT_EQ(f.state(0, 2), MemberState::kLeft);
+}
+
+TEST(Swim, TagsAndUserEventsSpread) {
+  Fleet f(4);
+  f.join_all();
+  f.run(Duration::seconds(1));
+  const uint64_t inc = f.nodes[1]->incarnation();
+  ASSERT_TRUE(f.nodes[1]->set_tags({{"role", "foundation"}}, f.now).is_ok());
+  EXPECT_EQ(f.nodes[1]->incarnation(), inc + 1);
+  EXPECT_FALSE(f.nodes[1]->set_tags({{"k", std::string(600, 'x')}}, f.now).is_ok());
+  ASSERT_TRUE(f.nodes[2]->send_user_event("deploy", "v1", f.now).is_ok());
+  EXPECT_FALSE(f.nodes[2]->send_user_event("", "v1", f.now).is_ok());
+  EXPECT_FALSE(f.nodes[2]->send_user_event("x", std::string(600, 'p'), f.now).is_ok());
+  f.run(Duration::seconds(40));  // gossip, then a push-pull round for stragglers
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(f.nodes[i]->member("n1")->tags.at("role"), "foundation") << i;
+    ASSERT_EQ(f.nodes[i]->recent_events().size(), 1u) << i;
+    EXPECT_EQ(f.nodes[i]->recent_events()[0].name, "deploy");
+    EXPECT_GE(f.nodes[i]->event_ltime(), 1u);
+  }
+}
+
+TEST(Swim, MalformedDatagramsAreCountedAndChangeNothing) {
+  Fleet f(2);
+  f.join_all();
+  auto before = f.nodes[0]->members();
+  const char junk[] = "\x01\x05garbage";
+  f.nodes[0]->on_datagram(addr(1), base::as_bytes(std::string_view(junk, sizeof junk - 1)), f.now);
+  EXPECT_EQ(f.nodes[0]->counters().decode_errors, 1u);
+  EXPECT_EQ(f.nodes[0]->members(), before);
+  EXPECT_FALSE(f.nodes[0]->on_push_pull(addr(1), base::as_bytes(std::string_view("xx")), f.now).is_ok());
+}
+
+}  // namespace
