@@ -321,7 +321,12 @@ void Swim::handle_indirect(const hal::SockAddr& from, const wire::IndirectPing& 
   // cannot turn us into a reflector towards a third party.
   r.requester = from;
   r.want_nack = p.want_nack;
-  r.nack_at = now + config_.probe_timeout;
+  // Lifeguard IV-A: the relay nacks at 80% of the probe timeout. The requester sent us this at
+  // its probe start + probe_timeout and gives up at probe start + probe_interval (= 2x the
+  // timeout in every profile), so a nack sent at a full timeout arrives just as the requester
+  // stops listening; it then counts the nack as missing and blames its own health -- healthy
+  // members' awareness scores rose while one peer was hung (tests/bench/RESULTS.md).
+  r.nack_at = now + config_.probe_timeout * 8 / 10;
   relays_.emplace(seq, r);
   wire::GossipMessage ping;
   ping.type = wire::GossipType::kPing;

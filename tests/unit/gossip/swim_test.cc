@@ -285,4 +285,44 @@ TEST(Swim, MalformedDatagramsAreCountedAndChangeNothing) {
   EXPECT_FALSE(f.nodes[0]->on_push_pull(addr(1), base::as_bytes(std::string_view("xx")), f.now).is_ok());
 }
 
+// Regression (tests/bench/RESULTS.md): a relay's nack must reach the requester before the
+// requester's probe ends, else healthy members blame their own health while a peer is hung.
+TEST(Swim, RelayNacksBeforeTheRequesterGivesUp) {
+  Fleet f(3);
+  f.join_all();
+  f.down.insert(2);
+  f.sent_by0.clear();
+  wire::GossipMessage req;
+  req.type = wire::GossipType::kIndirectPing;
+  req.indirect.seq = 77;
+  req.indirect.target = "n2";
+  req.indirect.target_addr = addr(2);
+  req.indirect.source = "n1";
+  req.indirect.source_addr = addr(1);
+  req.indirect.want_nack = true;
+  const Duration timeout = f.nodes[0]->config().probe_timeout;
+  f.deliver(0, req, 1);
+  auto nacked = [&] {
+    for (const auto& m : f.sent_by0) {
+      if (m.type == wire::GossipType::kNack && m.nack.seq == 77) return true;
+    }
+    return false;
+  };
+  f.run(timeout * 7 / 10);
+  EXPECT_FALSE(nacked()) << "nack before the target had a fair chance to answer";
+  f.run(timeout * 2 / 10);
+  EXPECT_TRUE(nacked()) << "no nack within 90% of the probe timeout";
+}
+
+TEST(Swim, HealthyMembersKeepTheirHealthWhileOnePeerIsHung) {
+  Fleet f(6);
+  f.join_all();
+  f.run(Duration::seconds(10));
+  f.down.insert(5);
+  for (int i = 0; i < 60; ++i) {
+    f.run(Duration::millis(500));
+    for (int n = 0; n < 5; ++n) ASSERT_EQ(f.nodes[n]->health_score(), 0u) << "n" << n << " at step " << i;
+  }
+}
+
 }  // namespace
