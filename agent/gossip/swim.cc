@@ -117,7 +117,10 @@ base::Status Swim::join(std::span<const hal::SockAddr> addrs, base::MonoTime now
     }
     ++used;
   }
-  (void)now;
+  if (used > 0) {
+    rejoin_backoff_ = std::min(base::Duration::seconds(1), config_.rejoin_interval);
+    next_rejoin_ = std::min(next_rejoin_, now + rejoin_backoff_);
+  }
   if (used == 0) return base::error(base::Code::kInvalidArgument, "gossip: no usable join address");
   return base::Status::ok();
 }
@@ -816,7 +819,6 @@ void Swim::tick_push_pull(base::MonoTime now) {
   if (now >= next_rejoin_) {
     // Retry-join: a join address that is not a known live member may be the way back into the
     // rest of the fleet after a partition outlasted the reap time.
-    next_rejoin_ = now + config_.rejoin_interval;
     std::vector<hal::SockAddr> missing;
     for (const auto& a : join_addrs_) {
       bool known = false;
@@ -829,7 +831,14 @@ void Swim::tick_push_pull(base::MonoTime now) {
       }
       if (!known) missing.push_back(a);
     }
-    if (!missing.empty()) open_push_pull(missing[prng_.uniform(missing.size())], false);
+    if (!missing.empty()) {
+      open_push_pull(missing[prng_.uniform(missing.size())], false);
+      next_rejoin_ = now + rejoin_backoff_;
+      rejoin_backoff_ = std::min(rejoin_backoff_ * 2, config_.rejoin_interval);
+    } else {
+      next_rejoin_ = now + config_.rejoin_interval;
+      rejoin_backoff_ = config_.rejoin_interval;
+    }
   }
 }
 

@@ -320,6 +320,9 @@ class Swim {
   base::MonoTime next_push_pull_;
   base::MonoTime next_reconnect_;
   base::MonoTime next_rejoin_;
+  // Retry-join backoff: 1 s after a join, doubling up to rejoin_interval while a join address is
+  // not a live member, so a fleet booting in any order forms within seconds, not 30 s.
+  base::Duration rejoin_backoff_ = base::Duration::seconds(1);
   base::MonoTime next_reap_;
 
   Effects effects_;

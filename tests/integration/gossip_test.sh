@@ -130,6 +130,15 @@ check "wrong-key packets reach n1 and are counted as dropped" \
 check "wrong-key node is not a member" not_member n1 bad
 check "the fleet is undisturbed: n1 still sees n1 alive and n3 failed" sees n1 failed 1
 
+# Boot order does not matter: a node whose join address is not up yet retries with backoff (1 s,
+# doubling) and is in within seconds once it is, not after a 30 s rejoin interval.
+KEY3=$("$AGENTCTL" keygen)
+GOSSIP[j1]=$(free_port)
+start_node j2 "$KEY3" "${GOSSIP[j1]}" || fail "j2 starts"
+sleep 1  # j1 comes up later on purpose
+start_node j1 "$KEY3" "${GOSSIP[j1]}" || fail "j1 starts"
+check "j2, started before its join address was up, joins j1 within 10 s" wait_for 10 sees j2 alive 2
+
 # Graceful leave.
 ctl n2 leave >/dev/null
 check "n2 seen as left by n1" wait_for 15 sees n1 left 1
