@@ -64,15 +64,15 @@ done
 
 # Key rotation under traffic: install, use, remove; nobody lost at any step.
 ctl n1 keyring install "$KEY2" >/dev/null
-check "installed key spreads to all 3" wait_for 15 keyring_is "${HTTP[n1]}" 'len(k["Keys"]) == 2 and min(k["Keys"].values()) == 3' True
+check "installed key spreads to all 3" wait_for 45 keyring_is "${HTTP[n1]}" 'len(k["Keys"]) == 2 and min(k["Keys"].values()) == 3' True
 KEY2_ID=$(ctl n1 keyring list -format json | python3 -c 'import json,sys; k=json.load(sys.stdin)[0]; print([i for i,n in k["Keys"].items() if i not in k["PrimaryKeys"]][0])')
 export K=$KEY2_ID
 ctl n2 keyring use "$KEY2_ID" >/dev/null
-check "new key becomes primary on all 3" wait_for 15 keyring_is "${HTTP[n1]}" 'k["PrimaryKeys"].get(os.environ["K"], 0)' 3
+check "new key becomes primary on all 3" wait_for 45 keyring_is "${HTTP[n1]}" 'k["PrimaryKeys"].get(os.environ["K"], 0)' 3
 export K=$KEY2_ID
 OLD_ID=$(ctl n1 keyring list -format json | python3 -c 'import json,sys,os; k=json.load(sys.stdin)[0]; print([i for i in k["Keys"] if i!=os.environ["K"]][0])')
 ctl n3 keyring remove "$OLD_ID" >/dev/null
-check "old key removed everywhere" wait_for 15 keyring_is "${HTTP[n1]}" 'len(k["Keys"])' 1
+check "old key removed everywhere" wait_for 45 keyring_is "${HTTP[n1]}" 'len(k["Keys"])' 1
 lost=0
 for _ in $(seq 20); do  # 2 s of observation, every 100 ms: every node keeps seeing all three alive
   for n in n1 n2 n3; do sees "$n" alive 3 || lost=1; done
