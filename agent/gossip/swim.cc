@@ -427,6 +427,16 @@ void Swim::handle_alive(const wire::Alive& a, base::MonoTime now, bool from_push
   queue_broadcast(member_key(a.name), msg, false);
 }
 
+// A fresh suspicion timer for `n` at the accused incarnation, its full Lifeguard timeout running
+// from now (IV.B: min..max by the fleet's size, shortened by later confirmations).
+void Swim::start_suspicion(Node& n, const wire::Suspect& s, base::MonoTime now) {
+  n.m.incarnation = s.incarnation;
+  n.suspicion = std::make_unique<Suspicion>(
+      suspicion_timeouts(config_.suspicion_mult, config_.suspicion_max_timeout_mult, alive_count_, config_.probe_interval),
+      now, s.from);
+  ++counters_.suspicions_started;
+}
+
 // SWIM 4.2 / memberlist suspectNode, with Lifeguard's confirmations (IV.B).
 void Swim::handle_suspect(const wire::Suspect& s, base::MonoTime now) {
   if (!valid_name(s.name) || !valid_name(s.from)) {
@@ -462,20 +472,12 @@ void Swim::handle_suspect(const wire::Suspect& s, base::MonoTime now) {
     // A suspicion of a newer incarnation: the member refuted the one we hold (we just have not
     // heard the refutation yet). The new suspicion starts its own full timeout -- carrying the
     // old timer over would kill the member for the old accusation it already answered.
-    n.m.incarnation = s.incarnation;
-    n.suspicion = std::make_unique<Suspicion>(
-        suspicion_timeouts(config_.suspicion_mult, config_.suspicion_max_timeout_mult, alive_count_, config_.probe_interval),
-        now, s.from);
-    ++counters_.suspicions_started;
+    start_suspicion(n, s, now);
     queue_broadcast(member_key(s.name), msg, false);
     return;
   }
-  n.m.incarnation = s.incarnation;
   set_state(n, MemberState::kSuspect, now);
-  n.suspicion = std::make_unique<Suspicion>(
-      suspicion_timeouts(config_.suspicion_mult, config_.suspicion_max_timeout_mult, alive_count_, config_.probe_interval),
-      now, s.from);
-  ++counters_.suspicions_started;
+  start_suspicion(n, s, now);
   emit(MemberEventKind::kSuspect, n.m, now);
   queue_broadcast(member_key(s.name), msg, false);
 }

@@ -253,6 +253,7 @@ class Swim {
   void handle_nack(uint32_t seq);
   void handle_alive(const wire::Alive& a, base::MonoTime now, bool from_push_pull);
   void handle_suspect(const wire::Suspect& s, base::MonoTime now);
+  void start_suspicion(Node& n, const wire::Suspect& s, base::MonoTime now);
   void handle_dead(const wire::Dead& d, base::MonoTime now);
   void handle_leave(const wire::Leave& l, base::MonoTime now);
   void handle_user_event(const wire::UserEvent& e, base::MonoTime now);
