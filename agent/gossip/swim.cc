@@ -438,22 +438,26 @@ void Swim::start_suspicion(Node& n, const wire::Suspect& s, base::MonoTime now) 
 }
 
 // SWIM 4.2 / memberlist suspectNode, with Lifeguard's confirmations (IV.B).
-void Swim::handle_suspect(const wire::Suspect& s, base::MonoTime now) {
-  if (!valid_name(s.name) || !valid_name(s.from)) {
+bool Swim::answer_accusation(std::string_view name, uint64_t incarnation, std::string_view from,
+                             base::MonoTime now) {
+  if (!valid_name(name) || !valid_name(from)) {
     ++counters_.invalid_messages;
-    return;
+    return true;
   }
-  if (s.name == identity_.name) {
-    if (leaving_ || config_.test_disable_refutation) return;
-    if (s.incarnation >= incarnation_) refute(s.incarnation, now);
-    // Departure (targeted refutation): besides gossiping the refutation, answer the accuser
-    // directly -- also when we already refuted this incarnation for someone else. Gossip reaches
-    // each member with high probability only; an accuser that misses the refutation declares a
-    // live member dead when its timer runs out, which Lifeguard's slow-member experiment
-    // shows is exactly when it hurts. Bounded by the accusations that arrive.
-    refute_to(s.from);
-    return;
-  }
+  if (name != identity_.name) return false;
+  if (leaving_ || config_.test_disable_refutation) return true;
+  if (incarnation >= incarnation_) refute(incarnation, now);
+  // Departure (targeted refutation): besides gossiping the refutation, answer the accuser
+  // directly -- also when we already refuted this incarnation for someone else. Gossip reaches
+  // each member with high probability only; an accuser that misses the refutation declares a
+  // live member dead when its timer runs out, which Lifeguard's slow-member experiment
+  // shows is exactly when it hurts. Bounded by the accusations that arrive.
+  refute_to(from);
+  return true;
+}
+
+void Swim::handle_suspect(const wire::Suspect& s, base::MonoTime now) {
+  if (answer_accusation(s.name, s.incarnation, s.from, now)) return;
   auto it = members_.find(s.name);
   if (it == members_.end()) return;
   Node& n = it->second;
@@ -483,16 +487,7 @@ void Swim::handle_suspect(const wire::Suspect& s, base::MonoTime now) {
 }
 
 void Swim::handle_dead(const wire::Dead& d, base::MonoTime now) {
-  if (!valid_name(d.name) || !valid_name(d.from)) {
-    ++counters_.invalid_messages;
-    return;
-  }
-  if (d.name == identity_.name) {
-    if (leaving_ || config_.test_disable_refutation) return;
-    if (d.incarnation >= incarnation_) refute(d.incarnation, now);
-    refute_to(d.from);
-    return;
-  }
+  if (answer_accusation(d.name, d.incarnation, d.from, now)) return;
   auto it = members_.find(d.name);
   if (it == members_.end()) return;
   Node& n = it->second;

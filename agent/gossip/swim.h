@@ -252,6 +252,12 @@ class Swim {
   void handle_ack(uint32_t seq, base::MonoTime now);
   void handle_nack(uint32_t seq);
   void handle_alive(const wire::Alive& a, base::MonoTime now, bool from_push_pull);
+  // The opening that handle_suspect and handle_dead share: drops (and counts) an accusation with
+  // an invalid name; when we are the accused, refutes (if the accusation is about our current
+  // incarnation or a newer one) and answers the accuser directly -- unless we are leaving or
+  // refutation is disabled for a negative control. True when the accusation is fully handled;
+  // false when it is about another member and the caller applies the state rules.
+  bool answer_accusation(std::string_view name, uint64_t incarnation, std::string_view from, base::MonoTime now);
   void handle_suspect(const wire::Suspect& s, base::MonoTime now);
   void start_suspicion(Node& n, const wire::Suspect& s, base::MonoTime now);
   void handle_dead(const wire::Dead& d, base::MonoTime now);
