@@ -628,7 +628,13 @@ void Swim::queue_broadcast(const std::string& key, const wire::GossipMessage& ms
 // --- timers ---------------------------------------------------------------------------------------
 
 base::MonoTime Swim::next_deadline() const {
-  base::MonoTime t = std::min({next_gossip_, next_push_pull_, next_reconnect_, next_rejoin_, next_reap_});
+  // The reap check needs no wake-up of its own: it rides on the probe tick, which comes every
+  // probe interval, and reap times are minutes to hours.
+  base::MonoTime t = std::min({next_push_pull_, next_reconnect_, next_rejoin_});
+  // The gossip tick only matters with news to send: an idle member does not wake five times a
+  // second for nothing (most of an idle agent's CPU time is the wake-up itself). News queued
+  // after a quiet spell goes out at once, then at most once per gossip interval.
+  if (!broadcasts_.empty()) t = std::min(t, next_gossip_);
   if (!leaving_) {
     if (probe_.active) {
       t = std::min(t, probe_.indirect_sent ? probe_.end_at : std::min(probe_.timeout_at, probe_.end_at));
