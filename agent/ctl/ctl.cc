@@ -35,7 +35,8 @@ constexpr std::string_view kUsage =
     "  logs [-f] [-level L] [-n N]   recent log lines (-f: follow)\n"
     "  version                       client and agent versions\n"
     "  members [-status S] [-tag k=v]  the fleet as this node sees it\n"
-    "  join ADDRESS...               join the fleet through a member's gossip address\n"
+    "  join [-replay] ADDRESS...     join the fleet through a member's gossip address\n"
+    "                                (-replay: also deliver the user events fired before joining)\n"
     "  leave                         leave the fleet gracefully and stop the agent\n"
     "  force-leave NODE              mark a failed member as left\n"
     "  event NAME [PAYLOAD]          send a user event to every member\n"
@@ -522,13 +523,29 @@ int cmd_members(Client& client, const Options& o, FILE* out, FILE* err) {
   return kExitOk;
 }
 
+// join [-replay] ADDRESS...: like `serf join`, the fleet's earlier user events are not delivered
+// to this node unless -replay asks for them.
 int cmd_join(Client& client, const Options& o, FILE* out, FILE* err) {
-  if (o.args.empty()) {
-    std::fprintf(err, "usage: agentctl join ADDRESS...\n");
+  bool replay = false;
+  std::vector<std::string> addrs;
+  for (const auto& arg : o.args) {
+    std::string name, value;
+    bool has_value = false;
+    if (!split_flag(arg, &name, &value, &has_value)) {
+      addrs.push_back(arg);
+    } else if (name == "replay" && (!has_value || value == "true" || value == "false")) {
+      replay = !has_value || value == "true";
+    } else {
+      std::fprintf(err, "agentctl join: unknown flag %s\nusage: agentctl join [-replay] ADDRESS...\n", arg.c_str());
+      return kExitUsage;
+    }
+  }
+  if (addrs.empty()) {
+    std::fprintf(err, "usage: agentctl join [-replay] ADDRESS...\n");
     return kExitUsage;
   }
-  for (const auto& a : o.args) {
-    int rc = simple_call(client, o, "PUT", "/v1/agent/join/" + escape(a), "", err);
+  for (const auto& a : addrs) {
+    int rc = simple_call(client, o, "PUT", "/v1/agent/join/" + escape(a) + (replay ? "?replay=true" : ""), "", err);
     if (rc != kExitOk) return rc;
     std::fprintf(out, "joining through %s\n", a.c_str());
   }

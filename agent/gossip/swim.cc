@@ -100,12 +100,22 @@ Swim::~Swim() = default;
 
 // --- commands -------------------------------------------------------------------------------------
 
-base::Status Swim::join(std::span<const hal::SockAddr> addrs, base::MonoTime now) {
+base::Status Swim::join(std::span<const hal::SockAddr> addrs, base::MonoTime now, bool ignore_old_events) {
   size_t used = 0;
+  const uint64_t join_id = ++join_calls_;
   for (const auto& a : addrs) {
     if (join_addrs_.size() >= 64) break;
     if (!valid_addr(a) || a == identity_.advertise) continue;
     if (std::find(join_addrs_.begin(), join_addrs_.end(), a) == join_addrs_.end()) join_addrs_.push_back(a);
+    // Serf's eventJoinIgnore, per address (the exchange is asynchronous here): see swim.h.
+    auto floor = std::find_if(join_floors_.begin(), join_floors_.end(), [&](const JoinFloor& f) { return f.addr == a; });
+    if (!ignore_old_events) {
+      if (floor != join_floors_.end()) join_floors_.erase(floor);
+    } else if (floor != join_floors_.end()) {
+      *floor = JoinFloor{a, join_id, false, false};
+    } else {
+      join_floors_.push_back(JoinFloor{a, join_id, false, false});
+    }
     // A join is the operator's explicit request: it may exceed push_pulls_in_flight_max.
     ++push_pulls_in_flight_;
     ++counters_.push_pulls_opened;
@@ -259,17 +269,41 @@ void Swim::on_push_pull_reply(const hal::SockAddr& to, base::ByteSpan reply, bas
   if (!wire::decode_push_pull(reply, &pp).is_ok()) {
     ++counters_.decode_errors;
     ++counters_.push_pulls_failed;
+    join_floor_failed(to);
     return;
   }
-  (void)to;
+  // Serf's MergeRemoteState with eventJoinIgnore: the floor goes up before the reply's events
+  // are looked at, so none of them is delivered.
+  auto floor = std::find_if(join_floors_.begin(), join_floors_.end(), [&](const JoinFloor& f) { return f.addr == to; });
+  if (floor != join_floors_.end()) {
+    const uint64_t join_id = floor->join_id;
+    if (pp.event_ltime < UINT64_MAX) event_min_ltime_ = std::max(event_min_ltime_, pp.event_ltime + 1);
+    join_floors_.erase(floor);
+    // This join has happened: its addresses that could not be reached no longer set a floor; the
+    // ones still in flight do when they answer (Serf applies every reply of one Join call).
+    std::erase_if(join_floors_, [&](const JoinFloor& f) { return f.join_id == join_id && f.failed; });
+    for (auto& f : join_floors_) {
+      if (f.join_id == join_id) f.joined = true;
+    }
+  }
   merge_state(pp, now);
 }
 
 void Swim::on_push_pull_failed(const hal::SockAddr& to, base::MonoTime now) {
-  (void)to;
   (void)now;
   if (push_pulls_in_flight_ > 0) --push_pulls_in_flight_;
   ++counters_.push_pulls_failed;
+  join_floor_failed(to);
+}
+
+void Swim::join_floor_failed(const hal::SockAddr& to) {
+  auto floor = std::find_if(join_floors_.begin(), join_floors_.end(), [&](const JoinFloor& f) { return f.addr == to; });
+  if (floor == join_floors_.end()) return;
+  if (floor->joined) {
+    join_floors_.erase(floor);  // the join went through another address
+  } else {
+    floor->failed = true;  // retry-join tries it again; its first answer sets the floor
+  }
 }
 
 void Swim::handle_message(const hal::SockAddr& from, wire::GossipMessage& msg, base::MonoTime now) {
@@ -437,7 +471,6 @@ void Swim::start_suspicion(Node& n, const wire::Suspect& s, base::MonoTime now) 
   ++counters_.suspicions_started;
 }
 
-// SWIM 4.2 / memberlist suspectNode, with Lifeguard's confirmations (IV.B).
 bool Swim::answer_accusation(std::string_view name, uint64_t incarnation, std::string_view from,
                              base::MonoTime now) {
   if (!valid_name(name) || !valid_name(from)) {
@@ -456,6 +489,7 @@ bool Swim::answer_accusation(std::string_view name, uint64_t incarnation, std::s
   return true;
 }
 
+// SWIM 4.2 / memberlist suspectNode, with Lifeguard's confirmations (IV.B).
 void Swim::handle_suspect(const wire::Suspect& s, base::MonoTime now) {
   if (answer_accusation(s.name, s.incarnation, s.from, now)) return;
   auto it = members_.find(s.name);
@@ -534,6 +568,11 @@ void Swim::handle_user_event(const wire::UserEvent& e, base::MonoTime now) {
     return;
   }
   event_clock_.witness(e.ltime);
+  if (e.ltime < event_min_ltime_) {
+    // Fired before we joined and the join asked to ignore those (Serf's eventMinTime).
+    ++counters_.user_events_before_join;
+    return;
+  }
   switch (event_buffer_.record(e.ltime, e.name, e.payload, event_clock_.time())) {
     case EventVerdict::kNew: break;
     case EventVerdict::kDuplicate: ++counters_.user_events_duplicate; return;

@@ -22,7 +22,10 @@
 //     a known live member -- the last heals a partition longer than the reap time.
 //   - Graceful leave (Serf): a leave message, urgent in the queue; reaping of dead and left members
 //     after dead_reap_timeout / left_reap_timeout.
-//   - User events (Serf): Lamport-timed, de-duplicated (event_buffer.h), gossiped.
+//   - User events (Serf): Lamport-timed, de-duplicated (event_buffer.h), gossiped. A join may
+//     ignore the events that happened before it (Serf's eventJoinIgnore / eventMinTime): the
+//     first push-pull answered by a join address sets a floor at that member's event clock, and
+//     events below the floor are dropped wherever they come from. See join().
 // Departures from the papers: a member answers each accusation (suspect or dead about itself)
 // with its alive statement sent straight to the accuser, and a refutation goes straight to up to
 // 32 random members besides being gossiped (gossip misses a member now and then, and a missed
@@ -146,6 +149,7 @@ struct SwimCounters {
   uint64_t user_events_received = 0;
   uint64_t user_events_duplicate = 0;
   uint64_t user_events_stale = 0;
+  uint64_t user_events_before_join = 0;  // below the floor an ignoring join set (not delivered)
   uint64_t effects_dropped = 0;
   uint64_t invalid_messages = 0;       // decoded but refused (bad name, oversized tags, ...)
 };
@@ -179,7 +183,19 @@ class Swim {
   // --- commands ------------------------------------------------------------------------------
   // Opens a join push-pull to each address (at most 64; ours is skipped) and remembers them as
   // the join addresses retried every rejoin_interval. kInvalidArgument if none is usable.
-  base::Status join(std::span<const hal::SockAddr> addrs, base::MonoTime now);
+  //
+  // `ignore_old_events` is Serf's Join(addrs, ignoreOld): the user events this fleet fired before
+  // we joined are not delivered to us as new. The first push-pull reply from each of these
+  // addresses -- the join itself, or a retry after it failed (retry-join while the address was
+  // not up) -- raises the event floor to that member's event clock + 1 (its clock is at least
+  // every event time it has seen, and its next event takes clock + 1, so later events pass);
+  // every event below the floor is dropped, by gossip or push-pull alike, and counted in
+  // user_events_before_join. Once one address of the join has answered, addresses of it whose
+  // exchange failed no longer set a floor: a later exchange with them heals a partition rather
+  // than joining, and what the fleet did meanwhile is news. With `ignore_old_events` false
+  // (Serf's -replay) the fleet's recent events are delivered as they arrive by push-pull, and
+  // an earlier ignoring join through the same address stops applying to it.
+  base::Status join(std::span<const hal::SockAddr> addrs, base::MonoTime now, bool ignore_old_events);
   // Leaves gracefully: stops probing, queues an urgent leave notice. leave_done() turns true
   // once the notice was transmitted its retransmit limit (or there is nobody to tell).
   // kFailedPrecondition if already leaving.
@@ -214,6 +230,8 @@ class Swim {
   // Lifeguard's local health score (0 = healthy).
   uint32_t health_score() const { return awareness_.score(); }
   uint64_t event_ltime() const { return event_clock_.time(); }
+  // Events with a Lamport time below this are dropped (join(), ignore_old_events); 0: none.
+  uint64_t event_min_ltime() const { return event_min_ltime_; }
   // The most recent user events, oldest first (at most recent_events_max).
   const std::deque<ReceivedUserEvent>& recent_events() const { return recent_events_; }
   const SwimCounters& counters() const { return counters_; }
@@ -286,6 +304,9 @@ class Swim {
   void send(const hal::SockAddr& to, std::vector<wire::GossipMessage> msgs, bool piggyback);
   bool push_effect_datagram(const hal::SockAddr& to, std::string bytes);
   void open_push_pull(const hal::SockAddr& to, bool join);
+  // A push-pull with `to` failed: its join floor (if any) waits for retry-join, or is dropped
+  // when its join already went through another address.
+  void join_floor_failed(const hal::SockAddr& to);
   std::string encode_state(bool join) const;
   void merge_state(const wire::PushPull& pp, base::MonoTime now);
 
@@ -320,6 +341,17 @@ class Swim {
   EventBuffer event_buffer_;
   std::deque<ReceivedUserEvent> recent_events_;
   std::vector<hal::SockAddr> join_addrs_;
+  // Join addresses whose first push-pull reply sets the event floor (join(), ignore_old_events).
+  // Bounded like join_addrs_ (an entry's address is one of them): at most 64.
+  struct JoinFloor {
+    hal::SockAddr addr;
+    uint64_t join_id = 0;  // which join() call; one answer ends the floors of its failed peers
+    bool failed = false;   // its exchange failed; kept for retry-join until the join succeeds
+    bool joined = false;   // another address of the same join has answered
+  };
+  std::vector<JoinFloor> join_floors_;
+  uint64_t join_calls_ = 0;
+  uint64_t event_min_ltime_ = 0;
   uint32_t push_pulls_in_flight_ = 0;
 
   base::MonoTime next_probe_;

@@ -112,9 +112,9 @@ base::Status Transport::start(const hal::SockAddr& bind, const hal::SockAddr& ad
   return base::Status::ok();
 }
 
-base::Status Transport::join(std::span<const hal::SockAddr> addrs) {
+base::Status Transport::join(std::span<const hal::SockAddr> addrs, bool ignore_old_events) {
   if (!swim_) return base::error(base::Code::kFailedPrecondition, "gossip: not started");
-  base::Status st = swim_->join(addrs, loop_.now());
+  base::Status st = swim_->join(addrs, loop_.now(), ignore_old_events);
   flush();
   return st;
 }

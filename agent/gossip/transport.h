@@ -152,8 +152,9 @@ class Transport {
   bool started() const { return swim_ != nullptr; }
 
   // Joins through `addrs` (push-pull with each); they are retried every rejoin_interval while
-  // any is not a known live member. kFailedPrecondition if not started.
-  [[nodiscard]] base::Status join(std::span<const hal::SockAddr> addrs);
+  // any is not a known live member. With `ignore_old_events` the user events fired before the
+  // join are not delivered (Swim::join). kFailedPrecondition if not started.
+  [[nodiscard]] base::Status join(std::span<const hal::SockAddr> addrs, bool ignore_old_events);
   // Gracefully leaves: gossips a leave notice and calls `done` once it was transmitted enough
   // times (OK) or `timeout` passed (kTimeout). Probing stops at once; the sockets stay open until
   // the owner destroys the Transport, so the notice can still go out.

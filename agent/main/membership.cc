@@ -239,7 +239,9 @@ base::Status Membership::start(const std::string& node_id) {
     }
   }
   if (!joins.empty()) {
-    AGENT_TRY(transport_->join(joins));
+    // Serf's start_join and retry_join without replay_on_join: the fleet's earlier user events
+    // are history to a node that joins now, not news (also on a retry after a failed join).
+    AGENT_TRY(transport_->join(joins, /*ignore_old_events=*/true));
     AGENT_LOG_INFO(log_, kModule, "joining through %zu address(es)", joins.size());
   }
   return base::Status::ok();
@@ -424,6 +426,8 @@ void Membership::add_stats(http::Json& doc, cJSON* stats) const {
   doc.add_u64(drops, "decode_errors", sc.decode_errors);
   doc.add_u64(drops, "invalid_messages", sc.invalid_messages);
   doc.add_u64(drops, "unknown_messages", sc.unknown_messages);
+  doc.add_u64(g, "user_events_received", sc.user_events_received);
+  doc.add_u64(g, "user_events_before_join", sc.user_events_before_join);
 }
 
 void Membership::add_routes(http::Router& router) {
@@ -469,13 +473,24 @@ void Membership::handle_join(http::Request& req, http::Responder resp) {
     resp.send(http::Response::error(400, "join address: " + addr.status().message()));
     return;
   }
+  // ?replay (Serf's `join -replay`): deliver the user events the fleet fired before the join.
+  bool replay = false;
+  if (const std::string* r = req.query_value("replay")) {
+    if (r->empty() || *r == "1" || *r == "true") {
+      replay = true;
+    } else if (*r != "0" && *r != "false") {
+      resp.send(http::Response::error(400, "replay: want true or false"));
+      return;
+    }
+  }
   hal::SockAddr a = *addr;
-  base::Status s = transport_->join(std::span<const hal::SockAddr>(&a, 1));
+  base::Status s = transport_->join(std::span<const hal::SockAddr>(&a, 1), /*ignore_old_events=*/!replay);
   if (!s.is_ok()) {
     resp.send(http::Response::error(500, s.message()));
     return;
   }
-  AGENT_LOG_INFO(log_, kModule, "joining through %s (API)", a.to_string().c_str());
+  AGENT_LOG_INFO(log_, kModule, "joining through %s (API%s)", a.to_string().c_str(),
+                 replay ? ", replaying the fleet's earlier user events" : "");
   resp.send(http::Response::json(200, ""));
 }
 

@@ -9,7 +9,8 @@
 //   - starts gossip on bind_addr:ports.gossip, advertising advertise_addr (or, when unset, the
 //     bind address, else the first non-loopback IPv4 address of an interface that is up);
 //   - joins through `join` and `retry_join` (retried every gossip.rejoin_interval while none of
-//     them is a live member).
+//     them is a live member), ignoring the user events the fleet fired before this node joined
+//     (Serf's default; Swim::join). PUT /v1/agent/join/<addr>?replay delivers them instead.
 // Tags carried in gossip: role (the node's roles, comma-separated), dc, id (the node id), vsn,
 // rpc_addr (servers), label.<key> per label, and kr -- the ids of the installed keys -- from
 // which `GET /v1/operator/keyring` counts how many members hold each key.
@@ -22,7 +23,7 @@
 // done when `keyring list` says so, not when the first event left. Events whose name starts with "weft:" are internal:
 // the API neither fires nor lists them.
 //
-// HTTP API (Consul's shapes): GET /v1/agent/members, PUT /v1/agent/join/<addr>,
+// HTTP API (Consul's shapes): GET /v1/agent/members, PUT /v1/agent/join/<addr>[?replay],
 // PUT /v1/agent/leave, PUT /v1/agent/force-leave/<node>, PUT /v1/event/fire/<name>,
 // GET /v1/event/list, GET|POST|PUT|DELETE /v1/operator/keyring.
 //

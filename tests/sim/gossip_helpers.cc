@@ -28,13 +28,16 @@ GossipNode::GossipNode(sim::Node& node, Fleet& fleet) {
   transport_->on_member_event([this](const gossip::MemberEvent& e) {
     if (events.size() < 100000) events.push_back(e);
   });
+  transport_->on_user_event([this](const gossip::ReceivedUserEvent& e) {
+    if (user_events.size() < 100000) user_events.push_back(e);
+  });
   base::Status st = transport_->start(hal::SockAddr::ipv4(0, 0, 0, 0, kGossipPort), node.address(kGossipPort));
   AGENT_ASSERT_MSG(st.is_ok(), st.to_string().c_str());
   std::vector<hal::SockAddr> seeds;
   for (sim::NodeId j : fleet.options.join_nodes) {
     if (j != node.id()) seeds.push_back(fleet.world.node(j).address(kGossipPort));
   }
-  if (!seeds.empty()) transport_->join(seeds).ignore();
+  if (!seeds.empty()) transport_->join(seeds, !fleet.options.replay_on_join).ignore();
 }
 
 sim::StartFn Fleet::start_fn() {

@@ -35,6 +35,9 @@ struct FleetOptions {
   std::map<sim::NodeId, base::Duration> processing_delay;
   // Nodes that never refute (negative control for the slow-member test).
   std::vector<sim::NodeId> no_refutation;
+  // Joins deliver the user events fired before them (agentctl join -replay); by default they are
+  // ignored, as the agent's start-up join does.
+  bool replay_on_join = false;
 };
 
 class GossipNode;
@@ -83,6 +86,7 @@ class GossipNode final : public sim::Process {
   ~GossipNode() override = default;
   gossip::Transport& transport() { return *transport_; }
   std::vector<gossip::MemberEvent> events;  // every member event this life saw (bounded by test length)
+  std::vector<gossip::ReceivedUserEvent> user_events;  // every user event delivered in this life
 
  private:
   std::unique_ptr<gossip::Transport> transport_;

@@ -2,7 +2,8 @@
 // datagrams and push-pulls to the others at the current virtual time. Proves the state rules
 // one at a time: incarnations (generation << 32, only higher alive wins, stale suspicion
 // ignored), refutation, the buddy system, probe failure -> suspect -> dead, graceful leave,
-// reaping, force-leave, tags and user events.
+// reaping, force-leave, tags and user events, and a join that ignores (or replays) the user
+// events fired before it.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -25,6 +26,7 @@ struct Fleet {
   std::vector<std::unique_ptr<Swim>> nodes;
   std::set<int> down;  // nodes whose datagrams are dropped both ways
   std::vector<gossip::MemberEvent> events;
+  std::map<int, std::vector<gossip::ReceivedUserEvent>> user_events;  // delivered, by node
   std::vector<wire::GossipMessage> sent_by0;  // what node 0 sent, decoded
 
   explicit Fleet(int n, gossip::SwimConfig c = gossip::profile_config(gossip::Profile::kLan)) {
@@ -49,6 +51,7 @@ struct Fleet {
       for (size_t i = 0; i < nodes.size(); ++i) {
         gossip::Effects fx = nodes[i]->take_effects();
         for (auto& e : fx.member_events) events.push_back(e);
+        for (auto& e : fx.user_events) user_events[static_cast<int>(i)].push_back(e);
         for (auto& d : fx.datagrams) {
           any = true;
           if (i == 0) {
@@ -96,7 +99,7 @@ struct Fleet {
   void join_all() {
     for (size_t i = 1; i < nodes.size(); ++i) {
       hal::SockAddr a = addr(0);
-      ASSERT_TRUE(nodes[i]->join(std::span<const hal::SockAddr>(&a, 1), now).is_ok());
+      ASSERT_TRUE(nodes[i]->join(std::span<const hal::SockAddr>(&a, 1), now, true).is_ok());
     }
     pump();
   }
@@ -272,6 +275,81 @@ TEST(Swim, TagsAndUserEventsSpread) {
     EXPECT_EQ(f.nodes[i]->recent_events()[0].name, "deploy");
     EXPECT_GE(f.nodes[i]->event_ltime(), 1u);
   }
+}
+
+// How many times node `i` was handed a user event called `name`.
+int delivered(Fleet& f, int i, const std::string& name) {
+  int n = 0;
+  for (const auto& e : f.user_events[i]) n += e.name == name;
+  return n;
+}
+
+// A fleet of n0..n2 fires two events; then n3 joins through n0 with `ignore_old_events`, and
+// after it n1 fires one more. Returns the fleet for the checks.
+std::unique_ptr<Fleet> late_joiner(bool ignore_old_events, bool join_address_down_at_first) {
+  auto f = std::make_unique<Fleet>(4);
+  for (int i = 1; i <= 2; ++i) {
+    hal::SockAddr a = addr(0);
+    EXPECT_TRUE(f->nodes[i]->join(std::span<const hal::SockAddr>(&a, 1), f->now, true).is_ok());
+  }
+  f->pump();
+  f->run(Duration::seconds(1));
+  EXPECT_TRUE(f->nodes[1]->send_user_event("before-a", "1", f->now).is_ok());
+  EXPECT_TRUE(f->nodes[2]->send_user_event("before-b", "2", f->now).is_ok());
+  f->run(Duration::seconds(40));  // gossip, then a push-pull round: n0..n2 all hold both
+  for (int i = 0; i <= 2; ++i) EXPECT_EQ(f->nodes[i]->recent_events().size(), 2u) << i;
+  if (join_address_down_at_first) f->down.insert(0);
+  hal::SockAddr a = addr(0);
+  EXPECT_TRUE(f->nodes[3]->join(std::span<const hal::SockAddr>(&a, 1), f->now, ignore_old_events).is_ok());
+  f->pump();
+  if (join_address_down_at_first) {
+    EXPECT_EQ(f->nodes[3]->member_count(), 1u) << "the join address was down: no join yet";
+    f->run(Duration::millis(1500));
+    f->down.erase(0);  // retry-join (1 s backoff, doubling) gets through from here on
+  }
+  f->run(Duration::seconds(70));  // the join, then at least two push-pull rounds
+  EXPECT_EQ(f->nodes[3]->member_count(), 4u) << "n3 joined";
+  EXPECT_TRUE(f->nodes[1]->send_user_event("after", "3", f->now).is_ok());
+  f->run(Duration::seconds(70));
+  return f;
+}
+
+// Serf's eventJoinIgnore: a member that joins after events were fired is not handed them (not by
+// the join's push-pull, nor by later push-pulls or gossip), while an event fired after the join
+// reaches it, and every other member, exactly once. Negative control: with the floor check in
+// handle_user_event disabled, n3 is handed "before-a" and "before-b" and this test fails.
+TEST(Swim, JoinIgnoresTheEventsFiredBeforeIt) {
+  auto f = late_joiner(/*ignore_old_events=*/true, /*join_address_down_at_first=*/false);
+  EXPECT_EQ(delivered(*f, 3, "before-a"), 0);
+  EXPECT_EQ(delivered(*f, 3, "before-b"), 0);
+  EXPECT_GT(f->nodes[3]->counters().user_events_before_join, 0u) << "the join's push-pull carried them";
+  EXPECT_GT(f->nodes[3]->event_min_ltime(), 2u);
+  for (const auto& e : f->nodes[3]->recent_events()) EXPECT_EQ(e.name, "after") << "listed: " << e.name;
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(delivered(*f, i, "after"), 1) << "node " << i;
+  for (int i = 0; i <= 2; ++i) {
+    EXPECT_EQ(delivered(*f, i, "before-a"), 1) << "node " << i;
+    EXPECT_EQ(f->nodes[i]->counters().user_events_before_join, 0u) << "node " << i;
+  }
+}
+
+// `agentctl join -replay`: the same late join delivers the earlier events, each exactly once.
+TEST(Swim, JoinWithReplayDeliversTheEventsFiredBeforeIt) {
+  auto f = late_joiner(/*ignore_old_events=*/false, /*join_address_down_at_first=*/false);
+  EXPECT_EQ(delivered(*f, 3, "before-a"), 1);
+  EXPECT_EQ(delivered(*f, 3, "before-b"), 1);
+  EXPECT_EQ(delivered(*f, 3, "after"), 1);
+  EXPECT_EQ(f->nodes[3]->counters().user_events_before_join, 0u);
+  EXPECT_EQ(f->nodes[3]->event_min_ltime(), 0u);
+}
+
+// Retry-join: when the join address is down at first, the retry that gets through is the join,
+// and it ignores the earlier events just the same.
+TEST(Swim, RetryJoinAfterAFailedJoinIgnoresTheEventsFiredBeforeIt) {
+  auto f = late_joiner(/*ignore_old_events=*/true, /*join_address_down_at_first=*/true);
+  EXPECT_EQ(delivered(*f, 3, "before-a"), 0);
+  EXPECT_EQ(delivered(*f, 3, "before-b"), 0);
+  EXPECT_EQ(delivered(*f, 3, "after"), 1);
+  EXPECT_GT(f->nodes[3]->event_min_ltime(), 2u);
 }
 
 TEST(Swim, MalformedDatagramsAreCountedAndChangeNothing) {

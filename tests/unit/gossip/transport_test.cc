@@ -46,7 +46,7 @@ struct Member final : sim::Process {
     AGENT_ASSERT(st.is_ok());
     if (join != nullptr) {
       hal::SockAddr a = join->address(7702);
-      AGENT_ASSERT(t->join(std::span<const hal::SockAddr>(&a, 1)).is_ok());
+      AGENT_ASSERT(t->join(std::span<const hal::SockAddr>(&a, 1), true).is_ok());
     }
   }
   XorSealer sealer;  // declared before the transport: outlives it
