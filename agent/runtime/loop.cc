@@ -56,16 +56,21 @@ base::Result<TimerId> Loop::arm(base::MonoTime deadline, Closure cb) {
   // that re-arms itself with zero delay cannot starve I/O.
   if (deadline <= now_) deadline = now_ + base::Duration::nanos(1);
   TimerId id = next_timer_id_++;
-  timers_.emplace(TimerKey{deadline, id}, std::move(cb));
+  auto it = timers_.emplace(TimerKey{deadline, id}, std::move(cb)).first;
   timer_deadlines_.emplace(id, deadline);
+  if (it == timers_.begin()) schedule_changed();  // a new earliest deadline
   return id;
 }
 
 bool Loop::cancel(TimerId id) {
   auto it = timer_deadlines_.find(id);
   if (it == timer_deadlines_.end()) return false;
-  timers_.erase(TimerKey{it->second, id});
+  auto timer = timers_.find(TimerKey{it->second, id});
+  AGENT_ASSERT(timer != timers_.end());
+  const bool was_first = timer == timers_.begin();
+  timers_.erase(timer);
   timer_deadlines_.erase(it);
+  if (was_first) schedule_changed();
   return true;
 }
 
@@ -77,16 +82,15 @@ base::Status Loop::post(Closure cb) {
       return base::error(base::Code::kResourceExhausted, "posted_max (%zu) reached", limits_.posted_max);
     }
     posted_.push_back(std::move(cb));
+    posted_pending_.store(true, std::memory_order_release);
   }
+  schedule_changed();
   poller_.wake();
   return base::Status::ok();
 }
 
 base::MonoTime Loop::next_deadline() const {
-  {
-    std::lock_guard<std::mutex> lock(posted_mu_);
-    if (!posted_.empty()) return now_;
-  }
+  if (posted_pending_.load(std::memory_order_acquire)) return now_;
   if (timers_.empty()) return base::MonoTime::never();
   return timers_.begin()->first.first;
 }
@@ -130,6 +134,7 @@ void Loop::run_due_timers() {
     Closure cb = std::move(it->second);
     timer_deadlines_.erase(it->first.second);
     timers_.erase(it);
+    schedule_changed();
     cb();
   }
 }
@@ -139,7 +144,10 @@ void Loop::run_posted() {
   {
     std::lock_guard<std::mutex> lock(posted_mu_);
     batch.swap(posted_);
+    posted_pending_.store(false, std::memory_order_release);
   }
+  if (batch.empty()) return;
+  schedule_changed();
   for (auto& cb : batch) cb();
 }
 

@@ -8,6 +8,10 @@
 // virtual clock: the simulator calls next_deadline() to learn when this node next has work and
 // run_once(Duration::zero()) to do it.
 //
+// A ScheduleObserver, if one is set, is told whenever next_deadline() may have changed, so a
+// simulator running a thousand loops keeps them in an index by next deadline instead of asking
+// every loop on every step.
+//
 // Bounds: timers and posted closures each have a maximum (LoopLimits); past it arm()/post()
 // refuse with kResourceExhausted instead of growing. A deadline at or before now() is moved to
 // just after it, so a timer that re-arms itself with zero delay runs in the next iteration and
@@ -18,6 +22,7 @@
 // Not here: protocol logic (the cores), blocking work (runtime/worker_pool.h).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -44,6 +49,18 @@ struct LoopLimits {
 
 using TimerId = uint64_t;
 inline constexpr TimerId kNoTimer = 0;
+
+// Told that a Loop's next_deadline() (or, for the simulator's HandleSpace, a node's readiness)
+// may have changed. Called on the thread that made the change -- post() may be another thread,
+// so an observer of a loop fed by a real worker pool must be thread-safe; the simulator has only
+// its own thread. It must not call back into the Loop.
+class ScheduleObserver {
+ public:
+  virtual void on_schedule_changed() = 0;
+
+ protected:
+  ~ScheduleObserver() = default;
+};
 
 class Loop {
  public:
@@ -79,7 +96,12 @@ class Loop {
   [[nodiscard]] base::Status post(Closure cb);
 
   // The earliest pending timer deadline, or MonoTime::never(). Posted work makes it now().
+  // Cheap (no lock): the simulator calls it for every node it reschedules.
   base::MonoTime next_deadline() const;
+  // Tells `observer` (nullptr: nobody) whenever next_deadline() may have changed: a timer armed
+  // or cancelled, timers run, a closure posted or run. Borrowed; must outlive the Loop or be
+  // unset first.
+  void set_schedule_observer(ScheduleObserver* observer) { observer_ = observer; }
 
   // One iteration: waits for I/O at most `max_wait` (less if a timer is due sooner), then runs
   // ready I/O callbacks, due timers and posted closures. Returns a Status only if the poller
@@ -102,6 +124,9 @@ class Loop {
 
   void run_due_timers();
   void run_posted();
+  void schedule_changed() {
+    if (observer_ != nullptr) observer_->on_schedule_changed();
+  }
 
   hal::Clock& clock_;
   hal::Poller& poller_;
@@ -114,9 +139,14 @@ class Loop {
   TimerId next_timer_id_ = 1;
   std::vector<hal::PollEvent> events_;
   uint64_t iterations_ = 0;
+  ScheduleObserver* observer_ = nullptr;
 
   mutable std::mutex posted_mu_;
   std::vector<Closure> posted_;
+  // !posted_.empty(), readable without the lock: next_deadline() is on the simulator's hot path.
+  // Set and cleared under posted_mu_; a post() racing with next_deadline() also wakes the poller,
+  // so reading a stale false only costs what the lock would have: the next iteration runs it.
+  std::atomic<bool> posted_pending_{false};
   bool stop_requested_ = false;  // guarded by posted_mu_
 };
 

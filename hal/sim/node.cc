@@ -14,6 +14,8 @@ Node::Incarnation::Incarnation(Node& node, Network& network, uint64_t seed, cons
                config.executor_queue_max) {
   poller.add_source(&net);
   poller.add_source(&signals);
+  space.observer = &node;
+  loop.set_schedule_observer(&node);
   env.clock = &node.clock();
   env.entropy = &entropy;
   env.net = &net;
@@ -69,6 +71,8 @@ SimEntropy& Node::entropy() {
   AGENT_ASSERT_MSG(inc_, "node is down");
   return inc_->entropy;
 }
+
+void Node::on_schedule_changed() { world_.mark_dirty(*this); }
 
 base::MonoTime Node::next_time(base::MonoTime now) {
   if (!inc_) return base::MonoTime::never();

@@ -40,7 +40,7 @@ namespace sim {
 
 class World;
 
-class Node {
+class Node final : public runtime::ScheduleObserver {
  public:
   NodeId id() const { return id_; }
   const std::string& name() const { return name_; }
@@ -79,6 +79,10 @@ class Node {
   // next timer), MonoTime::never() if none or down.
   base::MonoTime next_time(base::MonoTime now);
 
+  // runtime::ScheduleObserver: the node's loop deadline or readiness may have changed; the World
+  // recomputes next_time() before its next step.
+  void on_schedule_changed() override;
+
  private:
   friend class World;
 
@@ -108,8 +112,14 @@ class Node {
   SimSysInfo sysinfo_;
   uint64_t incarnation_ = 0;
   std::unique_ptr<Incarnation> inc_;
-  bool has_ready_ = false;  // cached; valid while inc_->space.changed is false
-  uint64_t same_time_runs_ = 0;
+  bool has_ready_ = false;       // cached; valid while inc_->space.changed is false
+  uint64_t same_time_runs_ = 0;  // runs at same_time_at_ (the livelock check)
+  base::MonoTime same_time_at_ = base::MonoTime::never();
+  // The World's schedule index (World::next_node): where this node is filed and under what time.
+  enum class Filed : uint8_t { kNowhere, kDue, kFuture };
+  bool dirty_ = false;  // on the World's dirty list: next_time() must be recomputed
+  Filed filed_ = Filed::kNowhere;
+  int64_t filed_ns_ = 0;  // the key under which it is in World::future_ (kFuture only)
 };
 
 }  // namespace sim

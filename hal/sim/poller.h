@@ -21,6 +21,7 @@
 #include <map>
 #include <vector>
 
+#include "agent/runtime/loop.h"
 #include "hal/poller.h"
 
 namespace sim {
@@ -30,11 +31,16 @@ namespace sim {
 // reused within an incarnation, so a stale handle is always recognised as stale.
 // `changed` is the node's "readiness may have changed" flag: every state change a poller could
 // observe sets it; the World clears it when it recomputes whether the node has ready handles.
+// `observer` (the Node) is told at every touch(), so the World reschedules the node.
 struct HandleSpace {
   hal::Handle next = 3;
   bool changed = true;
+  runtime::ScheduleObserver* observer = nullptr;
   hal::Handle allocate() { return next++; }
-  void touch() { changed = true; }
+  void touch() {
+    changed = true;
+    if (observer != nullptr) observer->on_schedule_changed();
+  }
 };
 
 // Whatever owns handles that can be polled (SimNet, SimSignals).

@@ -162,6 +162,7 @@ void World::start_process(Node& n) {
     running_ = prev;
   }
   n.inc_->space.touch();
+  mark_dirty(n);
 }
 
 void World::crash(NodeId id) {
@@ -183,6 +184,7 @@ void World::do_crash(Node& n) {
   n.inc_->process.reset();
   n.inc_->net.crash();
   n.inc_.reset();
+  mark_dirty(n);  // down: it has no work until it restarts
   const size_t lost = n.fs_.crash();
   if (lost) {
     trace_.begin(now_, TraceKind::kDiskFault);
@@ -285,17 +287,66 @@ void World::at(base::MonoTime time, std::function<void()> fn) {
   events_.emplace(EventKey{time.ns(), next_event_seq_++}, std::move(fn));
 }
 
-std::pair<Node*, base::MonoTime> World::next_node() {
-  Node* best = nullptr;
-  base::MonoTime best_time = base::MonoTime::never();
-  for (auto& n : nodes_) {
-    const base::MonoTime t = n->next_time(now_);
-    if (t < best_time) {
-      best_time = t;
-      best = n.get();
+void World::mark_dirty(Node& n) {
+  if (n.dirty_) return;
+  n.dirty_ = true;
+  dirty_.push_back(n.id());
+}
+
+void World::unfile(Node& n) {
+  switch (n.filed_) {
+    case Node::Filed::kNowhere:
+      break;
+    case Node::Filed::kDue:
+      due_.erase(n.id());
+      break;
+    case Node::Filed::kFuture:
+      future_.erase({n.filed_ns_, n.id()});
+      break;
+  }
+  n.filed_ = Node::Filed::kNowhere;
+}
+
+void World::refile() {
+  // Recomputing a node's time never marks a node dirty (Node::next_time only reads), so this
+  // loop ends; the order of dirty_ does not matter since each node is filed by its own time.
+  for (NodeId id : dirty_) {
+    Node& n = *nodes_[id];
+    AGENT_ASSERT(n.dirty_);
+    n.dirty_ = false;
+    unfile(n);
+    const base::MonoTime t = n.next_time(now_);
+    if (t.is_never()) continue;
+    if (t <= now_) {
+      n.filed_ = Node::Filed::kDue;
+      due_.insert(id);
+    } else {
+      n.filed_ = Node::Filed::kFuture;
+      n.filed_ns_ = t.ns();
+      future_.insert({t.ns(), id});
     }
   }
-  return {best, best_time};
+  dirty_.clear();
+  // Time has moved on since some nodes were filed: those whose time has come are due now, and
+  // then tie with every other due node, the lowest id first -- as a scan of all nodes in id
+  // order, taking the earliest time, would choose.
+  while (!future_.empty() && future_.begin()->first <= now_.ns()) {
+    const NodeId id = future_.begin()->second;
+    future_.erase(future_.begin());
+    Node& n = *nodes_[id];
+    n.filed_ = Node::Filed::kDue;
+    due_.insert(id);
+  }
+}
+
+std::pair<Node*, base::MonoTime> World::next_node() {
+  refile();
+  if (!due_.empty()) return {nodes_[*due_.begin()].get(), now_};
+  if (!future_.empty()) {
+    const auto& [ns, id] = *future_.begin();
+    return {nodes_[id].get(), base::MonoTime::from_ns(ns)};
+  }
+  return {nullptr, base::MonoTime::never()};
 }
 
 base::MonoTime World::next_time() {
@@ -328,6 +379,12 @@ bool World::step() {
 }
 
 void World::run_node(Node& n) {
+  // The livelock check counts each node's runs at one time; a count from an earlier time is
+  // stale and starts again (rather than resetting every node whenever time moves).
+  if (n.same_time_at_ != now_) {
+    n.same_time_at_ = now_;
+    n.same_time_runs_ = 0;
+  }
   if (last_run_time_ == now_) {
     ++n.same_time_runs_;
     if (n.same_time_runs_ > config_.same_time_runs_max) {
@@ -337,7 +394,6 @@ void World::run_node(Node& n) {
       AGENT_ASSERT_MSG(false, "simulated node livelocked");
     }
   } else {
-    for (auto& other : nodes_) other->same_time_runs_ = 0;
     last_run_time_ = now_;
   }
   trace_.begin(now_, TraceKind::kNodeRun);

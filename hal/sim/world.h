@@ -16,7 +16,11 @@
 //
 // step() runs exactly one thing: the earliest of (a) the head of the event queue and (b) the
 // node with the earliest work -- ready handles or posted closures (now) or its loop's next timer.
-// At equal times queued events run first, then nodes in id order. Running a node sets virtual
+// At equal times queued events run first, then nodes in id order. Finding that node does not ask
+// every node: each node tells the World when its loop's deadline or its readiness may have
+// changed (runtime::ScheduleObserver), and the World keeps the nodes filed by next work time --
+// those due now in id order, the others by (time, id) -- recomputing only the changed ones, so a
+// step costs O(log n) in the fleet size rather than O(n). Running a node sets virtual
 // time and calls its loop's run_once(Duration::zero()); nothing in the World ever blocks or
 // reads a real clock. A node that keeps having work without time advancing is livelocked and
 // asserts after SimConfig::same_time_runs_max runs.
@@ -40,6 +44,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -152,8 +157,13 @@ class World {
   void start_process(Node& n);
   void run_node(Node& n);
   void do_crash(Node& n);
-  // The node with the earliest work and that time.
+  // The node with the earliest work and that time (ties: the lowest id).
   std::pair<Node*, base::MonoTime> next_node();
+  // Node::on_schedule_changed: files `n` for recomputation before the next next_node().
+  void mark_dirty(Node& n);
+  // Refiles every dirty node and moves the nodes whose time has come to due_.
+  void refile();
+  void unfile(Node& n);
   void after_step();
 
   uint64_t seed_;
@@ -162,6 +172,13 @@ class World {
   base::Prng prng_;  // world-level choices (wall skew)
   Trace trace_;
   std::unique_ptr<Network> network_;
+  // The schedule index (declared before nodes_ so that it outlives them: a node going away may
+  // still report a change). Every up node with work is in exactly one of due_ (work at or before
+  // now_, by id) and future_ (by (time ns, id)), unless it is on dirty_, whose entries are
+  // refiled before the next choice.
+  std::set<NodeId> due_;
+  std::set<std::pair<int64_t, NodeId>> future_;
+  std::vector<NodeId> dirty_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::map<EventKey, std::function<void()>> events_;
   uint64_t next_event_seq_ = 0;
