@@ -9,7 +9,8 @@
 #
 # Usage: tests/bench/serf_bench.sh [AGENT_BINARY] [-- helper options]
 #   AGENT_BINARY  default build/agent (a release build: cmake -S . -B build-bench -G Ninja)
-#   SIZES=20,50,100 WINDOW=20 PAUSES=2,4,6,8 SYSTEMS=weft,serf ENCRYPT=1 OUT=DIR  (environment)
+#   SIZES=20,50,100 WINDOW=20 PAUSES=2,4,6,8 SYSTEMS=weft,serf ENCRYPT=1 DETECT_REPS=10 OUT=DIR
+#   (environment; DETECT_REPS is how many times each fleet has an agent killed, see serf_bench.py)
 # Needs root (ip netns). Prints the JSON per (system, N) and a markdown table; keeps both in OUT.
 set -euo pipefail
 
@@ -24,6 +25,7 @@ WINDOW=${WINDOW:-20}
 PAUSES=${PAUSES:-2,4,6,8}
 SYSTEMS=${SYSTEMS:-weft,serf}
 ENCRYPT=${ENCRYPT:-1}
+DETECT_REPS=${DETECT_REPS:-10}
 
 die() { echo "serf_bench: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (it makes a network namespace)"
@@ -74,12 +76,12 @@ fi
   echo "# load average: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "# agent: $agent ($(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet 2>/dev/null || echo '+dirty'))"
   echo "# serf: $serf ($("$serf" version | head -1)); encryption: $([ -n "$key" ] && echo 'AES-256-GCM, one key for both' || echo off)"
-  echo "# sizes $SIZES, window ${WINDOW}s, pauses $PAUSES s"
+  echo "# sizes $SIZES, window ${WINDOW}s, pauses $PAUSES s, kill -9 repeated $DETECT_REPS times per fleet"
 } | tee "$OUT/run.txt" >&2
 
 ip netns exec "$ns" python3 "$here/serf_bench.py" --agent "$agent" --serf "$serf" --key "$key" \
   --workdir "$work" --sizes "$SIZES" --systems "$SYSTEMS" --pauses "$PAUSES" --window "$WINDOW" \
-  --json "$OUT/results.json" "$@" | tee "$OUT/table.md" &
+  --detect-reps "$DETECT_REPS" --json "$OUT/results.json" "$@" | tee "$OUT/table.md" &
 helper=$!
 wait "$helper"
 helper=""
