@@ -148,10 +148,13 @@ void Network::udp_send(NodeId src, const hal::SockAddr& from, const hal::SockAdd
     t.end();
   }
   if (dst == kNoNode) return drop(DropReason::kNoRoute, src, dst, from, to, data);
+  // The bytes are copied once here and then moved: into the (last) arrival event, and from it
+  // onto the receiving socket's queue. A fleet of a thousand members sends millions of these.
   std::string bytes(base::as_chars(data));
   if (dst == src) {
-    world_.at(now + config_.local_delay,
-              [this, src, dst, from, to, bytes] { deliver_datagram(src, dst, from, to, bytes, 0); });
+    world_.at(now + config_.local_delay, [this, src, dst, from, to, bytes = std::move(bytes)]() mutable {
+      deliver_datagram(src, dst, from, to, std::move(bytes), 0);
+    });
     return;
   }
   if (cut(src, dst)) return drop(DropReason::kPartition, src, dst, from, to, data);
@@ -169,12 +172,15 @@ void Network::udp_send(NodeId src, const hal::SockAddr& from, const hal::SockAdd
   }
   for (int copy = 0; copy < copies; ++copy) {
     const base::Duration delay = sample_delay(src, dst);
-    world_.at(now + delay, [this, src, dst, from, to, bytes, copy] { deliver_datagram(src, dst, from, to, bytes, copy); });
+    std::string payload = copy + 1 == copies ? std::move(bytes) : bytes;
+    world_.at(now + delay, [this, src, dst, from, to, payload = std::move(payload), copy]() mutable {
+      deliver_datagram(src, dst, from, to, std::move(payload), static_cast<uint64_t>(copy));
+    });
   }
 }
 
 void Network::deliver_datagram(NodeId src, NodeId dst, const hal::SockAddr& from, const hal::SockAddr& to,
-                               const std::string& data, uint64_t copy) {
+                               std::string&& data, uint64_t copy) {
   Node& n = world_.node(dst);
   if (!n.up()) return drop(DropReason::kCrash, src, dst, from, to, base::as_bytes(data));
   if (cut(src, dst)) return drop(DropReason::kPartition, src, dst, from, to, base::as_bytes(data));
@@ -184,7 +190,6 @@ void Network::deliver_datagram(NodeId src, NodeId dst, const hal::SockAddr& from
   if (s->rx_bytes + data.size() > config_.udp_recv_buffer_bytes) {
     return drop(DropReason::kBufferFull, src, dst, from, to, base::as_bytes(data));
   }
-  s->rx_datagrams.push_back(SimNet::Datagram{from, data});
   s->rx_bytes += data.size();
   net.space_.touch();
   ++stats_.datagrams_delivered;
@@ -196,6 +201,7 @@ void Network::deliver_datagram(NodeId src, NodeId dst, const hal::SockAddr& from
   t.u64("copy", copy);
   t.payload(base::as_bytes(data));
   t.end();
+  s->rx_datagrams.push_back(SimNet::Datagram{from, std::move(data)});
 }
 
 // --- streams -------------------------------------------------------------------------------------

@@ -165,7 +165,8 @@ class Network {
   };
 
   base::Duration sample_delay(NodeId from, NodeId to);
-  void deliver_datagram(NodeId src, NodeId dst, const hal::SockAddr& from, const hal::SockAddr& to, const std::string& data,
+  // Takes the bytes (the arrival event owns them and runs once).
+  void deliver_datagram(NodeId src, NodeId dst, const hal::SockAddr& from, const hal::SockAddr& to, std::string&& data,
                         uint64_t copy);
   void drop(DropReason reason, NodeId src, NodeId dst, const hal::SockAddr& from, const hal::SockAddr& to,
             base::ByteSpan data);
