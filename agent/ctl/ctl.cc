@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <set>
 #include <string_view>
 #include <utility>
 
@@ -41,6 +43,7 @@ constexpr std::string_view kUsage =
     "  force-leave NODE              mark a failed member as left\n"
     "  event NAME [PAYLOAD]          send a user event to every member\n"
     "  keyring list|install|use|remove [KEY]   rotate the gossip keys across the fleet\n"
+    "  tags [-set label.K=V]... [-delete label.K]...   show this node's tags, or change its labels\n"
     "  keygen                        print a new gossip key\n"
     "  help                          this text\n"
     "exit status: 0 ok, 1 the agent reported an error or is unhealthy, 2 usage, 3 no agent\n";
@@ -593,6 +596,91 @@ int cmd_event(Client& client, const Options& o, FILE* out, FILE* err) {
   return kExitOk;
 }
 
+// Prints GET/PUT /v1/agent/tags's answer for people: one tag a line, run-time changes marked.
+void print_tags(const http::Json& doc, FILE* out) {
+  const cJSON* tags = member(doc.get(), "Tags");
+  const cJSON* set = member(member(doc.get(), "Overrides"), "Set");
+  size_t w = 3;
+  const cJSON* t;
+  cJSON_ArrayForEach(t, tags) w = std::max(w, std::strlen(t->string));
+  std::fprintf(out, "%-*s  %s\n", static_cast<int>(w), "Tag", "Value");
+  cJSON_ArrayForEach(t, tags) {
+    if (!cJSON_IsString(t)) continue;
+    const bool changed = member(set, t->string) != nullptr;
+    std::fprintf(out, "%-*s  %s%s\n", static_cast<int>(w), t->string, t->valuestring,
+                 changed ? "  (set at run time)" : "");
+  }
+  std::string deleted;
+  const cJSON* d;
+  cJSON_ArrayForEach(d, member(member(doc.get(), "Overrides"), "Delete")) {
+    if (cJSON_IsString(d)) deleted += (deleted.empty() ? "" : ", ") + std::string(d->valuestring);
+  }
+  if (!deleted.empty()) std::fprintf(out, "deleted at run time: %s\n", deleted.c_str());
+}
+
+// tags [-set key=value]... [-delete key]...: with no flags, this node's tags; with flags, changes
+// its labels (the agent refuses anything but label.<name>, see agent/main/tag_overrides.h).
+int cmd_tags(Client& client, const Options& o, FILE* out, FILE* err) {
+  const char* usage = "usage: agentctl tags [-set label.KEY=VALUE]... [-delete label.KEY]...\n";
+  std::map<std::string, std::string> set;
+  std::set<std::string> del;
+  for (size_t i = 0; i < o.args.size(); ++i) {
+    std::string name, value;
+    bool has_value = false;
+    if (!split_flag(o.args[i], &name, &value, &has_value) || (name != "set" && name != "delete")) {
+      std::fprintf(err, "agentctl tags: unexpected argument \"%s\"\n%s", o.args[i].c_str(), usage);
+      return kExitUsage;
+    }
+    if (!has_value) {
+      if (i + 1 >= o.args.size()) {
+        std::fprintf(err, "agentctl tags: -%s needs a value\n%s", name.c_str(), usage);
+        return kExitUsage;
+      }
+      value = o.args[++i];
+    }
+    if (name == "set") {
+      const size_t eq = value.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::fprintf(err, "agentctl tags: -set: want KEY=VALUE, got \"%s\"\n", value.c_str());
+        return kExitUsage;
+      }
+      if (!set.emplace(value.substr(0, eq), value.substr(eq + 1)).second) {
+        std::fprintf(err, "agentctl tags: -set %s given twice\n", value.substr(0, eq).c_str());
+        return kExitUsage;
+      }
+    } else if (value.empty() || !del.insert(value).second) {
+      std::fprintf(err, "agentctl tags: -delete: want a tag name, each once\n");
+      return kExitUsage;
+    }
+  }
+  http::ClientResponse r;
+  int rc = kExitOk;
+  if (set.empty() && del.empty()) {
+    rc = simple_call(client, o, "GET", "/v1/agent/tags", "", err, &r);
+  } else {
+    http::Json body = http::Json::object();
+    cJSON* s = body.add_object(body.get(), "Set");
+    for (const auto& [k, v] : set) body.add_string(s, k, v);
+    cJSON* d = body.add_array(body.get(), "Delete");
+    for (const auto& k : del) body.add_string(d, "", k);
+    auto text = body.dump();
+    if (!text.is_ok()) {
+      std::fprintf(err, "agentctl tags: %s\n", text.status().message().c_str());
+      return kExitFailed;
+    }
+    rc = simple_call(client, o, "PUT", "/v1/agent/tags", std::move(text).value(), err, &r);
+  }
+  if (rc != kExitOk) return rc;
+  if (o.format == Format::kJson) {
+    std::fprintf(out, "%s\n", r.body.c_str());
+    return kExitOk;
+  }
+  http::Json doc = parse_body(r, err);
+  if (!doc.ok()) return kExitFailed;
+  print_tags(doc, out);
+  return kExitOk;
+}
+
 // keyring list | install KEY | use KEY | remove KEY
 int cmd_keyring(Client& client, const Options& o, FILE* out, FILE* err) {
   const char* usage = "usage: agentctl keyring list | install KEY | use KEY | remove KEY\n";
@@ -679,6 +767,7 @@ int run(hal::Env& env, const std::vector<std::string>& args, FILE* out, FILE* er
   if (o.command == "event") return cmd_event(client, o, out, err);
   if (o.command == "keyring") return cmd_keyring(client, o, out, err);
   if (o.command == "keygen") return cmd_keygen(env, o, out, err);
+  if (o.command == "tags") return cmd_tags(client, o, out, err);
   std::fprintf(err, "agentctl: unknown command \"%s\"\n%s", o.command.c_str(), kUsage.data());
   return kExitUsage;
 }

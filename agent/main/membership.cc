@@ -158,7 +158,7 @@ base::Result<hal::SockAddr> Membership::pick_advertise() const {
   return hal::SockAddr::parse(ip, config_.ports.gossip);
 }
 
-gossip::Tags Membership::make_tags() const {
+gossip::Tags Membership::configured_tags() const {
   gossip::Tags tags;
   tags[std::string(gossip::kTagRole)] = join_list(config_.roles, ",");
   tags["dc"] = config_.datacenter;
@@ -179,12 +179,42 @@ gossip::Tags Membership::make_tags() const {
   return tags;
 }
 
+gossip::Tags Membership::make_tags() const {
+  gossip::Tags tags = configured_tags();
+  apply_overrides(tag_overrides_, &tags);
+  return tags;
+}
+
+base::Status Membership::load_tag_overrides() {
+  tags_path_ = config_.data_dir + "/tags.json";
+  auto text = env_.fs->read_file(tags_path_, kTagChangeJsonBytesMax);
+  if (!text.is_ok()) {
+    if (text.status().code() == base::Code::kNotFound) return base::Status::ok();
+    return base::error(text.status().code(), "%s: %s", tags_path_.c_str(), text.status().message().c_str());
+  }
+  auto change = parse_tag_change(*text);
+  base::Status st = change.is_ok() ? check_tag_change(*change, /*allow_empty=*/true) : change.status();
+  if (!st.is_ok()) {
+    return base::error(base::Code::kInvalidArgument,
+                       "%s: %s; it holds the labels changed with `agentctl tags`: fix it, or remove it to go back "
+                       "to the configured labels",
+                       tags_path_.c_str(), st.message().c_str());
+  }
+  tag_overrides_ = std::move(change).value();
+  if (!tag_overrides_.empty()) {
+    AGENT_LOG_INFO(log_, kModule, "%zu label(s) set and %zu deleted at run time, from %s", tag_overrides_.set.size(),
+                   tag_overrides_.remove.size(), tags_path_.c_str());
+  }
+  return base::Status::ok();
+}
+
 base::Status Membership::start(const std::string& node_id) {
   node_id_ = node_id;
   uint64_t generation = 0;
   AGENT_TRY(load_generation(&generation));
   AGENT_TRY(load_keyring());
   AGENT_ASSIGN_OR_RETURN(advertise_, pick_advertise());
+  AGENT_TRY(load_tag_overrides());
   auto bind = hal::SockAddr::parse(config_.bind_addr, config_.ports.gossip);
   if (!bind.is_ok()) return base::error(base::Code::kInvalidArgument, "bind_addr: %s", bind.status().message().c_str());
 
@@ -441,6 +471,8 @@ void Membership::add_routes(http::Router& router) {
   router.add_prefix("PUT", "/v1/event/fire/", bind(&Membership::handle_event_fire));
   router.add("GET", "/v1/event/list", bind(&Membership::handle_event_list));
   for (const char* m : {"GET", "POST", "PUT", "DELETE"}) router.add(m, "/v1/operator/keyring", bind(&Membership::handle_keyring));
+  router.add("GET", "/v1/agent/tags", bind(&Membership::handle_tags));
+  router.add("PUT", "/v1/agent/tags", bind(&Membership::handle_tags));
 }
 
 void Membership::handle_members(http::Request&, http::Responder resp) {
@@ -614,6 +646,81 @@ void Membership::handle_keyring(http::Request& req, http::Responder resp) {
     return;
   }
   resp.send(http::Response::json(200, ""));
+}
+
+// GET answers this node's tags and the run-time overrides; PUT {"Set": {...}, "Delete": [...]}
+// changes labels (membership.h): checked whole, persisted, then gossiped; answers like GET.
+void Membership::handle_tags(http::Request& req, http::Responder resp) {
+  if (req.method == "GET") {
+    resp.send(tags_response());
+    return;
+  }
+  if (transport_->swim() != nullptr && transport_->swim()->leaving()) {
+    resp.send(http::Response::error(409, "this node is leaving the fleet; its tags no longer change"));
+    return;
+  }
+  auto change = parse_tag_change(req.body);
+  if (!change.is_ok()) {
+    const int status = change.status().code() == base::Code::kResourceExhausted ? 413 : 400;
+    resp.send(http::Response::error(status, change.status().message()));
+    return;
+  }
+  base::Status st = check_tag_change(*change, /*allow_empty=*/false);
+  if (!st.is_ok()) {
+    resp.send(http::Response::error(400, st.message()));
+    return;
+  }
+  const gossip::Tags configured = configured_tags();
+  TagChange merged = merge_overrides(tag_overrides_, *change, configured);
+  gossip::Tags next = configured;
+  apply_overrides(merged, &next);
+  const size_t bytes = wire::encoded_tags_bytes(next);
+  if (bytes > wire::kTagsBytesMax || next.size() > wire::kTagCountMax) {
+    resp.send(http::Response::error(
+        400, "the node's tags would take " + std::to_string(bytes) + " bytes encoded in " + std::to_string(next.size()) +
+                 " tags; gossip carries at most " + std::to_string(wire::kTagsBytesMax) + " bytes and " +
+                 std::to_string(wire::kTagCountMax) + " tags per member; nothing was changed"));
+    return;
+  }
+  if (merged != tag_overrides_) {
+    const std::string text = encode_tag_change(merged) + "\n";
+    st = env_.fs->write_file(tags_path_, base::as_bytes(text), 0600, /*durable=*/true);
+    if (!st.is_ok()) {
+      // Whether the file holds the change is unknown now (STYLE.md: never retry a failed fsync);
+      // a restart reads what it holds.
+      AGENT_LOG_ERROR(log_, kModule, "cannot persist the tags in %s: %s; stopping", tags_path_.c_str(),
+                      st.to_string().c_str());
+      resp.send(http::Response::error(500, "cannot persist the tags: " + st.message()));
+      loop_.stop();
+      return;
+    }
+    tag_overrides_ = std::move(merged);
+    st = transport_->set_tags(make_tags());
+    if (!st.is_ok()) {
+      resp.send(http::Response::error(500, st.message()));
+      return;
+    }
+    std::string what;
+    for (const auto& [k, v] : change->set) what += (what.empty() ? "set " : ", set ") + k + "=" + v;
+    for (const auto& k : change->remove) what += (what.empty() ? "deleted " : ", deleted ") + k;
+    AGENT_LOG_INFO(log_, kModule, "tags changed (API): %s", what.c_str());
+  }
+  resp.send(tags_response());
+}
+
+http::Response Membership::tags_response() const {
+  http::Json doc = http::Json::object();
+  doc.add_string("Node", config_.node_name);
+  cJSON* tags = doc.add_object(doc.get(), "Tags");
+  const gossip::Member* self = transport_->swim() ? transport_->swim()->member(config_.node_name) : nullptr;
+  for (const auto& [k, v] : self ? self->tags : make_tags()) doc.add_string(tags, k, v);
+  cJSON* o = doc.add_object(doc.get(), "Overrides");
+  cJSON* set = doc.add_object(o, "Set");
+  for (const auto& [k, v] : tag_overrides_.set) doc.add_string(set, k, v);
+  cJSON* del = doc.add_array(o, "Delete");
+  for (const auto& k : tag_overrides_.remove) doc.add_string(del, "", k);
+  doc.add_string("OverridesFile", tags_path_);
+  return json_response(200, doc);
 }
 
 }  // namespace agent

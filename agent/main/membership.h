@@ -15,6 +15,15 @@
 // rpc_addr (servers), label.<key> per label, and kr -- the ids of the installed keys -- from
 // which `GET /v1/operator/keyring` counts how many members hold each key.
 //
+// Run-time tag changes (Serf's `serf tags -set/-delete`): PUT /v1/agent/tags changes labels, and
+// only labels (tag_overrides.h says why and what is checked); the agent's own tags are refused
+// with a 400. A change is checked whole -- keys, values, and the encoded size of all the node's
+// tags against wire::kTagsBytesMax -- and then written durably to <data_dir>/tags.json before
+// gossip carries it (a new incarnation, Swim::set_tags), so nothing changes unless all of it
+// does, and it survives a restart: at start the file's overrides are applied over the configured
+// labels (a file that does not parse stops the start, naming it). The file keeps only the
+// differences from the configuration; remove it (agent stopped) to go back to the configured labels.
+//
 // Keyring changes spread to the fleet as internal user events named "weft:keyring" (sealed like
 // all gossip, so only holders of a current key can send them); every node applies them and
 // persists its keyring before anything else. User events are best-effort gossip, so the node
@@ -25,7 +34,7 @@
 //
 // HTTP API (Consul's shapes): GET /v1/agent/members, PUT /v1/agent/join/<addr>[?replay],
 // PUT /v1/agent/leave, PUT /v1/agent/force-leave/<node>, PUT /v1/event/fire/<name>,
-// GET /v1/event/list, GET|POST|PUT|DELETE /v1/operator/keyring.
+// GET /v1/event/list, GET|POST|PUT|DELETE /v1/operator/keyring, GET|PUT /v1/agent/tags (Weft's).
 //
 // Threading: the loop thread. Ownership: borrows env, loop, config and logger; owns the rest.
 #pragma once
@@ -41,6 +50,7 @@
 #include "agent/gossip/transport.h"
 #include "agent/http/json.h"
 #include "agent/http/router.h"
+#include "agent/main/tag_overrides.h"
 #include "agent/runtime/loop.h"
 #include "hal/env.h"
 
@@ -71,7 +81,11 @@ class Membership {
   base::Status load_generation(uint64_t* generation);
   base::Status load_keyring();
   base::Result<hal::SockAddr> pick_advertise() const;
+  // The tags the configuration and state make, before the run-time overrides.
+  gossip::Tags configured_tags() const;
+  // configured_tags() with the run-time overrides applied: what gossip carries.
   gossip::Tags make_tags() const;
+  base::Status load_tag_overrides();
   base::Status apply_keyring_op(std::string_view op, std::string_view key, bool local);
   void on_member_event(const gossip::MemberEvent& e);
   // Re-fires pending keyring commands until every alive member's tags show them applied.
@@ -86,6 +100,8 @@ class Membership {
   void handle_event_fire(http::Request& req, http::Responder resp);
   void handle_event_list(http::Request& req, http::Responder resp);
   void handle_keyring(http::Request& req, http::Responder resp);
+  void handle_tags(http::Request& req, http::Responder resp);
+  http::Response tags_response() const;
 
   hal::Env& env_;
   runtime::Loop& loop_;
@@ -93,6 +109,8 @@ class Membership {
   base::Logger& log_;
   std::string node_id_;
   std::string keyring_path_;
+  std::string tags_path_;   // <data_dir>/tags.json
+  TagChange tag_overrides_;  // the operator's label changes, as persisted there
   std::unique_ptr<gossip::crypto::Keyring> keyring_;
   std::unique_ptr<gossip::crypto::Envelope> envelope_;
   std::unique_ptr<gossip::Transport> transport_;
