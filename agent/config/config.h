@@ -66,7 +66,9 @@ struct HttpLimits {
 };
 
 // Membership (gossip/). The profiles are memberlist's: lan (a datacenter), wan (across sites),
-// local (one machine or a lab, where round trips are microseconds).
+// local (one machine or a lab, where round trips are microseconds); and Weft's fast (a small
+// fleet on one switch: crashes seen ~3x sooner than local, at the cost of flapping a member that
+// stalls past ~250 ms; gossip/config.cc).
 struct GossipSettings {
   std::string profile = "lan";  // dev: local
   // Bound into every gossip packet's authenticated data; empty: the datacenter's name. Two fleets

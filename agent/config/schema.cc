@@ -16,7 +16,7 @@ constexpr int64_t kNsPerSec = 1000LL * 1000 * 1000;
 
 constexpr std::string_view kLogLevels[] = {"debug", "info", "warn", "error"};
 constexpr std::string_view kRoles[] = {"foundation", "director", "worker"};
-constexpr std::string_view kGossipProfiles[] = {"lan", "wan", "local"};
+constexpr std::string_view kGossipProfiles[] = {"lan", "wan", "local", "fast"};
 
 struct Doc {
   std::string_view name;
@@ -196,7 +196,7 @@ std::vector<KeySpec> build_table() {
   // 10s: a real client sends its headers at once; a slow one is holding a connection slot.
   t.push_back(key_duration({"http.header_timeout", "10s", "duration", "close an HTTP connection whose request headers take longer"}, kNsPerSec, 600 * kNsPerSec,
       [](Config& c, const Value& v) { c.http.header_timeout = base::Duration::nanos(v.i); }));
-  t.push_back(key_enum({"gossip.profile", "lan", "", "gossip timing: lan, wan or local, as memberlist defines them (dev: local)"}, kGossipProfiles,
+  t.push_back(key_enum({"gossip.profile", "lan", "", "gossip timing: lan, wan or local as memberlist defines them, or fast (one switch, small fleet; dev: local)"}, kGossipProfiles,
       [](Config& c, const Value& v) { c.gossip.profile = v.s; }));
   t.push_back(key_string({"gossip.label", "", "", "cluster label bound into every gossip packet (default: the datacenter)"}, 63,
       [](Config& c, const Value& v) { c.gossip.label = v.s; }));

@@ -1,10 +1,13 @@
 // SwimConfig: every tunable of the membership protocol, with the timing profiles lan, wan and
-// local that Serf and memberlist users know.
+// local that Serf and memberlist users know, and one of Weft's own, fast.
 //
-// The profile values are memberlist's DefaultLANConfig / DefaultWANConfig / DefaultLocalConfig
-// (hashicorp/memberlist config.go, post-Lifeguard: SuspicionMult 4, SuspicionMaxTimeoutMult 6,
-// AwarenessMaxMultiplier 8, GossipToTheDeadTime 30 s), and Serf's reap timeouts, so a comparison
-// with Serf is like for like. Each field says its unit and why its default is what it is.
+// The lan, wan and local values are memberlist's DefaultLANConfig / DefaultWANConfig /
+// DefaultLocalConfig (hashicorp/memberlist config.go, post-Lifeguard: SuspicionMult 4,
+// SuspicionMaxTimeoutMult 6, AwarenessMaxMultiplier 8, GossipToTheDeadTime 30 s), and Serf's reap
+// timeouts, so a comparison with Serf is like for like; config.cc lists the values it was checked
+// against. fast has no memberlist counterpart: it is for small fleets on one switch, and its
+// values come from measurements in the simulator (tests/sim/gossip_profile_test.cc). Each field
+// says its unit and why its default is what it is.
 //
 // Plain values; no threading concerns. Not here: the node's name and addresses (swim.h's
 // SwimIdentity), encryption keys (crypto/), socket options (transport.h).
@@ -19,9 +22,9 @@
 
 namespace gossip {
 
-enum class Profile : uint8_t { kLan, kWan, kLocal };
+enum class Profile : uint8_t { kLan, kWan, kLocal, kFast };
 
-// "lan", "wan", "local".
+// "lan", "wan", "local", "fast".
 std::string_view profile_name(Profile p);
 bool parse_profile(std::string_view text, Profile* out);
 
