@@ -94,10 +94,10 @@ SwimConfig profile_config(Profile p) {
       // Weft's own, for a small fleet on one switch or a lab bench (sub-millisecond round trips),
       // chosen by measurement in the simulator (tests/sim/gossip_profile_test.cc, figures in
       // tests/bench/RESULTS.md): with 8 members a crash is seen by every survivor in 2.1 s on
-      // average (local: 6.3 s, lan: 6.3 s), with no false death at 10% loss over 20 seeds (local:
-      // 34). The price: a member whose datagrams are handled 250 ms late is safe, 500 ms late is
-      // declared dead now and then (local tolerates 500 ms, lan 1.5 s), so a node that stalls
-      // for that long flaps.
+      // average (local 6.2 s, lan 6.1 s), with no false death at 10% loss over 20 seeds (local:
+      // 39). The price: a member whose datagrams are handled 250 ms late is safe, 500 ms late is
+      // declared dead now and then (local and lan tolerate 500 ms), so a node that stalls for
+      // that long flaps.
       //   probe_interval 400 ms: 2.5 probes a second. 300 ms (tried; 1.6 s mean detection) gave
       //     false deaths: 2 in 30 seeds at 10% loss, 2 with a member 250 ms late.
       //   probe_timeout 100 ms: still ~100x a switched round trip, and under half the interval so
