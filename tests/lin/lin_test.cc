@@ -87,8 +87,8 @@ void load_etcd(std::vector<EtcdCase>* cases) {
   ASSERT_EQ(cases->size(), 102u);
 }
 
-// All 102 run in every build, the ASan+UBSan one included: about 0.6 s in release and 5 s
-// under the sanitizers (2024, one core), so nothing needs to be left out there.
+// All 102 run in every build, the ASan+UBSan one included: 0.3-0.6 s in release and 5-6 s
+// under the sanitizers (one core of a loaded 2-core VM), so nothing needs to be left out there.
 TEST(EtcdHistories, EveryVerdictMatchesExpected) {
   std::vector<EtcdCase> cases;
   ASSERT_NO_FATAL_FAILURE(load_etcd(&cases));
