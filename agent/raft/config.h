@@ -1,0 +1,71 @@
+// raft::RaftConfig: one server's Raft tunables, with the dissertation section each one serves.
+//
+// Plain values; validate() before building a core (the core asserts it). Durations are virtual
+// or real alike: the core only compares the times it is given.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "agent/base/status.h"
+#include "agent/base/time.h"
+#include "agent/raft/storage.h"
+
+namespace raft {
+
+struct RaftConfig {
+  // This server's id (non-zero) and every voting member, this server included (§3.2; fixed until
+  // membership changes, chapter 4, are implemented). At most kVotersMax.
+  ServerId id = kNoServer;
+  std::vector<ServerId> voters;
+
+  // §3.4: a follower that hears from no leader for an election timeout starts an election; each
+  // timeout is drawn uniformly from [election_timeout, 2 * election_timeout) so that split votes
+  // are rare. 1 s with a 100 ms heartbeat is etcd's default: ten heartbeats may be lost before a
+  // follower gives up on its leader, and a failover takes 1-2 s on a LAN.
+  base::Duration election_timeout = base::Duration::millis(1000);
+  // §3.5 / §3.4: how often an idle leader sends AppendEntries (heartbeats) -- an order of
+  // magnitude below the election timeout (§9.3: broadcastTime << electionTimeout).
+  base::Duration heartbeat_interval = base::Duration::millis(100);
+
+  // §9.6: a server first asks whether it could win (a pre-vote, which changes no term) and only
+  // then starts a real election, so a server that was partitioned away cannot disrupt a working
+  // leader by inflating its term when it comes back.
+  bool pre_vote = true;
+  // §6.2: a leader that has not heard from a majority within an election timeout steps down, and
+  // (§4.2.3) a follower that heard from a live leader within the minimum election timeout
+  // ignores (pre-)votes -- "leader stickiness". Off only in tests.
+  bool check_quorum = true;
+
+  // §10.2 batching: at most this many entries and bytes of entry data in one AppendEntries.
+  // 32 KiB keeps one message within one datagram of the simulator (and a handful of TCP
+  // segments); a single entry larger than it still goes, alone.
+  size_t append_entries_max = 256;
+  size_t append_entries_bytes_max = 32 * 1024;
+  // §10.2.2 pipelining: AppendEntries in flight to one follower before its acknowledgements.
+  // 8 batches of 32 KiB cover a LAN's bandwidth-delay product many times over.
+  size_t inflight_max = 8;
+  // Flow control for clients: propose() refuses (kResourceExhausted) once this many entries are
+  // in the log but not committed, so a partitioned leader cannot grow its log without bound.
+  size_t uncommitted_entries_max = 8192;
+  // Bytes of one proposed command: wire::kEntryBytesMax (a 512 KiB KV value plus its key).
+  size_t entry_bytes_max = 1u << 20;
+  // Committed entries handed to the host in one Ready (the state machine applies them in one
+  // transaction); the rest follow in the next Ready.
+  size_t apply_batch_max = 1024;
+
+  // --- negative controls: deliberate bugs that the simulation's checkers must catch -----------
+  // Messages (votes, append acknowledgements) go out before what they promise is durable.
+  bool debug_ack_before_persist = false;
+  // A leader commits an entry of an earlier term by counting replicas (what §3.6.2 and Figure
+  // 3.7 forbid).
+  bool debug_commit_previous_term = false;
+
+  // kInvalidArgument naming the bad field.
+  base::Status validate() const;
+};
+
+inline constexpr size_t kVotersMax = 9;
+
+}  // namespace raft

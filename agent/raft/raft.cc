@@ -1,0 +1,669 @@
+// RaftCore: see raft.h for the map of what is implemented where. Sections (§) are those of
+// Ongaro's dissertation; "Figure 3.1" is its summary of the algorithm.
+#include "agent/raft/raft.h"
+
+#include <algorithm>
+
+namespace raft {
+
+const char* role_name(Role r) {
+  switch (r) {
+    case Role::kFollower: return "follower";
+    case Role::kPreCandidate: return "pre-candidate";
+    case Role::kCandidate: return "candidate";
+    case Role::kLeader: return "leader";
+  }
+  return "unknown";
+}
+
+base::Status write_ready(Storage& storage, const Ready& ready) {
+  if (ready.hard_state) AGENT_TRY(storage.save_hard_state(*ready.hard_state));
+  if (ready.truncate_from != 0) AGENT_TRY(storage.truncate_suffix(ready.truncate_from));
+  if (!ready.entries.empty()) AGENT_TRY(storage.append(ready.entries));
+  return base::Status::ok();
+}
+
+RaftCore::RaftCore(RaftConfig config, const Storage& storage, uint64_t seed, base::MonoTime now, Index applied)
+    : config_(std::move(config)), prng_(seed) {
+  AGENT_ASSERT_MSG(config_.validate().is_ok(), config_.validate().message().c_str());
+  hs_ = storage.hard_state();
+  if (storage.last_index() > 0) log_ = storage.entries(1);
+  for (size_t i = 0; i < log_.size(); ++i) {
+    AGENT_ASSERT(log_[i].index == i + 1);
+    AGENT_ASSERT(log_[i].term <= hs_.term);
+  }
+  unstable_from_ = last_index() + 1;
+  stable_ = last_index();
+  AGENT_ASSERT(applied <= last_index());
+  // The commit index is volatile (Figure 3.1): what we applied was committed, the rest we learn
+  // again from a leader.
+  commit_ = applied;
+  applied_ = applied;
+  // §3.4: servers start as followers and wait one (randomized) election timeout.
+  reset_election_timer(now);
+}
+
+// --- small helpers ------------------------------------------------------------------------------
+
+Term RaftCore::term_at(Index i) const {
+  AGENT_ASSERT(i <= last_index());
+  return i == 0 ? 0 : log_[i - 1].term;
+}
+
+const Entry& RaftCore::entry(Index i) const {
+  AGENT_ASSERT(i >= 1 && i <= last_index());
+  return log_[i - 1];
+}
+
+Index RaftCore::take_log_rewrite_low() {
+  Index low = rewrite_low_;
+  rewrite_low_ = UINT64_MAX;
+  return low;
+}
+
+// §3.6.1: "Raft determines which of two logs is more up-to-date by comparing the index and term
+// of the last entries in the logs. If the logs have last entries with different terms, then the
+// log with the later term is more up-to-date. If the logs end with the same term, then whichever
+// log is longer is more up-to-date."
+bool RaftCore::log_up_to_date(Index idx, Term t) const {
+  return t > last_term() || (t == last_term() && idx >= last_index());
+}
+
+// §4.2.3: "if a server receives a RequestVote request within the minimum election timeout of
+// hearing from a current leader, it does not update its term or grant its vote." A leader is
+// its own current leader. Tied to check_quorum as in etcd raft: the two together are what keep
+// a removed or cut-off server from deposing a healthy leader.
+bool RaftCore::in_lease(base::MonoTime now) const {
+  if (!config_.check_quorum) return false;
+  if (role_ == Role::kLeader) return true;
+  return leader_ != kNoServer && heard_leader_ && now - leader_contact_ < config_.election_timeout;
+}
+
+// §3.4: "Raft uses randomized election timeouts ... chosen randomly from a fixed interval
+// (e.g., 150-300 ms)": here [election_timeout, 2 * election_timeout).
+void RaftCore::reset_election_timer(base::MonoTime now) {
+  const int64_t base_ns = config_.election_timeout.ns();
+  election_deadline_ = now + base::Duration::nanos(base_ns + static_cast<int64_t>(prng_.uniform(uint64_t(base_ns))));
+}
+
+void RaftCore::set_hard_state(Term term, ServerId voted_for) {
+  AGENT_ASSERT(term >= hs_.term);
+  if (term == hs_.term && voted_for == hs_.voted_for) return;
+  // One vote per term (§3.4): within a term the vote may only go from "none" to someone.
+  AGENT_ASSERT(term > hs_.term || hs_.voted_for == kNoServer || hs_.voted_for == voted_for);
+  hs_.term = term;
+  hs_.voted_for = voted_for;
+  hs_dirty_ = true;
+}
+
+void RaftCore::send(Message m) {
+  m.from = config_.id;
+  if (m.term == 0) m.term = hs_.term;
+  ++counters_.messages_out;
+  msgs_.push_back(std::move(m));
+}
+
+void RaftCore::truncate_from(Index i) {
+  AGENT_ASSERT(i >= 1 && i <= last_index());
+  // Committed entries are never removed (State Machine Safety, §3.6.3); a leader that asks for
+  // it is broken, and so are we if we would do it.
+  AGENT_ASSERT_MSG(i > commit_, "raft: truncating a committed entry");
+  log_.resize(i - 1);
+  ++counters_.truncations;
+  rewrite_low_ = std::min(rewrite_low_, i);
+  if (i < unstable_from_) {
+    unstable_from_ = i;
+    truncated_ = true;
+  }
+  stable_ = std::min(stable_, i - 1);
+}
+
+void RaftCore::append_local(Entry e) {
+  AGENT_ASSERT(e.index == last_index() + 1);
+  AGENT_ASSERT(e.term >= last_term());
+  log_.push_back(std::move(e));
+}
+
+// --- roles ----------------------------------------------------------------------------------------
+
+// §3.3: "If a server's current term is smaller than the other's, then it updates its current
+// term to the larger value. If a candidate or leader discovers that its term is out of date, it
+// immediately reverts to follower state."
+void RaftCore::become_follower(Term term, ServerId leader, base::MonoTime now) {
+  if (term > hs_.term) set_hard_state(term, kNoServer);
+  role_ = Role::kFollower;
+  leader_ = leader;
+  heard_leader_ = false;
+  progress_.clear();
+  votes_.clear();
+  heartbeat_deadline_ = base::MonoTime::never();
+  check_quorum_deadline_ = base::MonoTime::never();
+  reset_election_timer(now);
+}
+
+// §9.6: "a candidate would first ask other servers whether its log was up-to-date enough to get
+// their vote. Only if the candidate believed it could get votes from a majority of the cluster
+// would it increment its term and start a normal election." The pre-vote names term + 1 and
+// changes nothing on either side.
+void RaftCore::start_pre_vote(base::MonoTime now) {
+  role_ = Role::kPreCandidate;
+  leader_ = kNoServer;
+  heard_leader_ = false;
+  votes_.clear();
+  votes_[config_.id] = true;
+  ++counters_.pre_votes_started;
+  reset_election_timer(now);
+  if (votes_.size() >= quorum()) return start_election(now);
+  for (ServerId peer : config_.voters) {
+    if (peer == config_.id) continue;
+    Message m;
+    m.type = RaftType::kRequestVote;
+    m.to = peer;
+    m.term = hs_.term + 1;
+    m.pre_vote = true;
+    m.last_log_index = last_index();
+    m.last_log_term = last_term();
+    send(std::move(m));
+  }
+}
+
+// §3.4: "To begin an election, a follower increments its current term and transitions to
+// candidate state. It then votes for itself and issues RequestVote RPCs in parallel to each of
+// the other servers." The term and self-vote are persisted before the requests go (Ready).
+void RaftCore::start_election(base::MonoTime now) {
+  role_ = Role::kCandidate;
+  leader_ = kNoServer;
+  heard_leader_ = false;
+  set_hard_state(hs_.term + 1, config_.id);
+  votes_.clear();
+  votes_[config_.id] = true;
+  ++counters_.elections_started;
+  reset_election_timer(now);
+  if (votes_.size() >= quorum()) return become_leader(now);
+  for (ServerId peer : config_.voters) {
+    if (peer == config_.id) continue;
+    Message m;
+    m.type = RaftType::kRequestVote;
+    m.to = peer;
+    m.last_log_index = last_index();
+    m.last_log_term = last_term();
+    send(std::move(m));
+  }
+}
+
+void RaftCore::become_leader(base::MonoTime now) {
+  AGENT_ASSERT(role_ == Role::kCandidate);
+  role_ = Role::kLeader;
+  leader_ = config_.id;
+  votes_.clear();
+  ++counters_.leaderships;
+  progress_.clear();
+  // §3.5: "When a leader first comes to power, it initializes all nextIndex values to the index
+  // just after the last one in its log." Followers start in probe.
+  for (ServerId peer : config_.voters) {
+    if (peer == config_.id) continue;
+    Progress& pr = progress_[peer];
+    pr.next = last_index() + 1;
+  }
+  // §6.4 / §3.6.2: a leader commits entries of earlier terms only through an entry of its own
+  // term, so it appends a no-op at the start of its term.
+  append_local(Entry{last_index() + 1, hs_.term, EntryType::kNoop, {}});
+  heartbeat_deadline_ = now + config_.heartbeat_interval;
+  check_quorum_deadline_ = now + config_.election_timeout;
+  broadcast_append(/*heartbeat=*/true, now);
+  maybe_commit();  // a single-server cluster commits once its own write is durable
+}
+
+// --- time -----------------------------------------------------------------------------------------
+
+base::MonoTime RaftCore::next_deadline() const {
+  if (role_ == Role::kLeader) return std::min(heartbeat_deadline_, check_quorum_deadline_);
+  return election_deadline_;
+}
+
+void RaftCore::on_tick(base::MonoTime now) {
+  if (role_ == Role::kLeader) {
+    // §6.2: "a leader steps down if an election timeout elapses without a successful round of
+    // heartbeats to a majority of its cluster".
+    if (now >= check_quorum_deadline_) {
+      check_quorum_deadline_ = now + config_.election_timeout;
+      if (config_.check_quorum) {
+        size_t active = 1;
+        for (auto& [peer, pr] : progress_) {
+          if (pr.recent_active) ++active;
+          pr.recent_active = false;
+        }
+        if (active < quorum()) {
+          ++counters_.check_quorum_stepdowns;
+          become_follower(hs_.term, kNoServer, now);
+          return;
+        }
+      }
+    }
+    // §3.5: "Leaders send periodic heartbeats (AppendEntries RPCs that carry no log entries) to
+    // all followers in order to maintain their authority."
+    if (now >= heartbeat_deadline_) {
+      heartbeat_deadline_ = now + config_.heartbeat_interval;
+      broadcast_append(/*heartbeat=*/true, now);
+    }
+    return;
+  }
+  // §3.4: "If a follower receives no communication over a period of time called the election
+  // timeout, then it assumes there is no viable leader and begins an election." Candidates
+  // whose election timed out (split vote) start another.
+  if (now >= election_deadline_) {
+    if (config_.pre_vote) start_pre_vote(now);
+    else start_election(now);
+  }
+}
+
+// --- messages ---------------------------------------------------------------------------------------
+
+bool RaftCore::valid(const Message& m) const {
+  if (m.to != config_.id || m.from == config_.id) return false;
+  if (std::find(config_.voters.begin(), config_.voters.end(), m.from) == config_.voters.end()) return false;
+  if (m.type == RaftType::kAppendEntries) {
+    Term prev_term = m.prev_log_term;
+    if (m.prev_log_index == 0 && m.prev_log_term != 0) return false;
+    for (size_t i = 0; i < m.entries.size(); ++i) {
+      const Entry& e = m.entries[i];
+      // Entries follow prev_log_index, their terms never decrease, and none is from a term
+      // after the leader's.
+      if (e.index != m.prev_log_index + 1 + i || e.term < prev_term || e.term > m.term || e.term == 0) return false;
+      prev_term = e.term;
+    }
+  }
+  return true;
+}
+
+void RaftCore::on_message(const Message& m, base::MonoTime now) {
+  ++counters_.messages_in;
+  if (!valid(m)) {
+    ++counters_.invalid_messages;
+    return;
+  }
+  if (m.term > hs_.term) {
+    if (m.type == RaftType::kRequestVote && in_lease(now)) {
+      // §4.2.3: a live leader's follower ignores the (pre-)vote and keeps its term; answering
+      // with a refusal at our (lower) term changes nothing for the candidate.
+      ++counters_.votes_refused_sticky;
+      Message r;
+      r.type = RaftType::kRequestVoteReply;
+      r.to = m.from;
+      r.pre_vote = m.pre_vote;
+      r.granted = false;
+      send(std::move(r));
+      return;
+    }
+    if (m.type == RaftType::kRequestVote && m.pre_vote) {
+      // §9.6: a pre-vote request names the term the candidate would take; it changes no term.
+    } else if (m.type == RaftType::kRequestVoteReply && m.pre_vote && m.granted) {
+      // A granted pre-vote echoes the proposed term; it is not a term anyone is in.
+    } else {
+      // §3.3: adopt the higher term as a follower; an AppendEntries names its leader.
+      become_follower(m.term, m.type == RaftType::kAppendEntries ? m.from : kNoServer, now);
+    }
+  } else if (m.term < hs_.term) {
+    ++counters_.stale_messages;
+    if (m.type == RaftType::kAppendEntries) {
+      // §3.3: "If a server receives a request with a stale term number, it rejects the request."
+      // The rejection carries our term, which makes a stale leader step down; with stickiness
+      // on this is also what frees a server whose term ran ahead (see raft.h).
+      Message r;
+      r.type = RaftType::kAppendEntriesReply;
+      r.to = m.from;
+      r.success = false;
+      r.index = m.prev_log_index;
+      r.last_log_index = last_index();
+      send(std::move(r));
+    } else if (m.type == RaftType::kRequestVote) {
+      Message r;
+      r.type = RaftType::kRequestVoteReply;
+      r.to = m.from;
+      r.pre_vote = m.pre_vote;
+      r.granted = false;
+      send(std::move(r));
+    }
+    return;
+  }
+
+  switch (m.type) {
+    case RaftType::kRequestVote: handle_request_vote(m, now); break;
+    case RaftType::kRequestVoteReply: tally(m, now); break;
+    case RaftType::kAppendEntries: handle_append_entries(m, now); break;
+    case RaftType::kAppendEntriesReply: handle_append_reply(m, now); break;
+  }
+}
+
+void RaftCore::handle_request_vote(const Message& m, base::MonoTime now) {
+  Message r;
+  r.type = RaftType::kRequestVoteReply;
+  r.to = m.from;
+  r.pre_vote = m.pre_vote;
+  if (m.pre_vote) {
+    // §9.6: grant a pre-vote when the candidate's proposed term is ahead of ours and its log is
+    // at least as up to date (§3.6.1); stickiness was checked above. Nothing is recorded.
+    r.granted = m.term > hs_.term && log_up_to_date(m.last_log_index, m.last_log_term);
+    r.term = r.granted ? m.term : hs_.term;
+    send(std::move(r));
+    return;
+  }
+  // m.term == our term here. §3.4: "Each server will vote for at most one candidate in a given
+  // term, on a first-come-first-served basis"; §3.6.1: only for an up-to-date log. A server that
+  // knows this term's leader does not vote (the leader won already).
+  const bool can_vote = hs_.voted_for == m.from || (hs_.voted_for == kNoServer && leader_ == kNoServer);
+  r.granted = can_vote && log_up_to_date(m.last_log_index, m.last_log_term);
+  if (r.granted) {
+    set_hard_state(hs_.term, m.from);  // persisted before the reply leaves (Ready, §3.8)
+    ++counters_.votes_granted;
+    // §3.4: granting a vote resets the election timer.
+    reset_election_timer(now);
+  }
+  send(std::move(r));
+}
+
+void RaftCore::tally(const Message& m, base::MonoTime now) {
+  // Pre-vote answers are for term + 1 (granted) or carry the voter's term (refused, and not
+  // higher than ours if we got here); real answers are for our term.
+  const bool for_us = (role_ == Role::kPreCandidate && m.pre_vote && (m.term == hs_.term + 1 || !m.granted)) ||
+                      (role_ == Role::kCandidate && !m.pre_vote && m.term == hs_.term);
+  if (!for_us) {
+    ++counters_.stale_messages;
+    return;
+  }
+  votes_.emplace(m.from, m.granted);  // the first answer of each voter counts (duplicates ignored)
+  size_t granted = 0, refused = 0;
+  for (auto& [id, g] : votes_) (g ? granted : refused)++;
+  if (granted >= quorum()) {
+    // §3.4: "A candidate wins an election if it receives votes from a majority of the servers in
+    // the full cluster for the same term." A won pre-vote starts the real election.
+    if (role_ == Role::kPreCandidate) start_election(now);
+    else become_leader(now);
+  } else if (refused >= quorum()) {
+    // Lost: wait as a follower for a leader or our next timeout.
+    become_follower(hs_.term, kNoServer, now);
+  }
+}
+
+void RaftCore::handle_append_entries(const Message& m, base::MonoTime now) {
+  if (role_ == Role::kLeader) {
+    // Two leaders in one term cannot happen (Election Safety); a message claiming it is bogus.
+    ++counters_.invalid_messages;
+    return;
+  }
+  // §3.4: "If the leader's term ... is at least as large as the candidate's current term, then
+  // the candidate recognizes the leader as legitimate and returns to follower state."
+  if (role_ != Role::kFollower) become_follower(hs_.term, m.from, now);
+  leader_ = m.from;
+  leader_contact_ = now;
+  heard_leader_ = true;
+  reset_election_timer(now);
+
+  Message r;
+  r.type = RaftType::kAppendEntriesReply;
+  r.to = m.from;
+  // §3.5 consistency check (Figure 3.1, AppendEntries receiver 2): "Reply false if log doesn't
+  // contain an entry at prevLogIndex whose term matches prevLogTerm."
+  if (m.prev_log_index > last_index()) {
+    // §5.3 fast back-off: our log ends early; the leader continues from our end.
+    ++counters_.append_rejections;
+    r.success = false;
+    r.index = m.prev_log_index;
+    r.conflict_index = last_index() + 1;
+    r.conflict_term = 0;
+    r.last_log_index = last_index();
+    send(std::move(r));
+    return;
+  }
+  if (term_at(m.prev_log_index) != m.prev_log_term) {
+    // §5.3: name the conflicting term and the first index we hold for it, so the leader can skip
+    // the whole term in one round trip.
+    ++counters_.append_rejections;
+    const Term ct = term_at(m.prev_log_index);
+    Index first = m.prev_log_index;
+    while (first > 1 && term_at(first - 1) == ct) --first;
+    r.success = false;
+    r.index = m.prev_log_index;
+    r.conflict_term = ct;
+    r.conflict_index = first;
+    r.last_log_index = last_index();
+    send(std::move(r));
+    return;
+  }
+  // Figure 3.1, receiver 3 and 4: "If an existing entry conflicts with a new one (same index but
+  // different terms), delete the existing entry and all that follow it. Append any new entries
+  // not already in the log." Entries we already hold are kept: a stale or reordered message must
+  // not cut off entries a newer one appended.
+  for (const Entry& e : m.entries) {
+    if (e.index <= last_index()) {
+      if (term_at(e.index) == e.term) continue;
+      if (e.index <= commit_) {
+        // A leader rewriting what we know committed is a broken peer, not our invariant: refuse.
+        ++counters_.invalid_messages;
+        return;
+      }
+      truncate_from(e.index);
+    }
+    append_local(e);
+    ++counters_.entries_appended;
+  }
+  // Figure 3.1, receiver 5: "If leaderCommit > commitIndex, set commitIndex = min(leaderCommit,
+  // index of last new entry)" -- the last entry this message vouches for, not our log's end.
+  const Index vouched = m.prev_log_index + m.entries.size();
+  if (m.leader_commit > commit_) commit_ = std::max(commit_, std::min(m.leader_commit, vouched));
+  r.success = true;
+  r.index = vouched;
+  r.last_log_index = last_index();
+  send(std::move(r));  // after the entries are durable (Ready, §3.8)
+}
+
+void RaftCore::handle_append_reply(const Message& m, base::MonoTime now) {
+  if (role_ != Role::kLeader) {
+    ++counters_.stale_messages;
+    return;
+  }
+  auto it = progress_.find(m.from);
+  if (it == progress_.end()) return;
+  Progress& pr = it->second;
+  pr.recent_active = true;
+  if (m.success) {
+    if (m.index > last_index()) {
+      ++counters_.invalid_messages;  // acknowledges entries we never sent
+      return;
+    }
+    if (m.index > pr.match) {
+      pr.match = m.index;
+      pr.progress_at = now;
+    }
+    pr.next = std::max(pr.next, pr.match + 1);
+    while (!pr.inflight.empty() && pr.inflight.front() <= m.index) pr.inflight.pop_front();
+    if (!pr.replicate) {
+      // §10.2.2: the follower matches; from now on pipeline.
+      pr.replicate = true;
+      pr.probe_sent = false;
+      pr.next = pr.match + 1;
+      pr.inflight.clear();
+      pr.progress_at = now;
+    }
+    maybe_commit();
+    replicate_to(m.from, pr, /*heartbeat=*/false, now);
+    return;
+  }
+  // A rejection. One about a position at or before what is known to match is stale (reordered).
+  if (m.index <= pr.match) {
+    ++counters_.stale_messages;
+    return;
+  }
+  // §5.3 fast back-off: if we hold the conflicting term, continue after our last entry of it;
+  // otherwise from the first index the follower holds for that term (or its log's end).
+  Index next = m.conflict_index;
+  if (m.conflict_term != 0) {
+    Index i = std::min(m.index, last_index());
+    while (i > 0 && term_at(i) > m.conflict_term) --i;
+    if (i > 0 && term_at(i) == m.conflict_term) next = i + 1;
+  }
+  // Never below what matches, never at or past the rejected position (progress each round).
+  next = std::max(next, pr.match + 1);
+  next = std::min(next, m.index);
+  pr.next = std::max<Index>(next, 1);
+  pr.replicate = false;
+  pr.inflight.clear();
+  pr.probe_sent = false;
+  replicate_to(m.from, pr, /*heartbeat=*/false, now);
+}
+
+// --- replication (leader) -------------------------------------------------------------------
+
+void RaftCore::send_append(ServerId peer, Progress& pr, Index prev, bool with_entries, base::MonoTime now) {
+  Message m;
+  m.type = RaftType::kAppendEntries;
+  m.to = peer;
+  m.prev_log_index = prev;
+  m.prev_log_term = term_at(prev);
+  size_t bytes = 0;
+  if (with_entries) {
+    // §10.2 batching: entries from prev + 1 up to the count and byte budgets (at least one).
+    for (Index i = prev + 1; i <= last_index() && m.entries.size() < config_.append_entries_max; ++i) {
+      const size_t b = wire::encoded_entry_bytes(entry(i));
+      if (!m.entries.empty() && bytes + b > config_.append_entries_bytes_max) break;
+      bytes += b;
+      m.entries.push_back(entry(i));
+    }
+  }
+  // The follower commits at most up to the last entry this message vouches for (receiver 5).
+  m.leader_commit = commit_;
+  const Index last = prev + m.entries.size();
+  if (pr.replicate && !m.entries.empty()) {
+    if (pr.inflight.empty()) pr.progress_at = now;
+    pr.inflight.push_back(last);
+    pr.next = last + 1;  // §10.2.2 optimistic advance
+  }
+  send(std::move(m));
+}
+
+void RaftCore::replicate_to(ServerId peer, Progress& pr, bool heartbeat, base::MonoTime now) {
+  if (!pr.replicate) {
+    // Probe: one message at a time, repeated each heartbeat until one is answered.
+    if (pr.probe_sent && !heartbeat) return;
+    pr.probe_sent = true;
+    send_append(peer, pr, pr.next - 1, /*with_entries=*/true, now);
+    return;
+  }
+  bool sent = false;
+  while (pr.next <= last_index() && pr.inflight.size() < config_.inflight_max) {
+    send_append(peer, pr, pr.next - 1, /*with_entries=*/true, now);
+    sent = true;
+  }
+  if (heartbeat && !sent) {
+    // A heartbeat vouches only for what is known to match, so it neither fails on entries still
+    // in flight nor lets the follower commit past them.
+    send_append(peer, pr, pr.match, /*with_entries=*/false, now);
+  }
+}
+
+void RaftCore::broadcast_append(bool heartbeat, base::MonoTime now) {
+  for (auto& [peer, pr] : progress_) {
+    if (heartbeat && pr.replicate && !pr.inflight.empty() && now - pr.progress_at >= config_.heartbeat_interval * 2) {
+      // Pipelined messages out for two heartbeat intervals and match_index has not moved: assume
+      // they were lost and probe again from what is known to match. (A heartbeat's success
+      // does not count: it vouches only for match_index.)
+      pr.replicate = false;
+      pr.inflight.clear();
+      pr.next = pr.match + 1;
+      pr.probe_sent = false;
+    }
+    replicate_to(peer, pr, heartbeat, now);
+  }
+}
+
+// §3.6.2: "Raft never commits log entries from previous terms by counting replicas. Only log
+// entries from the leader's current term are committed by counting replicas; once an entry from
+// the current term has been committed in this way, then all prior entries are committed
+// indirectly because of the Log Matching Property." §10.2.1: the leader counts itself with what
+// is durable on its own disk.
+void RaftCore::maybe_commit() {
+  if (role_ != Role::kLeader) return;
+  std::vector<Index> match;
+  match.push_back(stable_);
+  for (auto& [peer, pr] : progress_) match.push_back(pr.match);
+  std::sort(match.begin(), match.end(), std::greater<Index>());
+  const Index n = match[quorum() - 1];
+  if (n <= commit_) return;
+  if (term_at(n) != hs_.term && !config_.debug_commit_previous_term) return;
+  commit_ = n;
+}
+
+base::Result<Index> RaftCore::propose(std::string data, base::MonoTime now) {
+  if (role_ != Role::kLeader) {
+    if (leader_ != kNoServer) {
+      return base::error(base::Code::kUnavailable, "raft: not the leader (leader is %llu)",
+                         static_cast<unsigned long long>(leader_));
+    }
+    return base::error(base::Code::kUnavailable, "raft: not the leader (no leader known)");
+  }
+  if (data.size() > config_.entry_bytes_max) {
+    return base::error(base::Code::kInvalidArgument, "raft: command of %zu bytes over entry_bytes_max (%zu)",
+                       data.size(), config_.entry_bytes_max);
+  }
+  if (last_index() - commit_ >= config_.uncommitted_entries_max) {
+    return base::error(base::Code::kResourceExhausted, "raft: %zu uncommitted entries (uncommitted_entries_max)",
+                       config_.uncommitted_entries_max);
+  }
+  ++counters_.proposals;
+  const Index idx = last_index() + 1;
+  append_local(Entry{idx, hs_.term, EntryType::kCommand, std::move(data)});
+  // Pipelining: followers that match get the new entry now rather than at the next heartbeat.
+  for (auto& [peer, pr] : progress_) {
+    if (pr.replicate) replicate_to(peer, pr, /*heartbeat=*/false, now);
+  }
+  return idx;
+}
+
+// --- Ready ----------------------------------------------------------------------------------------
+
+bool RaftCore::has_ready() const {
+  if (ready_out_ != 0) return false;
+  return hs_dirty_ || truncated_ || unstable_from_ <= last_index() || !msgs_.empty() || applied_ < commit_;
+}
+
+Ready RaftCore::take_ready() {
+  AGENT_ASSERT(ready_out_ == 0);
+  Ready rd;
+  rd.id = next_ready_id_++;
+  if (hs_dirty_) {
+    rd.hard_state = hs_;
+    hs_dirty_ = false;
+  }
+  if (truncated_) rd.truncate_from = unstable_from_;
+  truncated_ = false;
+  for (Index i = unstable_from_; i <= last_index(); ++i) rd.entries.push_back(entry(i));
+  unstable_from_ = last_index() + 1;
+  ready_last_index_ = rd.entries.empty() ? 0 : rd.entries.back().index;
+  ready_last_term_ = rd.entries.empty() ? 0 : rd.entries.back().term;
+  // Committed entries are applied after this Ready's sync, by which time every entry up to
+  // last_index() (commit_ <= last_index()) is durable here too.
+  for (Index i = applied_ + 1; i <= commit_ && rd.committed.size() < config_.apply_batch_max; ++i) {
+    rd.committed.push_back(entry(i));
+  }
+  applied_ += rd.committed.size();
+  if (config_.debug_ack_before_persist) rd.messages_before_persist = std::move(msgs_);
+  else rd.messages = std::move(msgs_);
+  msgs_.clear();
+  ready_out_ = rd.id;
+  ++counters_.readies;
+  return rd;
+}
+
+void RaftCore::on_persisted(uint64_t ready_id, base::MonoTime now) {
+  AGENT_ASSERT_MSG(ready_id == ready_out_, "raft: on_persisted for a Ready that is not out");
+  ready_out_ = 0;
+  // §10.2.1: what this Ready wrote is durable; if the log still holds it (no later truncation
+  // replaced it) the leader may count it.
+  if (ready_last_index_ != 0 && ready_last_index_ <= last_index() && term_at(ready_last_index_) == ready_last_term_) {
+    stable_ = std::max(stable_, ready_last_index_);
+  }
+  ready_last_index_ = 0;
+  maybe_commit();
+}
+
+}  // namespace raft

@@ -1,0 +1,242 @@
+// RaftCore: one Raft server (Ongaro, "Consensus: Bridging Theory and Practice", 2014) as a
+// sans-I/O state machine.
+//
+// What it does, by dissertation section (each rule in raft.cc names its section again):
+//   - §3.3 terms: every message carries the sender's term; a higher term turns a server into a
+//     follower of that term, a lower one is refused with our term in the reply.
+//   - §3.4 leader election with randomized election timeouts in [T, 2T); one vote per term,
+//     persisted before it is announced; §3.6.1 the vote goes only to a candidate whose log is at
+//     least as up to date as ours.
+//   - §9.6 pre-vote: a server whose election timer fires first asks, without changing its term,
+//     whether a majority would vote for it (term + 1, its log); only then does it campaign.
+//   - §6.2 check-quorum: a leader that has not heard from a majority for an election timeout
+//     steps down. §4.2.3 "leader stickiness": a server that heard from a leader less than an
+//     election timeout ago refuses pre-votes and votes and does not adopt their term.
+//     The known interaction of the two (etcd raft's notes on it): with stickiness, a server whose
+//     term ran ahead (it campaigned while cut off, e.g. with pre-vote off) can neither win nor
+//     learn the leader, since its term is higher than the leader's and its votes are ignored; so
+//     an AppendEntries from a lower term is answered with our term, which makes that leader step
+//     down and lets an election at the higher term finish the matter. With pre-vote on, a
+//     cut-off server never raises its term, so this disruption does not happen; and pre-votes are
+//     subject to stickiness too, or a follower with a current leader could pre-vote for a server
+//     with a long log and help it depose a healthy leader.
+//   - §3.5 log replication: AppendEntries with the consistency check on (prev_log_index,
+//     prev_log_term); conflicting suffixes are truncated; §5.3's fast back-off (a rejection
+//     names the conflicting term and the first index the follower holds for it, or its log's
+//     end) lets the leader skip a whole term per round trip.
+//   - §10.2 batching (append_entries_max, append_entries_bytes_max) and pipelining: while a
+//     follower is known to match (state "replicate") the leader advances next_index
+//     optimistically and keeps up to inflight_max AppendEntries in flight; after a rejection or
+//     an unanswered round it falls back to "probe", one message per heartbeat until one succeeds.
+//   - §3.6.2 commitment: the leader commits the highest index stored on a majority only if that
+//     entry is from its current term (Figure 3.7); §6.4 / §3.6.2 a new leader appends a no-op
+//     entry of its term so that earlier entries commit without waiting for a client.
+//   - §3.8 persistence: nothing goes out before what it promises is durable (Ready, below);
+//     §10.2.1 the leader counts its own log in the majority only once it is durable.
+//
+// Driving it (like etcd raft's Ready): the host feeds on_message() with every decoded message
+// from a peer, on_tick() at next_deadline(), and propose() with client commands. Whenever
+// has_ready() is true it takes a Ready and performs it IN THIS ORDER:
+//   1. persist: hard_state (if set), truncate_from (if non-zero), entries -- write_ready() --
+//      then Storage::sync();
+//   2. only after the sync succeeded: send `messages`, apply `committed` in order;
+//   3. call on_persisted(ready.id).
+// Only one Ready is out at a time: has_ready() is false until on_persisted() for the previous
+// one. Inputs may arrive while a Ready is being persisted; their effects wait for the next Ready.
+// A Ready with no persistence (needs_sync() false) may be sent and acknowledged at once.
+//
+// Threading: one thread (the node's loop); no locks. Ownership: the core owns its in-memory copy
+// of the log (loaded from Storage at construction) and never touches a Storage afterwards.
+//
+// Not done yet (README.md): snapshots and log compaction (InstallSnapshot), membership changes
+// and non-voting members, leadership transfer (TimeoutNow), ReadIndex reads, leader writes in
+// parallel with its followers' (§10.2.1 allows sending AppendEntries before the leader's own
+// write is durable; we wait), SQLite storage, RPC transport.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/base/random.h"
+#include "agent/base/status.h"
+#include "agent/base/time.h"
+#include "agent/raft/config.h"
+#include "agent/raft/storage.h"
+#include "agent/wire/raft_message.h"
+
+namespace raft {
+
+using Message = wire::RaftMessage;
+using wire::EntryType;
+using wire::RaftType;
+
+enum class Role : uint8_t { kFollower, kPreCandidate, kCandidate, kLeader };
+const char* role_name(Role r);
+
+// What the host must do, in order: persist (hard_state, truncate_from, entries) and sync; then
+// send `messages` and apply `committed`; then on_persisted(id).
+struct Ready {
+  uint64_t id = 0;
+  std::optional<HardState> hard_state;  // the new term and vote, if they changed
+  Index truncate_from = 0;              // non-zero: delete entries >= this first
+  std::vector<Entry> entries;           // then append these (contiguous)
+  std::vector<Message> messages;        // to send once the above is durable
+  std::vector<Entry> committed;         // to apply once the above is durable, in index order
+  // Only the debug_ack_before_persist negative control fills this: messages the host sends
+  // before persisting (a deliberate bug).
+  std::vector<Message> messages_before_persist;
+
+  bool needs_sync() const { return hard_state.has_value() || truncate_from != 0 || !entries.empty(); }
+};
+
+// Performs step 1's writes (not the sync) on `storage`.
+base::Status write_ready(Storage& storage, const Ready& ready);
+
+struct RaftCounters {
+  uint64_t messages_in = 0;
+  uint64_t messages_out = 0;
+  uint64_t invalid_messages = 0;     // not for us, from a non-member, malformed entries
+  uint64_t stale_messages = 0;       // from an older term, or replies we no longer wait for
+  uint64_t elections_started = 0;    // real campaigns (term incremented)
+  uint64_t pre_votes_started = 0;
+  uint64_t votes_granted = 0;        // by us, real votes
+  uint64_t votes_refused_sticky = 0; // (pre-)votes ignored because a leader is live (§4.2.3)
+  uint64_t leaderships = 0;
+  uint64_t check_quorum_stepdowns = 0;
+  uint64_t append_rejections = 0;    // AppendEntries we rejected (consistency check)
+  uint64_t truncations = 0;
+  uint64_t entries_appended = 0;     // as follower
+  uint64_t proposals = 0;
+  uint64_t readies = 0;
+};
+
+class RaftCore {
+ public:
+  // Loads term, vote and log from `storage` (read once, here). `applied` is the last index the
+  // host's state machine already holds (0 for a state machine rebuilt from the log). `seed`
+  // seeds the election-timeout draws. Asserts config.validate() is OK and applied <= the log.
+  RaftCore(RaftConfig config, const Storage& storage, uint64_t seed, base::MonoTime now, Index applied = 0);
+  RaftCore(const RaftCore&) = delete;
+  RaftCore& operator=(const RaftCore&) = delete;
+
+  // --- inputs ----------------------------------------------------------------------------------
+  // Election timeouts (followers, candidates), heartbeats and check-quorum (leaders).
+  void on_tick(base::MonoTime now);
+  // One decoded message from a peer. Messages not for us, from non-members or with malformed
+  // entries are counted and dropped; nothing here asserts on a message's content.
+  void on_message(const Message& m, base::MonoTime now);
+  // A client command. Returns the index it will have if committed. kUnavailable when this server
+  // is not the leader (message names the leader if known), kResourceExhausted past
+  // uncommitted_entries_max, kInvalidArgument over entry_bytes_max. Committed (and applied
+  // through a Ready) only if this leader keeps its leadership long enough.
+  base::Result<Index> propose(std::string data, base::MonoTime now);
+  // The host finished step 1 and 2 of Ready `id` (the one last taken).
+  void on_persisted(uint64_t ready_id, base::MonoTime now);
+
+  // --- outputs ---------------------------------------------------------------------------------
+  bool has_ready() const;
+  Ready take_ready();
+  // When on_tick() next has work.
+  base::MonoTime next_deadline() const;
+
+  // --- reads -----------------------------------------------------------------------------------
+  ServerId id() const { return config_.id; }
+  Role role() const { return role_; }
+  Term term() const { return hs_.term; }
+  ServerId voted_for() const { return hs_.voted_for; }
+  // The leader of the current term as far as we know (ourselves when leader), kNoServer if none.
+  ServerId leader() const { return leader_; }
+  Index commit_index() const { return commit_; }
+  // Last index handed out for applying (in a Ready).
+  Index applied_index() const { return applied_; }
+  Index last_index() const { return log_.size(); }
+  // Term of the entry at `i` (0 for i == 0); asserts i <= last_index().
+  Term term_at(Index i) const;
+  const Entry& entry(Index i) const;
+  // Index of the last entry known durable here.
+  Index stable_index() const { return stable_; }
+  const RaftCounters& counters() const { return counters_; }
+  const RaftConfig& config() const { return config_; }
+  // For invariant checkers: the lowest index whose entry was removed or replaced since the last
+  // call (UINT64_MAX if none), then forgets it. Appends at the end do not count.
+  Index take_log_rewrite_low();
+
+ private:
+  // What the leader knows of one follower (§3.5 nextIndex / matchIndex; §10.2 states).
+  struct Progress {
+    Index next = 1;
+    Index match = 0;
+    bool replicate = false;      // false: probe (one message per heartbeat)
+    bool probe_sent = false;     // probe: a message is out this heartbeat
+    std::deque<Index> inflight;  // replicate: last index of each AppendEntries out
+    // replicate: when match_index last advanced, or the pipeline last went from empty to busy.
+    // Two heartbeat intervals with messages out and no progress means they were lost.
+    base::MonoTime progress_at;
+    bool recent_active = false;  // heard from since the last check-quorum (§6.2)
+  };
+
+  size_t quorum() const { return config_.voters.size() / 2 + 1; }
+  Term last_term() const { return term_at(last_index()); }
+  bool log_up_to_date(Index last_index, Term last_term) const;
+  bool in_lease(base::MonoTime now) const;
+  void reset_election_timer(base::MonoTime now);
+  void set_hard_state(Term term, ServerId voted_for);
+
+  void become_follower(Term term, ServerId leader, base::MonoTime now);
+  void start_pre_vote(base::MonoTime now);
+  void start_election(base::MonoTime now);
+  void become_leader(base::MonoTime now);
+  void tally(const Message& m, base::MonoTime now);
+
+  void handle_request_vote(const Message& m, base::MonoTime now);
+  void handle_append_entries(const Message& m, base::MonoTime now);
+  void handle_append_reply(const Message& m, base::MonoTime now);
+  bool valid(const Message& m) const;
+
+  void truncate_from(Index i);
+  void append_local(Entry e);
+  void send(Message m);
+  // Leader: sends what `peer` needs (batches while replicating, one probe, or a heartbeat when
+  // `heartbeat` and there is nothing else).
+  void replicate_to(ServerId peer, Progress& pr, bool heartbeat, base::MonoTime now);
+  void send_append(ServerId peer, Progress& pr, Index prev, bool with_entries, base::MonoTime now);
+  void broadcast_append(bool heartbeat, base::MonoTime now);
+  void maybe_commit();
+
+  RaftConfig config_;
+  base::Prng prng_;
+  HardState hs_;
+  bool hs_dirty_ = false;
+  std::vector<Entry> log_;  // log_[i] has index i + 1
+  Index unstable_from_;     // entries >= this are not yet handed to the host to persist
+  bool truncated_ = false;  // the next Ready truncates at unstable_from_
+  Index stable_ = 0;        // durable here (§10.2.1)
+  Index rewrite_low_ = UINT64_MAX;
+  Index commit_ = 0;
+  Index applied_ = 0;
+
+  Role role_ = Role::kFollower;
+  ServerId leader_ = kNoServer;
+  base::MonoTime leader_contact_;  // when leader_ last proved itself (§4.2.3)
+  bool heard_leader_ = false;
+  base::MonoTime election_deadline_;
+  std::map<ServerId, bool> votes_;  // this campaign's answers (pre-vote or real)
+
+  std::map<ServerId, Progress> progress_;  // leader only; every voter but us
+  base::MonoTime heartbeat_deadline_ = base::MonoTime::never();
+  base::MonoTime check_quorum_deadline_ = base::MonoTime::never();
+
+  std::vector<Message> msgs_;
+  uint64_t next_ready_id_ = 1;
+  uint64_t ready_out_ = 0;  // id of the Ready the host is performing, 0 if none
+  Index ready_last_index_ = 0;  // last entry index that Ready persists (0: none)
+  Term ready_last_term_ = 0;
+
+  RaftCounters counters_;
+};
+
+}  // namespace raft

@@ -1,0 +1,154 @@
+// Encoder and decoder of the Raft wire format; the layout is documented in raft_message.h.
+#include "agent/wire/raft_message.h"
+
+namespace wire {
+
+namespace {
+
+base::Status bad(const char* what) { return base::error(base::Code::kInvalidArgument, "raft: bad %s", what); }
+
+size_t varint_bytes(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+bool known_entry_type(uint8_t t) { return t == uint8_t(EntryType::kCommand) || t == uint8_t(EntryType::kNoop); }
+
+}  // namespace
+
+std::string_view raft_type_name(RaftType type) {
+  switch (type) {
+    case RaftType::kRequestVote: return "request_vote";
+    case RaftType::kRequestVoteReply: return "request_vote_reply";
+    case RaftType::kAppendEntries: return "append_entries";
+    case RaftType::kAppendEntriesReply: return "append_entries_reply";
+  }
+  return "unknown";
+}
+
+size_t encoded_entry_bytes(const RaftEntry& e) {
+  return varint_bytes(e.term) + 1 + varint_bytes(e.data.size()) + e.data.size();
+}
+
+std::string encode_raft_message(const RaftMessage& m) {
+  std::string out;
+  base::ByteWriter w(&out, kRaftMessageBytesMax);
+  w.u8(kRaftProtocolVersion);
+  w.u8(static_cast<uint8_t>(m.type));
+  w.u64(m.term);
+  w.varint(m.from);
+  w.varint(m.to);
+  switch (m.type) {
+    case RaftType::kRequestVote:
+      w.u8(m.pre_vote ? 1 : 0);
+      w.varint(m.last_log_index);
+      w.varint(m.last_log_term);
+      break;
+    case RaftType::kRequestVoteReply:
+      w.u8((m.pre_vote ? 1 : 0) | (m.granted ? 2 : 0));
+      break;
+    case RaftType::kAppendEntries:
+      AGENT_ASSERT(m.entries.size() <= kEntriesPerMessageMax);
+      w.varint(m.prev_log_index);
+      w.varint(m.prev_log_term);
+      w.varint(m.leader_commit);
+      w.varint(m.entries.size());
+      for (const RaftEntry& e : m.entries) {
+        AGENT_ASSERT(e.data.size() <= kEntryBytesMax);
+        w.varint(e.term);
+        w.u8(static_cast<uint8_t>(e.type));
+        w.str(e.data);
+      }
+      break;
+    case RaftType::kAppendEntriesReply:
+      w.u8(m.success ? 1 : 0);
+      w.varint(m.index);
+      w.varint(m.conflict_index);
+      w.varint(m.conflict_term);
+      w.varint(m.last_log_index);
+      break;
+  }
+  AGENT_ASSERT_MSG(w.ok(), "raft message over kRaftMessageBytesMax");
+  return out;
+}
+
+base::Status decode_raft_message(base::ByteSpan bytes, RaftMessage* out) {
+  *out = RaftMessage{};
+  if (bytes.size() > kRaftMessageBytesMax) return bad("message size");
+  base::ByteReader r(bytes);
+  const uint8_t version = r.u8();
+  if (!r.ok() || version != kRaftProtocolVersion) return bad("version");
+  const uint8_t type = r.u8();
+  if (!r.ok() || type < uint8_t(RaftType::kRequestVote) || type > uint8_t(RaftType::kAppendEntriesReply)) {
+    return bad("type");
+  }
+  out->type = static_cast<RaftType>(type);
+  out->term = r.u64();
+  out->from = r.varint();
+  out->to = r.varint();
+  if (!r.ok()) return bad("header");
+  if (out->from == 0 || out->to == 0) return bad("server id");
+  switch (out->type) {
+    case RaftType::kRequestVote: {
+      const uint8_t flags = r.u8();
+      if (!r.ok() || (flags & ~1u) != 0) return bad("request_vote flags");
+      out->pre_vote = (flags & 1) != 0;
+      out->last_log_index = r.varint();
+      out->last_log_term = r.varint();
+      if (!r.ok()) return bad("request_vote");
+      break;
+    }
+    case RaftType::kRequestVoteReply: {
+      const uint8_t flags = r.u8();
+      if (!r.ok() || (flags & ~3u) != 0) return bad("request_vote_reply flags");
+      out->pre_vote = (flags & 1) != 0;
+      out->granted = (flags & 2) != 0;
+      break;
+    }
+    case RaftType::kAppendEntries: {
+      out->prev_log_index = r.varint();
+      out->prev_log_term = r.varint();
+      out->leader_commit = r.varint();
+      const uint64_t count = r.varint();
+      if (!r.ok()) return bad("append_entries");
+      if (count > kEntriesPerMessageMax) return bad("entry count");
+      // Each entry takes at least 3 bytes: refuse a count the remaining bytes cannot hold before
+      // reserving anything for it.
+      if (count > r.remaining() / 3) return bad("entry count");
+      if (out->prev_log_index > UINT64_MAX - count) return bad("entry index");
+      out->entries.reserve(count);
+      for (uint64_t i = 0; i < count; ++i) {
+        RaftEntry e;
+        e.index = out->prev_log_index + 1 + i;
+        e.term = r.varint();
+        const uint8_t et = r.u8();
+        std::string_view data = r.str(kEntryBytesMax);
+        if (!r.ok()) return bad("entry");
+        if (!known_entry_type(et)) return bad("entry type");
+        e.type = static_cast<EntryType>(et);
+        e.data.assign(data.data(), data.size());
+        out->entries.push_back(std::move(e));
+      }
+      break;
+    }
+    case RaftType::kAppendEntriesReply: {
+      const uint8_t flags = r.u8();
+      if (!r.ok() || (flags & ~1u) != 0) return bad("append_entries_reply flags");
+      out->success = (flags & 1) != 0;
+      out->index = r.varint();
+      out->conflict_index = r.varint();
+      out->conflict_term = r.varint();
+      out->last_log_index = r.varint();
+      if (!r.ok()) return bad("append_entries_reply");
+      break;
+    }
+  }
+  if (!r.at_end()) return bad("trailing bytes");
+  return base::Status::ok();
+}
+
+}  // namespace wire

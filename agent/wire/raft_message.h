@@ -1,0 +1,110 @@
+// The Raft wire format: the messages foundations exchange (RequestVote, pre-vote, AppendEntries
+// and their replies) and the log entry they carry.
+//
+// Every field is written by base::ByteWriter and read by base::ByteReader -- little-endian
+// fixed-width integers and LEB128 varints, never a struct copy.
+//
+// Message (one datagram in the simulator, one RPC frame body later):
+//   u8      protocol version (kRaftProtocolVersion)
+//   u8      type (RaftType)
+//   u64     term
+//   varint  from (server id, non-zero), varint to (server id, non-zero)
+//   body, by type:
+//   kRequestVote        u8 flags (1: pre-vote), varint last_log_index, varint last_log_term
+//   kRequestVoteReply   u8 flags (1: pre-vote, 2: granted)
+//   kAppendEntries      varint prev_log_index, varint prev_log_term, varint leader_commit,
+//                       varint entry count (<= kEntriesPerMessageMax),
+//                       count x { varint term, u8 entry type, bytes data (<= kEntryBytesMax) }
+//                       -- entry i has index prev_log_index + 1 + i, so indexes are not sent
+//   kAppendEntriesReply u8 flags (1: success), varint index (success: the last index the
+//                       request matched; failure: the request's prev_log_index),
+//                       varint conflict_index, varint conflict_term, varint last_log_index
+// Nothing may follow the body: trailing bytes are an error, so every message has exactly one
+// encoding.
+//
+// Decoders take untrusted bytes: every count and length is bounded by the constants below,
+// every failure is a Status (kInvalidArgument naming the field), nothing asserts. What the
+// fields mean and which combinations the core accepts (entry terms at most the message's term,
+// a sender that is a member) is checked by the core, not here.
+//
+// Threading: pure functions and plain values. Not here: framing on streams, authentication
+// (rpc/), what the messages mean (raft/raft.h).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/base/bytes.h"
+#include "agent/base/status.h"
+
+namespace wire {
+
+// Bumped when the framing or an existing message body changes incompatibly.
+inline constexpr uint8_t kRaftProtocolVersion = 1;
+
+// Bounds on what the decoder accepts.
+// One entry's data: a KV value (512 KiB, Consul's limit) with its key and command header.
+inline constexpr size_t kEntryBytesMax = 1u << 20;
+// Entries in one AppendEntries: the core's batching limit (append_entries_max) is below this.
+inline constexpr size_t kEntriesPerMessageMax = 4096;
+// One encoded message: a batch of entries (the core's append_entries_bytes_max) plus headroom.
+inline constexpr size_t kRaftMessageBytesMax = 8u << 20;
+
+enum class RaftType : uint8_t {
+  kRequestVote = 1,
+  kRequestVoteReply = 2,
+  kAppendEntries = 3,
+  kAppendEntriesReply = 4,
+};
+std::string_view raft_type_name(RaftType type);
+
+enum class EntryType : uint8_t {
+  kCommand = 0,  // a state-machine command (opaque here)
+  kNoop = 1,     // the entry a new leader appends in its term (dissertation §6.4 / §3.6.2)
+};
+
+struct RaftEntry {
+  uint64_t index = 0;
+  uint64_t term = 0;
+  EntryType type = EntryType::kCommand;
+  std::string data;
+  bool operator==(const RaftEntry&) const = default;
+};
+
+// One message; `type` says which fields are meaningful (a tagged struct, as in gossip_message.h).
+struct RaftMessage {
+  RaftType type = RaftType::kAppendEntries;
+  uint64_t term = 0;
+  uint64_t from = 0;
+  uint64_t to = 0;
+  // kRequestVote / kRequestVoteReply
+  bool pre_vote = false;
+  uint64_t last_log_index = 0;  // RequestVote: candidate's; AppendEntriesReply: follower's
+  uint64_t last_log_term = 0;
+  bool granted = false;
+  // kAppendEntries
+  uint64_t prev_log_index = 0;
+  uint64_t prev_log_term = 0;
+  uint64_t leader_commit = 0;
+  std::vector<RaftEntry> entries;
+  // kAppendEntriesReply
+  bool success = false;
+  uint64_t index = 0;
+  uint64_t conflict_index = 0;
+  uint64_t conflict_term = 0;
+  bool operator==(const RaftMessage&) const = default;
+};
+
+// Bytes one entry adds to an AppendEntries body (for the core's batching budget).
+size_t encoded_entry_bytes(const RaftEntry& e);
+// Encodes `m`. Asserts the message is within kRaftMessageBytesMax and its entries are within
+// their bounds -- the core never builds a bigger one (append_entries_bytes_max).
+std::string encode_raft_message(const RaftMessage& m);
+// Decodes one whole message into `out`. kInvalidArgument on any malformed, oversized or trailing
+// input, on an unknown version or type, on a zero server id or an entry index that overflows.
+base::Status decode_raft_message(base::ByteSpan bytes, RaftMessage* out);
+
+}  // namespace wire

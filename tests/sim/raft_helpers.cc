@@ -1,0 +1,373 @@
+#include "raft_helpers.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+namespace rafttest {
+
+raft::RaftConfig sim_config() {
+  raft::RaftConfig c;
+  c.election_timeout = base::Duration::millis(150);
+  c.heartbeat_interval = base::Duration::millis(15);
+  c.append_entries_max = 16;  // small batches so runs exercise batching and pipelining
+  c.inflight_max = 4;
+  return c;
+}
+
+void report_failure(const sim::World& world) {
+  if (!::testing::Test::HasFailure()) return;
+  fprintf(stderr, "sim: failure with %s\n", sim::seed_banner(world.seed()).c_str());
+  world.dump_trace(stderr, 40);
+}
+
+uint64_t entry_hash(const raft::Entry& e) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](uint8_t b) { h = (h ^ b) * 1099511628211ull; };
+  for (int i = 0; i < 8; ++i) mix(uint8_t(e.term >> (8 * i)));
+  mix(uint8_t(e.type));
+  for (char ch : e.data) mix(uint8_t(ch));
+  return h;
+}
+
+namespace {
+
+uint64_t entropy_seed(hal::Env& env) {
+  uint8_t b[8];
+  AGENT_ASSERT(env.entropy->fill(b).is_ok());
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= uint64_t{b[i]} << (8 * i);
+  return v;
+}
+
+}  // namespace
+
+// --- the server process ---------------------------------------------------------------------------
+
+RaftServer::RaftServer(sim::Node& node, Fleet& fleet) : node_(node), fleet_(fleet) {
+  raft::RaftConfig c = fleet.options.raft;
+  c.id = Fleet::server_id(node.id());
+  c.voters.clear();
+  for (size_t i = 0; i < fleet.servers; ++i) c.voters.push_back(Fleet::server_id(sim::NodeId(i)));
+  fleet.applied[node.id()].clear();  // the state machine is rebuilt from the log in every life
+  core_ = std::make_unique<raft::RaftCore>(c, *fleet.disk.at(node.id()), entropy_seed(node.env()), node.loop().now());
+  auto u = node.env().net->udp_open(hal::SockAddr::ipv4(0, 0, 0, 0, kRaftPort));
+  AGENT_ASSERT(u.is_ok());
+  udp_ = *u;
+  AGENT_ASSERT(node.loop().watch(udp_, hal::kReadable, [this](uint8_t) { on_udp(); }).is_ok());
+  pump();
+}
+
+RaftServer::~RaftServer() {
+  if (timer_armed_) node_.loop().cancel(timer_);
+  node_.loop().unwatch(udp_);
+  node_.env().net->close(udp_);
+}
+
+base::Result<raft::Index> RaftServer::propose(std::string cmd) {
+  auto r = core_->propose(std::move(cmd), node_.loop().now());
+  pump();
+  return r;
+}
+
+void RaftServer::on_udp() {
+  static uint8_t buf[65536];
+  hal::SockAddr from;
+  while (true) {
+    auto r = node_.env().net->udp_recv(udp_, buf, &from);
+    if (!r.is_ok()) break;
+    raft::Message m;
+    if (!wire::decode_raft_message(base::ByteSpan(buf, *r), &m).is_ok()) {
+      ++decode_errors;
+      continue;
+    }
+    core_->on_message(m, node_.loop().now());
+  }
+  pump();
+}
+
+void RaftServer::send(const raft::Message& m) {
+  std::string bytes = wire::encode_raft_message(m);
+  const sim::NodeId to = Fleet::node_id(m.to);
+  AGENT_ASSERT(node_.env().net->udp_send(udp_, fleet_.world.node(to).address(kRaftPort), base::as_bytes(bytes)).is_ok());
+}
+
+// Performs Readies one at a time, as raft.h prescribes: write, sync on the worker pool, then
+// send and apply, then on_persisted.
+void RaftServer::pump() {
+  while (!syncing_ && core_->has_ready()) {
+    raft::Ready rd = core_->take_ready();
+    for (const raft::Message& m : rd.messages_before_persist) send(m);  // negative control only
+    base::Status st = raft::write_ready(*fleet_.disk.at(node_.id()), rd);
+    AGENT_ASSERT_MSG(st.is_ok(), st.to_string().c_str());
+    if (!rd.needs_sync()) {
+      finish_ready(std::move(rd));
+      continue;
+    }
+    syncing_ = true;
+    auto shared = std::make_shared<raft::Ready>(std::move(rd));
+    base::Status sub = node_.executor().submit([] {}, [this, shared] {
+      base::Status s = fleet_.disk.at(node_.id())->sync();
+      AGENT_ASSERT_MSG(s.is_ok(), "fsync failed: the process stops");
+      syncing_ = false;
+      finish_ready(std::move(*shared));
+      pump();
+    });
+    AGENT_ASSERT(sub.is_ok());
+  }
+  arm();
+}
+
+void RaftServer::finish_ready(raft::Ready rd) {
+  for (const raft::Message& m : rd.messages) send(m);
+  for (const raft::Entry& e : rd.committed) fleet_.on_apply(node_.id(), e);
+  core_->on_persisted(rd.id, node_.loop().now());
+}
+
+void RaftServer::arm() {
+  const base::MonoTime at = core_->next_deadline();
+  if (timer_armed_ && at == timer_at_) return;
+  if (timer_armed_) node_.loop().cancel(timer_);
+  timer_armed_ = false;
+  timer_at_ = at;
+  if (at.is_never()) return;
+  auto t = node_.loop().arm(at, [this] {
+    timer_armed_ = false;
+    core_->on_tick(node_.loop().now());
+    pump();
+  });
+  AGENT_ASSERT(t.is_ok());
+  timer_ = *t;
+  timer_armed_ = true;
+}
+
+// --- the fleet ------------------------------------------------------------------------------------
+
+void Fleet::add_servers(size_t n) {
+  AGENT_ASSERT(world.node_count() == 0 && servers == 0);
+  servers = n;
+  for (size_t i = 0; i < n; ++i) disk[sim::NodeId(i)] = std::make_unique<raft::MemStorage>();
+  for (size_t i = 0; i < n; ++i) {
+    world.add_node("s" + std::to_string(i + 1), [this](sim::Node& node) -> std::unique_ptr<sim::Process> {
+      return std::make_unique<RaftServer>(node, *this);
+    });
+  }
+}
+
+RaftServer* Fleet::server(sim::NodeId id) {
+  sim::Node& n = world.node(id);
+  if (!n.up() || n.process() == nullptr) return nullptr;
+  return &n.process_as<RaftServer>();
+}
+
+void Fleet::crash(sim::NodeId id) {
+  if (!world.node(id).up()) return;
+  world.crash(id);
+  disk.at(id)->crash();
+  ++crashes;
+}
+
+void Fleet::restart(sim::NodeId id) {
+  if (world.node(id).up()) return;
+  world.restart(id);
+}
+
+RaftServer* Fleet::leader() {
+  RaftServer* best = nullptr;
+  for (sim::NodeId i = 0; i < world.node_count(); ++i) {
+    RaftServer* s = server(i);
+    if (s && s->core().role() == raft::Role::kLeader && (!best || s->core().term() > best->core().term())) best = s;
+  }
+  return best;
+}
+
+bool Fleet::propose(const std::string& cmd) {
+  RaftServer* l = leader();
+  if (!l) return false;
+  if (!l->propose(cmd).is_ok()) return false;
+  ++proposed;
+  return true;
+}
+
+void Fleet::start_client() {
+  if (options.client_interval <= base::Duration::zero()) return;
+  client_on_ = true;
+  world.after(options.client_interval, [this] { client_tick(); });
+}
+
+void Fleet::client_tick() {
+  if (!client_on_) return;
+  (void)propose("c" + std::to_string(++client_seq_));
+  world.after(options.client_interval, [this] { client_tick(); });
+}
+
+void Fleet::fail(const std::string& what) {
+  if (!violation.empty()) return;
+  char head[96];
+  snprintf(head, sizeof head, "step %" PRIu64 " t=%" PRId64 "ms: ", world.steps(), world.now().ns() / 1000000);
+  violation = head + what;
+}
+
+void Fleet::on_apply(sim::NodeId id, const raft::Entry& e) {
+  auto& mine = applied[id];
+  if (e.index != mine.size() + 1) {
+    fail("s" + std::to_string(id + 1) + " applied index " + std::to_string(e.index) + " after " +
+         std::to_string(mine.size()));
+  }
+  mine.push_back(e);
+  const uint64_t h = entry_hash(e);
+  auto [it, fresh] = applied_global_.emplace(e.index, h);
+  if (!fresh && it->second != h) {
+    fail("State-Machine Safety: s" + std::to_string(id + 1) + " applied a different entry at index " +
+         std::to_string(e.index));
+  }
+}
+
+bool Fleet::leader_holds(const raft::RaftCore& c, raft::Index i, raft::Term t, uint64_t h) const {
+  return i <= c.last_index() && c.term_at(i) == t && entry_hash(c.entry(i)) == h;
+}
+
+void Fleet::check_server(sim::NodeId id, RaftServer& s, std::vector<raft::Entry>& newly_committed) {
+  raft::RaftCore& c = s.core();
+  Seen& sn = seen_[id];
+  const uint64_t inc = world.node(id).incarnation();
+  if (sn.incarnation != inc) sn = Seen{inc};
+  const std::string who = "s" + std::to_string(id + 1);
+
+  // Log Matching: entries appended (or rewritten) since the last check.
+  const raft::Index low = c.take_log_rewrite_low();
+  if (low <= sn.checked_upto) sn.checked_upto = low - 1;
+  sn.checked_upto = std::min(sn.checked_upto, c.last_index());
+  for (raft::Index i = sn.checked_upto + 1; i <= c.last_index(); ++i) {
+    const raft::Entry& e = c.entry(i);
+    std::pair<uint64_t, raft::Term> v{entry_hash(e), c.term_at(i - 1)};
+    auto [it, fresh] = registry_.emplace(std::make_pair(i, e.term), v);
+    if (!fresh && it->second != v) {
+      fail("Log Matching: " + who + " holds a different entry (or predecessor) at index " + std::to_string(i) +
+           " term " + std::to_string(e.term));
+    }
+  }
+  sn.checked_upto = c.last_index();
+
+  // Election Safety and Leader Append-Only.
+  if (c.role() == raft::Role::kLeader) {
+    auto [it, fresh] = leader_of_term.emplace(c.term(), c.id());
+    if (!fresh && it->second != c.id()) {
+      fail("Election Safety: s" + std::to_string(it->second) + " and " + who + " both lead term " +
+           std::to_string(c.term()));
+    }
+    if (sn.lead_term == c.term()) {
+      if (c.last_index() < sn.lead_last_index || c.term_at(sn.lead_last_index) != sn.lead_last_term) {
+        fail("Leader Append-Only: " + who + " lost or replaced entry " + std::to_string(sn.lead_last_index));
+      }
+    } else {
+      // A new leader: Leader Completeness for everything committed so far in earlier terms.
+      for (auto& [i, th] : committed_) {
+        if (th.first < c.term() && !leader_holds(c, i, th.first, th.second)) {
+          fail("Leader Completeness: " + who + " leads term " + std::to_string(c.term()) +
+               " without committed entry " + std::to_string(i));
+          break;
+        }
+      }
+    }
+    sn.lead_term = c.term();
+    sn.lead_last_index = c.last_index();
+    sn.lead_last_term = c.term_at(c.last_index());
+  } else {
+    sn.lead_term = 0;
+  }
+
+  // Newly committed entries: one entry per index across the fleet, ever.
+  for (raft::Index i = sn.commit_seen + 1; i <= c.commit_index(); ++i) {
+    const raft::Entry& e = c.entry(i);
+    const uint64_t h = entry_hash(e);
+    auto [it, fresh] = committed_.emplace(i, std::make_pair(e.term, h));
+    if (fresh) newly_committed.push_back(e);
+    else if (it->second != std::make_pair(e.term, h)) {
+      fail("State-Machine Safety: " + who + " committed a different entry at index " + std::to_string(i));
+    }
+  }
+  sn.commit_seen = std::max(sn.commit_seen, c.commit_index());
+}
+
+void Fleet::check() {
+  if (!violation.empty()) return;
+  ++checks;
+  std::vector<raft::Entry> newly_committed;
+  for (sim::NodeId i = 0; i < world.node_count(); ++i) {
+    RaftServer* s = server(i);
+    if (s) check_server(i, *s, newly_committed);
+  }
+  // Leader Completeness for entries first seen committed now: every leader of a later term.
+  for (const raft::Entry& e : newly_committed) {
+    for (sim::NodeId i = 0; i < world.node_count(); ++i) {
+      RaftServer* s = server(i);
+      if (!s || s->core().role() != raft::Role::kLeader || s->core().term() <= e.term) continue;
+      if (!leader_holds(s->core(), e.index, e.term, entry_hash(e))) {
+        fail("Leader Completeness: s" + std::to_string(i + 1) + " leads term " + std::to_string(s->core().term()) +
+             " without committed entry " + std::to_string(e.index));
+      }
+    }
+  }
+}
+
+bool Fleet::settle(base::Duration limit) {
+  client_on_ = false;
+  world.heal();
+  world.set_link_faults(sim::LinkFaults{});
+  for (sim::NodeId i = 0; i < world.node_count(); ++i) restart(i);
+  const base::MonoTime deadline = world.now() + limit;
+  std::string final_cmd;
+  raft::Index final_index = 0;
+  int attempts = 0;
+  auto applied_everywhere = [&] {
+    for (sim::NodeId i = 0; i < world.node_count(); ++i) {
+      const auto& a = applied[i];
+      if (a.size() < final_index || a[final_index - 1].data != final_cmd) return false;
+    }
+    return true;
+  };
+  while (world.now() < deadline && violation.empty()) {
+    // (Re)propose the final command while no leader's log holds it: a leader that lost its
+    // office may have lost it too.
+    RaftServer* l = leader();
+    if (l) {
+      raft::RaftCore& c = l->core();
+      const bool held = final_index != 0 && final_index <= c.last_index() && c.entry(final_index).data == final_cmd;
+      if (!held) {
+        final_cmd = "final-" + std::to_string(++attempts);
+        auto r = l->propose(final_cmd);
+        final_index = r.is_ok() ? *r : 0;
+      }
+    }
+    world.run_for(base::Duration::millis(10));
+    if (final_index != 0 && applied_everywhere()) break;
+  }
+  if (final_index == 0 || !applied_everywhere()) return false;
+  // Identical sequences up to the final command.
+  for (sim::NodeId i = 1; i < world.node_count(); ++i) {
+    for (raft::Index k = 0; k < final_index; ++k) {
+      if (!(applied[i][k] == applied[0][k])) {
+        fail("replicas differ at index " + std::to_string(k + 1));
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+void Fleet::dump(FILE* out) {
+  for (sim::NodeId i = 0; i < world.node_count(); ++i) {
+    RaftServer* s = server(i);
+    if (!s) {
+      fprintf(out, "  s%u: down\n", i + 1);
+      continue;
+    }
+    raft::RaftCore& c = s->core();
+    fprintf(out, "  s%u: %s term %" PRIu64 " vote %" PRIu64 " leader %" PRIu64 " last %" PRIu64 " commit %" PRIu64
+            " applied %zu\n", i + 1, raft::role_name(c.role()), c.term(), c.voted_for(), c.leader(), c.last_index(),
+            c.commit_index(), applied[i].size());
+  }
+}
+
+}  // namespace rafttest
