@@ -25,9 +25,11 @@ GossipNode::GossipNode(sim::Node& node, Fleet& fleet) {
   const auto& nr = fleet.options.no_refutation;
   if (std::find(nr.begin(), nr.end(), node.id()) != nr.end()) tc.swim.test_disable_refutation = true;
   transport_ = std::make_unique<gossip::Transport>(node.env(), node.loop(), tc);
-  transport_->on_member_event([this](const gossip::MemberEvent& e) {
-    if (events.size() < 100000) events.push_back(e);
-  });
+  if (fleet.options.record_events) {
+    transport_->on_member_event([this](const gossip::MemberEvent& e) {
+      if (events.size() < 100000) events.push_back(e);
+    });
+  }
   transport_->on_user_event([this](const gossip::ReceivedUserEvent& e) {
     if (user_events.size() < 100000) user_events.push_back(e);
   });
