@@ -154,9 +154,9 @@ void sweep(size_t servers, uint64_t seeds_default) {
 
 }  // namespace
 
-TEST(RaftSim, ThreeServersSurviveRandomFaults) { sweep(3, 100); }
+TEST(RaftSim, ThreeServersSurviveRandomFaults) { sweep(3, 200); }
 
-TEST(RaftSim, FiveServersSurviveRandomFaults) { sweep(5, 60); }
+TEST(RaftSim, FiveServersSurviveRandomFaults) { sweep(5, 100); }
 
 TEST(RaftSim, SameSeedSameTrace) {
   for (uint64_t seed : sim::test_seeds(3)) {
@@ -249,3 +249,4 @@ TEST(RaftSim, NegativeControlPreVoteOffUnderFlappingFollowerIsCaught) {
   printf("pre-vote off: leader disrupted on %zu of %zu seeds\n", disrupted, runs);
   EXPECT_GT(disrupted, 0u) << "the stability check missed a flapping follower without pre-vote";
 }
+
