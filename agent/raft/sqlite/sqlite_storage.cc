@@ -1,0 +1,418 @@
+// SqliteStorage: see sqlite_storage.h for the file's layout, the transaction per Ready and the
+// contract on errors.
+#include "agent/raft/sqlite/sqlite_storage.h"
+
+#include <sqlite3.h>
+
+#include <cstring>
+#include <utility>
+
+namespace raft {
+
+namespace {
+
+using base::Code;
+using base::Status;
+
+constexpr size_t kEntryBytesLimit = size_t{1} << 30;  // SQLite's default blob limit is 1e9 bytes
+
+int64_t to_sql(uint64_t v) { return static_cast<int64_t>(v); }
+uint64_t from_sql(int64_t v) { return static_cast<uint64_t>(v); }
+unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
+
+Status sql_error(sqlite3* db, int rc, const char* what) {
+  return base::error(Code::kIo, "raft storage: %s: %s (sqlite error %d)", what,
+                     db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
+}
+
+Status corrupt(const char* fmt, unsigned long long a = 0, unsigned long long b = 0,
+               unsigned long long c = 0) {
+  char buf[256];
+  // The format is always one of ours with up to three %llu.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+  snprintf(buf, sizeof buf, fmt, a, b, c);
+#pragma GCC diagnostic pop
+  return base::error(Code::kFailedPrecondition, "raft storage: corrupt database: %s", buf);
+}
+
+Status exec(sqlite3* db, const char* sql, const char* what) {
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return sql_error(db, rc, what);
+  return Status::ok();
+}
+
+// Steps a statement that returns no rows, then resets it for its next use.
+Status step_done(sqlite3* db, sqlite3_stmt* st, const char* what) {
+  int rc = sqlite3_step(st);
+  Status s = rc == SQLITE_DONE ? Status::ok() : sql_error(db, rc, what);
+  sqlite3_reset(st);
+  return s;
+}
+
+// Runs `sql` and returns its first row's first column as text ("" if no row).
+base::Result<std::string> query_text(sqlite3* db, const char* sql) {
+  sqlite3_stmt* st = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &st, nullptr);
+  if (rc != SQLITE_OK) return sql_error(db, rc, sql);
+  std::string out;
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    const unsigned char* t = sqlite3_column_text(st, 0);
+    if (t != nullptr) out = reinterpret_cast<const char*>(t);
+  } else if (rc != SQLITE_DONE) {
+    Status s = sql_error(db, rc, sql);
+    sqlite3_finalize(st);
+    return s;
+  }
+  sqlite3_finalize(st);
+  return out;
+}
+
+// Runs `sql` and returns its first row's first column as an integer; kNotFound if no row.
+base::Result<int64_t> query_int(sqlite3* db, const char* sql) {
+  sqlite3_stmt* st = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &st, nullptr);
+  if (rc != SQLITE_OK) return sql_error(db, rc, sql);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+  }
+  Status s = rc == SQLITE_DONE ? base::error(Code::kNotFound, "no row") : sql_error(db, rc, sql);
+  sqlite3_finalize(st);
+  return s;
+}
+
+bool known_type(int64_t t) {
+  return t == static_cast<int64_t>(wire::EntryType::kCommand) || t == static_cast<int64_t>(wire::EntryType::kNoop);
+}
+
+constexpr const char* kCreateSchema =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE hard_state(id INTEGER PRIMARY KEY CHECK (id = 1), term INTEGER NOT NULL,"
+    "  voted_for INTEGER NOT NULL);"
+    "CREATE TABLE log(idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL,"
+    "  data BLOB NOT NULL);"
+    "INSERT INTO meta(key, value) VALUES ('schema_version', 1);";
+
+}  // namespace
+
+SqliteStorage::SqliteStorage(sqlite3* db, SqliteStorageOptions options) : db_(db), options_(options) {}
+
+SqliteStorage::~SqliteStorage() {
+  // Whatever was not synced is not durable and must not become so by accident.
+  if (db_ != nullptr && sqlite3_get_autocommit(db_) == 0) {
+    if (rollback_ != nullptr) {
+      sqlite3_step(rollback_);
+    } else {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+  }
+  for (sqlite3_stmt* st : {begin_, commit_, rollback_, save_hs_, truncate_, insert_, select_, term_at_}) {
+    sqlite3_finalize(st);  // no-op on nullptr
+  }
+  sqlite3_close_v2(db_);
+}
+
+base::Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const std::string& path,
+                                                                 const SqliteStorageOptions& options) {
+  if (options.entry_bytes_max == 0 || options.entry_bytes_max > kEntryBytesLimit) {
+    return base::error(Code::kInvalidArgument, "raft storage: entry_bytes_max %zu out of range (1..%zu)",
+                       options.entry_bytes_max, kEntryBytesLimit);
+  }
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    Status s = base::error(Code::kIo, "raft storage: open %s: %s", path.c_str(),
+                           db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_close_v2(db);
+    return s;
+  }
+  std::unique_ptr<SqliteStorage> st(new SqliteStorage(db, options));
+  Status s = st->init();
+  if (!s.is_ok()) return base::error(s.code(), "%s (%s)", s.message().c_str(), path.c_str());
+  return st;
+}
+
+Status SqliteStorage::init() {
+  sqlite3_extended_result_codes(db_, 1);
+  // One process owns a server's log: a second opener (another agent on the same data dir) gets
+  // "database is locked" at once instead of interleaving writes.
+  AGENT_TRY(exec(db_, "PRAGMA locking_mode=EXCLUSIVE", "locking_mode"));
+  AGENT_ASSIGN_OR_RETURN(std::string mode, query_text(db_, "PRAGMA journal_mode=WAL"));
+  if (mode != "wal") return base::error(Code::kIo, "raft storage: journal_mode=WAL refused (mode is '%s')", mode.c_str());
+  AGENT_TRY(exec(db_, "PRAGMA synchronous=FULL", "synchronous"));
+  AGENT_ASSIGN_OR_RETURN(int64_t sync_level, query_int(db_, "PRAGMA synchronous"));
+  if (sync_level != 2) return base::error(Code::kIo, "raft storage: synchronous=FULL refused (%lld)", static_cast<long long>(sync_level));
+  AGENT_TRY(exec(db_, "PRAGMA cell_size_check=ON", "cell_size_check"));
+  if (options_.quick_check) {
+    AGENT_ASSIGN_OR_RETURN(std::string qc, query_text(db_, "PRAGMA quick_check(1)"));
+    if (qc != "ok") return base::error(Code::kFailedPrecondition, "raft storage: quick_check failed: %s", qc.c_str());
+  }
+  AGENT_TRY(create_or_check_schema());
+  AGENT_TRY(prepare_all());
+  return load_and_validate();
+}
+
+Status SqliteStorage::create_or_check_schema() {
+  AGENT_TRY(exec(db_, "BEGIN IMMEDIATE", "begin"));
+  Status s = [&]() -> Status {
+    AGENT_ASSIGN_OR_RETURN(int64_t has_meta,
+                           query_int(db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'"));
+    if (has_meta == 0) {
+      AGENT_ASSIGN_OR_RETURN(int64_t objects, query_int(db_, "SELECT count(*) FROM sqlite_master"));
+      if (objects != 0) return base::error(Code::kFailedPrecondition, "raft storage: not a raft log database (no meta table)");
+      return exec(db_, kCreateSchema, "create schema");
+    }
+    base::Result<int64_t> v = query_int(db_, "SELECT value FROM meta WHERE key = 'schema_version'");
+    if (!v.is_ok()) {
+      if (v.status().code() == Code::kNotFound) return corrupt("meta has no schema_version");
+      return v.status();
+    }
+    if (v.value() > kSchemaVersion) {
+      return base::error(Code::kFailedPrecondition,
+                         "raft storage: schema version %lld is newer than this agent understands (%lld); refusing to "
+                         "open it (was it written by a newer agent?)",
+                         static_cast<long long>(v.value()), static_cast<long long>(kSchemaVersion));
+    }
+    if (v.value() < 1) return corrupt("schema_version %llu is not a valid version", ull(from_sql(v.value())));
+    return Status::ok();
+  }();
+  if (!s.is_ok()) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    return s;
+  }
+  return exec(db_, "COMMIT", "commit schema");
+}
+
+Status SqliteStorage::prepare_all() {
+  struct {
+    sqlite3_stmt** st;
+    const char* sql;
+  } const stmts[] = {
+      {&begin_, "BEGIN IMMEDIATE"},
+      {&commit_, "COMMIT"},
+      {&rollback_, "ROLLBACK"},
+      {&save_hs_, "INSERT OR REPLACE INTO hard_state(id, term, voted_for) VALUES (1, ?1, ?2)"},
+      {&truncate_, "DELETE FROM log WHERE idx >= ?1"},
+      {&insert_, "INSERT INTO log(idx, term, type, data) VALUES (?1, ?2, ?3, ?4)"},
+      {&select_, "SELECT idx, term, type, data FROM log WHERE idx >= ?1 AND idx <= ?2 ORDER BY idx"},
+      {&term_at_, "SELECT term FROM log WHERE idx = ?1"},
+  };
+  for (const auto& s : stmts) {
+    int rc = sqlite3_prepare_v3(db_, s.sql, -1, SQLITE_PREPARE_PERSISTENT, s.st, nullptr);
+    if (rc != SQLITE_OK) return sql_error(db_, rc, s.sql);
+  }
+  return Status::ok();
+}
+
+Status SqliteStorage::load_and_validate() {
+  // Hard state: zero or one row, id 1.
+  {
+    sqlite3_stmt* st = nullptr;
+    int rc = sqlite3_prepare_v2(db_, "SELECT id, term, voted_for FROM hard_state", -1, &st, nullptr);
+    if (rc != SQLITE_OK) return sql_error(db_, rc, "read hard_state");
+    int rows = 0;
+    Status s;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      if (++rows > 1 || sqlite3_column_int64(st, 0) != 1) {
+        s = corrupt("hard_state has more than one row or a row with id != 1");
+        break;
+      }
+      if (sqlite3_column_type(st, 1) != SQLITE_INTEGER || sqlite3_column_type(st, 2) != SQLITE_INTEGER) {
+        s = corrupt("hard_state holds a non-integer term or vote");
+        break;
+      }
+      hs_.term = from_sql(sqlite3_column_int64(st, 1));
+      hs_.voted_for = from_sql(sqlite3_column_int64(st, 2));
+    }
+    if (s.is_ok() && rc != SQLITE_DONE) s = sql_error(db_, rc, "read hard_state");
+    sqlite3_finalize(st);
+    AGENT_TRY(std::move(s));
+  }
+  // Log: indexes 1, 2, 3, ... with terms that never decrease and never pass the current term
+  // (Figure 3.1's invariants that RaftCore's constructor asserts); data bounded.
+  sqlite3_stmt* st = nullptr;
+  int rc = sqlite3_prepare_v2(db_, "SELECT idx, term, type, typeof(data), length(data) FROM log ORDER BY idx", -1,
+                              &st, nullptr);
+  if (rc != SQLITE_OK) return sql_error(db_, rc, "read log");
+  Index prev_index = 0;
+  Term prev_term = 0;
+  Status s;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    Index idx = from_sql(sqlite3_column_int64(st, 0));
+    Term term = from_sql(sqlite3_column_int64(st, 1));
+    int64_t type = sqlite3_column_int64(st, 2);
+    const unsigned char* data_type = sqlite3_column_text(st, 3);
+    uint64_t bytes = from_sql(sqlite3_column_int64(st, 4));
+    if (idx != prev_index + 1) {
+      s = prev_index == 0 ? corrupt("the log starts at index %llu, not 1", ull(idx))
+                          : corrupt("the log has a gap: index %llu follows index %llu", ull(idx), ull(prev_index));
+    } else if (sqlite3_column_type(st, 1) != SQLITE_INTEGER || term == 0 || static_cast<int64_t>(term) < 0) {
+      s = corrupt("entry %llu has an invalid term", ull(idx));
+    } else if (term < prev_term) {
+      s = corrupt("entry %llu has term %llu, below term %llu of the entry before it", ull(idx), ull(term), ull(prev_term));
+    } else if (term > hs_.term) {
+      s = corrupt("entry %llu has term %llu, above the stored current term %llu", ull(idx), ull(term), ull(hs_.term));
+    } else if (sqlite3_column_type(st, 2) != SQLITE_INTEGER || !known_type(type)) {
+      s = corrupt("entry %llu has an unknown type", ull(idx));
+    } else if (data_type == nullptr || std::strcmp(reinterpret_cast<const char*>(data_type), "blob") != 0) {
+      s = corrupt("entry %llu's data is not a blob", ull(idx));
+    } else if (bytes > options_.entry_bytes_max) {
+      s = corrupt("entry %llu holds %llu bytes, over entry_bytes_max %llu", ull(idx), ull(bytes),
+                  ull(options_.entry_bytes_max));
+    }
+    if (!s.is_ok()) break;
+    prev_index = idx;
+    prev_term = term;
+  }
+  if (s.is_ok() && rc != SQLITE_DONE) s = sql_error(db_, rc, "read log");
+  sqlite3_finalize(st);
+  AGENT_TRY(std::move(s));
+  last_index_ = prev_index;
+  last_term_ = prev_term;
+  return Status::ok();
+}
+
+base::Result<std::vector<Entry>> SqliteStorage::read_entries(Index from, Index to) const {
+  AGENT_ASSERT(from >= 1);
+  std::vector<Entry> out;
+  if (to > last_index_) to = last_index_;
+  if (from > to) return out;
+  out.reserve(static_cast<size_t>(to - from + 1));
+  sqlite3_bind_int64(select_, 1, to_sql(from));
+  sqlite3_bind_int64(select_, 2, to_sql(to));
+  int rc;
+  Status s;
+  while ((rc = sqlite3_step(select_)) == SQLITE_ROW) {
+    Entry e;
+    e.index = from_sql(sqlite3_column_int64(select_, 0));
+    e.term = from_sql(sqlite3_column_int64(select_, 1));
+    int64_t type = sqlite3_column_int64(select_, 2);
+    if (!known_type(type)) {
+      s = corrupt("entry %llu has an unknown type", ull(e.index));
+      break;
+    }
+    e.type = static_cast<wire::EntryType>(type);
+    const void* p = sqlite3_column_blob(select_, 3);
+    int n = sqlite3_column_bytes(select_, 3);
+    if (n > 0) e.data.assign(static_cast<const char*>(p), static_cast<size_t>(n));
+    if (e.index != from + out.size()) {
+      s = corrupt("the log has a gap at index %llu", ull(from + out.size()));
+      break;
+    }
+    out.push_back(std::move(e));
+  }
+  if (s.is_ok() && rc != SQLITE_DONE) s = sql_error(db_, rc, "read entries");
+  sqlite3_reset(select_);
+  if (s.is_ok() && out.size() != to - from + 1) s = corrupt("the log ends before index %llu", ull(to));
+  if (!s.is_ok()) return s;
+  return out;
+}
+
+std::vector<Entry> SqliteStorage::entries(Index from) const {
+  base::Result<std::vector<Entry>> r = read_entries(from, last_index_);
+  // open() validated this file; failing to read it now means the disk failed under us, which
+  // the host cannot recover from any more than from a failed fsync.
+  AGENT_ASSERT_MSG(r.is_ok(), r.status().message().c_str());
+  return std::move(r).value();
+}
+
+Status SqliteStorage::fail(Status s) {
+  failed_ = true;
+  return s;
+}
+
+Status SqliteStorage::check_writable() const {
+  if (failed_) return base::error(Code::kFailedPrecondition, "raft storage: an earlier write or sync failed; the process must stop");
+  return Status::ok();
+}
+
+Status SqliteStorage::begin_if_needed() {
+  if (in_txn_) return Status::ok();
+  Status s = step_done(db_, begin_, "begin");
+  if (!s.is_ok()) return fail(std::move(s));
+  in_txn_ = true;
+  return Status::ok();
+}
+
+Status SqliteStorage::save_hard_state(const HardState& hs) {
+  AGENT_TRY(check_writable());
+  AGENT_TRY(begin_if_needed());
+  sqlite3_bind_int64(save_hs_, 1, to_sql(hs.term));
+  sqlite3_bind_int64(save_hs_, 2, to_sql(hs.voted_for));
+  Status s = step_done(db_, save_hs_, "save hard state");
+  if (!s.is_ok()) return fail(std::move(s));
+  hs_ = hs;
+  return Status::ok();
+}
+
+Status SqliteStorage::truncate_suffix(Index from) {
+  if (from == 0) return base::error(Code::kInvalidArgument, "raft storage: truncate from index 0");
+  AGENT_TRY(check_writable());
+  if (from > last_index_) return Status::ok();
+  AGENT_TRY(begin_if_needed());
+  sqlite3_bind_int64(truncate_, 1, to_sql(from));
+  Status s = step_done(db_, truncate_, "truncate log");
+  if (!s.is_ok()) return fail(std::move(s));
+  Term term = 0;
+  if (from > 1) {
+    sqlite3_bind_int64(term_at_, 1, to_sql(from - 1));
+    int rc = sqlite3_step(term_at_);
+    if (rc == SQLITE_ROW) term = from_sql(sqlite3_column_int64(term_at_, 0));
+    Status ts = rc == SQLITE_ROW ? Status::ok() : sql_error(db_, rc, "read term after truncation");
+    sqlite3_reset(term_at_);
+    if (!ts.is_ok()) return fail(std::move(ts));
+  }
+  last_index_ = from - 1;
+  last_term_ = term;
+  return Status::ok();
+}
+
+Status SqliteStorage::append(std::span<const Entry> entries) {
+  AGENT_TRY(check_writable());
+  if (entries.empty()) return Status::ok();
+  // Validate the whole batch before writing any of it: bad input must not poison the storage.
+  Index next = last_index_ + 1;
+  for (const Entry& e : entries) {
+    if (e.index != next) {
+      return base::error(Code::kInvalidArgument, "raft storage: append of index %llu where %llu was expected",
+                         ull(e.index), ull(next));
+    }
+    if (e.data.size() > options_.entry_bytes_max) {
+      return base::error(Code::kResourceExhausted, "raft storage: entry %llu holds %zu bytes, over entry_bytes_max %zu",
+                         ull(e.index), e.data.size(), options_.entry_bytes_max);
+    }
+    ++next;
+  }
+  AGENT_TRY(begin_if_needed());
+  for (const Entry& e : entries) {
+    sqlite3_bind_int64(insert_, 1, to_sql(e.index));
+    sqlite3_bind_int64(insert_, 2, to_sql(e.term));
+    sqlite3_bind_int64(insert_, 3, static_cast<int64_t>(e.type));
+    // std::string::data() is never null, so an empty entry is an empty blob, not NULL.
+    sqlite3_bind_blob64(insert_, 4, e.data.data(), e.data.size(), SQLITE_STATIC);
+    Status s = step_done(db_, insert_, "append entry");
+    sqlite3_clear_bindings(insert_);  // SQLITE_STATIC: do not keep a pointer into the caller's entry
+    if (!s.is_ok()) return fail(std::move(s));
+  }
+  last_index_ = entries.back().index;
+  last_term_ = entries.back().term;
+  return Status::ok();
+}
+
+Status SqliteStorage::sync() {
+  AGENT_TRY(check_writable());
+  if (!in_txn_) return Status::ok();
+  // With WAL and synchronous=FULL, COMMIT returns after the WAL is fsync'd.
+  Status s = step_done(db_, commit_, "commit (fsync)");
+  if (!s.is_ok()) return fail(std::move(s));
+  in_txn_ = false;
+  ++syncs_;
+  return Status::ok();
+}
+
+}  // namespace raft
