@@ -9,6 +9,7 @@
 
 #include "agent/base/assert.h"
 #include "agent/base/bytes.h"
+#include "agent/sql/sql.h"
 #include "agent/wire/state_command.h"
 #include "hal/crypto.h"
 
@@ -18,68 +19,19 @@ namespace {
 
 using base::Code;
 using base::Status;
+using sql::exec;
+using sql::from_sql;
+using sql::query_int;
+using sql::query_text;
+using sql::step_done;
+using sql::to_sql;
 using wire::StateCommandType;
 
 constexpr char kSnapshotMagic[8] = {'W', 'E', 'F', 'T', 'S', 'N', 'A', 'P'};
 constexpr uint32_t kSnapshotFormat = 1;
 constexpr size_t kSnapshotHeaderBytes = 8 + 4 + 8 + 8 + 8 + hal::crypto::kSha256Bytes;
 
-int64_t to_sql(uint64_t v) { return static_cast<int64_t>(v); }
-uint64_t from_sql(int64_t v) { return static_cast<uint64_t>(v); }
 unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
-
-Status sql_error(sqlite3* db, int rc, const char* what) {
-  return base::error(Code::kIo, "state store: %s: %s (sqlite error %d)", what,
-                     db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
-}
-
-Status exec(sqlite3* db, const char* sql, const char* what) {
-  int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
-  if (rc != SQLITE_OK) return sql_error(db, rc, what);
-  return Status::ok();
-}
-
-Status step_done(sqlite3* db, sqlite3_stmt* st, const char* what) {
-  int rc = sqlite3_step(st);
-  Status s = rc == SQLITE_DONE ? Status::ok() : sql_error(db, rc, what);
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  return s;
-}
-
-// One-row, one-column queries used at open and restore (not on the hot path).
-base::Result<std::string> query_text(sqlite3* db, const char* sql) {
-  sqlite3_stmt* st = nullptr;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &st, nullptr);
-  if (rc != SQLITE_OK) return sql_error(db, rc, sql);
-  rc = sqlite3_step(st);
-  std::string out;
-  if (rc == SQLITE_ROW) {
-    const unsigned char* t = sqlite3_column_text(st, 0);
-    if (t != nullptr) out = reinterpret_cast<const char*>(t);
-  } else {
-    Status s = sql_error(db, rc, sql);
-    sqlite3_finalize(st);
-    return s;
-  }
-  sqlite3_finalize(st);
-  return out;
-}
-
-base::Result<int64_t> query_int(sqlite3* db, const char* sql) {
-  sqlite3_stmt* st = nullptr;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &st, nullptr);
-  if (rc != SQLITE_OK) return sql_error(db, rc, sql);
-  rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER) {
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-  }
-  Status s = rc == SQLITE_ROW || rc == SQLITE_DONE ? base::error(Code::kNotFound, "no integer row") : sql_error(db, rc, sql);
-  sqlite3_finalize(st);
-  return s;
-}
 
 void bind_text(sqlite3_stmt* st, int i, std::string_view s) {
   sqlite3_bind_text64(st, i, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
@@ -259,7 +211,7 @@ Status Store::prepare_all() {
   };
   for (const auto& s : stmts) {
     int rc = sqlite3_prepare_v3(db_, s.sql, -1, SQLITE_PREPARE_PERSISTENT, s.st, nullptr);
-    if (rc != SQLITE_OK) return sql_error(db_, rc, s.sql);
+    if (rc != SQLITE_OK) return sql::error(db_, rc, s.sql);
     if (s.read_only) AGENT_ASSERT(sqlite3_stmt_readonly(*s.st) != 0);
   }
   return Status::ok();
@@ -319,7 +271,7 @@ Status Store::apply_one(uint64_t index, std::string_view bytes, ApplyResult* res
     *modify_index = rc == SQLITE_ROW ? from_sql(sqlite3_column_int64(get_, 4)) : 0;
     sqlite3_reset(get_);
     sqlite3_clear_bindings(get_);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? Status::ok() : sql_error(db_, rc, "read key");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? Status::ok() : sql::error(db_, rc, "read key");
   };
   auto set = [&]() -> Status {
     bind_text(upsert_, 1, cmd.key);
@@ -381,7 +333,7 @@ base::Result<std::optional<KvEntry>> Store::get(std::string_view key) const {
   int rc = sqlite3_step(get_);
   std::optional<KvEntry> out;
   if (rc == SQLITE_ROW) out = read_entry(get_);
-  Status s = rc == SQLITE_ROW || rc == SQLITE_DONE ? Status::ok() : sql_error(db_, rc, "get");
+  Status s = rc == SQLITE_ROW || rc == SQLITE_DONE ? Status::ok() : sql::error(db_, rc, "get");
   sqlite3_reset(get_);
   sqlite3_clear_bindings(get_);
   if (!s.is_ok()) return s;
@@ -394,7 +346,7 @@ base::Result<std::vector<KvEntry>> Store::list(std::string_view prefix) const {
   std::vector<KvEntry> out;
   int rc;
   while ((rc = sqlite3_step(list_)) == SQLITE_ROW) out.push_back(read_entry(list_));
-  Status s = rc == SQLITE_DONE ? Status::ok() : sql_error(db_, rc, "list");
+  Status s = rc == SQLITE_DONE ? Status::ok() : sql::error(db_, rc, "list");
   sqlite3_reset(list_);
   sqlite3_clear_bindings(list_);
   if (!s.is_ok()) return s;
@@ -416,7 +368,7 @@ base::Result<std::vector<std::string>> Store::keys(std::string_view prefix, std:
     }
     if (out.empty() || out.back() != key) out.push_back(std::move(key));
   }
-  Status s = rc == SQLITE_DONE ? Status::ok() : sql_error(db_, rc, "keys");
+  Status s = rc == SQLITE_DONE ? Status::ok() : sql::error(db_, rc, "keys");
   sqlite3_reset(keys_);
   sqlite3_clear_bindings(keys_);
   if (!s.is_ok()) return s;
@@ -429,7 +381,7 @@ base::Result<uint64_t> Store::prefix_index(std::string_view prefix) const {
   int rc = sqlite3_step(max_index_);
   uint64_t v = 0;
   if (rc == SQLITE_ROW && sqlite3_column_type(max_index_, 0) == SQLITE_INTEGER) v = from_sql(sqlite3_column_int64(max_index_, 0));
-  Status s = rc == SQLITE_ROW ? Status::ok() : sql_error(db_, rc, "prefix index");
+  Status s = rc == SQLITE_ROW ? Status::ok() : sql::error(db_, rc, "prefix index");
   sqlite3_reset(max_index_);
   sqlite3_clear_bindings(max_index_);
   if (!s.is_ok()) return s;
@@ -497,14 +449,14 @@ Status Store::restore(std::string_view snap) {
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(":memory:", &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
   DbOwner mem(raw);
-  if (rc != SQLITE_OK) return sql_error(raw, rc, "open snapshot image");
+  if (rc != SQLITE_OK) return sql::error(raw, rc, "open snapshot image");
   auto* buf = static_cast<unsigned char*>(sqlite3_malloc64(image.size()));
   if (buf == nullptr) return base::error(Code::kResourceExhausted, "snapshot: out of memory for %zu bytes", image.size());
   std::memcpy(buf, image.data(), image.size());
   rc = sqlite3_deserialize(mem.get(), "main", buf, static_cast<sqlite3_int64>(image.size()),
                            static_cast<sqlite3_int64>(image.size()),
                            SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY);  // frees buf on error too
-  if (rc != SQLITE_OK) return sql_error(mem.get(), rc, "deserialize snapshot image");
+  if (rc != SQLITE_OK) return sql::error(mem.get(), rc, "deserialize snapshot image");
   base::Result<std::string> qc = query_text(mem.get(), "PRAGMA quick_check(1)");
   if (!qc.is_ok() || qc.value() != "ok") {
     return base::error(Code::kFailedPrecondition, "snapshot: quick_check failed: %s",
@@ -521,11 +473,11 @@ Status Store::restore(std::string_view snap) {
   // Only now touch the live database: the backup copies every page in one write transaction, so it
   // either replaces the whole state or (on error) leaves it as it was.
   sqlite3_backup* b = sqlite3_backup_init(db_, "main", mem.get(), "main");
-  if (b == nullptr) return sql_error(db_, sqlite3_errcode(db_), "start restore");
+  if (b == nullptr) return sql::error(db_, sqlite3_errcode(db_), "start restore");
   rc = sqlite3_backup_step(b, -1);
   int frc = sqlite3_backup_finish(b);
-  if (rc != SQLITE_DONE) return sql_error(db_, rc, "restore");
-  if (frc != SQLITE_OK) return sql_error(db_, frc, "finish restore");
+  if (rc != SQLITE_DONE) return sql::error(db_, rc, "restore");
+  if (frc != SQLITE_OK) return sql::error(db_, frc, "finish restore");
   return load_last_applied();
 }
 

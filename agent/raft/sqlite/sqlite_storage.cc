@@ -7,23 +7,24 @@
 #include <cstring>
 #include <utility>
 
+#include "agent/sql/sql.h"
+
 namespace raft {
 
 namespace {
 
 using base::Code;
 using base::Status;
+using sql::exec;
+using sql::from_sql;
+using sql::query_int;
+using sql::query_text;
+using sql::step_done;
+using sql::to_sql;
 
 constexpr size_t kEntryBytesLimit = size_t{1} << 30;  // SQLite's default blob limit is 1e9 bytes
 
-int64_t to_sql(uint64_t v) { return static_cast<int64_t>(v); }
-uint64_t from_sql(int64_t v) { return static_cast<uint64_t>(v); }
 unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
-
-Status sql_error(sqlite3* db, int rc, const char* what) {
-  return base::error(Code::kIo, "raft storage: %s: %s (sqlite error %d)", what,
-                     db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
-}
 
 Status corrupt(const char* fmt, unsigned long long a = 0, unsigned long long b = 0,
                unsigned long long c = 0) {
@@ -34,55 +35,6 @@ Status corrupt(const char* fmt, unsigned long long a = 0, unsigned long long b =
   snprintf(buf, sizeof buf, fmt, a, b, c);
 #pragma GCC diagnostic pop
   return base::error(Code::kFailedPrecondition, "raft storage: corrupt database: %s", buf);
-}
-
-Status exec(sqlite3* db, const char* sql, const char* what) {
-  int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
-  if (rc != SQLITE_OK) return sql_error(db, rc, what);
-  return Status::ok();
-}
-
-// Steps a statement that returns no rows, then resets it for its next use.
-Status step_done(sqlite3* db, sqlite3_stmt* st, const char* what) {
-  int rc = sqlite3_step(st);
-  Status s = rc == SQLITE_DONE ? Status::ok() : sql_error(db, rc, what);
-  sqlite3_reset(st);
-  return s;
-}
-
-// Runs `sql` and returns its first row's first column as text ("" if no row).
-base::Result<std::string> query_text(sqlite3* db, const char* sql) {
-  sqlite3_stmt* st = nullptr;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &st, nullptr);
-  if (rc != SQLITE_OK) return sql_error(db, rc, sql);
-  std::string out;
-  rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    const unsigned char* t = sqlite3_column_text(st, 0);
-    if (t != nullptr) out = reinterpret_cast<const char*>(t);
-  } else if (rc != SQLITE_DONE) {
-    Status s = sql_error(db, rc, sql);
-    sqlite3_finalize(st);
-    return s;
-  }
-  sqlite3_finalize(st);
-  return out;
-}
-
-// Runs `sql` and returns its first row's first column as an integer; kNotFound if no row.
-base::Result<int64_t> query_int(sqlite3* db, const char* sql) {
-  sqlite3_stmt* st = nullptr;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &st, nullptr);
-  if (rc != SQLITE_OK) return sql_error(db, rc, sql);
-  rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-  }
-  Status s = rc == SQLITE_DONE ? base::error(Code::kNotFound, "no row") : sql_error(db, rc, sql);
-  sqlite3_finalize(st);
-  return s;
 }
 
 bool known_type(int64_t t) {
@@ -204,7 +156,7 @@ Status SqliteStorage::prepare_all() {
   };
   for (const auto& s : stmts) {
     int rc = sqlite3_prepare_v3(db_, s.sql, -1, SQLITE_PREPARE_PERSISTENT, s.st, nullptr);
-    if (rc != SQLITE_OK) return sql_error(db_, rc, s.sql);
+    if (rc != SQLITE_OK) return sql::error(db_, rc, s.sql);
   }
   return Status::ok();
 }
@@ -214,7 +166,7 @@ Status SqliteStorage::load_and_validate() {
   {
     sqlite3_stmt* st = nullptr;
     int rc = sqlite3_prepare_v2(db_, "SELECT id, term, voted_for FROM hard_state", -1, &st, nullptr);
-    if (rc != SQLITE_OK) return sql_error(db_, rc, "read hard_state");
+    if (rc != SQLITE_OK) return sql::error(db_, rc, "read hard_state");
     int rows = 0;
     Status s;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -229,7 +181,7 @@ Status SqliteStorage::load_and_validate() {
       hs_.term = from_sql(sqlite3_column_int64(st, 1));
       hs_.voted_for = from_sql(sqlite3_column_int64(st, 2));
     }
-    if (s.is_ok() && rc != SQLITE_DONE) s = sql_error(db_, rc, "read hard_state");
+    if (s.is_ok() && rc != SQLITE_DONE) s = sql::error(db_, rc, "read hard_state");
     sqlite3_finalize(st);
     AGENT_TRY(std::move(s));
   }
@@ -238,7 +190,7 @@ Status SqliteStorage::load_and_validate() {
   sqlite3_stmt* st = nullptr;
   int rc = sqlite3_prepare_v2(db_, "SELECT idx, term, type, typeof(data), length(data) FROM log ORDER BY idx", -1,
                               &st, nullptr);
-  if (rc != SQLITE_OK) return sql_error(db_, rc, "read log");
+  if (rc != SQLITE_OK) return sql::error(db_, rc, "read log");
   Index prev_index = 0;
   Term prev_term = 0;
   Status s;
@@ -269,7 +221,7 @@ Status SqliteStorage::load_and_validate() {
     prev_index = idx;
     prev_term = term;
   }
-  if (s.is_ok() && rc != SQLITE_DONE) s = sql_error(db_, rc, "read log");
+  if (s.is_ok() && rc != SQLITE_DONE) s = sql::error(db_, rc, "read log");
   sqlite3_finalize(st);
   AGENT_TRY(std::move(s));
   last_index_ = prev_index;
@@ -306,7 +258,7 @@ base::Result<std::vector<Entry>> SqliteStorage::read_entries(Index from, Index t
     }
     out.push_back(std::move(e));
   }
-  if (s.is_ok() && rc != SQLITE_DONE) s = sql_error(db_, rc, "read entries");
+  if (s.is_ok() && rc != SQLITE_DONE) s = sql::error(db_, rc, "read entries");
   sqlite3_reset(select_);
   if (s.is_ok() && out.size() != to - from + 1) s = corrupt("the log ends before index %llu", ull(to));
   if (!s.is_ok()) return s;
@@ -363,7 +315,7 @@ Status SqliteStorage::truncate_suffix(Index from) {
     sqlite3_bind_int64(term_at_, 1, to_sql(from - 1));
     int rc = sqlite3_step(term_at_);
     if (rc == SQLITE_ROW) term = from_sql(sqlite3_column_int64(term_at_, 0));
-    Status ts = rc == SQLITE_ROW ? Status::ok() : sql_error(db_, rc, "read term after truncation");
+    Status ts = rc == SQLITE_ROW ? Status::ok() : sql::error(db_, rc, "read term after truncation");
     sqlite3_reset(term_at_);
     if (!ts.is_ok()) return fail(std::move(ts));
   }
