@@ -154,13 +154,19 @@ void RaftCore::start_pre_vote(base::MonoTime now) {
   ++counters_.pre_votes_started;
   reset_election_timer(now);
   if (votes_.size() >= quorum()) return start_election(now);
+  request_votes(hs_.term + 1, true);
+}
+
+// RequestVote (or, with pre_vote, the pre-vote that names `term` without taking it, §9.6) to
+// every other voter, carrying our last log index and term for the §3.6.1 up-to-date check.
+void RaftCore::request_votes(Term term, bool pre_vote) {
   for (ServerId peer : config_.voters) {
     if (peer == config_.id) continue;
     Message m;
     m.type = RaftType::kRequestVote;
     m.to = peer;
-    m.term = hs_.term + 1;
-    m.pre_vote = true;
+    m.term = term;
+    m.pre_vote = pre_vote;
     m.last_log_index = last_index();
     m.last_log_term = last_term();
     send(std::move(m));
@@ -180,15 +186,7 @@ void RaftCore::start_election(base::MonoTime now) {
   ++counters_.elections_started;
   reset_election_timer(now);
   if (votes_.size() >= quorum()) return become_leader(now);
-  for (ServerId peer : config_.voters) {
-    if (peer == config_.id) continue;
-    Message m;
-    m.type = RaftType::kRequestVote;
-    m.to = peer;
-    m.last_log_index = last_index();
-    m.last_log_term = last_term();
-    send(std::move(m));
-  }
+  request_votes(hs_.term, false);
 }
 
 void RaftCore::become_leader(base::MonoTime now) {

@@ -189,6 +189,7 @@ class RaftCore {
   void become_follower(Term term, ServerId leader, base::MonoTime now);
   void start_pre_vote(base::MonoTime now);
   void start_election(base::MonoTime now);
+  void request_votes(Term term, bool pre_vote);
   void become_leader(base::MonoTime now);
   void tally(const Message& m, base::MonoTime now);
 
