@@ -123,6 +123,20 @@ void cross_checks(Merger& m, std::vector<std::string>* errors) {
               "a server must have the foundation role (server=true, from " + server.origin + ")",
               roles.origin);
   }
+  {
+    const Slot& ca = m.at("tls.ca_file");
+    const Slot& cert = m.at("tls.cert_file");
+    const Slot& key = m.at("tls.key_file");
+    bool any = !ca.value.s.empty() || !cert.value.s.empty() || !key.value.s.empty();
+    const Slot* parts[] = {&ca, &cert, &key};
+    static constexpr std::string_view kNames[] = {"tls.ca_file", "tls.cert_file", "tls.key_file"};
+    for (size_t i = 0; i < 3 && any; ++i) {
+      if (parts[i]->value.s.empty()) {
+        add_error(errors, kNames[i], "must be set with the other tls.* files (the CA, certificate and key go together)",
+                  parts[i]->origin);
+      }
+    }
+  }
   static constexpr std::string_view kPorts[] = {"ports.http", "ports.rpc", "ports.gossip",
                                                 "ports.dns"};
   for (size_t i = 0; i < std::size(kPorts); ++i) {

@@ -81,6 +81,15 @@ struct GossipSettings {
   base::Duration rejoin_interval = base::Duration::seconds(30);
 };
 
+// RPC's mutual TLS (rpc/endpoint.h): PEM files of the cluster CA and this node's certificate and
+// key (`agentctl tls ca create`, `agentctl tls cert create`). Servers need all three; in dev mode,
+// when none is set, the agent makes a throwaway CA and certificate under <data_dir>/tls.
+struct TlsSettings {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+};
+
 struct LogSettings {
   uint64_t ring_bytes_max = 256 << 10;
 };
@@ -106,6 +115,7 @@ struct Config {
   std::vector<std::string> retry_join;
   std::string encrypt;  // base64 gossip key, empty: gossip not encrypted
   HttpLimits http;
+  TlsSettings tls;
   GossipSettings gossip;
   LogSettings log;
   bool enable_exec_checks = false;

@@ -196,6 +196,12 @@ std::vector<KeySpec> build_table() {
   // 10s: a real client sends its headers at once; a slow one is holding a connection slot.
   t.push_back(key_duration({"http.header_timeout", "10s", "duration", "close an HTTP connection whose request headers take longer"}, kNsPerSec, 600 * kNsPerSec,
       [](Config& c, const Value& v) { c.http.header_timeout = base::Duration::nanos(v.i); }));
+  t.push_back(key_string({"tls.ca_file", "", "path", "PEM file of the cluster CA that RPC peers must chain to (dev: made under data_dir)"}, 4096,
+      [](Config& c, const Value& v) { c.tls.ca_file = v.s; }));
+  t.push_back(key_string({"tls.cert_file", "", "path", "PEM file of this node's RPC certificate (server.<dc>.<domain> on servers)"}, 4096,
+      [](Config& c, const Value& v) { c.tls.cert_file = v.s; }));
+  t.push_back(key_string({"tls.key_file", "", "path", "PEM file of the private key of tls.cert_file"}, 4096,
+      [](Config& c, const Value& v) { c.tls.key_file = v.s; }));
   t.push_back(key_enum({"gossip.profile", "lan", "", "gossip timing: lan, wan or local as memberlist defines them, or fast (one switch, small fleet; dev: local)"}, kGossipProfiles,
       [](Config& c, const Value& v) { c.gossip.profile = v.s; }));
   t.push_back(key_string({"gossip.label", "", "", "cluster label bound into every gossip packet (default: the datacenter)"}, 63,

@@ -1,4 +1,5 @@
 #include "agent/ctl/ctl.h"
+#include "agent/ctl/tls_cmd.h"
 
 #include <algorithm>
 #include <cstring>
@@ -43,6 +44,7 @@ constexpr std::string_view kUsage =
     "  force-leave NODE              mark a failed member as left\n"
     "  event NAME [PAYLOAD]          send a user event to every member\n"
     "  keyring list|install|use|remove [KEY]   rotate the gossip keys across the fleet\n"
+    "  tls ca create | tls cert create -server|-client   the RPC CA and certificates (no agent needed)\n"
     "  tags [-set label.K=V]... [-delete label.K]...   show this node's tags, or change its labels\n"
     "  keygen                        print a new gossip key\n"
     "  help                          this text\n"
@@ -767,6 +769,7 @@ int run(hal::Env& env, const std::vector<std::string>& args, FILE* out, FILE* er
   if (o.command == "event") return cmd_event(client, o, out, err);
   if (o.command == "keyring") return cmd_keyring(client, o, out, err);
   if (o.command == "keygen") return cmd_keygen(env, o, out, err);
+  if (o.command == "tls") return cmd_tls(env, o.args, out, err);
   if (o.command == "tags") return cmd_tags(client, o, out, err);
   std::fprintf(err, "agentctl: unknown command \"%s\"\n%s", o.command.c_str(), kUsage.data());
   return kExitUsage;

@@ -7,6 +7,7 @@
 #include "agent/base/version.h"
 #include "agent/config/parse.h"
 #include "agent/http/json.h"
+#include "agent/server/identity.h"
 #include "cJSON.h"
 
 namespace agent {
@@ -158,6 +159,8 @@ base::Status Agent::start() {
     return r;
   });
 
+  if (config_.server) AGENT_TRY(start_server());
+
   add_routes();
   http::ServerOptions options;
   options.limits.body_bytes_max = config_.http.body_bytes_max;
@@ -221,9 +224,55 @@ base::Status Agent::start() {
   return base::Status::ok();
 }
 
+base::Status Agent::start_server() {
+  AGENT_ASSIGN_OR_RETURN(hal::tls::Identity identity, server::load_identity(env_, config_, log_));
+  auto bind = hal::SockAddr::parse(config_.bind_addr, config_.ports.rpc);
+  if (!bind.is_ok()) return base::error(base::Code::kInvalidArgument, "bind_addr: %s", bind.status().message().c_str());
+  bind->port = config_.ports.rpc;
+  raft_ = std::make_unique<server::RaftHost>(env_, loop_, executor_, config_, log_, node_id_, config_.node_name);
+  raft_->on_fatal([this](base::Status s) {
+    fatal_ = s;
+    loop_.stop();
+  });
+  AGENT_TRY(raft_->start(identity, *bind));
+  kv_api_ = std::make_unique<kv::KvApi>(loop_, *raft_, log_);
+  membership_->on_member_change([this](const gossip::Member& m) { on_member(m); });
+  if (membership_->transport() != nullptr) {
+    for (const auto& m : membership_->transport()->members()) on_member(m);
+  }
+  add_health_source("raft", [this] {
+    const raft::RaftCore* core = raft_->core();
+    if (core == nullptr) return HealthResult{false, "the cluster has not formed yet (bootstrap_expect)"};
+    if (core->leader() == raft::kNoServer) return HealthResult{false, "no cluster leader"};
+    return HealthResult{true, std::string("raft ") + raft::role_name(core->role()) + ", term " + std::to_string(core->term())};
+  });
+  return base::Status::ok();
+}
+
+void Agent::on_member(const gossip::Member& m) {
+  if (!raft_) return;
+  auto tag = [&m](std::string_view k) -> std::string {
+    auto it = m.tags.find(std::string(k));
+    return it == m.tags.end() ? std::string() : it->second;
+  };
+  std::string roles = "," + tag(gossip::kTagRole) + ",";
+  if (roles.find(",foundation,") == std::string::npos || tag("dc") != config_.datacenter) return;
+  std::string id = tag("id");
+  if (id.size() != 36) return;
+  server::ServerInfo info;
+  info.node_id = id;
+  info.name = m.name;
+  info.id = server::server_id_of(id);
+  info.alive = m.state == gossip::MemberState::kAlive || m.state == gossip::MemberState::kSuspect;
+  auto rpc = hal::SockAddr::parse(tag(gossip::kTagRpcAddr));
+  if (rpc.is_ok()) info.rpc = *rpc;
+  raft_->on_server(info);
+}
+
 base::Status Agent::run() {
   base::Status s = loop_.run();
   shutdown();
+  if (!fatal_.is_ok()) return fatal_;
   return s;
 }
 
@@ -240,6 +289,9 @@ void Agent::shutdown() {
     http_->close();
     http_.reset();
   }
+  kv_api_.reset();
+  if (raft_) raft_->shutdown();
+  raft_.reset();
   membership_.reset();
   if (socket_listening_) {
     env_.fs->remove(config_.socket_path).ignore();
@@ -257,6 +309,8 @@ void Agent::add_routes() {
   router_.add("GET", "/v1/agent/health", [this](http::Request& q, http::Responder r) { handle_health(q, std::move(r)); });
   router_.add("GET", "/v1/agent/logs", [this](http::Request& q, http::Responder r) { handle_logs(q, std::move(r)); });
   if (membership_) membership_->add_routes(router_);
+  if (raft_) raft_->add_routes(router_);
+  if (kv_api_) kv_api_->add_routes(router_);
 }
 
 void Agent::handle_self(http::Request&, http::Responder resp) {

@@ -28,7 +28,9 @@
 #include "agent/config/config.h"
 #include "agent/http/router.h"
 #include "agent/http/server.h"
+#include "agent/kv/kv_api.h"
 #include "agent/main/membership.h"
+#include "agent/server/raft_host.h"
 #include "agent/runtime/loop.h"
 #include "agent/runtime/worker_pool.h"
 #include "hal/env.h"
@@ -72,6 +74,8 @@ class Agent {
   const config::Config& config() const { return config_; }
   const std::string& node_id() const { return node_id_; }
   Membership* membership() { return membership_.get(); }
+  // Server mode's Raft host; null on a client agent.
+  server::RaftHost* raft() { return raft_.get(); }
   // The bound HTTP address (useful when ports.http is 0).
   base::Result<hal::SockAddr> http_addr() const;
 
@@ -85,6 +89,8 @@ class Agent {
   base::Status load_node_id();
   base::Status open_signals();
   void on_signal();
+  base::Status start_server();
+  void on_member(const gossip::Member& m);
 
   hal::Env& env_;
   config::Config config_;
@@ -94,6 +100,9 @@ class Agent {
   http::Router router_;
   std::unique_ptr<http::Server> http_;
   std::unique_ptr<Membership> membership_;
+  std::unique_ptr<server::RaftHost> raft_;
+  std::unique_ptr<kv::KvApi> kv_api_;
+  base::Status fatal_;  // why the agent stopped itself (a storage failure)
   std::vector<std::pair<std::string, HealthSource>> health_;
   std::string node_id_;
   base::MonoTime started_mono_;

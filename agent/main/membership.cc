@@ -292,6 +292,7 @@ bool Membership::healthy(std::string* output) const {
 }
 
 void Membership::on_member_event(const gossip::MemberEvent& e) {
+  if (member_change_) member_change_(e.member);
   const char* what = "";
   switch (e.kind) {
     case gossip::MemberEventKind::kJoin: what = "joined"; break;

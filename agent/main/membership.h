@@ -73,6 +73,9 @@ class Membership {
   bool healthy(std::string* output) const;
   // Called when PUT /v1/agent/leave has finished leaving: the agent should stop.
   void on_left(std::function<void()> fn) { on_left_ = std::move(fn); }
+  // Called with the member's new state after every member event (join, update, suspect, alive,
+  // fail, leave, reap); the server host follows the foundations with it.
+  void on_member_change(std::function<void(const gossip::Member&)> fn) { member_change_ = std::move(fn); }
 
   gossip::Transport* transport() { return transport_.get(); }
   const hal::SockAddr& advertise() const { return advertise_; }
@@ -116,6 +119,7 @@ class Membership {
   std::unique_ptr<gossip::Transport> transport_;
   hal::SockAddr advertise_;
   std::function<void()> on_left_;
+  std::function<void(const gossip::Member&)> member_change_;
   // Keyring commands taken here and not yet seen applied fleet-wide (bounded: one per op kind
   // and key; a newer command for the same key replaces the older).
   struct PendingKeyOp {

@@ -34,7 +34,9 @@ sim::StartFn agent_process() {
     in.fs = node.env().fs;
     in.config_paths = {};
     in.hostname = node.name();
-    in.flags = {"-server", "-bootstrap_expect=1", "-data_dir=/var/lib/agent",
+    // A client agent: server mode opens SQLite databases, which reach the simulated disk only
+    // through the simulator's SQLite VFS (hal::Env::sqlite_vfs) -- not wired into this test yet.
+    in.flags = {"-data_dir=/var/lib/agent",
                 "-socket_path=/run/agent/agent.sock",
                 "-client_addr=" + node.address(0).host_string()};
     auto cfg = config::load(in);

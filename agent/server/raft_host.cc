@@ -1,0 +1,756 @@
+#include "agent/server/raft_host.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "agent/base/bytes.h"
+#include "agent/http/json.h"
+#include "agent/wire/raft_message.h"
+
+namespace server {
+
+namespace {
+
+constexpr std::string_view kModule = "raft";
+// Largest voters file read: kVotersMax node ids of 36 characters and newlines, with room.
+constexpr size_t kVotersFileBytesMax = 4096;
+// A forwarded apply's answer: index, status code, message, value.
+constexpr size_t kReplyBytesMax = 1024;
+
+http::Response json_response(int status, const http::Json& doc) {
+  auto text = doc.dump();
+  if (!text.is_ok()) return http::Response::error(500, "out of memory building the response");
+  return http::Response::json(status, std::move(text).value());
+}
+
+std::string encode_apply_reply(uint64_t index, const state::ApplyResult& r) {
+  std::string out;
+  base::ByteWriter w(&out, kReplyBytesMax);
+  w.u64(index);
+  w.u8(static_cast<uint8_t>(r.status.code()));
+  std::string msg = r.status.message().substr(0, 512);
+  w.str(msg);
+  w.u8(r.value ? 1 : 0);
+  return out;
+}
+
+base::Status decode_apply_reply(std::string_view body, uint64_t* index, state::ApplyResult* r) {
+  base::ByteReader rd(base::as_bytes(body));
+  *index = rd.u64();
+  uint8_t code = rd.u8();
+  std::string msg(rd.str(512));
+  uint8_t value = rd.u8();
+  if (!rd.at_end() || code > static_cast<uint8_t>(base::Code::kCancelled)) {
+    return base::error(base::Code::kInvalidArgument, "malformed raft.apply reply");
+  }
+  r->status = code == 0 ? base::Status::ok() : base::error(static_cast<base::Code>(code), "%s", msg.c_str());
+  r->value = value != 0;
+  return base::Status::ok();
+}
+
+bool is_server_subject(const std::string& subject) { return subject.find("CN=server.") != std::string::npos; }
+
+}  // namespace
+
+raft::ServerId server_id_of(std::string_view node_id) {
+  uint64_t v = 0;
+  int digits = 0;
+  for (char c : node_id) {
+    if (digits == 16) break;
+    int d;
+    if (c >= '0' && c <= '9') {
+      d = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      d = c - 'a' + 10;
+    } else {
+      continue;  // the UUID's dashes
+    }
+    v = (v << 4) | static_cast<uint64_t>(d);
+    ++digits;
+  }
+  return v == 0 ? 1 : v;
+}
+
+RaftHost::RaftHost(hal::Env& env, runtime::Loop& loop, runtime::Executor& executor, const config::Config& config,
+                   base::Logger& log, std::string node_id, std::string node_name, HostLimits limits)
+    : env_(env),
+      loop_(loop),
+      executor_(executor),
+      config_(config),
+      log_(log),
+      node_id_(std::move(node_id)),
+      node_name_(std::move(node_name)),
+      limits_(limits),
+      dir_(config.data_dir + "/raft") {}
+
+RaftHost::~RaftHost() {
+  *alive_ = false;
+  shutdown();
+}
+
+void RaftHost::shutdown() {
+  if (endpoint_) endpoint_->close();
+  if (tick_timer_ != runtime::kNoTimer) loop_.cancel(tick_timer_);
+  tick_timer_ = runtime::kNoTimer;
+  if (sweep_timer_ != runtime::kNoTimer) loop_.cancel(sweep_timer_);
+  sweep_timer_ = runtime::kNoTimer;
+}
+
+base::Status RaftHost::start(const hal::tls::Identity& identity, const hal::SockAddr& rpc_bind) {
+  AGENT_TRY(env_.fs->make_dirs(dir_, 0700));
+  disk_ = std::make_shared<Disk>();
+  std::string raft_path = dir_ + "/raft.db";
+  auto storage = raft::SqliteStorage::open(raft_path);
+  if (!storage.is_ok()) return base::error(storage.status().code(), "%s: %s", raft_path.c_str(), storage.status().message().c_str());
+  disk_->storage = std::move(storage).value();
+  std::string state_path = dir_ + "/state.db";
+  auto store = state::Store::open(state_path);
+  if (!store.is_ok()) return base::error(store.status().code(), "%s: %s", state_path.c_str(), store.status().message().c_str());
+  disk_->store = std::move(store).value();
+  applied_ = disk_->store->last_applied();
+  if (applied_ > disk_->storage->last_index()) {
+    return base::error(base::Code::kFailedPrecondition,
+                       "%s has applied index %llu but %s ends at %llu: the state is ahead of the log (was raft.db replaced?)",
+                       state_path.c_str(), static_cast<unsigned long long>(applied_), raft_path.c_str(),
+                       static_cast<unsigned long long>(disk_->storage->last_index()));
+  }
+
+  auto server_tls = hal::tls::TlsConfig::create(hal::tls::Role::kServer, identity);
+  if (!server_tls.is_ok()) return base::error(server_tls.status().code(), "RPC TLS: %s", server_tls.status().message().c_str());
+  server_tls_ = std::move(server_tls).value();
+  auto client_tls = hal::tls::TlsConfig::create(hal::tls::Role::kClient, identity);
+  if (!client_tls.is_ok()) return base::error(client_tls.status().code(), "RPC TLS: %s", client_tls.status().message().c_str());
+  client_tls_ = std::move(client_tls).value();
+  std::string server_name = "server." + config_.datacenter + "." + config_.domain;
+  rpc::EndpointOptions options;
+  // An AppendEntries batch (append_entries_bytes_max) or one 512 KiB KV value, with room.
+  options.limits.body_bytes_max = 2u << 20;
+  endpoint_ = std::make_unique<rpc::Endpoint>(loop_, *env_.net, server_tls_.get(), client_tls_.get(), server_name, log_, options);
+  std::weak_ptr<bool> alive = alive_;
+  endpoint_->add_method("raft.msg", [this, alive](std::string body, const std::string& subject, rpc::Endpoint::Respond r) {
+    if (!alive.expired()) rpc_raft_message(std::move(body), subject, std::move(r));
+  });
+  endpoint_->add_method("raft.apply", [this, alive](std::string body, const std::string& subject, rpc::Endpoint::Respond r) {
+    if (!alive.expired()) rpc_apply(std::move(body), subject, std::move(r));
+  });
+  endpoint_->add_method("raft.read_index", [this, alive](std::string body, const std::string& subject, rpc::Endpoint::Respond r) {
+    if (!alive.expired()) rpc_read_index(std::move(body), subject, std::move(r));
+  });
+  base::Status s = endpoint_->listen(rpc_bind);
+  if (!s.is_ok()) return base::error(s.code(), "RPC cannot listen on %s: %s", rpc_bind.to_string().c_str(), s.message().c_str());
+  AGENT_LOG_INFO(log_, kModule, "RPC listening on %s (mutual TLS, peers verified as %s)", rpc_bind.to_string().c_str(),
+                 server_name.c_str());
+
+  AGENT_TRY(load_voters());
+  if (!voters_.empty()) {
+    AGENT_TRY(start_core(voters_));
+  } else if (config_.bootstrap_expect > 0) {
+    AGENT_LOG_INFO(log_, kModule, "waiting for %d servers (bootstrap_expect) to form the cluster", config_.bootstrap_expect);
+  } else {
+    AGENT_LOG_WARN(log_, kModule,
+                   "no voters file and bootstrap_expect is 0: this server waits to be added to a cluster, which needs membership changes (not implemented yet)");
+  }
+  return base::Status::ok();
+}
+
+base::Status RaftHost::load_voters() {
+  std::string path = dir_ + "/voters";
+  auto text = env_.fs->read_file(path, kVotersFileBytesMax);
+  if (!text.is_ok()) {
+    if (text.status().code() == base::Code::kNotFound) return base::Status::ok();
+    return base::error(text.status().code(), "%s: %s", path.c_str(), text.status().message().c_str());
+  }
+  std::vector<std::string> voters;
+  size_t start = 0;
+  while (start < text->size()) {
+    size_t nl = text->find('\n', start);
+    if (nl == std::string::npos) nl = text->size();
+    std::string line = text->substr(start, nl - start);
+    start = nl + 1;
+    if (line.empty()) continue;
+    if (line.size() != 36) return base::error(base::Code::kFailedPrecondition, "%s: \"%s\" is not a node id", path.c_str(), line.c_str());
+    voters.push_back(line);
+  }
+  if (voters.empty() || voters.size() > raft::kVotersMax) {
+    return base::error(base::Code::kFailedPrecondition, "%s: %zu voters (want 1 to %zu)", path.c_str(), voters.size(), raft::kVotersMax);
+  }
+  if (std::find(voters.begin(), voters.end(), node_id_) == voters.end()) {
+    return base::error(base::Code::kFailedPrecondition, "%s does not list this node (%s)", path.c_str(), node_id_.c_str());
+  }
+  voters_ = std::move(voters);
+  return base::Status::ok();
+}
+
+void RaftHost::on_server(const ServerInfo& info) {
+  if (info.id == raft::kNoServer) return;
+  servers_[info.id] = info;
+  maybe_bootstrap();
+}
+
+void RaftHost::maybe_bootstrap() {
+  if (core_ != nullptr || failed_ || config_.bootstrap_expect <= 0 || disk_ == nullptr) return;
+  std::vector<std::string> ids;
+  bool self = false;
+  for (const auto& [id, s] : servers_) {
+    if (!s.alive || !s.rpc) continue;
+    ids.push_back(s.node_id);
+    if (s.node_id == node_id_) self = true;
+  }
+  if (!self || ids.size() < static_cast<size_t>(config_.bootstrap_expect)) return;
+  if (ids.size() > raft::kVotersMax) ids.resize(raft::kVotersMax);
+  std::sort(ids.begin(), ids.end());
+  std::string text;
+  for (const auto& id : ids) text += id + "\n";
+  std::string path = dir_ + "/voters";
+  base::Status s = env_.fs->write_file(path, base::as_bytes(text), 0600, /*durable=*/true);
+  if (!s.is_ok()) {
+    fail_fatal(base::error(s.code(), "%s: %s", path.c_str(), s.message().c_str()));
+    return;
+  }
+  AGENT_LOG_INFO(log_, kModule, "forming the cluster with %zu voters (bootstrap_expect %d)", ids.size(), config_.bootstrap_expect);
+  voters_ = ids;
+  s = start_core(ids);
+  if (!s.is_ok()) fail_fatal(s);
+}
+
+base::Status RaftHost::start_core(const std::vector<std::string>& voters) {
+  raft::RaftConfig rc;
+  rc.id = server_id_of(node_id_);
+  for (const auto& v : voters) rc.voters.push_back(server_id_of(v));
+  std::sort(rc.voters.begin(), rc.voters.end());
+  rc.voters.erase(std::unique(rc.voters.begin(), rc.voters.end()), rc.voters.end());
+  // Over TCP a batch may be larger than the simulator's datagram: 256 KiB, well inside the RPC
+  // frame limit set in start().
+  rc.append_entries_bytes_max = 256 * 1024;
+  AGENT_TRY(rc.validate());
+  uint64_t seed = 0;
+  uint8_t b[8];
+  AGENT_TRY(env_.entropy->fill(std::span<uint8_t>(b, sizeof b)));
+  for (uint8_t x : b) seed = (seed << 8) | x;
+  core_ = std::make_unique<raft::RaftCore>(rc, *disk_->storage, seed, loop_.now(), applied_);
+  AGENT_LOG_INFO(log_, kModule, "raft started: id %016llx, %zu voters, term %llu, log ends at %llu, applied %llu",
+                 static_cast<unsigned long long>(rc.id), rc.voters.size(), static_cast<unsigned long long>(core_->term()),
+                 static_cast<unsigned long long>(core_->last_index()), static_cast<unsigned long long>(applied_));
+  pump();
+  schedule();
+  return base::Status::ok();
+}
+
+void RaftHost::schedule() {
+  if (core_ == nullptr || failed_) return;
+  base::MonoTime d = core_->next_deadline();
+  if (tick_timer_ != runtime::kNoTimer && d == tick_at_) return;
+  if (tick_timer_ != runtime::kNoTimer) loop_.cancel(tick_timer_);
+  tick_timer_ = runtime::kNoTimer;
+  tick_at_ = d;
+  if (d == base::MonoTime::never()) return;
+  auto t = loop_.arm(d, [this] {
+    tick_timer_ = runtime::kNoTimer;
+    core_->on_tick(loop_.now());
+    pump();
+    schedule();
+  });
+  if (t.is_ok()) tick_timer_ = *t;
+}
+
+void RaftHost::pump() {
+  if (core_ == nullptr || busy_ || failed_ || !core_->has_ready()) return;
+  auto job = std::make_shared<Job>();
+  job->ready = core_->take_ready();
+  busy_ = true;
+  submit_job(std::move(job));
+}
+
+void RaftHost::submit_job(std::shared_ptr<Job> job) {
+  std::shared_ptr<Disk> disk = disk_;
+  std::weak_ptr<bool> alive = alive_;
+  base::Status s = executor_.submit(
+      [disk, job] {
+        // Step 1 of raft.h's Ready: persist and sync.
+        if (job->ready.needs_sync()) {
+          job->status = raft::write_ready(*disk->storage, job->ready);
+          if (job->status.is_ok()) job->status = disk->storage->sync();
+          if (!job->status.is_ok()) return;
+        }
+        // Step 2's apply, one transaction for the Ready's committed entries.
+        auto& committed = job->ready.committed;
+        job->results.assign(committed.size(), state::ApplyResult{});
+        if (committed.empty()) return;
+        std::lock_guard<std::mutex> lock(disk->store_mu);
+        size_t skip = 0;
+        while (skip < committed.size() && committed[skip].index <= disk->store->last_applied()) ++skip;
+        if (skip == committed.size()) return;
+        std::vector<std::string> commands;
+        commands.reserve(committed.size() - skip);
+        for (size_t i = skip; i < committed.size(); ++i) {
+          // A no-op entry applies as an empty command, which the store refuses harmlessly: every
+          // index advances last_applied.
+          commands.push_back(committed[i].type == wire::EntryType::kCommand ? std::move(committed[i].data) : std::string());
+        }
+        auto r = disk->store->apply(committed[skip].index, commands);
+        if (!r.is_ok()) {
+          job->status = r.status();
+          return;
+        }
+        for (size_t i = 0; i < r->size(); ++i) job->results[skip + i] = std::move((*r)[i]);
+      },
+      [this, alive, job] {
+        if (!alive.expired()) finish_job(job);
+      });
+  if (!s.is_ok()) {
+    // The worker queue is full: the Ready is taken and must be performed, so try again shortly.
+    auto t = loop_.arm_after(base::Duration::millis(5), [this, alive, job] {
+      if (!alive.expired()) submit_job(job);
+    });
+    if (!t.is_ok()) fail_fatal(base::error(base::Code::kInternal, "cannot schedule a Raft write: %s", t.status().message().c_str()));
+  }
+}
+
+void RaftHost::finish_job(const std::shared_ptr<Job>& job) {
+  busy_ = false;
+  if (failed_) return;
+  if (!job->status.is_ok()) {
+    fail_fatal(base::error(job->status.code(), "raft storage failed: %s", job->status.message().c_str()));
+    return;
+  }
+  raft::Ready& ready = job->ready;
+  for (const auto& m : ready.messages) send(m);
+
+  std::vector<std::function<void()>> calls;
+  for (size_t i = 0; i < ready.committed.size(); ++i) {
+    const raft::Entry& e = ready.committed[i];
+    applied_ = std::max(applied_, e.index);
+    auto w = writes_.find(e.index);
+    if (w == writes_.end()) continue;
+    auto done = std::move(w->second.done);
+    if (w->second.term == e.term && e.type == wire::EntryType::kCommand) {
+      state::ApplyResult r = job->results[i];
+      uint64_t index = e.index;
+      calls.push_back([done = std::move(done), r, index] { done(index, r); });
+    } else {
+      uint64_t index = e.index;
+      calls.push_back([done = std::move(done), index] {
+        done(index, base::error(base::Code::kUnavailable, "leadership changed before the write committed; it was not applied"));
+      });
+    }
+    writes_.erase(w);
+  }
+  while (!applied_waiters_.empty() && applied_waiters_.begin()->first <= applied_) {
+    auto done = std::move(applied_waiters_.begin()->second.done);
+    applied_waiters_.erase(applied_waiters_.begin());
+    calls.push_back([done = std::move(done)] { done(base::Status::ok()); });
+  }
+  for (auto it = watches_.begin(); it != watches_.end();) {
+    if (it->second.first < applied_) {
+      calls.push_back(std::move(it->second.second));
+      it = watches_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  core_->on_persisted(ready.id, loop_.now());
+  pump();
+  schedule();
+  for (auto& c : calls) c();
+}
+
+void RaftHost::send(const raft::Message& m) {
+  auto it = servers_.find(m.to);
+  if (it == servers_.end() || !it->second.rpc) {
+    ++dropped_messages_;
+    return;
+  }
+  endpoint_->call(*it->second.rpc, "raft.msg", wire::encode_raft_message(m), limits_.rpc_timeout,
+                  [](base::Result<std::string>) {});
+}
+
+void RaftHost::fail_fatal(base::Status s) {
+  if (failed_) return;
+  failed_ = true;
+  AGENT_LOG_ERROR(log_, kModule, "stopping: %s", s.message().c_str());
+  if (fatal_) fatal_(s);
+}
+
+void RaftHost::arm_sweep() {
+  if (sweep_timer_ != runtime::kNoTimer) return;
+  std::weak_ptr<bool> alive = alive_;
+  auto t = loop_.arm_after(base::Duration::seconds(1), [this, alive] {
+    if (alive.expired()) return;
+    sweep_timer_ = runtime::kNoTimer;
+    sweep();
+  });
+  if (t.is_ok()) sweep_timer_ = *t;
+}
+
+void RaftHost::sweep() {
+  base::MonoTime now = loop_.now();
+  std::vector<std::function<void()>> calls;
+  for (auto it = writes_.begin(); it != writes_.end();) {
+    if (it->second.deadline <= now) {
+      uint64_t index = it->first;
+      calls.push_back([done = std::move(it->second.done), index] {
+        done(index, base::error(base::Code::kTimeout, "the write did not commit in time; its outcome is unknown"));
+      });
+      it = writes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = applied_waiters_.begin(); it != applied_waiters_.end();) {
+    if (it->second.deadline <= now) {
+      calls.push_back([done = std::move(it->second.done)] {
+        done(base::error(base::Code::kTimeout, "this server did not catch up in time"));
+      });
+      it = applied_waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!writes_.empty() || !applied_waiters_.empty()) arm_sweep();
+  for (auto& c : calls) c();
+}
+
+void RaftHost::when_applied(uint64_t index, std::function<void(base::Status)> done) {
+  if (applied_ >= index) {
+    auto t = loop_.arm(loop_.now(), [done = std::move(done)] { done(base::Status::ok()); });
+    if (!t.is_ok()) AGENT_LOG_ERROR(log_, kModule, "timer table full: a read is lost");
+    return;
+  }
+  if (applied_waiters_.size() >= limits_.reads_max) {
+    auto t = loop_.arm(loop_.now(), [done = std::move(done)] {
+      done(base::error(base::Code::kResourceExhausted, "too many requests waiting for this server to catch up"));
+    });
+    if (!t.is_ok()) AGENT_LOG_ERROR(log_, kModule, "timer table full: a read is lost");
+    return;
+  }
+  applied_waiters_.emplace(index, AppliedWaiter{index, loop_.now() + limits_.request_timeout, std::move(done)});
+  arm_sweep();
+}
+
+base::Result<uint64_t> RaftHost::leader_read_index() const {
+  if (core_ == nullptr || core_->role() != raft::Role::kLeader) {
+    return base::error(base::Code::kUnavailable, "not the leader");
+  }
+  // §6.4 step 1: until an entry of its term is committed, a new leader does not know the
+  // commit index of the term before.
+  if (core_->term_at(core_->commit_index()) != core_->term()) {
+    return base::error(base::Code::kFailedPrecondition, "the leader has not committed an entry of its term yet");
+  }
+  return core_->commit_index();
+}
+
+const ServerInfo* RaftHost::leader_info() const {
+  if (core_ == nullptr || core_->leader() == raft::kNoServer) return nullptr;
+  auto it = servers_.find(core_->leader());
+  return it == servers_.end() ? nullptr : &it->second;
+}
+
+kv::ReadMeta RaftHost::meta() const {
+  kv::ReadMeta m;
+  m.known_leader = core_ != nullptr && core_->leader() != raft::kNoServer;
+  if (m.known_leader && core_->role() != raft::Role::kLeader && leader_contact_ != base::MonoTime()) {
+    m.last_contact_ms = static_cast<uint64_t>((loop_.now() - leader_contact_).ms());
+  }
+  return m;
+}
+
+void RaftHost::get_read_index(std::function<void(base::Result<uint64_t>)> done) {
+  std::weak_ptr<bool> alive = alive_;
+  if (core_ != nullptr && core_->role() == raft::Role::kLeader) {
+    auto r = leader_read_index();
+    if (r.is_ok() || r.status().code() != base::Code::kFailedPrecondition) {
+      auto t = loop_.arm(loop_.now(), [done = std::move(done), r]() mutable { done(std::move(r)); });
+      if (!t.is_ok()) AGENT_LOG_ERROR(log_, kModule, "timer table full: a read is lost");
+      return;
+    }
+    // A new leader: once its log so far is applied, its no-op is committed; ask again then.
+    when_applied(core_->last_index(), [this, alive, done = std::move(done)](base::Status s) mutable {
+      if (alive.expired()) return;
+      if (!s.is_ok()) {
+        done(s);
+        return;
+      }
+      auto again = leader_read_index();
+      done(again.is_ok() ? again : base::Result<uint64_t>(base::error(base::Code::kUnavailable, "leadership changed")));
+    });
+    return;
+  }
+  const ServerInfo* leader = leader_info();
+  if (leader == nullptr || !leader->rpc) {
+    auto t = loop_.arm(loop_.now(), [done = std::move(done)] {
+      done(base::error(base::Code::kUnavailable, "no cluster leader"));
+    });
+    if (!t.is_ok()) AGENT_LOG_ERROR(log_, kModule, "timer table full: a read is lost");
+    return;
+  }
+  endpoint_->call(*leader->rpc, "raft.read_index", std::string(), limits_.rpc_timeout,
+                  [done = std::move(done)](base::Result<std::string> r) {
+                    if (!r.is_ok()) {
+                      done(r.status());
+                      return;
+                    }
+                    base::ByteReader rd(base::as_bytes(*r));
+                    uint64_t index = rd.u64();
+                    if (!rd.at_end()) {
+                      done(base::error(base::Code::kInternal, "malformed raft.read_index reply"));
+                      return;
+                    }
+                    done(index);
+                  });
+}
+
+void RaftHost::propose_here(std::string command, std::function<void(uint64_t, base::Result<state::ApplyResult>)> done) {
+  if (writes_.size() >= limits_.writes_max) {
+    auto t = loop_.arm(loop_.now(), [done = std::move(done)] {
+      done(0, base::error(base::Code::kResourceExhausted, "too many writes in flight"));
+    });
+    if (!t.is_ok()) AGENT_LOG_ERROR(log_, kModule, "timer table full: a write is lost");
+    return;
+  }
+  auto index = core_->propose(std::move(command), loop_.now());
+  if (!index.is_ok()) {
+    auto t = loop_.arm(loop_.now(), [done = std::move(done), s = index.status()] { done(0, s); });
+    if (!t.is_ok()) AGENT_LOG_ERROR(log_, kModule, "timer table full: a write is lost");
+    return;
+  }
+  writes_[*index] = Waiter{core_->term(), loop_.now() + limits_.request_timeout, std::move(done)};
+  arm_sweep();
+  pump();
+  schedule();
+}
+
+void RaftHost::write(std::string command, std::function<void(base::Result<state::ApplyResult>)> done) {
+  std::weak_ptr<bool> alive = alive_;
+  if (core_ != nullptr && !failed_ && core_->role() == raft::Role::kLeader) {
+    propose_here(std::move(command), [done = std::move(done)](uint64_t, base::Result<state::ApplyResult> r) { done(std::move(r)); });
+    return;
+  }
+  const ServerInfo* leader = failed_ ? nullptr : leader_info();
+  if (leader == nullptr || !leader->rpc) {
+    auto t = loop_.arm(loop_.now(), [done = std::move(done)] {
+      done(base::error(base::Code::kUnavailable, "no cluster leader"));
+    });
+    if (!t.is_ok()) AGENT_LOG_ERROR(log_, kModule, "timer table full: a write is lost");
+    return;
+  }
+  endpoint_->call(*leader->rpc, "raft.apply", std::move(command), limits_.request_timeout,
+                  [this, alive, done = std::move(done)](base::Result<std::string> r) mutable {
+                    if (alive.expired()) return;
+                    if (!r.is_ok()) {
+                      done(r.status());
+                      return;
+                    }
+                    uint64_t index = 0;
+                    state::ApplyResult result;
+                    base::Status s = decode_apply_reply(*r, &index, &result);
+                    if (!s.is_ok()) {
+                      done(s);
+                      return;
+                    }
+                    // Answered when the leader applied it, as Consul does. Waiting for this server
+                    // to apply it too would cost up to a heartbeat (followers learn the commit
+                    // index from the next AppendEntries); reads other than stale get a read index
+                    // from the leader, so they see the write anyway.
+                    (void)index;
+                    done(result);
+                  });
+}
+
+void RaftHost::read(kv::Consistency mode, std::function<base::Status(const state::Store&)> fn,
+                    std::function<void(base::Status, kv::ReadMeta)> done) {
+  std::weak_ptr<bool> alive = alive_;
+  auto fn_s = std::make_shared<std::function<base::Status(const state::Store&)>>(std::move(fn));
+  auto done_s = std::make_shared<std::function<void(base::Status, kv::ReadMeta)>>(std::move(done));
+  auto run = [this, alive, fn_s, done_s] {
+    if (alive.expired()) return;
+    auto status = std::make_shared<base::Status>();
+    std::shared_ptr<Disk> disk = disk_;
+    base::Status s = executor_.submit(
+        [disk, status, fn_s] {
+          std::lock_guard<std::mutex> lock(disk->store_mu);
+          *status = (*fn_s)(*disk->store);
+        },
+        [this, alive, status, done_s] {
+          if (!alive.expired()) (*done_s)(*status, meta());
+        });
+    if (!s.is_ok()) (*done_s)(base::error(base::Code::kResourceExhausted, "too many reads in flight"), meta());
+  };
+  if (mode == kv::Consistency::kStale) {
+    auto t = loop_.arm(loop_.now(), run);
+    if (!t.is_ok()) AGENT_LOG_ERROR(log_, kModule, "timer table full: a read is lost");
+    return;
+  }
+  get_read_index([this, alive, run, done_s](base::Result<uint64_t> index) {
+    if (alive.expired()) return;
+    if (!index.is_ok()) {
+      (*done_s)(index.status(), meta());
+      return;
+    }
+    when_applied(*index, [this, alive, run, done_s](base::Status s) {
+      if (alive.expired()) return;
+      if (!s.is_ok()) {
+        (*done_s)(s, meta());
+        return;
+      }
+      run();
+    });
+  });
+}
+
+base::Result<kv::WatchId> RaftHost::watch(uint64_t after, std::function<void()> fn) {
+  if (watches_.size() >= limits_.watches_max) {
+    return base::error(base::Code::kResourceExhausted, "too many blocking queries (%zu)", limits_.watches_max);
+  }
+  kv::WatchId id = next_watch_++;
+  if (applied_ > after) {
+    std::weak_ptr<bool> alive = alive_;
+    auto t = loop_.arm(loop_.now(), [fn = std::move(fn)] { fn(); });
+    if (!t.is_ok()) return t.status();
+    return id;
+  }
+  watches_.emplace(id, std::make_pair(after, std::move(fn)));
+  return id;
+}
+
+void RaftHost::unwatch(kv::WatchId id) { watches_.erase(id); }
+
+// --- RPC methods -----------------------------------------------------------------------------------
+
+void RaftHost::rpc_raft_message(std::string body, const std::string& subject, rpc::Endpoint::Respond respond) {
+  if (!is_server_subject(subject)) {
+    respond(base::error(base::Code::kPermissionDenied, "raft messages are taken only from server certificates"));
+    return;
+  }
+  if (core_ == nullptr || failed_) {
+    respond(base::error(base::Code::kUnavailable, "raft is not running on this server yet"));
+    return;
+  }
+  wire::RaftMessage m;
+  base::Status s = wire::decode_raft_message(base::as_bytes(body), &m);
+  if (!s.is_ok()) {
+    respond(s);
+    return;
+  }
+  if (m.type == wire::RaftType::kAppendEntries && m.term >= core_->term()) leader_contact_ = loop_.now();
+  core_->on_message(m, loop_.now());
+  respond(std::string());
+  pump();
+  schedule();
+}
+
+void RaftHost::rpc_apply(std::string body, const std::string& subject, rpc::Endpoint::Respond respond) {
+  (void)subject;  // any certificate of the cluster CA may write (client agents forward too)
+  if (core_ == nullptr || failed_ || core_->role() != raft::Role::kLeader) {
+    respond(base::error(base::Code::kUnavailable, "not the leader"));
+    return;
+  }
+  propose_here(std::move(body), [respond = std::move(respond)](uint64_t index, base::Result<state::ApplyResult> r) {
+    if (!r.is_ok()) {
+      respond(r.status());
+      return;
+    }
+    respond(encode_apply_reply(index, *r));
+  });
+}
+
+void RaftHost::rpc_read_index(std::string body, const std::string& subject, rpc::Endpoint::Respond respond) {
+  (void)subject;
+  if (!body.empty()) {
+    respond(base::error(base::Code::kInvalidArgument, "raft.read_index takes no body"));
+    return;
+  }
+  if (core_ == nullptr || failed_ || core_->role() != raft::Role::kLeader) {
+    respond(base::error(base::Code::kUnavailable, "not the leader"));
+    return;
+  }
+  get_read_index([respond = std::move(respond)](base::Result<uint64_t> index) {
+    if (!index.is_ok()) {
+      respond(index.status());
+      return;
+    }
+    std::string out;
+    base::ByteWriter w(&out, 16);
+    w.u64(*index);
+    respond(out);
+  });
+}
+
+// --- HTTP ----------------------------------------------------------------------------------------
+
+void RaftHost::add_routes(http::Router& router) {
+  router.add("GET", "/v1/status/leader", [this](http::Request& q, http::Responder r) { handle_status_leader(q, std::move(r)); });
+  router.add("GET", "/v1/status/peers", [this](http::Request& q, http::Responder r) { handle_status_peers(q, std::move(r)); });
+  router.add("GET", "/v1/status/raft", [this](http::Request& q, http::Responder r) { handle_status_raft(q, std::move(r)); });
+  router.add("GET", "/v1/operator/raft/configuration",
+             [this](http::Request& q, http::Responder r) { handle_raft_configuration(q, std::move(r)); });
+  router.add("POST", "/v1/operator/raft/transfer-leader",
+             [this](http::Request& q, http::Responder r) { handle_transfer_leader(q, std::move(r)); });
+  router.add("PUT", "/v1/operator/raft/transfer-leader",
+             [this](http::Request& q, http::Responder r) { handle_transfer_leader(q, std::move(r)); });
+  router.add("DELETE", "/v1/operator/raft/peer", [this](http::Request& q, http::Responder r) { handle_remove_peer(q, std::move(r)); });
+}
+
+void RaftHost::handle_status_leader(http::Request&, http::Responder resp) {
+  http::Json doc = http::Json::array();
+  const ServerInfo* l = leader_info();
+  std::string addr = l != nullptr && l->rpc ? l->rpc->to_string() : "";
+  // Consul answers a bare JSON string: "10.0.0.1:8300", or "" with no leader.
+  std::string body = "\"" + addr + "\"";
+  resp.send(http::Response::json(200, body));
+}
+
+void RaftHost::handle_status_peers(http::Request&, http::Responder resp) {
+  http::Json doc = http::Json::array();
+  for (const auto& v : voters_) {
+    auto it = servers_.find(server_id_of(v));
+    if (it != servers_.end() && it->second.rpc) doc.add_string(doc.get(), "", it->second.rpc->to_string());
+  }
+  resp.send(json_response(200, doc));
+}
+
+void RaftHost::handle_status_raft(http::Request&, http::Responder resp) {
+  http::Json doc = http::Json::object();
+  const ServerInfo* l = leader_info();
+  doc.add_string("Role", core_ == nullptr ? (config_.bootstrap_expect > 0 ? "bootstrapping" : "waiting") : raft::role_name(core_->role()));
+  doc.add_string("Leader", l != nullptr ? l->name : "");
+  doc.add_string("LeaderAddr", l != nullptr && l->rpc ? l->rpc->to_string() : "");
+  doc.add_u64("Term", core_ ? core_->term() : 0);
+  doc.add_u64("CommitIndex", core_ ? core_->commit_index() : 0);
+  doc.add_u64("AppliedIndex", applied_);
+  doc.add_u64("LastIndex", core_ ? core_->last_index() : 0);
+  cJSON* voters = doc.add_array(doc.get(), "Voters");
+  for (const auto& v : voters_) {
+    auto it = servers_.find(server_id_of(v));
+    doc.add_string(voters, "", it != servers_.end() ? it->second.name : v);
+  }
+  doc.add_u64("DroppedMessages", dropped_messages_);
+  resp.send(json_response(200, doc));
+}
+
+void RaftHost::handle_raft_configuration(http::Request&, http::Responder resp) {
+  http::Json doc = http::Json::object();
+  cJSON* servers = doc.add_array(doc.get(), "Servers");
+  for (const auto& v : voters_) {
+    raft::ServerId id = server_id_of(v);
+    auto it = servers_.find(id);
+    cJSON* s = doc.add_object(servers, "");
+    doc.add_string(s, "ID", v);
+    doc.add_string(s, "Node", it != servers_.end() ? it->second.name : "");
+    doc.add_string(s, "Address", it != servers_.end() && it->second.rpc ? it->second.rpc->to_string() : "");
+    doc.add_bool(s, "Leader", core_ != nullptr && core_->leader() == id);
+    doc.add_bool(s, "Voter", true);
+    doc.add_string(s, "RaftProtocol", "3");
+  }
+  doc.add_u64("Index", core_ ? core_->last_index() : 0);
+  resp.send(json_response(200, doc));
+}
+
+void RaftHost::handle_transfer_leader(http::Request&, http::Responder resp) {
+  resp.send(http::Response::error(501, "leadership transfer is not implemented yet (issue 4: raft core)"));
+}
+
+void RaftHost::handle_remove_peer(http::Request&, http::Responder resp) {
+  resp.send(http::Response::error(501, "removing a peer needs membership changes, which are not implemented yet"));
+}
+
+}  // namespace server
