@@ -9,6 +9,9 @@
 #include <utility>
 
 #include "agent/base/log.h"
+#include "agent/ctl/cmd_env.h"
+#include "agent/ctl/kv_cmd.h"
+#include "agent/ctl/operator_cmd.h"
 #include "agent/http/client.h"
 #include "agent/http/json.h"
 #include "agent/base/version.h"
@@ -47,6 +50,8 @@ constexpr std::string_view kUsage =
     "  tls ca create | tls cert create -server|-client   the RPC CA and certificates (no agent needed)\n"
     "  tags [-set label.K=V]... [-delete label.K]...   show this node's tags, or change its labels\n"
     "  keygen                        print a new gossip key\n"
+    "  kv get|put|delete|watch KEY ...   the KV store (agentctl kv for the flags)\n"
+    "  operator raft list-peers | transfer-leader [-id ID] | remove-peer -id ID\n"
     "  help                          this text\n"
     "exit status: 0 ok, 1 the agent reported an error or is unhealthy, 2 usage, 3 no agent\n";
 
@@ -268,6 +273,13 @@ int cmd_status(Client& client, const Options& o, FILE* out, FILE* err) {
     if (cJSON_IsString(reason)) reasons.emplace_back(reason->valuestring);
   }
   int64_t uptime_s = num(agent_stats, "uptime_seconds");
+  // A server's Raft state; any other answer (a client agent, an agent without the endpoint, an
+  // error) leaves the Raft lines out and does not change the exit status.
+  http::Json raft_doc;
+  if (auto raft = client.get("/v1/status/raft", o.timeout, /*quiet=*/true); raft.is_ok() && raft->status == 200) {
+    auto doc = http::Json::parse(raft->body, 1 << 20);
+    if (doc.is_ok() && cJSON_IsObject(doc->get())) raft_doc = std::move(doc).value();
+  }
   if (o.format == Format::kJson) {
     http::Json doc = http::Json::object();
     doc.add_string("node", str(cfg, "NodeName"));
@@ -284,6 +296,7 @@ int cmd_status(Client& client, const Options& o, FILE* out, FILE* err) {
     cJSON* rs = doc.add_array(doc.get(), "reasons");
     for (const auto& x : reasons) doc.add_string(rs, "", x);
     doc.add_string("socket", client.socket());
+    if (raft_doc.ok()) doc.add_tree(doc.get(), "raft", std::move(raft_doc));
     print_json(out, doc);
   } else {
     std::string role_text;
@@ -298,6 +311,7 @@ int cmd_status(Client& client, const Options& o, FILE* out, FILE* err) {
     std::fprintf(out, "memory:     %lld KiB resident\n", static_cast<long long>(num(runtime_stats, "rss_bytes") / 1024));
     std::fprintf(out, "health:     %s\n", healthy ? "healthy" : "UNHEALTHY");
     for (const auto& x : reasons) std::fprintf(out, "            %s\n", x.c_str());
+    if (raft_doc.ok()) print_raft_status(raft_doc.get(), out);
   }
   return healthy ? kExitOk : kExitFailed;
 }
@@ -745,9 +759,32 @@ int cmd_keygen(hal::Env& env, const Options& o, FILE* out, FILE* err) {
   return kExitOk;
 }
 
+// The CmdEnv for commands outside this file (cmd_env.h): calls go through `client`, which finds
+// the socket on the first call.
+CmdEnv cmd_env(Client& client, const Options& o, FILE* in, FILE* out, FILE* err) {
+  CmdEnv e;
+  e.json = o.format == Format::kJson;
+  e.timeout = o.timeout;
+  e.in = in;
+  e.out = out;
+  e.err = err;
+  e.call = [&client](const std::string& method, const std::string& target, std::string body,
+                     base::Duration timeout) -> base::Result<http::ClientResponse> {
+    if (client.socket().empty() && !client.resolve_socket(false)) {
+      return base::error(base::Code::kUnavailable, "no agent");
+    }
+    return client.call(method, target, std::move(body), timeout);
+  };
+  return e;
+}
+
 }  // namespace
 
 int run(hal::Env& env, const std::vector<std::string>& args, FILE* out, FILE* err) {
+  return run(env, args, stdin, out, err);
+}
+
+int run(hal::Env& env, const std::vector<std::string>& args, FILE* in, FILE* out, FILE* err) {
   Options o;
   std::string error;
   if (!parse_options(args, &o, &error)) {
@@ -771,6 +808,8 @@ int run(hal::Env& env, const std::vector<std::string>& args, FILE* out, FILE* er
   if (o.command == "keygen") return cmd_keygen(env, o, out, err);
   if (o.command == "tls") return cmd_tls(env, o.args, out, err);
   if (o.command == "tags") return cmd_tags(client, o, out, err);
+  if (o.command == "kv") return cmd_kv(cmd_env(client, o, in, out, err), o.args);
+  if (o.command == "operator") return cmd_operator(cmd_env(client, o, in, out, err), o.args);
   std::fprintf(err, "agentctl: unknown command \"%s\"\n%s", o.command.c_str(), kUsage.data());
   return kExitUsage;
 }

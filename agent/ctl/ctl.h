@@ -2,9 +2,12 @@
 // agent's owner-only Unix socket, one request per call.
 //
 // Commands (each takes -format text|json; text is for people, json is for scripts):
-//   status            node, version, roles, uptime, health
+//   status            node, version, roles, uptime, health; on a server also its Raft state
+//                     (GET /v1/status/raft: role, term, leader, commit/applied/last index, voters)
 //   logs [-f] [-level L] [-n N]   the agent's recent log lines; -f follows new ones
 //   version           this client's version and, if one is running, the agent's
+//   kv get|put|delete|watch   the KV store, as `consul kv` (kv_cmd.h)
+//   operator raft list-peers|transfer-leader|remove-peer   as `consul operator raft` (operator_cmd.h)
 //   help
 // Global flags, before or after the command: -socket PATH, -format FORMAT, -timeout DURATION.
 //
@@ -37,5 +40,7 @@ inline constexpr int kExitUnreachable = 3;
 
 // Runs agentctl with `args` (the words after "agentctl"); returns the exit status.
 int run(hal::Env& env, const std::vector<std::string>& args, FILE* out, FILE* err);
+// The same with standard input given (`kv put KEY -` reads it); run() passes stdin.
+int run(hal::Env& env, const std::vector<std::string>& args, FILE* in, FILE* out, FILE* err);
 
 }  // namespace ctl
