@@ -158,6 +158,19 @@ lab heal >/dev/null
 got=$(udp_count n1 n4 20)
 check "after heal n4 receives from n1 again (got $got of 20)" test "$got" -ge 18
 
+# Ring: each node keeps only its two neighbours in the order given.
+lab ring n1,n3,n2,n4 >/dev/null
+expect_reach blocked "n1>n2" "n2>n1" "n3>n4" "n4>n3"
+expect_reach ok "n1>n3" "n3>n2" "n2>n4" "n4>n1" "n3>n1" "n1>n4"
+out=$(lab ring n1,n2,n3 2>&1)
+check "a ring of 3 is a usage error (rc $?)" grep -q "at least 4" <<<"$out"
+# The hub (test clients run there) reaches every node, and a partition never cuts it off.
+lab partition n1 / n2,n3,n4 >/dev/null
+h=$(lab exec hub -- curl -fsS --max-time 2 "http://$(addr n1):7700/v1/agent/health" 2>&1)
+check "the hub ($(lab addr hub)) reaches n1 while n1 is partitioned from the other nodes" grep -q '"Healthy":true' <<<"$h"
+lab heal >/dev/null
+expect_reach ok "n1>n2" "n3>n4"
+
 # --- loss --------------------------------------------------------------------------------------
 lab loss n3 100 >/dev/null
 expect_reach blocked "n1>n3" "n3>n4"
