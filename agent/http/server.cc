@@ -74,15 +74,18 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 // --- Responder ----------------------------------------------------------------------------------
 
 Responder::Responder(Responder&& o) noexcept
-    : link_(std::move(o.link_)), connection_id_(o.connection_id_), seq_(o.seq_) {
+    : link_(std::move(o.link_)), detached_(std::move(o.detached_)), connection_id_(o.connection_id_), seq_(o.seq_) {
   o.link_ = nullptr;
+  o.detached_ = nullptr;
 }
 
 Responder& Responder::operator=(Responder&& o) noexcept {
   if (this != &o) {
-    if (link_) send(Response::error(500, "handler dropped its response"));
+    if (pending()) send(Response::error(500, "handler dropped its response"));
     link_ = std::move(o.link_);
     o.link_ = nullptr;
+    detached_ = std::move(o.detached_);
+    o.detached_ = nullptr;
     connection_id_ = o.connection_id_;
     seq_ = o.seq_;
   }
@@ -90,10 +93,25 @@ Responder& Responder::operator=(Responder&& o) noexcept {
 }
 
 Responder::~Responder() {
-  if (link_) send(Response::error(500, "handler dropped its response"));
+  if (pending()) send(Response::error(500, "handler dropped its response"));
+}
+
+Responder Responder::detached(std::shared_ptr<DetachedLink> link) {
+  Responder r;
+  r.detached_ = std::move(link);
+  return r;
 }
 
 void Responder::send(Response response) {
+  if (detached_) {
+    std::shared_ptr<DetachedLink> d = std::move(detached_);
+    detached_ = nullptr;
+    if (d->finished) return;
+    d->finished = true;
+    d->on_cancel = nullptr;
+    if (d->done) d->done(std::move(response));
+    return;
+  }
   if (!link_) return;
   std::shared_ptr<ServerLink> link = std::move(link_);
   link_ = nullptr;
@@ -101,10 +119,15 @@ void Responder::send(Response response) {
 }
 
 bool Responder::connection_alive() const {
+  if (detached_) return !detached_->finished;
   return link_ && link_->server != nullptr && link_->server->slot_waiting(connection_id_, seq_);
 }
 
 void Responder::on_cancel(std::function<void()> fn) {
+  if (detached_) {
+    if (!detached_->finished) detached_->on_cancel = std::move(fn);
+    return;
+  }
   if (link_ && link_->server != nullptr) link_->server->set_cancel(connection_id_, seq_, std::move(fn));
 }
 

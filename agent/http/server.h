@@ -64,6 +64,23 @@ namespace http {
 class Server;
 struct ServerLink;
 
+// The far end of a detached Responder (Responder::detached): a request that did not arrive on one
+// of a Server's sockets -- one forwarded over RPC -- is answered through `done`, and whoever
+// carries it calls cancel() if its caller goes away first.
+struct DetachedLink {
+  std::function<void(struct Response)> done;  // called once, with the response
+  std::function<void()> on_cancel;            // set by the handler through Responder::on_cancel
+  bool finished = false;                      // done was called or the request was cancelled
+  void cancel() {
+    if (finished) return;
+    finished = true;
+    if (on_cancel) {
+      auto fn = std::move(on_cancel);
+      fn();
+    }
+  }
+};
+
 struct ServerOptions {
   ParserLimits limits;
   // Open connections. The local API's clients are a handful of tools and agentctl; 256 leaves
@@ -115,12 +132,15 @@ class Responder {
   // connection that has closed is dropped.
   void send(Response response);
   // True until send() (or a move away).
-  bool pending() const { return link_ != nullptr; }
+  bool pending() const { return link_ != nullptr || detached_ != nullptr; }
   // The connection still exists and waits for this response.
   bool connection_alive() const;
   // Runs `fn` on the loop thread if the connection closes before send(). Replaces any earlier
   // callback. No-op on an empty Responder.
   void on_cancel(std::function<void()> fn);
+
+  // A Responder answered through `link->done` instead of a connection (see DetachedLink).
+  static Responder detached(std::shared_ptr<DetachedLink> link);
 
  private:
   friend class Server;
@@ -129,6 +149,7 @@ class Responder {
   // Shared with the Server, which clears it when it is destroyed: a Responder can be held by
   // anyone (a blocking query's watch list) for any time, so its lifetime is not the Server's.
   std::shared_ptr<ServerLink> link_;
+  std::shared_ptr<DetachedLink> detached_;
   uint64_t connection_id_ = 0;
   uint64_t seq_ = 0;
 };

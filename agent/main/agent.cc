@@ -159,7 +159,11 @@ base::Status Agent::start() {
     return r;
   });
 
-  if (config_.server) AGENT_TRY(start_server());
+  if (config_.server) {
+    AGENT_TRY(start_server());
+  } else {
+    AGENT_TRY(start_forwarder());
+  }
 
   add_routes();
   http::ServerOptions options;
@@ -236,6 +240,9 @@ base::Status Agent::start_server() {
   });
   AGENT_TRY(raft_->start(identity, *bind));
   kv_api_ = std::make_unique<kv::KvApi>(loop_, *raft_, log_);
+  raft_->add_rpc_method("http.forward", [this](std::string body, const std::string&, rpc::Endpoint::Respond respond) {
+    server::serve_forwarded(router_, std::move(body), std::move(respond));
+  });
   membership_->on_member_change([this](const gossip::Member& m) { on_member(m); });
   if (membership_->transport() != nullptr) {
     for (const auto& m : membership_->transport()->members()) on_member(m);
@@ -249,8 +256,27 @@ base::Status Agent::start_server() {
   return base::Status::ok();
 }
 
+base::Status Agent::start_forwarder() {
+  if (!config_.tls.ca_file.empty()) {
+    AGENT_ASSIGN_OR_RETURN(hal::tls::Identity identity, server::load_identity(env_, config_, log_));
+    auto tls = hal::tls::TlsConfig::create(hal::tls::Role::kClient, identity);
+    if (!tls.is_ok()) return base::error(tls.status().code(), "RPC TLS: %s", tls.status().message().c_str());
+    client_tls_ = std::move(tls).value();
+  }
+  uint8_t b[8];
+  AGENT_TRY(env_.entropy->fill(std::span<uint8_t>(b, sizeof b)));
+  uint64_t seed = 0;
+  for (uint8_t x : b) seed = (seed << 8) | x;
+  forwarder_ = std::make_unique<server::Forwarder>(loop_, *env_.net, client_tls_.get(), server::server_name(config_), log_, seed);
+  membership_->on_member_change([this](const gossip::Member& m) { on_member(m); });
+  if (membership_->transport() != nullptr) {
+    for (const auto& m : membership_->transport()->members()) on_member(m);
+  }
+  return base::Status::ok();
+}
+
 void Agent::on_member(const gossip::Member& m) {
-  if (!raft_) return;
+  if (!raft_ && !forwarder_) return;
   auto tag = [&m](std::string_view k) -> std::string {
     auto it = m.tags.find(std::string(k));
     return it == m.tags.end() ? std::string() : it->second;
@@ -266,7 +292,8 @@ void Agent::on_member(const gossip::Member& m) {
   info.alive = m.state == gossip::MemberState::kAlive || m.state == gossip::MemberState::kSuspect;
   auto rpc = hal::SockAddr::parse(tag(gossip::kTagRpcAddr));
   if (rpc.is_ok()) info.rpc = *rpc;
-  raft_->on_server(info);
+  if (raft_) raft_->on_server(info);
+  if (forwarder_) forwarder_->on_server(info);
 }
 
 base::Status Agent::run() {
@@ -290,6 +317,7 @@ void Agent::shutdown() {
     http_.reset();
   }
   kv_api_.reset();
+  forwarder_.reset();
   if (raft_) raft_->shutdown();
   raft_.reset();
   membership_.reset();
@@ -311,6 +339,7 @@ void Agent::add_routes() {
   if (membership_) membership_->add_routes(router_);
   if (raft_) raft_->add_routes(router_);
   if (kv_api_) kv_api_->add_routes(router_);
+  if (forwarder_) forwarder_->add_routes(router_);
 }
 
 void Agent::handle_self(http::Request&, http::Responder resp) {

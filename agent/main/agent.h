@@ -30,6 +30,7 @@
 #include "agent/http/server.h"
 #include "agent/kv/kv_api.h"
 #include "agent/main/membership.h"
+#include "agent/server/forward.h"
 #include "agent/server/raft_host.h"
 #include "agent/runtime/loop.h"
 #include "agent/runtime/worker_pool.h"
@@ -90,6 +91,7 @@ class Agent {
   base::Status open_signals();
   void on_signal();
   base::Status start_server();
+  base::Status start_forwarder();
   void on_member(const gossip::Member& m);
 
   hal::Env& env_;
@@ -102,6 +104,9 @@ class Agent {
   std::unique_ptr<Membership> membership_;
   std::unique_ptr<server::RaftHost> raft_;
   std::unique_ptr<kv::KvApi> kv_api_;
+  // Client agents: the RPC identity (if configured) and the forwarder of the servers' API.
+  std::unique_ptr<hal::tls::TlsConfig> client_tls_;
+  std::unique_ptr<server::Forwarder> forwarder_;
   base::Status fatal_;  // why the agent stopped itself (a storage failure)
   std::vector<std::pair<std::string, HealthSource>> health_;
   std::string node_id_;

@@ -104,6 +104,8 @@ class RaftHost final : public kv::Backend {
   void on_server(const ServerInfo& info);
   void add_routes(http::Router& router);
   base::Result<hal::SockAddr> rpc_addr() const { return endpoint_->listen_addr(); }
+  // Adds an RPC method on the server's endpoint (after start()): the agent's http.forward.
+  void add_rpc_method(std::string name, rpc::Endpoint::Method method) { endpoint_->add_method(std::move(name), std::move(method)); }
   void shutdown();
 
   // kv::Backend
