@@ -30,6 +30,7 @@ base::Status RaftConfig::validate() const {
   if (inflight_max == 0 || inflight_max > 1024) return bad("inflight_max: 1..1024");
   if (uncommitted_entries_max == 0) return bad("uncommitted_entries_max must be positive");
   if (apply_batch_max == 0) return bad("apply_batch_max must be positive");
+  if (read_requests_max == 0) return bad("read_requests_max must be positive");
   return base::Status::ok();
 }
 

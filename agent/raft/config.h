@@ -54,6 +54,12 @@ struct RaftConfig {
   // Committed entries handed to the host in one Ready (the state machine applies them in one
   // transaction); the rest follow in the next Ready.
   size_t apply_batch_max = 1024;
+  // §6.4 ReadIndex: read requests a leader holds at once (waiting for its first commit of the
+  // term, or for a majority to confirm its leadership); read_index() refuses past it
+  // (kResourceExhausted). One round confirms any number of reads, so this bounds memory, not
+  // throughput: 4096 reads arriving within one heartbeat round trip is far beyond a foundation's
+  // load.
+  size_t read_requests_max = 4096;
 
   // --- negative controls: deliberate bugs that the simulation's checkers must catch -----------
   // Messages (votes, append acknowledgements) go out before what they promise is durable.
@@ -61,6 +67,10 @@ struct RaftConfig {
   // A leader commits an entry of an earlier term by counting replicas (what §3.6.2 and Figure
   // 3.7 forbid).
   bool debug_commit_previous_term = false;
+  // A leader answers read_index() at once with its commit index: no §6.4 round to confirm it is
+  // still the leader, nor waiting for its first commit of the term. A deposed leader that does
+  // not know it yet serves stale reads; the simulation's linearizability check must catch it.
+  bool debug_read_local = false;
 
   // kInvalidArgument naming the bad field.
   base::Status validate() const;

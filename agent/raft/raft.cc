@@ -131,10 +131,13 @@ void RaftCore::append_local(Entry e) {
 // immediately reverts to follower state."
 void RaftCore::become_follower(Term term, ServerId leader, base::MonoTime now) {
   if (term > hs_.term) set_hard_state(term, kNoServer);
+  if (role_ == Role::kLeader) abort_reads();
   role_ = Role::kFollower;
   leader_ = leader;
   heard_leader_ = false;
   progress_.clear();
+  transfer_target_ = kNoServer;
+  transfer_deadline_ = base::MonoTime::never();
   votes_.clear();
   heartbeat_deadline_ = base::MonoTime::never();
   check_quorum_deadline_ = base::MonoTime::never();
@@ -159,7 +162,7 @@ void RaftCore::start_pre_vote(base::MonoTime now) {
 
 // RequestVote (or, with pre_vote, the pre-vote that names `term` without taking it, §9.6) to
 // every other voter, carrying our last log index and term for the §3.6.1 up-to-date check.
-void RaftCore::request_votes(Term term, bool pre_vote) {
+void RaftCore::request_votes(Term term, bool pre_vote, bool transfer) {
   for (ServerId peer : config_.voters) {
     if (peer == config_.id) continue;
     Message m;
@@ -167,6 +170,7 @@ void RaftCore::request_votes(Term term, bool pre_vote) {
     m.to = peer;
     m.term = term;
     m.pre_vote = pre_vote;
+    m.transfer = transfer;
     m.last_log_index = last_index();
     m.last_log_term = last_term();
     send(std::move(m));
@@ -176,7 +180,8 @@ void RaftCore::request_votes(Term term, bool pre_vote) {
 // §3.4: "To begin an election, a follower increments its current term and transitions to
 // candidate state. It then votes for itself and issues RequestVote RPCs in parallel to each of
 // the other servers." The term and self-vote are persisted before the requests go (Ready).
-void RaftCore::start_election(base::MonoTime now) {
+// `transfer`: the leader asked for this campaign (TimeoutNow, §3.10); the requests say so.
+void RaftCore::start_election(base::MonoTime now, bool transfer) {
   role_ = Role::kCandidate;
   leader_ = kNoServer;
   heard_leader_ = false;
@@ -186,12 +191,15 @@ void RaftCore::start_election(base::MonoTime now) {
   ++counters_.elections_started;
   reset_election_timer(now);
   if (votes_.size() >= quorum()) return become_leader(now);
-  request_votes(hs_.term, false);
+  request_votes(hs_.term, false, transfer);
 }
 
 void RaftCore::become_leader(base::MonoTime now) {
   AGENT_ASSERT(role_ == Role::kCandidate);
+  AGENT_ASSERT(reads_waiting_.empty() && reads_pending_.empty());
   role_ = Role::kLeader;
+  transfer_target_ = kNoServer;
+  transfer_deadline_ = base::MonoTime::never();
   leader_ = config_.id;
   votes_.clear();
   ++counters_.leaderships;
@@ -209,18 +217,25 @@ void RaftCore::become_leader(base::MonoTime now) {
   heartbeat_deadline_ = now + config_.heartbeat_interval;
   check_quorum_deadline_ = now + config_.election_timeout;
   broadcast_append(/*heartbeat=*/true, now);
-  maybe_commit();  // a single-server cluster commits once its own write is durable
+  maybe_commit(now);  // a single-server cluster commits once its own write is durable
 }
 
 // --- time -----------------------------------------------------------------------------------------
 
 base::MonoTime RaftCore::next_deadline() const {
-  if (role_ == Role::kLeader) return std::min(heartbeat_deadline_, check_quorum_deadline_);
+  if (role_ == Role::kLeader) return std::min({heartbeat_deadline_, check_quorum_deadline_, transfer_deadline_});
   return election_deadline_;
 }
 
 void RaftCore::on_tick(base::MonoTime now) {
   if (role_ == Role::kLeader) {
+    // §3.10: "If the transfer does not complete within an election timeout, the prior leader
+    // aborts the transfer and resumes accepting client requests."
+    if (now >= transfer_deadline_) {
+      ++counters_.transfers_abandoned;
+      transfer_target_ = kNoServer;
+      transfer_deadline_ = base::MonoTime::never();
+    }
     // §6.2: "a leader steps down if an election timeout elapses without a successful round of
     // heartbeats to a majority of its cluster".
     if (now >= check_quorum_deadline_) {
@@ -257,8 +272,14 @@ void RaftCore::on_tick(base::MonoTime now) {
 
 // --- messages ---------------------------------------------------------------------------------------
 
+// A term no real cluster reaches: one election per microsecond would take 146,000 years. A message
+// beyond it is forged or corrupt; refusing it keeps term + 1 (pre-vote, elections) from ever
+// overflowing. (Found by the fuzzer: a TimeoutNow at term 2^64 - 1.)
+constexpr Term kTermMax = Term{1} << 62;
+
 bool RaftCore::valid(const Message& m) const {
   if (m.to != config_.id || m.from == config_.id) return false;
+  if (m.term > kTermMax) return false;
   if (std::find(config_.voters.begin(), config_.voters.end(), m.from) == config_.voters.end()) return false;
   if (m.type == RaftType::kAppendEntries) {
     Term prev_term = m.prev_log_term;
@@ -281,7 +302,10 @@ void RaftCore::on_message(const Message& m, base::MonoTime now) {
     return;
   }
   if (m.term > hs_.term) {
-    if (m.type == RaftType::kRequestVote && in_lease(now)) {
+    // §4.2.3 / §3.10: a campaign the leader asked for (TimeoutNow) carries the transfer flag and
+    // is not subject to the lease -- the leader itself gave it up. Pre-votes never are.
+    const bool transfer = m.type == RaftType::kRequestVote && m.transfer && !m.pre_vote;
+    if (m.type == RaftType::kRequestVote && in_lease(now) && !transfer) {
       // §4.2.3: a live leader's follower ignores the (pre-)vote and keeps its term; answering
       // with a refusal at our (lower) term changes nothing for the candidate.
       ++counters_.votes_refused_sticky;
@@ -330,6 +354,7 @@ void RaftCore::on_message(const Message& m, base::MonoTime now) {
     case RaftType::kRequestVoteReply: tally(m, now); break;
     case RaftType::kAppendEntries: handle_append_entries(m, now); break;
     case RaftType::kAppendEntriesReply: handle_append_reply(m, now); break;
+    case RaftType::kTimeoutNow: handle_timeout_now(m, now); break;
   }
 }
 
@@ -400,6 +425,9 @@ void RaftCore::handle_append_entries(const Message& m, base::MonoTime now) {
   Message r;
   r.type = RaftType::kAppendEntriesReply;
   r.to = m.from;
+  // §6.4: echo the leader's read round. Any answer at its term -- success or a failed
+  // consistency check -- shows we took it for this term's leader when the request arrived.
+  r.read_seq = m.read_seq;
   // §3.5 consistency check (Figure 3.1, AppendEntries receiver 2): "Reply false if log doesn't
   // contain an entry at prevLogIndex whose term matches prevLogTerm."
   if (m.prev_log_index > last_index()) {
@@ -464,6 +492,12 @@ void RaftCore::handle_append_reply(const Message& m, base::MonoTime now) {
   if (it == progress_.end()) return;
   Progress& pr = it->second;
   pr.recent_active = true;
+  // §6.4: an answer at our term to a request that carried read round s confirms our leadership
+  // for every read registered before round s went out.
+  if (m.read_seq > pr.read_ack && m.read_seq <= read_seq_) {
+    pr.read_ack = m.read_seq;
+    release_reads();
+  }
   if (m.success) {
     if (m.index > last_index()) {
       ++counters_.invalid_messages;  // acknowledges entries we never sent
@@ -483,8 +517,9 @@ void RaftCore::handle_append_reply(const Message& m, base::MonoTime now) {
       pr.inflight.clear();
       pr.progress_at = now;
     }
-    maybe_commit();
+    maybe_commit(now);
     replicate_to(m.from, pr, /*heartbeat=*/false, now);
+    maybe_timeout_now(m.from, pr);
     return;
   }
   // A rejection. One about a position at or before what is known to match is stale (reordered).
@@ -530,6 +565,7 @@ void RaftCore::send_append(ServerId peer, Progress& pr, Index prev, bool with_en
   }
   // The follower commits at most up to the last entry this message vouches for (receiver 5).
   m.leader_commit = commit_;
+  m.read_seq = read_seq_;  // §6.4: the reply echoes it
   const Index last = prev + m.entries.size();
   if (pr.replicate && !m.entries.empty()) {
     if (pr.inflight.empty()) pr.progress_at = now;
@@ -579,7 +615,7 @@ void RaftCore::broadcast_append(bool heartbeat, base::MonoTime now) {
 // the current term has been committed in this way, then all prior entries are committed
 // indirectly because of the Log Matching Property." §10.2.1: the leader counts itself with what
 // is durable on its own disk.
-void RaftCore::maybe_commit() {
+void RaftCore::maybe_commit(base::MonoTime now) {
   if (role_ != Role::kLeader) return;
   std::vector<Index> match;
   match.push_back(stable_);
@@ -589,15 +625,30 @@ void RaftCore::maybe_commit() {
   if (n <= commit_) return;
   if (term_at(n) != hs_.term && !config_.debug_commit_previous_term) return;
   commit_ = n;
+  // §6.4 step 1 done: this term's first commit releases the reads that waited for it.
+  if (term_at(commit_) == hs_.term) {
+    while (!reads_waiting_.empty()) {
+      const uint64_t ctx = reads_waiting_.front();
+      reads_waiting_.pop_front();
+      start_read(ctx, now);
+    }
+  }
+}
+
+base::Status RaftCore::not_leader() const {
+  if (leader_ != kNoServer) {
+    return base::error(base::Code::kUnavailable, "raft: not the leader (leader is %llu)",
+                       static_cast<unsigned long long>(leader_));
+  }
+  return base::error(base::Code::kUnavailable, "raft: not the leader (no leader known)");
 }
 
 base::Result<Index> RaftCore::propose(std::string data, base::MonoTime now) {
-  if (role_ != Role::kLeader) {
-    if (leader_ != kNoServer) {
-      return base::error(base::Code::kUnavailable, "raft: not the leader (leader is %llu)",
-                         static_cast<unsigned long long>(leader_));
-    }
-    return base::error(base::Code::kUnavailable, "raft: not the leader (no leader known)");
+  if (role_ != Role::kLeader) return not_leader();
+  if (transfer_target_ != kNoServer) {
+    // §3.10: "the prior leader stops accepting new client requests" during a transfer.
+    return base::error(base::Code::kUnavailable, "raft: transferring leadership to %llu",
+                       static_cast<unsigned long long>(transfer_target_));
   }
   if (data.size() > config_.entry_bytes_max) {
     return base::error(base::Code::kInvalidArgument, "raft: command of %zu bytes over entry_bytes_max (%zu)",
@@ -617,11 +668,147 @@ base::Result<Index> RaftCore::propose(std::string data, base::MonoTime now) {
   return idx;
 }
 
+// --- reads (§6.4 ReadIndex) -------------------------------------------------------------------------
+
+base::Status RaftCore::read_index(uint64_t ctx, base::MonoTime now) {
+  if (role_ != Role::kLeader) return not_leader();
+  if (config_.debug_read_local) {
+    // Negative control: serve from local state at once, as if we surely were the leader.
+    read_states_.push_back(ReadState{ctx, commit_});
+    ++counters_.reads_requested;
+    ++counters_.reads_confirmed;
+    return base::Status::ok();
+  }
+  if (reads_pending() >= config_.read_requests_max) {
+    return base::error(base::Code::kResourceExhausted, "raft: %zu reads pending (read_requests_max)",
+                       config_.read_requests_max);
+  }
+  ++counters_.reads_requested;
+  // §6.4 step 1: "If the leader has not yet marked an entry from its current term committed, it
+  // waits until it has done so." Until then its commit index may be below entries that earlier
+  // leaders committed; its no-op (become_leader) ends the wait.
+  if (term_at(commit_) != hs_.term) {
+    reads_waiting_.push_back(ctx);
+    return base::Status::ok();
+  }
+  start_read(ctx, now);
+  return base::Status::ok();
+}
+
+void RaftCore::start_read(uint64_t ctx, base::MonoTime now) {
+  AGENT_ASSERT(role_ == Role::kLeader && term_at(commit_) == hs_.term);
+  // §6.4 step 2: "The leader saves its current commit index in a local variable readIndex."
+  const Index index = commit_;
+  // §6.4 step 3: "The leader needs to make sure it hasn't been superseded by a newer leader of
+  // which it is unaware. It issues a new round of heartbeats and waits for their
+  // acknowledgments from a majority of the cluster." A single-voter cluster is its own majority.
+  if (quorum() == 1) {
+    read_states_.push_back(ReadState{ctx, index});
+    ++counters_.reads_confirmed;
+    return;
+  }
+  if (!read_round_unsent_) {
+    // A new round; reads arriving before its heartbeats leave (the next Ready) share it, which is
+    // sound because every answer to it comes after they were registered.
+    ++read_seq_;
+    ++counters_.read_rounds;
+    read_round_unsent_ = true;
+    broadcast_append(/*heartbeat=*/true, now);
+  }
+  reads_pending_.push_back(PendingRead{ctx, index, read_seq_});
+}
+
+// §6.4 step 4: reads whose round a majority (counting us) answered are confirmed, oldest first;
+// "the leader ... can now be sure that it was the leader" when the read was registered.
+void RaftCore::release_reads() {
+  while (!reads_pending_.empty()) {
+    const PendingRead& r = reads_pending_.front();
+    size_t acks = 1;
+    for (auto& [peer, pr] : progress_) {
+      if (pr.read_ack >= r.seq) ++acks;
+    }
+    if (acks < quorum()) return;
+    read_states_.push_back(ReadState{r.ctx, r.index});
+    ++counters_.reads_confirmed;
+    reads_pending_.pop_front();
+  }
+}
+
+void RaftCore::abort_reads() {
+  for (uint64_t ctx : reads_waiting_) reads_aborted_.push_back(ctx);
+  for (const PendingRead& r : reads_pending_) reads_aborted_.push_back(r.ctx);
+  counters_.reads_aborted += reads_waiting_.size() + reads_pending_.size();
+  reads_waiting_.clear();
+  reads_pending_.clear();
+  read_round_unsent_ = false;
+}
+
+// --- leadership transfer (§3.10) ------------------------------------------------------------------
+
+base::Status RaftCore::transfer_leadership(ServerId target, base::MonoTime now) {
+  if (role_ != Role::kLeader) return not_leader();
+  if (transfer_target_ != kNoServer) {
+    return base::error(base::Code::kFailedPrecondition, "raft: a transfer to %llu is under way",
+                       static_cast<unsigned long long>(transfer_target_));
+  }
+  if (target == kNoServer) {
+    // The voter that needs the least catching up: the highest match index (lowest id on ties).
+    Index best = 0;
+    for (auto& [peer, pr] : progress_) {
+      if (target == kNoServer || pr.match > best) {
+        target = peer;
+        best = pr.match;
+      }
+    }
+    if (target == kNoServer) return base::error(base::Code::kFailedPrecondition, "raft: no other voter");
+  } else if (target == config_.id) {
+    return base::error(base::Code::kInvalidArgument, "raft: transfer to ourselves");
+  } else if (progress_.find(target) == progress_.end()) {
+    return base::error(base::Code::kInvalidArgument, "raft: transfer target %llu is not a voter",
+                       static_cast<unsigned long long>(target));
+  }
+  ++counters_.transfers_started;
+  // §3.10: "1. The prior leader stops accepting new client requests. 2. The prior leader fully
+  // updates the target server's log to match its own ... 3. The prior leader sends a TimeoutNow
+  // request to the target server." Abandoned after an election timeout (on_tick).
+  transfer_target_ = target;
+  transfer_deadline_ = now + config_.election_timeout;
+  Progress& pr = progress_.at(target);
+  if (pr.match == last_index()) maybe_timeout_now(target, pr);
+  else replicate_to(target, pr, /*heartbeat=*/true, now);
+  return base::Status::ok();
+}
+
+// Sent again on every successful answer while the target matches (a lost TimeoutNow is
+// repeated within a heartbeat); the target ignores those that arrive after it moved on.
+void RaftCore::maybe_timeout_now(ServerId peer, const Progress& pr) {
+  if (peer != transfer_target_ || pr.match != last_index()) return;
+  Message m;
+  m.type = RaftType::kTimeoutNow;
+  m.to = peer;
+  ++counters_.timeout_now_sent;
+  send(std::move(m));
+}
+
+// §3.10: "This request has the same effect as the target server's election timer firing: the
+// target server starts a new election (incrementing its term and becoming a candidate)." It skips
+// pre-vote, which its peers (still in the leader's lease) would refuse, and says so in its
+// RequestVotes (§4.2.3).
+void RaftCore::handle_timeout_now(const Message& m, base::MonoTime now) {
+  if (role_ == Role::kLeader) {
+    ++counters_.invalid_messages;  // from another leader of our term: cannot be
+    return;
+  }
+  ++counters_.transfer_elections;
+  start_election(now, /*transfer=*/true);
+}
+
 // --- Ready ----------------------------------------------------------------------------------------
 
 bool RaftCore::has_ready() const {
   if (ready_out_ != 0) return false;
-  return hs_dirty_ || truncated_ || unstable_from_ <= last_index() || !msgs_.empty() || applied_ < commit_;
+  return hs_dirty_ || truncated_ || unstable_from_ <= last_index() || !msgs_.empty() || applied_ < commit_ ||
+         !read_states_.empty() || !reads_aborted_.empty();
 }
 
 Ready RaftCore::take_ready() {
@@ -647,6 +834,11 @@ Ready RaftCore::take_ready() {
   if (config_.debug_ack_before_persist) rd.messages_before_persist = std::move(msgs_);
   else rd.messages = std::move(msgs_);
   msgs_.clear();
+  read_round_unsent_ = false;  // the round's heartbeats are on their way
+  rd.read_states = std::move(read_states_);
+  read_states_.clear();
+  rd.reads_aborted = std::move(reads_aborted_);
+  reads_aborted_.clear();
   ready_out_ = rd.id;
   ++counters_.readies;
   return rd;
@@ -661,7 +853,7 @@ void RaftCore::on_persisted(uint64_t ready_id, base::MonoTime now) {
     stable_ = std::max(stable_, ready_last_index_);
   }
   ready_last_index_ = 0;
-  maybe_commit();
+  maybe_commit(now);
 }
 
 }  // namespace raft

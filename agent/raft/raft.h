@@ -33,13 +33,28 @@
 //     entry of its term so that earlier entries commit without waiting for a client.
 //   - §3.8 persistence: nothing goes out before what it promises is durable (Ready, below);
 //     §10.2.1 the leader counts its own log in the majority only once it is durable.
+//   - §6.4 linearizable reads (ReadIndex): read_index(ctx) on the leader. (1) A leader that has
+//     not yet committed an entry of its term queues the read until it has (its no-op commits);
+//     (2) it records its commit index as the read index; (3) it confirms it is still the leader
+//     by a round of heartbeats: every AppendEntries carries the latest read round number
+//     (read_seq) and the reply echoes it, and once a majority (counting us) answered a round
+//     issued after the read arrived, (4) the read is released as ReadState{ctx, index} in a
+//     Ready. The host serves it once its state machine applied `index`. A single-voter cluster
+//     confirms at once. Reads that arrive before a round's heartbeats left share that round.
+//     A leader that steps down lists its unconfirmed reads in Ready::reads_aborted.
+//   - §3.10 leadership transfer: transfer_leadership(target) stops accepting proposals, brings
+//     the target's log up to date, then sends it TimeoutNow; the target campaigns at once,
+//     skipping pre-vote, and its RequestVote carries the transfer flag so that voters ignore
+//     their lease (§4.2.3). A transfer not finished within an election timeout is abandoned and
+//     proposals resume. kNoServer picks the voter with the most of our log.
 //
 // Driving it (like etcd raft's Ready): the host feeds on_message() with every decoded message
 // from a peer, on_tick() at next_deadline(), and propose() with client commands. Whenever
 // has_ready() is true it takes a Ready and performs it IN THIS ORDER:
 //   1. persist: hard_state (if set), truncate_from (if non-zero), entries -- write_ready() --
 //      then Storage::sync();
-//   2. only after the sync succeeded: send `messages`, apply `committed` in order;
+//   2. only after the sync succeeded: send `messages`, apply `committed` in order, then take up
+//      `read_states` (serve each once applied >= its index) and fail `reads_aborted`;
 //   3. call on_persisted(ready.id).
 // Only one Ready is out at a time: has_ready() is false until on_persisted() for the previous
 // one. Inputs may arrive while a Ready is being persisted; their effects wait for the next Ready.
@@ -49,9 +64,10 @@
 // of the log (loaded from Storage at construction) and never touches a Storage afterwards.
 //
 // Not done yet (README.md): snapshots and log compaction (InstallSnapshot), membership changes
-// and non-voting members, leadership transfer (TimeoutNow), ReadIndex reads, leader writes in
-// parallel with its followers' (§10.2.1 allows sending AppendEntries before the leader's own
-// write is durable; we wait), SQLite storage, RPC transport.
+// and non-voting members, leader writes in parallel with its followers' (§10.2.1 allows sending
+// AppendEntries before the leader's own write is durable; we wait), follower reads (a follower
+// answers read_index() with kUnavailable naming the leader; the host forwards), lease-based
+// reads (§6.4.1), a voluntary step-down on shutdown, RPC transport.
 #pragma once
 
 #include <cstdint>
@@ -77,8 +93,16 @@ using wire::RaftType;
 enum class Role : uint8_t { kFollower, kPreCandidate, kCandidate, kLeader };
 const char* role_name(Role r);
 
+// A read confirmed by ReadIndex (§6.4): the host may serve the read named `ctx` from its state
+// machine as soon as it has applied `index` (and not before).
+struct ReadState {
+  uint64_t ctx = 0;
+  Index index = 0;
+  bool operator==(const ReadState&) const = default;
+};
+
 // What the host must do, in order: persist (hard_state, truncate_from, entries) and sync; then
-// send `messages` and apply `committed`; then on_persisted(id).
+// send `messages`, apply `committed` and take up the reads; then on_persisted(id).
 struct Ready {
   uint64_t id = 0;
   std::optional<HardState> hard_state;  // the new term and vote, if they changed
@@ -86,6 +110,9 @@ struct Ready {
   std::vector<Entry> entries;           // then append these (contiguous)
   std::vector<Message> messages;        // to send once the above is durable
   std::vector<Entry> committed;         // to apply once the above is durable, in index order
+  std::vector<ReadState> read_states;   // reads confirmed (§6.4), in the order they were asked
+  std::vector<uint64_t> reads_aborted;  // ctx of reads that will not be confirmed here (we lost
+                                        // the leadership): answer kUnavailable, the client retries
   // Only the debug_ack_before_persist negative control fills this: messages the host sends
   // before persisting (a deliberate bug).
   std::vector<Message> messages_before_persist;
@@ -112,6 +139,14 @@ struct RaftCounters {
   uint64_t entries_appended = 0;     // as follower
   uint64_t proposals = 0;
   uint64_t readies = 0;
+  uint64_t reads_requested = 0;      // read_index() calls accepted
+  uint64_t reads_confirmed = 0;      // ReadStates emitted
+  uint64_t reads_aborted = 0;        // dropped because we stepped down
+  uint64_t read_rounds = 0;          // heartbeat rounds started for reads (§6.4)
+  uint64_t transfers_started = 0;    // §3.10
+  uint64_t transfers_abandoned = 0;  // not done within an election timeout
+  uint64_t timeout_now_sent = 0;
+  uint64_t transfer_elections = 0;   // campaigns started by a TimeoutNow
 };
 
 class RaftCore {
@@ -134,6 +169,21 @@ class RaftCore {
   // uncommitted_entries_max, kInvalidArgument over entry_bytes_max. Committed (and applied
   // through a Ready) only if this leader keeps its leadership long enough.
   base::Result<Index> propose(std::string data, base::MonoTime now);
+  // §6.4 ReadIndex: asks to serve a linearizable read, named by the host's `ctx` (echoed in the
+  // ReadState; any value, uniqueness is the host's business). OK: a ReadState{ctx, index} (or,
+  // if leadership is lost first, ctx in reads_aborted) comes in a later Ready -- or in the next
+  // one, for a single-voter cluster whose leader already committed an entry of its term.
+  // kUnavailable when not the leader (the message names the leader if known: a follower does
+  // not forward, the host does); kResourceExhausted past read_requests_max pending reads.
+  base::Status read_index(uint64_t ctx, base::MonoTime now);
+  // §3.10: hands the leadership to `target` (a voter other than us; kNoServer: the voter whose
+  // log matches most of ours). Until the transfer ends propose() refuses (kUnavailable,
+  // "transferring"). OK means the transfer started: the target is brought up to date and then
+  // told to campaign at once (TimeoutNow). It ends when we see a higher term, or is abandoned
+  // after an election timeout (transferring() turns false, proposals resume).
+  // kUnavailable when not the leader; kInvalidArgument for ourselves or a non-voter;
+  // kFailedPrecondition when a transfer is already under way or there is no other voter.
+  base::Status transfer_leadership(ServerId target, base::MonoTime now);
   // The host finished step 1 and 2 of Ready `id` (the one last taken).
   void on_persisted(uint64_t ready_id, base::MonoTime now);
 
@@ -164,6 +214,10 @@ class RaftCore {
   // For invariant checkers: the lowest index whose entry was removed or replaced since the last
   // call (UINT64_MAX if none), then forgets it. Appends at the end do not count.
   Index take_log_rewrite_low();
+  // Leader: the target of the leadership transfer under way, kNoServer if none.
+  ServerId transferring() const { return transfer_target_; }
+  // Leader: reads held (waiting for the first commit of the term or for confirmation).
+  size_t reads_pending() const { return reads_waiting_.size() + reads_pending_.size(); }
 
  private:
   // What the leader knows of one follower (§3.5 nextIndex / matchIndex; §10.2 states).
@@ -177,6 +231,13 @@ class RaftCore {
     // Two heartbeat intervals with messages out and no progress means they were lost.
     base::MonoTime progress_at;
     bool recent_active = false;  // heard from since the last check-quorum (§6.2)
+    uint64_t read_ack = 0;       // highest read round (read_seq) it answered in this term (§6.4)
+  };
+  // A read whose index is recorded, waiting for a majority to answer round `seq` (§6.4).
+  struct PendingRead {
+    uint64_t ctx = 0;
+    Index index = 0;
+    uint64_t seq = 0;
   };
 
   size_t quorum() const { return config_.voters.size() / 2 + 1; }
@@ -188,14 +249,16 @@ class RaftCore {
 
   void become_follower(Term term, ServerId leader, base::MonoTime now);
   void start_pre_vote(base::MonoTime now);
-  void start_election(base::MonoTime now);
-  void request_votes(Term term, bool pre_vote);
+  void start_election(base::MonoTime now, bool transfer = false);
+  void request_votes(Term term, bool pre_vote, bool transfer = false);
   void become_leader(base::MonoTime now);
   void tally(const Message& m, base::MonoTime now);
 
   void handle_request_vote(const Message& m, base::MonoTime now);
   void handle_append_entries(const Message& m, base::MonoTime now);
   void handle_append_reply(const Message& m, base::MonoTime now);
+  void handle_timeout_now(const Message& m, base::MonoTime now);
+  base::Status not_leader() const;
   bool valid(const Message& m) const;
 
   void truncate_from(Index i);
@@ -206,7 +269,14 @@ class RaftCore {
   void replicate_to(ServerId peer, Progress& pr, bool heartbeat, base::MonoTime now);
   void send_append(ServerId peer, Progress& pr, Index prev, bool with_entries, base::MonoTime now);
   void broadcast_append(bool heartbeat, base::MonoTime now);
-  void maybe_commit();
+  void maybe_commit(base::MonoTime now);
+
+  // §6.4 ReadIndex.
+  void start_read(uint64_t ctx, base::MonoTime now);
+  void release_reads();
+  void abort_reads();
+  // §3.10: sends TimeoutNow if the transfer target matches our whole log.
+  void maybe_timeout_now(ServerId peer, const Progress& pr);
 
   RaftConfig config_;
   base::Prng prng_;
@@ -230,6 +300,17 @@ class RaftCore {
   std::map<ServerId, Progress> progress_;  // leader only; every voter but us
   base::MonoTime heartbeat_deadline_ = base::MonoTime::never();
   base::MonoTime check_quorum_deadline_ = base::MonoTime::never();
+
+  // §6.4 ReadIndex (leader only).
+  std::deque<uint64_t> reads_waiting_;     // ctx of reads before this term's first commit
+  std::deque<PendingRead> reads_pending_;  // in order of seq (non-decreasing)
+  uint64_t read_seq_ = 0;                  // latest round; every AppendEntries carries it
+  bool read_round_unsent_ = false;         // round read_seq_'s heartbeats are still in msgs_
+  std::vector<ReadState> read_states_;     // for the next Ready
+  std::vector<uint64_t> reads_aborted_;
+  // §3.10 leadership transfer (leader only).
+  ServerId transfer_target_ = kNoServer;
+  base::MonoTime transfer_deadline_ = base::MonoTime::never();
 
   std::vector<Message> msgs_;
   uint64_t next_ready_id_ = 1;

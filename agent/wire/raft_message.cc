@@ -18,6 +18,15 @@ size_t varint_bytes(uint64_t v) {
 
 bool known_entry_type(uint8_t t) { return t == uint8_t(EntryType::kCommand) || t == uint8_t(EntryType::kNoop); }
 
+// The optional trailing read_seq of AppendEntries and its reply: absent, or a non-zero varint
+// (a zero one would be a second encoding of the same message).
+base::Status optional_read_seq(base::ByteReader& r, RaftMessage* out) {
+  if (r.at_end()) return base::Status::ok();
+  out->read_seq = r.varint();
+  if (!r.ok() || out->read_seq == 0) return bad("read_seq");
+  return base::Status::ok();
+}
+
 }  // namespace
 
 std::string_view raft_type_name(RaftType type) {
@@ -26,6 +35,7 @@ std::string_view raft_type_name(RaftType type) {
     case RaftType::kRequestVoteReply: return "request_vote_reply";
     case RaftType::kAppendEntries: return "append_entries";
     case RaftType::kAppendEntriesReply: return "append_entries_reply";
+    case RaftType::kTimeoutNow: return "timeout_now";
   }
   return "unknown";
 }
@@ -44,7 +54,7 @@ std::string encode_raft_message(const RaftMessage& m) {
   w.varint(m.to);
   switch (m.type) {
     case RaftType::kRequestVote:
-      w.u8(m.pre_vote ? 1 : 0);
+      w.u8((m.pre_vote ? 1 : 0) | (m.transfer ? 2 : 0));
       w.varint(m.last_log_index);
       w.varint(m.last_log_term);
       break;
@@ -63,6 +73,7 @@ std::string encode_raft_message(const RaftMessage& m) {
         w.u8(static_cast<uint8_t>(e.type));
         w.str(e.data);
       }
+      if (m.read_seq != 0) w.varint(m.read_seq);
       break;
     case RaftType::kAppendEntriesReply:
       w.u8(m.success ? 1 : 0);
@@ -70,6 +81,9 @@ std::string encode_raft_message(const RaftMessage& m) {
       w.varint(m.conflict_index);
       w.varint(m.conflict_term);
       w.varint(m.last_log_index);
+      if (m.read_seq != 0) w.varint(m.read_seq);
+      break;
+    case RaftType::kTimeoutNow:
       break;
   }
   AGENT_ASSERT_MSG(w.ok(), "raft message over kRaftMessageBytesMax");
@@ -83,7 +97,7 @@ base::Status decode_raft_message(base::ByteSpan bytes, RaftMessage* out) {
   const uint8_t version = r.u8();
   if (!r.ok() || version != kRaftProtocolVersion) return bad("version");
   const uint8_t type = r.u8();
-  if (!r.ok() || type < uint8_t(RaftType::kRequestVote) || type > uint8_t(RaftType::kAppendEntriesReply)) {
+  if (!r.ok() || type < uint8_t(RaftType::kRequestVote) || type > uint8_t(RaftType::kTimeoutNow)) {
     return bad("type");
   }
   out->type = static_cast<RaftType>(type);
@@ -95,8 +109,9 @@ base::Status decode_raft_message(base::ByteSpan bytes, RaftMessage* out) {
   switch (out->type) {
     case RaftType::kRequestVote: {
       const uint8_t flags = r.u8();
-      if (!r.ok() || (flags & ~1u) != 0) return bad("request_vote flags");
+      if (!r.ok() || (flags & ~3u) != 0) return bad("request_vote flags");
       out->pre_vote = (flags & 1) != 0;
+      out->transfer = (flags & 2) != 0;
       out->last_log_index = r.varint();
       out->last_log_term = r.varint();
       if (!r.ok()) return bad("request_vote");
@@ -133,6 +148,7 @@ base::Status decode_raft_message(base::ByteSpan bytes, RaftMessage* out) {
         e.data.assign(data.data(), data.size());
         out->entries.push_back(std::move(e));
       }
+      AGENT_TRY(optional_read_seq(r, out));
       break;
     }
     case RaftType::kAppendEntriesReply: {
@@ -144,8 +160,11 @@ base::Status decode_raft_message(base::ByteSpan bytes, RaftMessage* out) {
       out->conflict_term = r.varint();
       out->last_log_index = r.varint();
       if (!r.ok()) return bad("append_entries_reply");
+      AGENT_TRY(optional_read_seq(r, out));
       break;
     }
+    case RaftType::kTimeoutNow:
+      break;
   }
   if (!r.at_end()) return bad("trailing bytes");
   return base::Status::ok();

@@ -10,17 +10,30 @@
 //   u64     term
 //   varint  from (server id, non-zero), varint to (server id, non-zero)
 //   body, by type:
-//   kRequestVote        u8 flags (1: pre-vote), varint last_log_index, varint last_log_term
+//   kRequestVote        u8 flags (1: pre-vote, 2: transfer -- the candidate campaigns because
+//                       the leader handed over, §3.10, so voters ignore their lease, §4.2.3),
+//                       varint last_log_index, varint last_log_term
 //   kRequestVoteReply   u8 flags (1: pre-vote, 2: granted)
 //   kAppendEntries      varint prev_log_index, varint prev_log_term, varint leader_commit,
 //                       varint entry count (<= kEntriesPerMessageMax),
 //                       count x { varint term, u8 entry type, bytes data (<= kEntryBytesMax) }
 //                       -- entry i has index prev_log_index + 1 + i, so indexes are not sent
+//                       [varint read_seq, present only when non-zero]
 //   kAppendEntriesReply u8 flags (1: success), varint index (success: the last index the
 //                       request matched; failure: the request's prev_log_index),
 //                       varint conflict_index, varint conflict_term, varint last_log_index
-// Nothing may follow the body: trailing bytes are an error, so every message has exactly one
-// encoding.
+//                       [varint read_seq, present only when non-zero]
+//   kTimeoutNow         (no body) -- the leader tells a caught-up follower to campaign now (§3.10)
+// Nothing else may follow the body: trailing bytes are an error, and an optional field is
+// written only when non-zero (a zero one on the wire is refused), so every message has exactly
+// one encoding.
+//
+// Compatibility: read_seq (ReadIndex rounds, §6.4), the transfer flag and kTimeoutNow (§3.10)
+// were added without bumping kRaftProtocolVersion. Every message a version-1 peer could send
+// decodes here unchanged, and a message that uses none of the additions encodes to exactly the
+// bytes version 1 wrote. A decoder from before the additions refuses a message that uses them
+// (trailing bytes, an unknown flag or type): a cluster must run this version everywhere before
+// its hosts call read_index() or transfer_leadership(). No agent deploys Raft yet.
 //
 // Decoders take untrusted bytes: every count and length is bounded by the constants below,
 // every failure is a Status (kInvalidArgument naming the field), nothing asserts. What the
@@ -58,6 +71,7 @@ enum class RaftType : uint8_t {
   kRequestVoteReply = 2,
   kAppendEntries = 3,
   kAppendEntriesReply = 4,
+  kTimeoutNow = 5,
 };
 std::string_view raft_type_name(RaftType type);
 
@@ -82,6 +96,7 @@ struct RaftMessage {
   uint64_t to = 0;
   // kRequestVote / kRequestVoteReply
   bool pre_vote = false;
+  bool transfer = false;        // RequestVote: a campaign the leader asked for (§3.10, §4.2.3)
   uint64_t last_log_index = 0;  // RequestVote: candidate's; AppendEntriesReply: follower's
   uint64_t last_log_term = 0;
   bool granted = false;
@@ -95,6 +110,9 @@ struct RaftMessage {
   uint64_t index = 0;
   uint64_t conflict_index = 0;
   uint64_t conflict_term = 0;
+  // kAppendEntries: the leader's latest ReadIndex round when it sent this (§6.4); the reply
+  // echoes the request's. 0: no round yet (and not on the wire).
+  uint64_t read_seq = 0;
   bool operator==(const RaftMessage&) const = default;
 };
 

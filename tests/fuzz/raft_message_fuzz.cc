@@ -4,6 +4,10 @@
 //   1  RaftCore::on_message on one long-lived core (server 1 of 3) fed decoded messages, with its
 //      Readies performed on a MemStorage: untrusted messages must never trip an assert in the
 //      core (they are counted as invalid or stale instead).
+//   2  as 1, with the core's ReadIndex and leadership-transfer paths (§6.4, §3.10) exercised
+//      around the message: the byte after the selector picks read_index() and
+//      transfer_leadership() calls and the target, so fuzzed read rounds (read_seq), transfer
+//      flags and TimeoutNow meet a core with reads pending and a transfer under way.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -24,6 +28,7 @@ struct Host {
   raft::MemStorage disk;
   std::unique_ptr<raft::RaftCore> core;
   int64_t now_ns = 0;
+  uint64_t read_ctx = 0;
   Host() {
     raft::RaftConfig c;
     c.id = 1;
@@ -49,7 +54,14 @@ Host& host() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
-  const uint8_t target = data[0] % 2;
+  const uint8_t target = data[0] % 3;
+  uint8_t knob = 0;
+  if (target == 2) {
+    if (size < 2) return 0;
+    knob = data[1];
+    ++data;
+    --size;
+  }
   base::ByteSpan in(data + 1, size - 1);
   raft::Message m;
   if (!wire::decode_raft_message(in, &m).is_ok()) return 0;
@@ -63,8 +75,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Host& h = host();
   h.now_ns += 7 * 1000 * 1000;  // time moves on so timers fire now and then
   const base::MonoTime now = base::MonoTime::from_ns(h.now_ns);
+  if (target == 2) {
+    // Untrusted messages must never trip an assert whatever the core is doing with its reads and
+    // transfers; refusals are Statuses.
+    if (knob & 1) (void)h.core->read_index(++h.read_ctx, now);
+    if (knob & 2) (void)h.core->transfer_leadership(raft::ServerId((knob >> 4) % 5), now);
+  }
   h.core->on_message(m, now);
   h.pump();
+  if (target == 2 && (knob & 4)) (void)h.core->read_index(++h.read_ctx, now);
   if (h.core->next_deadline() <= now) h.core->on_tick(now);
   h.pump();
   (void)h.core->propose("fuzz", now);

@@ -85,7 +85,19 @@ TEST(RaftMessage, EveryTruncationIsRefused) {
 TEST(RaftMessage, TrailingBytesVersionTypeAndIdsAreRefused) {
   RaftMessage out;
   std::string bytes = wire::encode_raft_message(append_with(1));
-  EXPECT_FALSE(wire::decode_raft_message(base::as_bytes(bytes + "x"), &out).is_ok());
+  // One trailing varint after an AppendEntries is its read_seq (below); anything after that is
+  // trailing.
+  EXPECT_FALSE(wire::decode_raft_message(base::as_bytes(bytes + "xx"), &out).is_ok());
+  RaftMessage vote;
+  vote.type = RaftType::kRequestVote;
+  vote.from = 1;
+  vote.to = 2;
+  EXPECT_FALSE(wire::decode_raft_message(base::as_bytes(wire::encode_raft_message(vote) + "x"), &out).is_ok());
+  RaftMessage tn;
+  tn.type = RaftType::kTimeoutNow;
+  tn.from = 1;
+  tn.to = 2;
+  EXPECT_FALSE(wire::decode_raft_message(base::as_bytes(wire::encode_raft_message(tn) + "x"), &out).is_ok());
   std::string v = bytes;
   v[0] = 2;  // unknown version
   EXPECT_FALSE(wire::decode_raft_message(base::as_bytes(v), &out).is_ok());
@@ -132,5 +144,61 @@ TEST(RaftMessage, BoundsOnCountsAndLengthsHold) {
   vr.to = 2;
   std::string vb = wire::encode_raft_message(vr);
   vb.back() = 0x10;
+  EXPECT_FALSE(wire::decode_raft_message(base::as_bytes(vb), &out).is_ok());
+}
+
+// The ReadIndex round (read_seq), the transfer flag and TimeoutNow round-trip; a message that
+// uses none of them is byte for byte what version 1 wrote, so version-1 messages decode
+// unchanged; a zero read_seq on the wire (a second encoding) is refused.
+TEST(RaftMessage, ReadSeqTransferAndTimeoutNowAreCompatibleAdditions) {
+  RaftMessage hb = append_with(0);
+  hb.read_seq = 300;
+  EXPECT_EQ(roundtrip(hb), hb);
+  RaftMessage a = append_with(3);
+  a.read_seq = 1;
+  EXPECT_EQ(roundtrip(a), a);
+  RaftMessage ar;
+  ar.type = RaftType::kAppendEntriesReply;
+  ar.term = 7;
+  ar.from = 2;
+  ar.to = 1;
+  ar.success = true;
+  ar.index = 44;
+  ar.read_seq = uint64_t{1} << 50;
+  EXPECT_EQ(roundtrip(ar), ar);
+  RaftMessage v;
+  v.type = RaftType::kRequestVote;
+  v.term = 8;
+  v.from = 2;
+  v.to = 3;
+  v.transfer = true;
+  v.last_log_index = 44;
+  v.last_log_term = 7;
+  EXPECT_EQ(roundtrip(v), v);
+  RaftMessage tn;
+  tn.type = RaftType::kTimeoutNow;
+  tn.term = 7;
+  tn.from = 1;
+  tn.to = 2;
+  EXPECT_EQ(roundtrip(tn), tn);
+  EXPECT_EQ(wire::raft_type_name(RaftType::kTimeoutNow), "timeout_now");
+
+  // Version 1's heartbeat, written by hand: version, type, u64 term, from, to, prev index, prev
+  // term, commit, no entries.
+  const uint8_t v1[] = {1, 3, 7, 0, 0, 0, 0, 0, 0, 0, 1, 2, 40, 6, 39, 0};
+  RaftMessage out;
+  ASSERT_TRUE(wire::decode_raft_message(base::ByteSpan(v1, sizeof v1), &out).is_ok());
+  EXPECT_EQ(out, append_with(0));
+  EXPECT_EQ(out.read_seq, 0u);
+  const std::string again = wire::encode_raft_message(out);
+  EXPECT_EQ(again, std::string(reinterpret_cast<const char*>(v1), sizeof v1));
+  // With read_seq: one more varint at the end. A zero there is refused.
+  hb = append_with(0);
+  hb.read_seq = 5;
+  EXPECT_EQ(wire::encode_raft_message(hb), again + "\x05");
+  EXPECT_FALSE(wire::decode_raft_message(base::as_bytes(again + std::string(1, '\0')), &out).is_ok());
+  // Version 1's vote request flags are a subset of today's; an unknown bit is still refused.
+  std::string vb = wire::encode_raft_message(v);
+  vb[12] = 4;  // after version, type, the 8-byte term and two 1-byte ids: the flags
   EXPECT_FALSE(wire::decode_raft_message(base::as_bytes(vb), &out).is_ok());
 }

@@ -36,6 +36,8 @@ struct Cluster {
   std::set<std::pair<ServerId, ServerId>> cut;  // directed links that drop
   std::function<bool(Message&)> mangle;         // rewrites messages in flight; false drops
   std::map<ServerId, std::vector<Entry>> applied;
+  std::map<ServerId, std::vector<raft::ReadState>> reads;  // confirmed reads, per server
+  std::map<ServerId, std::vector<uint64_t>> aborted;       // aborted reads, per server
   std::vector<Message> sent;  // every message that left, for inspection
   uint64_t seed = 1;
 
@@ -80,6 +82,12 @@ struct Cluster {
       ASSERT_TRUE(disk[id]->sync().is_ok());
       for (auto& m : rd.messages) post(m);
       for (auto& e : rd.committed) applied[id].push_back(e);
+      for (auto& r : rd.read_states) {
+        // The host serves a read once it applied its index: here everything committed so far.
+        EXPECT_LE(r.index, applied[id].empty() ? 0 : applied[id].back().index);
+        reads[id].push_back(r);
+      }
+      for (uint64_t ctx : rd.reads_aborted) aborted[id].push_back(ctx);
       c.on_persisted(rd.id, now);
     }
   }
@@ -521,4 +529,359 @@ TEST(RaftCore, MessagesFromStrangersAndMalformedEntriesAreDropped) {
   EXPECT_EQ(c.n(1).counters().invalid_messages, 3u);
   EXPECT_EQ(c.n(1).last_index(), 0u);
   EXPECT_EQ(c.n(1).term(), 0u);
+}
+
+// --- §6.4 ReadIndex -------------------------------------------------------------------------------
+
+// A read on the leader is released only after a heartbeat round that a majority answered, with
+// the commit index it had when the read arrived; the heartbeats carry the round and the replies
+// echo it.
+TEST(RaftRead, LeaderConfirmsByAHeartbeatRoundThenReleasesItsCommitIndex) {
+  Cluster c(3);
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(c.n(l).propose("w" + std::to_string(i), c.now).is_ok());
+  c.deliver();
+  const raft::Index commit = c.n(l).commit_index();
+  ASSERT_EQ(commit, c.n(l).last_index());
+  c.sent.clear();
+  ASSERT_TRUE(c.n(l).read_index(42, c.now).is_ok());
+  EXPECT_EQ(c.n(l).reads_pending(), 1u);
+  // Nothing is released before the round's answers are in.
+  ASSERT_TRUE(c.n(l).has_ready());
+  raft::Ready rd = c.n(l).take_ready();
+  EXPECT_TRUE(rd.read_states.empty());
+  ASSERT_EQ(rd.messages.size(), 2u) << "one heartbeat per follower";
+  for (const Message& m : rd.messages) {
+    EXPECT_EQ(m.type, RaftType::kAppendEntries);
+    EXPECT_EQ(m.read_seq, 1u);
+  }
+  for (auto& m : rd.messages) c.post(m);
+  c.n(l).on_persisted(rd.id, c.now);
+  c.deliver();
+  ASSERT_EQ(c.reads[l].size(), 1u);
+  EXPECT_EQ(c.reads[l][0], (raft::ReadState{42, commit}));
+  EXPECT_EQ(c.n(l).reads_pending(), 0u);
+  size_t echoed = 0;
+  for (const Message& m : c.sent) echoed += m.type == RaftType::kAppendEntriesReply && m.read_seq == 1;
+  EXPECT_EQ(echoed, 2u);
+  EXPECT_EQ(c.n(l).counters().read_rounds, 1u);
+  EXPECT_EQ(c.n(l).counters().reads_confirmed, 1u);
+}
+
+// Reads that arrive before a round's heartbeats left share the round.
+TEST(RaftRead, ReadsArrivingTogetherShareOneRound) {
+  Cluster c(3);
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  for (uint64_t ctx = 1; ctx <= 5; ++ctx) ASSERT_TRUE(c.n(l).read_index(ctx, c.now).is_ok());
+  c.deliver();
+  ASSERT_EQ(c.reads[l].size(), 5u);
+  for (uint64_t ctx = 1; ctx <= 5; ++ctx) EXPECT_EQ(c.reads[l][ctx - 1].ctx, ctx) << "in the order asked";
+  EXPECT_EQ(c.n(l).counters().read_rounds, 1u);
+  ASSERT_TRUE(c.n(l).read_index(6, c.now).is_ok());
+  c.deliver();
+  EXPECT_EQ(c.n(l).counters().read_rounds, 2u) << "a read after the round left needs a new one";
+  EXPECT_EQ(c.reads[l].size(), 6u);
+}
+
+// §6.4 step 1: a new leader whose no-op has not committed yet holds reads back (its commit index
+// may be below what earlier leaders committed) and starts no round until the no-op commits.
+TEST(RaftRead, NewLeaderWaitsForTheFirstCommitOfItsTerm) {
+  Cluster c(3);
+  // Followers' acknowledgements are lost: s1 wins the election but commits nothing.
+  c.mangle = [](Message& m) { return m.type != RaftType::kAppendEntriesReply; };
+  c.fire(1);
+  ASSERT_EQ(c.n(1).role(), Role::kLeader);
+  ASSERT_LT(c.n(1).commit_index(), c.n(1).last_index());
+  ASSERT_TRUE(c.n(1).read_index(9, c.now).is_ok());
+  c.advance(Duration::millis(40));
+  EXPECT_TRUE(c.reads[1].empty());
+  EXPECT_EQ(c.n(1).counters().read_rounds, 0u) << "no round before the term's first commit";
+  EXPECT_EQ(c.n(1).reads_pending(), 1u);
+  c.mangle = nullptr;
+  c.advance(Duration::millis(40));
+  ASSERT_EQ(c.reads[1].size(), 1u);
+  EXPECT_EQ(c.reads[1][0].ctx, 9u);
+  EXPECT_GE(c.reads[1][0].index, c.n(1).last_index());
+  EXPECT_EQ(c.n(1).term_at(c.reads[1][0].index), c.n(1).term());
+  EXPECT_EQ(c.n(1).counters().read_rounds, 1u);
+}
+
+// A leader cut off from the majority never confirms a read; when check-quorum deposes it the
+// read is reported aborted, and the new leader's reads go through.
+TEST(RaftRead, CutOffLeaderNeverConfirmsAndAbortsWhenItStepsDown) {
+  Cluster c(3);
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  c.isolate(l);
+  ASSERT_TRUE(c.n(l).read_index(1, c.now).is_ok());
+  c.advance(Duration::millis(80));
+  EXPECT_TRUE(c.reads[l].empty());
+  c.advance(Duration::millis(300));
+  EXPECT_NE(c.n(l).role(), Role::kLeader);
+  EXPECT_TRUE(c.reads[l].empty());
+  EXPECT_EQ(c.aborted[l], std::vector<uint64_t>{1});
+  EXPECT_EQ(c.n(l).reads_pending(), 0u);
+  auto r = c.n(l).read_index(2, c.now);
+  EXPECT_EQ(r.code(), base::Code::kUnavailable);
+  c.heal();
+  ServerId l2 = c.elect();
+  ASSERT_NE(l2, 0u);
+  ASSERT_TRUE(c.n(l2).read_index(3, c.now).is_ok());
+  c.deliver();
+  ASSERT_EQ(c.reads[l2].size(), 1u);
+}
+
+// A single-voter cluster is its own majority: the read is released in the next Ready.
+TEST(RaftRead, SingleVoterConfirmsAtOnce) {
+  Cluster c(1);
+  ASSERT_EQ(c.elect(), 1u);
+  ASSERT_TRUE(c.n(1).propose("a", c.now).is_ok());
+  c.deliver();
+  ASSERT_TRUE(c.n(1).read_index(77, c.now).is_ok());
+  ASSERT_TRUE(c.n(1).has_ready());
+  raft::Ready rd = c.n(1).take_ready();
+  ASSERT_EQ(rd.read_states.size(), 1u);
+  EXPECT_EQ(rd.read_states[0], (raft::ReadState{77, 2}));
+  EXPECT_TRUE(rd.messages.empty());
+  c.n(1).on_persisted(rd.id, c.now);
+}
+
+// Followers refuse and name the leader (the host forwards); pending reads are bounded.
+TEST(RaftRead, FollowersRefuseAndPendingReadsAreBounded) {
+  Cluster c(3, [](ServerId, RaftConfig& k) { k.read_requests_max = 2; });
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  ServerId f = l == 1 ? 2 : 1;
+  base::Status st = c.n(f).read_index(1, c.now);
+  EXPECT_EQ(st.code(), base::Code::kUnavailable);
+  EXPECT_NE(st.message().find("leader is " + std::to_string(l)), std::string::npos) << st.message();
+  c.isolate(l);  // nothing is confirmed
+  ASSERT_TRUE(c.n(l).read_index(1, c.now).is_ok());
+  ASSERT_TRUE(c.n(l).read_index(2, c.now).is_ok());
+  EXPECT_EQ(c.n(l).read_index(3, c.now).code(), base::Code::kResourceExhausted);
+}
+
+// Answers from an older round do not confirm a newer read: the follower must have answered a
+// heartbeat that left after the read arrived.
+TEST(RaftRead, AnswersToEarlierRoundsDoNotConfirmLaterReads) {
+  Cluster c(3);
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  ASSERT_TRUE(c.n(l).read_index(1, c.now).is_ok());
+  c.deliver();
+  ASSERT_EQ(c.reads[l].size(), 1u);
+  // Round 2 starts, but its heartbeats are lost; replies that echo round 1 arrive instead.
+  c.isolate(l);
+  ASSERT_TRUE(c.n(l).read_index(2, c.now).is_ok());
+  c.deliver();
+  c.heal();
+  for (ServerId f : c.ids) {
+    if (f == l) continue;
+    Message r;
+    r.type = RaftType::kAppendEntriesReply;
+    r.from = f;
+    r.to = l;
+    r.term = c.n(l).term();
+    r.success = true;
+    r.index = c.n(l).commit_index();
+    r.read_seq = 1;
+    c.n(l).on_message(r, c.now);
+    r.read_seq = 99;  // a round never issued: ignored
+    c.n(l).on_message(r, c.now);
+  }
+  c.ready(l);
+  EXPECT_EQ(c.reads[l].size(), 1u);
+  c.advance(Duration::millis(20));  // the next heartbeat carries round 2
+  ASSERT_EQ(c.reads[l].size(), 2u);
+  EXPECT_EQ(c.reads[l][1].ctx, 2u);
+}
+
+// The negative-control knob answers at once from local state, even when cut off.
+TEST(RaftRead, NegativeControlDebugReadLocalAnswersWithoutARound) {
+  Cluster c(3, [](ServerId, RaftConfig& k) { k.debug_read_local = true; });
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  c.isolate(l);
+  ASSERT_TRUE(c.n(l).read_index(5, c.now).is_ok());
+  c.ready(l);
+  ASSERT_EQ(c.reads[l].size(), 1u);
+  EXPECT_EQ(c.n(l).counters().read_rounds, 0u);
+}
+
+// --- §3.10 leadership transfer --------------------------------------------------------------------
+
+// The leader stops taking proposals, the target campaigns at once (no pre-vote) with the
+// transfer flag, and followers inside their lease vote for it anyway (§4.2.3).
+TEST(RaftTransfer, TargetTakesOverAtOnceDespiteStickiness) {
+  Cluster c(3);
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  ASSERT_TRUE(c.n(l).propose("a", c.now).is_ok());
+  c.deliver();
+  const raft::Term t = c.n(l).term();
+  const ServerId target = l == 3 ? 1 : l + 1;
+  c.sent.clear();
+  ASSERT_TRUE(c.n(l).transfer_leadership(target, c.now).is_ok());
+  EXPECT_EQ(c.n(l).transferring(), target);
+  auto p = c.n(l).propose("b", c.now);
+  ASSERT_FALSE(p.is_ok());
+  EXPECT_EQ(p.status().code(), base::Code::kUnavailable);
+  EXPECT_NE(p.status().message().find("transferring"), std::string::npos);
+  c.deliver();  // no time passes: no election timer could have fired
+  EXPECT_EQ(c.leader(), target);
+  EXPECT_EQ(c.n(target).term(), t + 1);
+  EXPECT_EQ(c.n(target).counters().transfer_elections, 1u);
+  EXPECT_EQ(c.n(target).counters().pre_votes_started, 0u);
+  EXPECT_EQ(c.n(l).role(), Role::kFollower);
+  EXPECT_EQ(c.n(l).transferring(), raft::kNoServer);
+  bool flagged = false;
+  for (const Message& m : c.sent) {
+    if (m.type == RaftType::kRequestVote) flagged = m.transfer && !m.pre_vote;
+  }
+  EXPECT_TRUE(flagged);
+  ASSERT_TRUE(c.n(target).propose("c", c.now).is_ok());
+  c.deliver();
+  c.advance(Duration::millis(30));
+  for (ServerId id : c.ids) EXPECT_EQ(c.commands(id), (std::vector<std::string>{"a", "c"})) << id;
+}
+
+// The same RequestVote without the flag is refused by a follower in its lease; with it, granted.
+TEST(RaftTransfer, OnlyTheTransferFlagBypassesTheLease) {
+  Cluster c(3);
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  ServerId f = l == 1 ? 2 : 1;
+  ServerId other = 6 - l - f;
+  Message v;
+  v.type = RaftType::kRequestVote;
+  v.from = other;
+  v.to = f;
+  v.term = c.n(f).term() + 1;
+  v.last_log_index = c.n(f).last_index();
+  v.last_log_term = c.n(f).term_at(v.last_log_index);
+  v.pre_vote = true;
+  v.transfer = true;  // a pre-vote never bypasses
+  c.n(f).on_message(v, c.now);
+  c.ready(f);
+  EXPECT_FALSE(c.sent.back().granted);
+  v.pre_vote = false;
+  v.transfer = false;
+  c.n(f).on_message(v, c.now);
+  c.ready(f);
+  EXPECT_FALSE(c.sent.back().granted);
+  v.transfer = true;
+  c.n(f).on_message(v, c.now);
+  c.ready(f);
+  EXPECT_TRUE(c.sent.back().granted);
+  EXPECT_EQ(c.n(f).term(), v.term);
+}
+
+// A lagging target is brought up to date before TimeoutNow, so it can win and keeps every entry.
+TEST(RaftTransfer, LaggingTargetCatchesUpFirst) {
+  Cluster c(3);
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  const ServerId target = l == 3 ? 1 : l + 1;
+  c.cut.insert({l, target});
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(c.n(l).propose("x" + std::to_string(i), c.now).is_ok());
+  c.deliver();
+  ASSERT_LT(c.n(target).last_index(), c.n(l).last_index());
+  c.heal();
+  ASSERT_TRUE(c.n(l).transfer_leadership(target, c.now).is_ok());
+  EXPECT_EQ(c.n(l).counters().timeout_now_sent, 0u) << "not before the target matches";
+  c.advance(Duration::millis(40));
+  EXPECT_EQ(c.leader(), target);
+  EXPECT_GE(c.n(l).counters().timeout_now_sent, 1u);
+  c.advance(Duration::millis(30));
+  EXPECT_EQ(c.commands(target).size(), 40u);
+}
+
+// kNoServer picks the voter with the most of our log.
+TEST(RaftTransfer, NoTargetPicksTheMostUpToDateVoter) {
+  Cluster c(5);
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  std::vector<ServerId> fs;
+  for (ServerId id : c.ids) if (id != l) fs.push_back(id);
+  // All but fs[2] miss the latest entries.
+  for (ServerId f : fs) if (f != fs[2]) c.cut.insert({l, f});
+  ASSERT_TRUE(c.n(l).propose("y", c.now).is_ok());
+  c.deliver();
+  c.heal();
+  ASSERT_TRUE(c.n(l).transfer_leadership(raft::kNoServer, c.now).is_ok());
+  EXPECT_EQ(c.n(l).transferring(), fs[2]);
+}
+
+// A target that never answers: the transfer is abandoned after an election timeout and the
+// leader takes proposals again.
+TEST(RaftTransfer, AbandonedAfterAnElectionTimeout) {
+  Cluster c(3);
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  const ServerId target = l == 3 ? 1 : l + 1;
+  c.crash(target);
+  ASSERT_TRUE(c.n(l).transfer_leadership(target, c.now).is_ok());
+  c.advance(Duration::millis(50));
+  EXPECT_EQ(c.n(l).transferring(), target);
+  EXPECT_FALSE(c.n(l).propose("no", c.now).is_ok());
+  c.advance(Duration::millis(60));
+  EXPECT_EQ(c.n(l).transferring(), raft::kNoServer);
+  EXPECT_EQ(c.n(l).counters().transfers_abandoned, 1u);
+  EXPECT_EQ(c.leader(), l);
+  EXPECT_TRUE(c.n(l).propose("yes", c.now).is_ok());
+}
+
+TEST(RaftTransfer, RefusalsSayWhy) {
+  Cluster c(3);
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  ServerId f = l == 1 ? 2 : 1;
+  EXPECT_EQ(c.n(f).transfer_leadership(l, c.now).code(), base::Code::kUnavailable);
+  EXPECT_EQ(c.n(l).transfer_leadership(l, c.now).code(), base::Code::kInvalidArgument);
+  EXPECT_EQ(c.n(l).transfer_leadership(17, c.now).code(), base::Code::kInvalidArgument);
+  c.isolate(l);
+  ASSERT_TRUE(c.n(l).transfer_leadership(f, c.now).is_ok());
+  EXPECT_EQ(c.n(l).transfer_leadership(f, c.now).code(), base::Code::kFailedPrecondition);
+  Cluster one(1);
+  ASSERT_EQ(one.elect(), 1u);
+  EXPECT_EQ(one.n(1).transfer_leadership(raft::kNoServer, one.now).code(), base::Code::kFailedPrecondition);
+}
+
+// One answer is not a majority of five: a leader that reaches one follower does not confirm.
+TEST(RaftRead, AMinorityOfAnswersDoesNotConfirm) {
+  Cluster c(5);
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  std::vector<ServerId> fs;
+  for (ServerId id : c.ids) if (id != l) fs.push_back(id);
+  c.isolate(l);
+  c.cut.erase({l, fs[0]});
+  c.cut.erase({fs[0], l});
+  ASSERT_TRUE(c.n(l).read_index(1, c.now).is_ok());
+  c.advance(Duration::millis(50));
+  EXPECT_TRUE(c.reads[l].empty());
+  c.cut.erase({l, fs[1]});
+  c.cut.erase({fs[1], l});
+  c.advance(Duration::millis(20));
+  ASSERT_EQ(c.reads[l].size(), 1u) << "two answers and the leader make three of five";
+}
+
+// A message whose term is beyond any real cluster's is dropped: adopting it would make the next
+// campaign's term + 1 overflow (the fuzzer's TimeoutNow at term 2^64 - 1).
+TEST(RaftCore, TermsBeyondAnyRealClusterAreDropped) {
+  Cluster c(3);
+  for (RaftType t : {RaftType::kTimeoutNow, RaftType::kAppendEntries, RaftType::kRequestVote}) {
+    Message m;
+    m.type = t;
+    m.from = 2;
+    m.to = 1;
+    m.term = UINT64_MAX;
+    const uint64_t before = c.n(1).counters().invalid_messages;
+    c.n(1).on_message(m, c.now);
+    c.ready(1);
+    EXPECT_EQ(c.n(1).counters().invalid_messages, before + 1);
+    EXPECT_EQ(c.n(1).term(), 0u);
+  }
 }
