@@ -32,6 +32,36 @@ uint64_t entry_hash(const raft::Entry& e) {
 
 namespace {
 
+// "kv put K V op" / "kv cas K A B op": the KV commands in the log (space-separated tokens; keys
+// and values never contain spaces). Returns false for any other entry.
+struct KvCommand {
+  bool cas = false;
+  std::string key, value, to;
+  uint64_t op = 0;
+};
+
+bool parse_kv(const std::string& data, KvCommand* out) {
+  if (data.rfind("kv ", 0) != 0) return false;
+  std::vector<std::string> t;
+  size_t i = 3;
+  while (i <= data.size()) {
+    size_t j = data.find(' ', i);
+    if (j == std::string::npos) j = data.size();
+    t.push_back(data.substr(i, j - i));
+    i = j + 1;
+  }
+  if (t.size() == 4 && t[0] == "put") {
+    *out = KvCommand{false, t[1], t[2], "", std::stoull(t[3])};
+    return true;
+  }
+  if (t.size() == 5 && t[0] == "cas") {
+    *out = KvCommand{true, t[1], t[2], t[3], std::stoull(t[4])};
+    return true;
+  }
+  AGENT_ASSERT_MSG(false, "malformed kv command");
+  return false;
+}
+
 uint64_t entropy_seed(hal::Env& env) {
   uint8_t b[8];
   AGENT_ASSERT(env.entropy->fill(b).is_ok());
@@ -68,6 +98,67 @@ base::Result<raft::Index> RaftServer::propose(std::string cmd) {
   auto r = core_->propose(std::move(cmd), node_.loop().now());
   pump();
   return r;
+}
+
+base::Status RaftServer::transfer(raft::ServerId target) {
+  base::Status st = core_->transfer_leadership(target, node_.loop().now());
+  pump();
+  return st;
+}
+
+base::Status RaftServer::kv_write(uint64_t op, const std::string& cmd) {
+  auto r = core_->propose(cmd, node_.loop().now());
+  if (r.is_ok()) kv_writes_[*r].push_back(op);
+  pump();
+  return r.status();
+}
+
+base::Status RaftServer::kv_read(uint64_t op, const std::string& key) {
+  base::Status st = core_->read_index(op, node_.loop().now());
+  if (st.is_ok()) kv_reads_[op] = key;
+  pump();
+  return st;
+}
+
+// The state machine: apply one committed entry and answer the writes waiting on its index.
+void RaftServer::kv_apply(const raft::Entry& e) {
+  kv_applied_ = e.index;
+  KvCommand cmd;
+  bool swapped = false;
+  const bool is_kv = parse_kv(e.data, &cmd);
+  if (is_kv) {
+    auto it = kv_.find(cmd.key);
+    const std::string cur = it == kv_.end() ? "nil" : it->second;
+    if (!cmd.cas) {
+      kv_[cmd.key] = cmd.value;
+    } else if (cur == cmd.value) {
+      kv_[cmd.key] = cmd.to;
+      swapped = true;
+    }
+  }
+  auto w = kv_writes_.find(e.index);
+  if (w == kv_writes_.end()) return;
+  std::vector<uint64_t> ops = std::move(w->second);
+  kv_writes_.erase(w);
+  for (uint64_t op : ops) {
+    // Index e.index committed with another entry: that proposal can never commit (State-Machine
+    // Safety), so it had no effect.
+    if (!is_kv || cmd.op != op) fleet_.kv_no_effect(op);
+    else fleet_.kv_done(op, !cmd.cas || swapped, "");
+  }
+}
+
+// §6.4 step 4: a confirmed read is served once the state machine applied its read index.
+void RaftServer::kv_serve_reads() {
+  while (!kv_reads_confirmed_.empty() && kv_reads_confirmed_.begin()->first <= kv_applied_) {
+    const uint64_t op = kv_reads_confirmed_.begin()->second;
+    kv_reads_confirmed_.erase(kv_reads_confirmed_.begin());
+    auto r = kv_reads_.find(op);
+    if (r == kv_reads_.end()) continue;
+    auto v = kv_.find(r->second);
+    fleet_.kv_done(op, true, v == kv_.end() ? "nil" : v->second);
+    kv_reads_.erase(r);
+  }
 }
 
 void RaftServer::on_udp() {
@@ -120,7 +211,15 @@ void RaftServer::pump() {
 
 void RaftServer::finish_ready(raft::Ready rd) {
   for (const raft::Message& m : rd.messages) send(m);
-  for (const raft::Entry& e : rd.committed) fleet_.on_apply(node_.id(), e);
+  for (const raft::Entry& e : rd.committed) {
+    fleet_.on_apply(node_.id(), e);
+    kv_apply(e);
+  }
+  for (const raft::ReadState& r : rd.read_states) kv_reads_confirmed_.emplace(r.index, r.ctx);
+  for (uint64_t op : rd.reads_aborted) {
+    if (kv_reads_.erase(op) != 0) fleet_.kv_no_effect(op);
+  }
+  kv_serve_reads();
   core_->on_persisted(rd.id, node_.loop().now());
 }
 
@@ -190,6 +289,15 @@ bool Fleet::propose(const std::string& cmd) {
 }
 
 void Fleet::start_client() {
+  if (options.kv_clients > 0 && !kv_on_) {
+    kv_on_ = true;
+    kv_prng_ = std::make_unique<base::Prng>(world.derive_seed(0x6b76636c69, options.kv_clients));
+    kv_clients_.resize(options.kv_clients);
+    for (uint32_t c = 0; c < options.kv_clients; ++c) {
+      kv_clients_[c].target = sim::NodeId(kv_prng_->uniform(servers));
+      kv_next(c);
+    }
+  }
   if (options.client_interval <= base::Duration::zero()) return;
   client_on_ = true;
   world.after(options.client_interval, [this] { client_tick(); });
@@ -199,6 +307,136 @@ void Fleet::client_tick() {
   if (!client_on_) return;
   (void)propose("c" + std::to_string(++client_seq_));
   world.after(options.client_interval, [this] { client_tick(); });
+}
+
+// --- KV clients -------------------------------------------------------------------------------------
+
+void Fleet::kv_next(uint32_t client) {
+  if (!kv_on_) return;
+  const int64_t think = kv_prng_->range(0, options.kv_think_max.ns());
+  world.after(base::Duration::nanos(think), [this, client] { kv_invoke(client); });
+}
+
+void Fleet::kv_invoke(uint32_t client) {
+  KvClient& c = kv_clients_[client];
+  if (!kv_on_ || c.pending != 0) return;
+  RaftServer* s = server(c.target);
+  if (!s) {  // its server is down: try another
+    c.target = sim::NodeId(kv_prng_->uniform(servers));
+    kv_next(client);
+    return;
+  }
+  KvOp o;
+  o.client = client;
+  o.key = "k" + std::to_string(kv_prng_->uniform(options.kv_keys));
+  o.call_ns = world.now().ns();
+  const uint64_t op = kv_ops.size() + 1;
+  const double roll = kv_prng_->unit();
+  std::string cmd;
+  if (roll < 0.5) {
+    o.kind = KvOp::kRead;
+  } else if (roll < 0.8) {
+    o.kind = KvOp::kPut;
+    o.value = "v" + std::to_string(op);
+    cmd = "kv put " + o.key + " " + o.value + " " + std::to_string(op);
+  } else {
+    o.kind = KvOp::kCas;
+    auto seen = c.last_seen.find(o.key);
+    o.value = seen == c.last_seen.end() ? "nil" : seen->second;
+    o.to = "v" + std::to_string(op);
+    cmd = "kv cas " + o.key + " " + o.value + " " + o.to + " " + std::to_string(op);
+  }
+  kv_ops.push_back(o);
+  c.pending = op;
+  base::Status st = o.kind == KvOp::kRead ? s->kv_read(op, o.key) : s->kv_write(op, cmd);
+  if (!st.is_ok()) {
+    // Refused before anything happened: follow the leader it names, or try another server.
+    ++kv_refused;
+    const raft::ServerId l = s->core().leader();
+    c.target = l != raft::kNoServer && l != s->core().id() ? Fleet::node_id(l)
+                                                          : sim::NodeId(kv_prng_->uniform(servers));
+    kv_no_effect(op);
+    return;
+  }
+  world.after(options.kv_timeout, [this, client, op] {
+    KvClient& cl = kv_clients_[client];
+    if (cl.pending != op) return;
+    // No answer: the outcome stays unknown; the client tries another server.
+    ++kv_timeouts;
+    cl.pending = 0;
+    cl.target = sim::NodeId(kv_prng_->uniform(servers));
+    kv_next(client);
+  });
+}
+
+void Fleet::kv_finish(uint64_t op) {
+  KvOp& o = kv_ops[op - 1];
+  KvClient& c = kv_clients_[o.client];
+  if (c.pending != op) return;
+  c.pending = 0;
+  kv_next(o.client);
+}
+
+void Fleet::kv_done(uint64_t op, bool ok, const std::string& read_value) {
+  AGENT_ASSERT(op >= 1 && op <= kv_ops.size());
+  KvOp& o = kv_ops[op - 1];
+  if (kv_clients_[o.client].pending != op) return;  // the client gave up already: unknown
+  o.ret_ns = world.now().ns();
+  o.ok = ok;
+  if (o.kind == KvOp::kRead) o.value = read_value;
+  ++kv_completed;
+  // What the client now knows of the key, for its next cas.
+  if (o.kind == KvOp::kRead) kv_clients_[o.client].last_seen[o.key] = o.value;
+  else if (o.kind == KvOp::kPut) kv_clients_[o.client].last_seen[o.key] = o.value;
+  else if (ok) kv_clients_[o.client].last_seen[o.key] = o.to;
+  kv_finish(op);
+}
+
+void Fleet::kv_no_effect(uint64_t op) {
+  AGENT_ASSERT(op >= 1 && op <= kv_ops.size());
+  KvOp& o = kv_ops[op - 1];
+  if (kv_clients_[o.client].pending != op) return;
+  o.no_effect = true;
+  o.ret_ns = world.now().ns();
+  kv_finish(op);
+}
+
+lin::History Fleet::kv_history() const {
+  lin::History h;
+  for (const KvOp& o : kv_ops) {
+    if (o.no_effect) continue;
+    lin::Operation op;
+    op.client = h.intern_client("c" + std::to_string(o.client));
+    op.key = h.intern_key(o.key);
+    op.call = o.call_ns;
+    op.call_line = uint32_t(&o - kv_ops.data() + 1);  // the op id, for explanations
+    switch (o.kind) {
+      case KvOp::kRead:
+        if (o.ret_ns < 0) continue;  // an unknown read constrains nothing
+        op.kind = lin::OpKind::kRead;
+        op.value = h.intern_value(o.value);
+        break;
+      case KvOp::kPut:
+        op.kind = lin::OpKind::kWrite;
+        op.value = h.intern_value(o.value);
+        break;
+      case KvOp::kCas:
+        op.kind = lin::OpKind::kCas;
+        op.value = h.intern_value(o.value);
+        op.to = h.intern_value(o.to);
+        break;
+    }
+    if (o.ret_ns < 0) {
+      op.outcome = lin::Outcome::kInfo;
+      op.ret = lin::kNever;
+    } else {
+      op.outcome = o.ok ? lin::Outcome::kOk : lin::Outcome::kFail;
+      op.ret = o.ret_ns;
+      op.ret_line = op.call_line;
+    }
+    h.ops.push_back(op);
+  }
+  return h;
 }
 
 void Fleet::fail(const std::string& what) {
@@ -313,6 +551,7 @@ void Fleet::check() {
 
 bool Fleet::settle(base::Duration limit) {
   client_on_ = false;
+  kv_on_ = false;
   world.heal();
   world.set_link_faults(sim::LinkFaults{});
   for (sim::NodeId i = 0; i < world.node_count(); ++i) restart(i);

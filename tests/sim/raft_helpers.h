@@ -27,6 +27,20 @@
 //   State-Machine Safety  no two servers apply different entries at one index; each server
 //                         applies 1, 2, 3, ... in order.
 // The first violation is recorded (with the step and time) and the run's test fails on it.
+//
+// KV clients and linearizability (FleetOptions::kv_clients): simulated clients, each with one
+// operation at a time, put a value, compare-and-set, or read one of a few keys against a tiny
+// state machine that every server rebuilds from its log ("kv put K V op" / "kv cas K A B op"
+// commands; reads through RaftCore::read_index, §6.4, served once the server applied the read
+// index). A client talks to the server it believes leads, learns the leader from refusals, and
+// gives up on an operation after kv_timeout (then tries another server). Every operation is
+// recorded with its real (virtual) invoke and completion times; kv_history() turns the record
+// into a tests/lin history, whose check must find no anomaly. Outcomes are recorded as a client
+// would know them: a write or cas that the server applied completes ok (a cas whose compare did
+// not match: fail); one refused before it reached the log, or whose index was committed with
+// another entry, had no effect and is left out; one that timed out (server crashed, cut off,
+// deposed) is unknown (info). Clients reach servers directly, not through the simulated
+// network: what is tested is the servers' answers, not the client transport.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -44,6 +58,7 @@
 #include "hal/sim/seeds.h"
 #include "hal/sim/world.h"
 #include "sim_helpers.h"  // WEFT_SIM_SEED_SCOPE
+#include "tests/lin/history.h"
 
 namespace rafttest {
 
@@ -57,6 +72,23 @@ struct FleetOptions {
   raft::RaftConfig raft = sim_config();  // id and voters are filled in per server
   // The client proposes a command to the current leader every client_interval (zero: never).
   base::Duration client_interval = base::Duration::millis(20);
+  // KV clients (see above); 0: none.
+  size_t kv_clients = 0;
+  size_t kv_keys = 3;
+  base::Duration kv_think_max = base::Duration::millis(10);  // pause between a client's ops
+  base::Duration kv_timeout = base::Duration::millis(300);   // then the outcome is unknown
+};
+
+// One KV operation as the client saw it.
+struct KvOp {
+  enum Kind : uint8_t { kRead, kPut, kCas };
+  uint32_t client = 0;
+  Kind kind = kRead;
+  std::string key, value, to;  // read: the value read; put: the value; cas: expected and new
+  int64_t call_ns = 0;
+  int64_t ret_ns = -1;         // -1: pending (unknown outcome at the end)
+  bool ok = false;             // completed ok (cas: swapped); false with ret_ns set: cas mismatch
+  bool no_effect = false;      // certainly did nothing: left out of the history
 };
 
 class RaftServer;
@@ -72,6 +104,7 @@ struct Fleet {
   uint64_t checks = 0;
   uint64_t proposed = 0;
   uint64_t crashes = 0;
+  uint64_t transfers = 0;  // leadership transfers started (§3.10)
   std::map<raft::Term, raft::ServerId> leader_of_term;
 
   static raft::ServerId server_id(sim::NodeId n) { return n + 1; }
@@ -108,6 +141,15 @@ struct Fleet {
   // Prints each up server's role, term, log and commit (for failures).
   void dump(FILE* out);
 
+  // KV clients: started by start_client() when options.kv_clients > 0, stopped by settle().
+  // Completions from servers (op ids are indexes into kv_ops + 1).
+  void kv_done(uint64_t op, bool ok, const std::string& read_value);
+  void kv_no_effect(uint64_t op);
+  // The record as a tests/lin history (pending operations: outcome unknown).
+  lin::History kv_history() const;
+  std::vector<KvOp> kv_ops;
+  uint64_t kv_completed = 0, kv_timeouts = 0, kv_refused = 0;
+
  private:
   struct Seen {
     uint64_t incarnation = 0;
@@ -129,6 +171,18 @@ struct Fleet {
   bool client_on_ = false;
   uint64_t client_seq_ = 0;
   void client_tick();
+
+  struct KvClient {
+    sim::NodeId target = 0;
+    uint64_t pending = 0;  // op id, 0 if none
+    std::map<std::string, std::string> last_seen;  // per key: a value to compare against
+  };
+  std::vector<KvClient> kv_clients_;
+  std::unique_ptr<base::Prng> kv_prng_;
+  bool kv_on_ = false;
+  void kv_next(uint32_t client);
+  void kv_invoke(uint32_t client);
+  void kv_finish(uint64_t op);
 };
 
 class RaftServer final : public sim::Process {
@@ -138,12 +192,20 @@ class RaftServer final : public sim::Process {
   raft::RaftCore& core() { return *core_; }
   // Proposes through the core and performs what follows.
   base::Result<raft::Index> propose(std::string cmd);
+  // §3.10 through the core, and performs what follows.
+  base::Status transfer(raft::ServerId target);
+  // KV client requests (op ids from the Fleet); the answer comes through Fleet::kv_done /
+  // kv_no_effect, or never (crash, lost leadership). An error: refused, nothing happened.
+  base::Status kv_write(uint64_t op, const std::string& cmd);
+  base::Status kv_read(uint64_t op, const std::string& key);
   uint64_t decode_errors = 0;
 
  private:
   void on_udp();
   void pump();
   void finish_ready(raft::Ready rd);
+  void kv_apply(const raft::Entry& e);
+  void kv_serve_reads();
   void send(const raft::Message& m);
   void arm();
 
@@ -155,6 +217,12 @@ class RaftServer final : public sim::Process {
   runtime::TimerId timer_ = 0;
   bool timer_armed_ = false;
   base::MonoTime timer_at_ = base::MonoTime::never();
+  // The KV state machine of this life (rebuilt from the log) and the requests waiting on it.
+  std::map<std::string, std::string> kv_;
+  raft::Index kv_applied_ = 0;
+  std::map<raft::Index, std::vector<uint64_t>> kv_writes_;   // log index -> ops proposed there
+  std::map<uint64_t, std::string> kv_reads_;                 // op (= read ctx) -> key
+  std::multimap<raft::Index, uint64_t> kv_reads_confirmed_;  // read index -> op
 };
 
 // Prints the seed and the trace tail when the current test failed.

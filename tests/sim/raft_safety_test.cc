@@ -2,14 +2,18 @@
 // delay and reordering, partitions (halves, one server, one way), crashes and restarts that keep
 // only what was synced -- with the five safety checkers of raft_helpers.h after every step; every
 // run then heals and must elect a leader, commit a command and leave every replica with the same
-// applied sequence. Same seed, same trace hash. Negative controls (acknowledging before fsync,
-// pre-vote off under a flapping follower) prove the checkers catch what they claim to.
+// applied sequence. Leadership transfers (§3.10) are among the faults. KV clients write,
+// compare-and-set and read through ReadIndex (§6.4) all along; each run's history must be
+// linearizable (tests/lin). Same seed, same trace hash. Negative controls (acknowledging before
+// fsync, pre-vote off under a flapping follower, a leader serving reads from local state) prove
+// the checkers catch what they claim to.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cinttypes>
 
 #include "raft_helpers.h"
+#include "tests/lin/checker.h"
 
 using base::Duration;
 using rafttest::Fleet;
@@ -25,6 +29,11 @@ struct Outcome {
   size_t applied = 0;
   uint64_t crashes = 0;
   size_t terms_with_leader = 0;
+  // The KV clients' history (FleetOptions::kv_clients > 0).
+  lin::Verdict verdict = lin::Verdict::kLinearizable;
+  std::string lin_explanation;
+  size_t kv_ops = 0, kv_reads_ok = 0, kv_unknown = 0;
+  uint64_t transfers = 0;
 };
 
 struct FaultPlan {
@@ -34,6 +43,8 @@ struct FaultPlan {
   bool crashes = true;
   double crash_weight = 1.0;                 // relative weight of crash events
   bool network = true;
+  bool transfers = true;                     // §3.10 leadership transfers among the events
+  bool leader_cuts_only = false;             // every network event cuts the leader off
 };
 
 // One random fault every [gap_min, gap_max], chosen from the seed's own stream.
@@ -46,9 +57,10 @@ void schedule_faults(Fleet& f, const FaultPlan& plan, uint64_t seed) {
     t = t + Duration::nanos(prng->range(plan.gap_min.ns(), plan.gap_max.ns()));
     if (t >= end) break;
     const double crash_w = plan.crashes ? plan.crash_weight : 0;
-    const double net_w = plan.network ? 5 : 0;
+    const double net_w = plan.network ? (plan.transfers ? 6 : 5) : 0;
     const double roll = prng->unit() * (crash_w * 2 + net_w + 1);
-    f.world.at(t, [&f, prng, roll, crash_w, net_w, n] {
+    const bool leader_cuts_only = plan.leader_cuts_only;
+    f.world.at(t, [&f, prng, roll, crash_w, net_w, n, leader_cuts_only] {
       auto pick = [&] { return sim::NodeId(prng->uniform(n)); };
       if (roll < crash_w * 2) {
         // Crash a random server, or the leader (half the time); restart it 50 ms - 1 s later.
@@ -61,7 +73,7 @@ void schedule_faults(Fleet& f, const FaultPlan& plan, uint64_t seed) {
       }
       const double r = roll - crash_w * 2;
       if (r < net_w) {
-        switch (prng->uniform(5)) {
+        switch (leader_cuts_only ? 3 : prng->uniform(net_w > 5 ? 6 : 5)) {
           case 0: {  // halves
             std::vector<sim::NodeId> a, b;
             for (sim::NodeId i = 0; i < n; ++i) (prng->chance(0.5) ? a : b).push_back(i);
@@ -91,6 +103,13 @@ void schedule_faults(Fleet& f, const FaultPlan& plan, uint64_t seed) {
             f.world.set_link_faults(lf);
             break;
           }
+          case 5: {  // §3.10: the leader hands over, to a random voter or the most up to date
+            rafttest::RaftServer* l = f.leader();
+            if (!l) break;
+            const raft::ServerId target = prng->chance(0.5) ? raft::kNoServer : raft::ServerId(pick() + 1);
+            if (l->transfer(target).is_ok()) ++f.transfers;
+            break;
+          }
         }
         return;
       }
@@ -109,6 +128,8 @@ sim::SimConfig sim_config() {
   return c;
 }
 
+bool opts_kv(const Fleet& f) { return f.options.kv_clients > 0; }
+
 Outcome run(uint64_t seed, size_t servers, FleetOptions opts, const FaultPlan& plan, sim::SimConfig sc = sim_config()) {
   Outcome o;
   sim::World w(seed, sc);
@@ -125,31 +146,60 @@ Outcome run(uint64_t seed, size_t servers, FleetOptions opts, const FaultPlan& p
   o.applied = f.applied[0].size();
   o.crashes = f.crashes;
   o.terms_with_leader = f.leader_of_term.size();
+  o.transfers = f.transfers;
+  if (opts_kv(f)) {
+    lin::History h = f.kv_history();
+    lin::CheckOptions co;
+    co.time_budget_ms = 20'000;
+    lin::CheckResult r = lin::check_registers(h, co);
+    o.verdict = r.verdict;
+    o.lin_explanation = r.explanation;
+    o.kv_ops = h.ops.size();
+    for (const lin::Operation& op : h.ops) {
+      o.kv_reads_ok += op.kind == lin::OpKind::kRead;
+      o.kv_unknown += op.outcome == lin::Outcome::kInfo;
+    }
+  }
   if (::testing::Test::HasFailure() || !o.violation.empty() || !o.settled) {
     if (sim::replaying_one_seed()) f.dump(stderr);
   }
   return o;
 }
 
+// The sweeps' clients: three KV clients on three keys (FleetOptions defaults for the rest).
+FleetOptions kv_options() {
+  FleetOptions o;
+  o.kv_clients = 3;
+  return o;
+}
+
 void sweep(size_t servers, uint64_t seeds_default) {
   const auto t0 = std::chrono::steady_clock::now();
-  uint64_t steps = 0, crashes = 0, applied = 0, terms = 0, runs = 0;
+  uint64_t steps = 0, crashes = 0, applied = 0, terms = 0, runs = 0, transfers = 0;
+  uint64_t kv_ops = 0, kv_reads = 0, kv_unknown = 0;
   for (uint64_t seed : sim::test_seeds(seeds_default)) {
     WEFT_SIM_SEED_SCOPE(seed);
-    Outcome o = run(seed, servers, FleetOptions{}, FaultPlan{});
+    Outcome o = run(seed, servers, kv_options(), FaultPlan{});
     ASSERT_EQ(o.violation, "");
     ASSERT_TRUE(o.settled) << "no leader committed a command and reached every replica after healing";
     ASSERT_GT(o.applied, 1u);
+    ASSERT_EQ(o.verdict, lin::Verdict::kLinearizable) << lin::verdict_name(o.verdict) << ": " << o.lin_explanation;
+    ASSERT_GT(o.kv_reads_ok, 0u);
     steps += o.steps;
     crashes += o.crashes;
     applied += o.applied;
     terms += o.terms_with_leader;
+    transfers += o.transfers;
+    kv_ops += o.kv_ops;
+    kv_reads += o.kv_reads_ok;
+    kv_unknown += o.kv_unknown;
     ++runs;
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   printf("raft sim %zu servers: %" PRIu64 " seeds, %" PRIu64 " steps, %" PRIu64 " crashes, %" PRIu64
-         " leader terms, %" PRIu64 " entries applied per replica (sum), %.1f s wall\n",
-         servers, runs, steps, crashes, terms, applied, secs);
+         " transfers, %" PRIu64 " leader terms, %" PRIu64 " entries applied per replica (sum); KV history: %" PRIu64
+         " operations (%" PRIu64 " reads, %" PRIu64 " unknown), linearizable; %.1f s wall\n",
+         servers, runs, steps, crashes, transfers, terms, applied, kv_ops, kv_reads, kv_unknown, secs);
 }
 
 }  // namespace
@@ -250,3 +300,35 @@ TEST(RaftSim, NegativeControlPreVoteOffUnderFlappingFollowerIsCaught) {
   EXPECT_GT(disrupted, 0u) << "the stability check missed a flapping follower without pre-vote";
 }
 
+
+// Negative control for the linearizability check: with debug_read_local a leader answers reads
+// from its own state at once -- no §6.4 round, no wait for its term's first commit. A leader cut
+// off from the others keeps serving its clients while a new leader takes writes, and a new
+// leader may answer before it knows what its predecessor committed; the checker must find the
+// stale read on some seed. The plan's network events all cut the leader off (or heal).
+TEST(RaftSim, NegativeControlReadsFromLocalStateAreNotLinearizable) {
+  FleetOptions opts = kv_options();
+  opts.raft.debug_read_local = true;
+  FaultPlan plan;
+  plan.crashes = false;
+  plan.transfers = false;
+  plan.leader_cuts_only = true;
+  uint64_t caught = 0, runs = 0;
+  std::string example;
+  for (uint64_t seed : sim::test_seeds(40)) {
+    Outcome o = run(seed, 3, opts, plan);
+    ++runs;
+    EXPECT_EQ(o.violation, "") << "the log itself stays safe: only reads are broken";
+    if (o.verdict == lin::Verdict::kNotLinearizable) {
+      ++caught;
+      if (example.empty()) example = "seed " + std::to_string(seed) + ": " + o.lin_explanation;
+      // The contrast: the same seed with ReadIndex is linearizable, so the plan and the
+      // harness are not what the checker objects to.
+      WEFT_SIM_SEED_SCOPE(seed);
+      Outcome good = run(seed, 3, kv_options(), plan);
+      EXPECT_EQ(good.verdict, lin::Verdict::kLinearizable) << good.lin_explanation;
+    }
+  }
+  printf("read-local caught on %" PRIu64 " of %" PRIu64 " seeds; first:\n%s\n", caught, runs, example.c_str());
+  EXPECT_GT(caught, 0u) << "the linearizability check missed reads served without ReadIndex";
+}
