@@ -395,6 +395,7 @@ void Agent::handle_self(http::Request&, http::Responder resp) {
     doc.add_string(runtime_stats, "hostname", facts->hostname);
   }
   if (membership_) membership_->add_stats(doc, stats);
+  if (raft_) raft_->add_stats(doc, stats);
   if (http_) {
     const http::ServerCounters& c = http_->counters();
     cJSON* h = doc.add_object(stats, "http");

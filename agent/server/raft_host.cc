@@ -690,6 +690,42 @@ void RaftHost::add_routes(http::Router& router) {
   router.add("DELETE", "/v1/operator/raft/peer", [this](http::Request& q, http::Responder r) { handle_remove_peer(q, std::move(r)); });
 }
 
+void RaftHost::add_stats(http::Json& doc, cJSON* stats) const {
+  cJSON* r = doc.add_object(stats, "raft");
+  doc.add_string(r, "state", core_ == nullptr ? "not started" : raft::role_name(core_->role()));
+  doc.add_u64(r, "applied_index", applied_);
+  doc.add_u64(r, "writes_waiting", writes_.size());
+  doc.add_u64(r, "reads_waiting", applied_waiters_.size());
+  doc.add_u64(r, "watches", watches_.size());
+  doc.add_u64(r, "dropped_messages", dropped_messages_);
+  if (core_ != nullptr) {
+    const raft::RaftCounters& c = core_->counters();
+    doc.add_u64(r, "term", core_->term());
+    doc.add_u64(r, "commit_index", core_->commit_index());
+    doc.add_u64(r, "last_log_index", core_->last_index());
+    doc.add_u64(r, "messages_in", c.messages_in);
+    doc.add_u64(r, "messages_out", c.messages_out);
+    doc.add_u64(r, "invalid_messages", c.invalid_messages);
+    doc.add_u64(r, "elections_started", c.elections_started);
+    doc.add_u64(r, "leaderships", c.leaderships);
+    doc.add_u64(r, "proposals", c.proposals);
+    doc.add_u64(r, "readies", c.readies);
+  }
+  if (endpoint_) {
+    const rpc::EndpointCounters& e = endpoint_->counters();
+    cJSON* o = doc.add_object(stats, "rpc");
+    doc.add_u64(o, "connections", endpoint_->connections());
+    doc.add_u64(o, "accepted", e.accepted);
+    doc.add_u64(o, "refused", e.refused);
+    doc.add_u64(o, "dials", e.dials);
+    doc.add_u64(o, "dial_failures", e.dial_failures);
+    doc.add_u64(o, "connection_errors", e.connection_errors);
+    doc.add_u64(o, "calls_in", e.calls_in);
+    doc.add_u64(o, "calls_out", e.calls_out);
+    doc.add_u64(o, "timeouts", e.timeouts);
+  }
+}
+
 void RaftHost::handle_status_leader(http::Request&, http::Responder resp) {
   http::Json doc = http::Json::array();
   const ServerInfo* l = leader_info();

@@ -53,6 +53,7 @@
 #include "agent/base/log.h"
 #include "agent/base/status.h"
 #include "agent/config/config.h"
+#include "agent/http/json.h"
 #include "agent/http/router.h"
 #include "agent/kv/backend.h"
 #include "agent/raft/raft.h"
@@ -103,6 +104,9 @@ class RaftHost final : public kv::Backend {
   // What gossip says about a foundation (this node included). `rpc` empty when not advertised.
   void on_server(const ServerInfo& info);
   void add_routes(http::Router& router);
+  // Adds "raft" and "rpc" objects to /v1/agent/self's Stats: role, term, indexes, the core's
+  // counters, messages dropped for want of an address, the RPC endpoint's counters.
+  void add_stats(http::Json& doc, cJSON* stats) const;
   base::Result<hal::SockAddr> rpc_addr() const { return endpoint_->listen_addr(); }
   // Adds an RPC method on the server's endpoint (after start()): the agent's http.forward.
   void add_rpc_method(std::string name, rpc::Endpoint::Method method) { endpoint_->add_method(std::move(name), std::move(method)); }
