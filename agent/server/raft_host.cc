@@ -133,6 +133,9 @@ base::Status RaftHost::start(const hal::tls::Identity& identity, const hal::Sock
   endpoint_->add_method("raft.apply", [this, alive](std::string body, const std::string& subject, rpc::Endpoint::Respond r) {
     if (!alive.expired()) rpc_apply(std::move(body), subject, std::move(r));
   });
+  endpoint_->add_method("raft.transfer", [this, alive](std::string body, const std::string& subject, rpc::Endpoint::Respond r) {
+    if (!alive.expired()) rpc_transfer(std::move(body), subject, std::move(r));
+  });
   endpoint_->add_method("raft.read_index", [this, alive](std::string body, const std::string& subject, rpc::Endpoint::Respond r) {
     if (!alive.expired()) rpc_read_index(std::move(body), subject, std::move(r));
   });
@@ -335,6 +338,21 @@ void RaftHost::finish_job(const std::shared_ptr<Job>& job) {
     }
     writes_.erase(w);
   }
+  for (const raft::ReadState& rs : ready.read_states) {
+    auto it = read_rounds_.find(rs.ctx);
+    if (it == read_rounds_.end()) continue;  // timed out meanwhile
+    uint64_t index = rs.index;
+    calls.push_back([done = std::move(it->second.done), index] { done(index); });
+    read_rounds_.erase(it);
+  }
+  for (uint64_t ctx : ready.reads_aborted) {
+    auto it = read_rounds_.find(ctx);
+    if (it == read_rounds_.end()) continue;
+    calls.push_back([done = std::move(it->second.done)] {
+      done(base::error(base::Code::kUnavailable, "leadership lost before the read was confirmed"));
+    });
+    read_rounds_.erase(it);
+  }
   while (!applied_waiters_.empty() && applied_waiters_.begin()->first <= applied_) {
     auto done = std::move(applied_waiters_.begin()->second.done);
     applied_waiters_.erase(applied_waiters_.begin());
@@ -406,7 +424,17 @@ void RaftHost::sweep() {
       ++it;
     }
   }
-  if (!writes_.empty() || !applied_waiters_.empty()) arm_sweep();
+  for (auto it = read_rounds_.begin(); it != read_rounds_.end();) {
+    if (it->second.deadline <= now) {
+      calls.push_back([done = std::move(it->second.done)] {
+        done(base::error(base::Code::kTimeout, "the leader could not confirm its leadership in time"));
+      });
+      it = read_rounds_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!writes_.empty() || !applied_waiters_.empty() || !read_rounds_.empty()) arm_sweep();
   for (auto& c : calls) c();
 }
 
@@ -454,8 +482,33 @@ kv::ReadMeta RaftHost::meta() const {
   return m;
 }
 
-void RaftHost::get_read_index(std::function<void(base::Result<uint64_t>)> done) {
+void RaftHost::leader_read_index_round(std::function<void(base::Result<uint64_t>)> done) {
+  if (read_rounds_.size() >= limits_.reads_max) {
+    auto t = loop_.arm(loop_.now(), [done = std::move(done)] {
+      done(base::error(base::Code::kResourceExhausted, "too many consistent reads waiting"));
+    });
+    if (!t.is_ok()) AGENT_LOG_ERROR(log_, kModule, "timer table full: a read is lost");
+    return;
+  }
+  uint64_t ctx = next_read_ctx_++;
+  base::Status s = core_->read_index(ctx, loop_.now());
+  if (!s.is_ok()) {
+    auto t = loop_.arm(loop_.now(), [done = std::move(done), s] { done(s); });
+    if (!t.is_ok()) AGENT_LOG_ERROR(log_, kModule, "timer table full: a read is lost");
+    return;
+  }
+  read_rounds_.emplace(ctx, ReadRound{loop_.now() + limits_.request_timeout, std::move(done)});
+  arm_sweep();
+  pump();
+  schedule();
+}
+
+void RaftHost::get_read_index(bool consistent, std::function<void(base::Result<uint64_t>)> done) {
   std::weak_ptr<bool> alive = alive_;
+  if (consistent && core_ != nullptr && !failed_ && core_->role() == raft::Role::kLeader) {
+    leader_read_index_round(std::move(done));
+    return;
+  }
   if (core_ != nullptr && core_->role() == raft::Role::kLeader) {
     auto r = leader_read_index();
     if (r.is_ok() || r.status().code() != base::Code::kFailedPrecondition) {
@@ -483,7 +536,7 @@ void RaftHost::get_read_index(std::function<void(base::Result<uint64_t>)> done) 
     if (!t.is_ok()) AGENT_LOG_ERROR(log_, kModule, "timer table full: a read is lost");
     return;
   }
-  endpoint_->call(*leader->rpc, "raft.read_index", std::string(), limits_.rpc_timeout,
+  endpoint_->call(*leader->rpc, "raft.read_index", consistent ? std::string("c") : std::string(), limits_.rpc_timeout,
                   [done = std::move(done)](base::Result<std::string> r) {
                     if (!r.is_ok()) {
                       done(r.status());
@@ -580,7 +633,7 @@ void RaftHost::read(kv::Consistency mode, std::function<base::Status(const state
     if (!t.is_ok()) AGENT_LOG_ERROR(log_, kModule, "timer table full: a read is lost");
     return;
   }
-  get_read_index([this, alive, run, done_s](base::Result<uint64_t> index) {
+  get_read_index(mode == kv::Consistency::kConsistent, [this, alive, run, done_s](base::Result<uint64_t> index) {
     if (alive.expired()) return;
     if (!index.is_ok()) {
       (*done_s)(index.status(), meta());
@@ -655,15 +708,16 @@ void RaftHost::rpc_apply(std::string body, const std::string& subject, rpc::Endp
 
 void RaftHost::rpc_read_index(std::string body, const std::string& subject, rpc::Endpoint::Respond respond) {
   (void)subject;
-  if (!body.empty()) {
-    respond(base::error(base::Code::kInvalidArgument, "raft.read_index takes no body"));
+  // Body: empty (the default mode's read index) or "c" (a confirmed ReadIndex round).
+  if (!body.empty() && body != "c") {
+    respond(base::error(base::Code::kInvalidArgument, "raft.read_index takes an empty body or \"c\""));
     return;
   }
   if (core_ == nullptr || failed_ || core_->role() != raft::Role::kLeader) {
     respond(base::error(base::Code::kUnavailable, "not the leader"));
     return;
   }
-  get_read_index([respond = std::move(respond)](base::Result<uint64_t> index) {
+  get_read_index(body == "c", [respond = std::move(respond)](base::Result<uint64_t> index) {
     if (!index.is_ok()) {
       respond(index.status());
       return;
@@ -781,8 +835,79 @@ void RaftHost::handle_raft_configuration(http::Request&, http::Responder resp) {
   resp.send(json_response(200, doc));
 }
 
-void RaftHost::handle_transfer_leader(http::Request&, http::Responder resp) {
-  resp.send(http::Response::error(501, "leadership transfer is not implemented yet (issue 4: raft core)"));
+void RaftHost::transfer(std::string node_id, std::function<void(base::Status)> done) {
+  auto post = [this](std::function<void(base::Status)> d, base::Status s) {
+    auto t = loop_.arm(loop_.now(), [d = std::move(d), s] { d(s); });
+    if (!t.is_ok()) AGENT_LOG_ERROR(log_, kModule, "timer table full: an answer is lost");
+  };
+  if (core_ == nullptr || failed_) {
+    post(std::move(done), base::error(base::Code::kUnavailable, "raft is not running on this server"));
+    return;
+  }
+  if (core_->role() == raft::Role::kLeader) {
+    raft::ServerId target = raft::kNoServer;
+    if (!node_id.empty()) {
+      if (std::find(voters_.begin(), voters_.end(), node_id) == voters_.end()) {
+        post(std::move(done), base::error(base::Code::kInvalidArgument, "%s is not a voter", node_id.c_str()));
+        return;
+      }
+      target = server_id_of(node_id);
+    }
+    base::Status s = core_->transfer_leadership(target, loop_.now());
+    if (s.is_ok()) AGENT_LOG_INFO(log_, kModule, "leadership transfer started (%s)", node_id.empty() ? "to the most up-to-date voter" : node_id.c_str());
+    pump();
+    schedule();
+    post(std::move(done), s);
+    return;
+  }
+  const ServerInfo* leader = leader_info();
+  if (leader == nullptr || !leader->rpc) {
+    post(std::move(done), base::error(base::Code::kUnavailable, "no cluster leader"));
+    return;
+  }
+  endpoint_->call(*leader->rpc, "raft.transfer", std::move(node_id), limits_.rpc_timeout,
+                  [done = std::move(done)](base::Result<std::string> r) { done(r.status()); });
+}
+
+void RaftHost::rpc_transfer(std::string body, const std::string& subject, rpc::Endpoint::Respond respond) {
+  if (!is_server_subject(subject)) {
+    respond(base::error(base::Code::kPermissionDenied, "raft.transfer is taken only from server certificates"));
+    return;
+  }
+  if (core_ == nullptr || core_->role() != raft::Role::kLeader) {
+    respond(base::error(base::Code::kUnavailable, "not the leader"));
+    return;
+  }
+  if (body.size() > 64) {
+    respond(base::error(base::Code::kInvalidArgument, "raft.transfer: bad node id"));
+    return;
+  }
+  transfer(std::move(body), [respond = std::move(respond)](base::Status s) {
+    if (s.is_ok()) {
+      respond(std::string());
+    } else {
+      respond(s);
+    }
+  });
+}
+
+void RaftHost::handle_transfer_leader(http::Request& req, http::Responder resp) {
+  std::string id;
+  if (const std::string* v = req.query_value("id")) id = *v;
+  if (id.size() > 64) {
+    resp.send(http::Response::error(400, "id: not a node id"));
+    return;
+  }
+  auto r = std::make_shared<http::Responder>(std::move(resp));
+  transfer(id, [r](base::Status s) {
+    if (!s.is_ok()) {
+      int status = s.code() == base::Code::kInvalidArgument ? 400 : s.code() == base::Code::kUnavailable ? 503 : 500;
+      r->send(http::Response::error(status, s.message()));
+      return;
+    }
+    // Consul answers {"Success": true} once the transfer was started.
+    r->send(http::Response::json(200, "{\"Success\":true}"));
+  });
 }
 
 void RaftHost::handle_remove_peer(http::Request&, http::Responder resp) {

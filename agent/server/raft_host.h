@@ -27,12 +27,17 @@
 // leader -- answers kUnavailable: it was not applied). On a follower, forward to the leader over
 // RPC ("raft.apply") and answer with the leader's result once the leader applied it (as Consul
 // does); a read other than stale then gets a read index at least that high.
-// Reads (kv::Backend::read): kStale runs at once on the local state; kDefault and kConsistent get
+// Reads (kv::Backend::read): kStale runs at once on the local state. kDefault and kConsistent get
 // a read index from the leader ("raft.read_index", or locally on the leader) and run once this
-// server has applied it. The leader's read index is its commit index once an entry of its own
-// term is committed (§6.4 step 1). That is linearizable only while the leader is really the
-// leader: ReadIndex's heartbeat round (§6.4 step 3) comes with the core's read_index (next step);
-// check-quorum (§6.2) bounds the window meanwhile.
+// server has applied it:
+//   - kConsistent: the core's ReadIndex (§6.4) -- the leader's commit index, confirmed by a
+//     round of heartbeats answered by a majority -- so the read is linearizable;
+//   - kDefault (Consul's default mode): the leader's commit index once an entry of its own term
+//     is committed (§6.4 step 1), without the heartbeat round. A deposed leader that has not yet
+//     noticed may serve it for up to an election timeout (check-quorum, §6.2, bounds that), as
+//     Consul's default mode may.
+// Leadership transfer (§3.10): POST /v1/operator/raft/transfer-leader[?id=NODE-ID] on any server;
+// a follower passes it to the leader ("raft.transfer").
 //
 // Bounds: writes waiting (writes_max), reads waiting (reads_max), watches (watches_max); a write
 // or read that waits longer than request_timeout answers kTimeout (its outcome is then unknown).
@@ -163,7 +168,11 @@ class RaftHost final : public kv::Backend {
   // The leader's read index (§6.4): kUnavailable when not leader or before its term's first commit.
   base::Result<uint64_t> leader_read_index() const;
   // Gets a read index (locally on the leader, else from it over RPC) and calls `done`.
-  void get_read_index(std::function<void(base::Result<uint64_t>)> done);
+  void get_read_index(bool consistent, std::function<void(base::Result<uint64_t>)> done);
+  // The leader's part of get_read_index(consistent=true): a ReadIndex round in the core.
+  void leader_read_index_round(std::function<void(base::Result<uint64_t>)> done);
+  // Starts a transfer on the leader, or asks the leader to.
+  void transfer(std::string node_id, std::function<void(base::Status)> done);
   void propose_here(std::string command, std::function<void(uint64_t index, base::Result<state::ApplyResult>)> done);
   const ServerInfo* leader_info() const;
   kv::ReadMeta meta() const;
@@ -171,6 +180,7 @@ class RaftHost final : public kv::Backend {
   void rpc_raft_message(std::string body, const std::string& subject, rpc::Endpoint::Respond respond);
   void rpc_apply(std::string body, const std::string& subject, rpc::Endpoint::Respond respond);
   void rpc_read_index(std::string body, const std::string& subject, rpc::Endpoint::Respond respond);
+  void rpc_transfer(std::string body, const std::string& subject, rpc::Endpoint::Respond respond);
 
   void handle_status_leader(http::Request& req, http::Responder resp);
   void handle_status_peers(http::Request& req, http::Responder resp);
@@ -207,6 +217,12 @@ class RaftHost final : public kv::Backend {
 
   std::map<raft::Index, Waiter> writes_;
   std::multimap<uint64_t, AppliedWaiter> applied_waiters_;
+  struct ReadRound {
+    base::MonoTime deadline;
+    std::function<void(base::Result<uint64_t>)> done;
+  };
+  std::map<uint64_t, ReadRound> read_rounds_;  // by ctx: ReadIndex requests in the core
+  uint64_t next_read_ctx_ = 1;
   std::map<kv::WatchId, std::pair<uint64_t, std::function<void()>>> watches_;
   kv::WatchId next_watch_ = 1;
   uint64_t dropped_messages_ = 0;  // to servers with no known address

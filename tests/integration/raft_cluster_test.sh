@@ -112,6 +112,18 @@ for n in "${NODES[@]}"; do
   check "$n reads the write (consistent)" bash -c '[ "$(curl -fsS "http://127.0.0.1:$1/v1/kv/greeting?raw&consistent")" = hello ]' _ "${HTTP[$n]}"
 done
 
+# Leadership transfer (§3.10), asked through a follower that is not the target: the target leads.
+TARGET=""
+for n in "${NODES[@]}"; do [ "$n" != "$LEADER" ] && [ "$n" != "$FOLLOWER" ] && TARGET=$n; done
+TARGET_ID=$(cat "$WORK/$TARGET/node-id")
+check "transfer-leader through a follower is accepted" bash -c \
+  '[ "$(curl -fsS -X POST "http://127.0.0.1:$1/v1/operator/raft/transfer-leader?id=$2")" = "{\"Success\":true}" ]' _ "${HTTP[$FOLLOWER]}" "$TARGET_ID"
+leader_is() { [ "$(agreed_leader s1 s2 s3)" = "$1" ]; }
+check "the transfer makes $TARGET the leader" wait_for 10 leader_is "$TARGET"
+LEADER=$TARGET
+check "transfer-leader to a non-voter id is refused with 400" bash -c \
+  '[ "$(curl -sS -o /dev/null -w "%{http_code}" -X POST "http://127.0.0.1:$1/v1/operator/raft/transfer-leader?id=00000000-0000-4000-8000-000000000000")" = 400 ]' _ "${HTTP[$LEADER]}"
+
 # Acknowledged writes, spread over all servers; every one must survive what follows.
 ACKED=()
 write_batch() {  # write_batch <tag> <count> <nodes...>
