@@ -17,7 +17,9 @@ constexpr base::Duration kTimeout = base::Duration::seconds(60);
 // Largest forwarded response body (a recurse over a large prefix; the RPC frame bounds it too).
 constexpr size_t kResponseBodyMax = 2u << 20;
 
-std::string encode_response(const http::Response& r) {
+}  // namespace
+
+std::string encode_forwarded_response(const http::Response& r) {
   std::string out;
   base::ByteWriter w(&out, kResponseBodyMax + 64 * 1024);
   w.u16(static_cast<uint16_t>(r.status));
@@ -32,7 +34,7 @@ std::string encode_response(const http::Response& r) {
   return out;
 }
 
-base::Status decode_response(std::string_view body, http::Response* r) {
+base::Status decode_forwarded_response(std::string_view body, http::Response* r) {
   base::ByteReader rd(base::as_bytes(body));
   r->status = rd.u16();
   uint64_t n = rd.varint();
@@ -49,7 +51,6 @@ base::Status decode_response(std::string_view body, http::Response* r) {
   return base::Status::ok();
 }
 
-}  // namespace
 
 void serve_forwarded(const http::Router& router, std::string body, rpc::Endpoint::Respond respond) {
   http::RequestParser parser;
@@ -57,7 +58,7 @@ void serve_forwarded(const http::Router& router, std::string body, rpc::Endpoint
   if (!parser.complete() || used != body.size()) {
     http::Response bad = http::Response::error(parser.failed() ? parser.error_status() : 400,
                                                parser.failed() ? parser.error_reason() : "incomplete forwarded request");
-    respond(encode_response(bad));
+    respond(encode_forwarded_response(bad));
     return;
   }
   http::Request req = parser.take();
@@ -68,12 +69,12 @@ void serve_forwarded(const http::Router& router, std::string body, rpc::Endpoint
     if (std::string_view(req.path).substr(0, p.size()) == p) allowed = true;
   }
   if (!allowed) {
-    respond(encode_response(http::Response::error(403, "this path is not served to forwarded requests")));
+    respond(encode_forwarded_response(http::Response::error(403, "this path is not served to forwarded requests")));
     return;
   }
   auto link = std::make_shared<http::DetachedLink>();
   link->done = [respond](http::Response r) {
-    std::string out = encode_response(r);
+    std::string out = encode_forwarded_response(r);
     if (out.empty()) {
       respond(base::error(base::Code::kResourceExhausted, "response too large to forward"));
       return;
@@ -145,7 +146,7 @@ void Forwarder::send(std::shared_ptr<std::string> request, bool retry_ok, int at
                       return;
                     }
                     http::Response out;
-                    base::Status s = decode_response(*r, &out);
+                    base::Status s = decode_forwarded_response(*r, &out);
                     if (!s.is_ok()) {
                       resp->send(http::Response::error(502, s.message()));
                       return;

@@ -37,7 +37,12 @@ namespace server {
 inline constexpr size_t kForwardHeadersMax = 64;
 
 // Server side: parses a forwarded request, runs it through `router`, answers through `respond`.
+// Paths outside the forwarded prefixes get 403 without reaching the router; bytes that are not
+// one whole request get the parser's status (400, 413, ...).
 void serve_forwarded(const http::Router& router, std::string body, rpc::Endpoint::Respond respond);
+// The response codec of "http.forward" (above). decode: kInvalidArgument for anything malformed.
+std::string encode_forwarded_response(const http::Response& r);
+base::Status decode_forwarded_response(std::string_view body, http::Response* r);
 
 class Forwarder {
  public:
