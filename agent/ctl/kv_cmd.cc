@@ -381,6 +381,10 @@ int kv_watch(const CmdEnv& env, const std::vector<std::string>& args) {
   const std::string base_target = "/v1/kv/" + escape_key(key) + (f.recurse ? "?recurse&" : "?");
   uint64_t index = 0;
   uint64_t printed = 0;
+  // What was printed last: an index that moved without a change here (a write elsewhere moves a
+  // missing key's or an empty prefix's index) prints nothing, as Consul's watch plans compare.
+  int last_status = 0;
+  std::string last_body;
   for (uint64_t round = 0; round < 100000000; ++round) {
     std::string target = base_target + "index=" + std::to_string(index) + "&wait=" +
                          std::to_string(kWatchWaitSeconds) + "s";
@@ -395,8 +399,10 @@ int kv_watch(const CmdEnv& env, const std::vector<std::string>& args) {
       std::fprintf(env.err, "agentctl kv watch: the agent's answer has no X-Consul-Index\n");
       return kExitFailed;
     }
-    // Print the first answer and every one whose index moved (a wait that ended is not a change).
-    if (round == 0 || new_index != index) {
+    // Print the first answer and every change (a wait that ended is not one).
+    if (round == 0 || (new_index != index && (r.status != last_status || r.body != last_body))) {
+      last_status = r.status;
+      last_body = r.body;
       if (env.json) {
         std::fprintf(env.out, "%s\n", r.status == 404 ? (f.recurse ? "[]" : "null") : r.body.c_str());
       } else if (r.status == 404) {
@@ -423,7 +429,11 @@ int kv_watch(const CmdEnv& env, const std::vector<std::string>& args) {
 }  // namespace
 
 int cmd_kv(const CmdEnv& env, const std::vector<std::string>& args) {
-  const char* usage = "usage: agentctl kv get|put|delete|watch ...\n";
+  const char* usage =
+      "usage: agentctl kv get KEY [-recurse] [-keys] [-separator S] [-detailed] [-stale|-consistent]\n"
+      "       agentctl kv put KEY [VALUE|-] [-flags N] [-cas [-modify-index N]]\n"
+      "       agentctl kv delete KEY [-recurse] [-cas -modify-index N]\n"
+      "       agentctl kv watch KEY [-recurse] [-count N]\n";
   if (args.empty()) {
     std::fputs(usage, env.err);
     return kExitUsage;

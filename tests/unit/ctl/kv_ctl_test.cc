@@ -361,6 +361,13 @@ TEST_F(CtlTest, KvWatch) {
   r = ctl({"kv", "watch", "-recurse", "-count", "2", "svc/"});
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(r.out, "(no keys under svc/)\nsvc/a:1\n--\n");
+  // A missing key's index moves with any write; an answer that did not change prints nothing.
+  agent_->set_on_request("GET /v1/kv/ghost?index=4&wait=300s", Duration::millis(20), "elsewhere", "x");
+  agent_->set_on_request("GET /v1/kv/ghost?index=5&wait=300s", Duration::millis(20), "ghost", "boo");
+  r = ctl({"kv", "watch", "-count", "2", "ghost"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out, "(no key at ghost)\nboo\n");
+  EXPECT_EQ(agent_->last_request(), "GET /v1/kv/ghost?index=5&wait=300s");
 }
 
 // No agent: exit 3 with one line on stderr.
