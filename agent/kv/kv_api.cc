@@ -113,8 +113,8 @@ KvApi::KvApi(runtime::Loop& loop, Backend& backend, base::Logger& logger, KvOpti
 
 KvApi::~KvApi() {
   alive_.reset();
+  if (has_watch_) backend_.unwatch(watch_id_);
   for (auto& [id, q] : queries_) {
-    if (q->has_watch) backend_.unwatch(q->watch_id);
     if (q->timer != runtime::kNoTimer) loop_.cancel(q->timer);
     q->responder.on_cancel(nullptr);
   }
@@ -188,77 +188,90 @@ void KvApi::handle_get(http::Request& request, http::Responder responder) {
   std::weak_ptr<KvApi*> weak = alive_;
   q->responder = std::move(responder);
   q->responder.on_cancel([weak, id] {
-    if (auto self = weak.lock()) {
-      KvApi* api = *self;
-      auto it = api->queries_.find(id);
-      if (it == api->queries_.end()) return;
-      if (it->second->has_watch) api->backend_.unwatch(it->second->watch_id);
-      if (it->second->timer != runtime::kNoTimer) api->loop_.cancel(it->second->timer);
-      if (it->second->min_index > 0) --api->blocking_;
-      api->queries_.erase(it);
-    }
+    if (auto self = weak.lock()) (*self)->drop(id);
   });
   queries_.emplace(id, std::move(q));
-  start_read(id);
+  read_batch(queries_[id]->mode, {id});
 }
 
-void KvApi::start_read(uint64_t id) {
-  auto it = queries_.find(id);
-  AGENT_ASSERT(it != queries_.end());
-  Query& q = *it->second;
-  q.reading = true;
-  auto result = std::make_shared<ReadResult>();
-  // The worker reads only these copies and `result`; the Query may be gone by the time it runs.
-  const Kind kind = q.kind;
-  std::string key = q.key;
-  std::string separator = q.separator;
-  auto fn = [result, kind, key = std::move(key), separator = std::move(separator)](const state::Store& store) -> base::Status {
-    result->applied = store.last_applied();
-    switch (kind) {
-      case Kind::kGet: {
-        auto e = store.get(key);
-        if (!e.is_ok()) return e.status();
-        if (e->has_value()) {
-          result->index = (*e)->modify_index;
-          result->entries.push_back(std::move(**e));
-          return base::Status::ok();
+void KvApi::read_batch(Consistency mode, std::vector<uint64_t> ids) {
+  // The worker reads only these copies and `results`; the queries may be gone when it runs.
+  struct Spec {
+    Kind kind;
+    std::string key;
+    std::string separator;
+  };
+  std::vector<Spec> specs;
+  specs.reserve(ids.size());
+  for (uint64_t id : ids) {
+    Query& q = *queries_.at(id);
+    q.reading = true;
+    specs.push_back(Spec{q.kind, q.key, q.separator});
+  }
+  auto results = std::make_shared<std::vector<std::shared_ptr<ReadResult>>>();
+  for (size_t i = 0; i < ids.size(); ++i) results->push_back(std::make_shared<ReadResult>());
+  auto fn = [results, specs = std::move(specs)](const state::Store& store) -> base::Status {
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const Spec& spec = specs[i];
+      ReadResult& result = *(*results)[i];
+      result.applied = store.last_applied();
+      auto run = [&]() -> base::Status {
+        switch (spec.kind) {
+          case Kind::kGet: {
+            auto e = store.get(spec.key);
+            if (!e.is_ok()) return e.status();
+            if (e->has_value()) {
+              result.index = (*e)->modify_index;
+              result.entries.push_back(std::move(**e));
+              return base::Status::ok();
+            }
+            break;
+          }
+          case Kind::kList: {
+            auto l = store.list(spec.key);
+            if (!l.is_ok()) return l.status();
+            result.entries = std::move(l).value();
+            break;
+          }
+          case Kind::kKeys: {
+            auto k = store.keys(spec.key, spec.separator);
+            if (!k.is_ok()) return k.status();
+            result.keys = std::move(k).value();
+            break;
+          }
         }
-        break;
-      }
-      case Kind::kList: {
-        auto l = store.list(key);
-        if (!l.is_ok()) return l.status();
-        result->entries = std::move(l).value();
-        break;
-      }
-      case Kind::kKeys: {
-        auto k = store.keys(key, separator);
-        if (!k.is_ok()) return k.status();
-        result->keys = std::move(k).value();
-        break;
-      }
+        auto idx = store.prefix_index(spec.key);
+        if (!idx.is_ok()) return idx.status();
+        result.index = *idx;
+        return base::Status::ok();
+      };
+      result.status = run();
     }
-    auto idx = store.prefix_index(key);
-    if (!idx.is_ok()) return idx.status();
-    result->index = *idx;
     return base::Status::ok();
   };
   std::weak_ptr<KvApi*> weak = alive_;
-  backend_.read(q.mode, std::move(fn), [weak, id, result](base::Status status, ReadMeta meta) {
-    if (auto self = weak.lock()) (*self)->on_read(id, result, std::move(status), meta);
+  backend_.read(mode, std::move(fn), [weak, ids = std::move(ids), results](base::Status status, ReadMeta meta) {
+    auto self = weak.lock();
+    if (!self) return;
+    KvApi* api = *self;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (api->queries_.count(ids[i]) == 0) continue;  // dropped meanwhile
+      if (!status.is_ok()) {
+        api->queries_.at(ids[i])->reading = false;
+        api->finish(ids[i], backend_error(status));
+        continue;
+      }
+      api->on_result(ids[i], (*results)[i], meta);
+    }
   });
 }
 
-void KvApi::on_read(uint64_t id, std::shared_ptr<ReadResult> result, base::Status status, ReadMeta meta) {
-  auto it = queries_.find(id);
-  if (it == queries_.end()) return;  // cancelled meanwhile
-  Query& q = *it->second;
+void KvApi::on_result(uint64_t id, std::shared_ptr<ReadResult> result, const ReadMeta& meta) {
+  Query& q = *queries_.at(id);
   q.reading = false;
-  if (!status.is_ok()) {
-    if (status.code() != base::Code::kUnavailable) {
-      AGENT_LOG_WARN(logger_, kModule, "read of \"%s\" failed: %s", q.key.c_str(), status.to_string().c_str());
-    }
-    finish(id, backend_error(status));
+  if (!result->status.is_ok()) {
+    AGENT_LOG_WARN(logger_, kModule, "read of \"%s\" failed: %s", q.key.c_str(), result->status.to_string().c_str());
+    finish(id, backend_error(result->status));
     return;
   }
   const uint64_t index = result->index < 1 ? 1 : result->index;
@@ -268,18 +281,9 @@ void KvApi::on_read(uint64_t id, std::shared_ptr<ReadResult> result, base::Statu
     finish(id, answer(q, *result, meta));
     return;
   }
-  // Not moved yet: wait for the applied index to pass what this read saw.
-  std::weak_ptr<KvApi*> weak = alive_;
-  auto w = backend_.watch(result->applied, [weak, id] {
-    if (auto self = weak.lock()) (*self)->on_watch(id);
-  });
-  if (!w.is_ok()) {
-    finish(id, backend_error(w.status()));
-    return;
-  }
-  q.has_watch = true;
-  q.watch_id = *w;
+  q.seen_applied = result->applied;
   if (q.timer == runtime::kNoTimer) {
+    std::weak_ptr<KvApi*> weak = alive_;
     auto t = loop_.arm(q.deadline, [weak, id] {
       if (auto self = weak.lock()) (*self)->on_deadline(id);
     });
@@ -289,13 +293,64 @@ void KvApi::on_read(uint64_t id, std::shared_ptr<ReadResult> result, base::Statu
     }
     q.timer = *t;
   }
+  park(id);
 }
 
-void KvApi::on_watch(uint64_t id) {
-  auto it = queries_.find(id);
-  if (it == queries_.end()) return;
-  it->second->has_watch = false;
-  start_read(id);
+void KvApi::park(uint64_t id) {
+  Query& q = *queries_.at(id);
+  if (backend_.applied_index() > q.seen_applied) {
+    // The store moved on while this read was in flight: read again now.
+    read_batch(q.mode, {id});
+    return;
+  }
+  q.parked = true;
+  ++parked_;
+  if (!has_watch_ || q.seen_applied < watch_after_) arm_watch();
+  // No watch covers it (the backend's watch table is full): Consul would block; we say so.
+  if (!has_watch_ || watch_after_ > q.seen_applied) finish(id, text_error(429, "too many blocking queries"));
+}
+
+void KvApi::arm_watch() {
+  uint64_t after = UINT64_MAX;
+  for (const auto& [id, q] : queries_) {
+    if (q->parked && q->seen_applied < after) after = q->seen_applied;
+  }
+  if (after == UINT64_MAX) {  // nothing parked
+    if (has_watch_) backend_.unwatch(watch_id_);
+    has_watch_ = false;
+    return;
+  }
+  if (has_watch_ && watch_after_ == after) return;
+  std::weak_ptr<KvApi*> weak = alive_;
+  auto w = backend_.watch(after, [weak] {
+    if (auto self = weak.lock()) (*self)->on_watch();
+  });
+  if (!w.is_ok()) {
+    AGENT_LOG_WARN(logger_, kModule, "blocking queries: %s", w.status().to_string().c_str());
+    return;  // the old watch, if any, stays; a query parked without one is answered by park()
+  }
+  if (has_watch_) backend_.unwatch(watch_id_);
+  has_watch_ = true;
+  watch_id_ = *w;
+  watch_after_ = after;
+}
+
+void KvApi::on_watch() {
+  has_watch_ = false;
+  const uint64_t applied = backend_.applied_index();
+  // Every parked query whose read is older than the applied index is read again, in one backend
+  // read per mode.
+  std::vector<uint64_t> woken[3];
+  for (auto& [id, q] : queries_) {
+    if (!q->parked || q->seen_applied >= applied) continue;
+    q->parked = false;
+    --parked_;
+    woken[static_cast<size_t>(q->mode)].push_back(id);
+  }
+  arm_watch();
+  for (size_t m = 0; m < 3; ++m) {
+    if (!woken[m].empty()) read_batch(static_cast<Consistency>(m), std::move(woken[m]));
+  }
 }
 
 void KvApi::on_deadline(uint64_t id) {
@@ -309,16 +364,26 @@ void KvApi::on_deadline(uint64_t id) {
   finish(id, answer(q, *q.last, q.last_meta));
 }
 
+void KvApi::drop(uint64_t id) {
+  auto it = queries_.find(id);
+  if (it == queries_.end()) return;
+  std::unique_ptr<Query> q = std::move(it->second);
+  queries_.erase(it);
+  if (q->timer != runtime::kNoTimer) loop_.cancel(q->timer);
+  if (q->min_index > 0) --blocking_;
+  if (q->parked) {
+    --parked_;
+    if (parked_ == 0) arm_watch();  // releases the watch
+  }
+}
+
 void KvApi::finish(uint64_t id, http::Response response) {
   auto it = queries_.find(id);
   AGENT_ASSERT(it != queries_.end());
-  std::unique_ptr<Query> q = std::move(it->second);
-  queries_.erase(it);
-  if (q->has_watch) backend_.unwatch(q->watch_id);
-  if (q->timer != runtime::kNoTimer) loop_.cancel(q->timer);
-  if (q->min_index > 0) --blocking_;
-  q->responder.on_cancel(nullptr);
-  q->responder.send(std::move(response));
+  http::Responder responder = std::move(it->second->responder);
+  drop(id);
+  responder.on_cancel(nullptr);
+  responder.send(std::move(response));
 }
 
 http::Response KvApi::answer(const Query& q, const ReadResult& r, const ReadMeta& meta) const {

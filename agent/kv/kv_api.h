@@ -22,9 +22,11 @@
 // Blocking queries (Consul's semantics): with ?index=N > 0 the read is repeated each time the
 // backend's applied index moves, and answered once its X-Consul-Index exceeds N or the wait ends
 // (?wait in Go duration syntax; default 5 min, at most 10 min, plus a random jitter of up to
-// wait/16 so that many watchers do not return at once). Waiting queries are bounded
-// (KvOptions::blocking_queries_max; past it a 429) and dropped, watch and timer released, when the
-// client's connection closes (Responder::on_cancel).
+// wait/16 so that many watchers do not return at once). Parked queries share ONE backend watch,
+// and the queries a move wakes are re-read together, one backend read per read mode (so a write
+// under a thousand watchers is one worker task, well inside the backend's bounded queue). Waiting
+// queries are bounded (KvOptions::blocking_queries_max; past it a 429) and dropped, timer
+// released, when the client's connection closes (Responder::on_cancel).
 //
 // Errors keep Consul's plain-text bodies ("Missing key name", "Invalid index", ...). Where Consul
 // departs from HTTP sense we do not: a bad ?flags or ?cas number is a 400 (Consul answers 500
@@ -60,8 +62,8 @@
 namespace kv {
 
 struct KvOptions {
-  // Blocking queries waiting at once across all connections. Each holds a Responder, a backend
-  // watch and a timer; 4096 is far more than a fleet's consul-template instances and bounds them.
+  // Blocking queries waiting at once across all connections. Each holds a Responder and a timer
+  // (they share one backend watch); 4096 is far more than a fleet's consul-template instances.
   size_t blocking_queries_max = 4096;
   // ?wait when absent or 0 (Consul's 5 min) and its ceiling (Consul's max_query_time, 10 min).
   base::Duration wait_default = base::Duration::seconds(300);
@@ -86,11 +88,14 @@ class KvApi {
   size_t queries() const { return queries_.size(); }
   // Blocking queries among them (bounded by KvOptions::blocking_queries_max).
   size_t blocking_queries() const { return blocking_; }
+  // Blocking queries parked on the shared watch (not re-reading).
+  size_t parked_queries() const { return parked_; }
 
  private:
   enum class Kind : uint8_t { kGet, kList, kKeys };
   // What one read found; filled on the worker thread, read on the loop thread after `done`.
   struct ReadResult {
+    base::Status status;   // this query's own failure (a SQLite error), if any
     uint64_t index = 0;    // X-Consul-Index before the 0 -> 1 rule
     uint64_t applied = 0;  // the store's last applied index the read saw
     std::vector<state::KvEntry> entries;
@@ -108,8 +113,8 @@ class KvApi {
     base::MonoTime deadline;
     http::Responder responder;
     bool reading = false;
-    bool has_watch = false;
-    WatchId watch_id = 0;
+    bool parked = false;        // waiting for the applied index to pass seen_applied
+    uint64_t seen_applied = 0;  // the applied index its last read saw
     runtime::TimerId timer = runtime::kNoTimer;
     // The last read's answer, which the deadline sends.
     std::shared_ptr<ReadResult> last;
@@ -121,12 +126,22 @@ class KvApi {
   void handle_delete(http::Request& request, http::Responder responder);
   void propose(const wire::StateCommand& command, bool answer_value, http::Responder responder);
 
-  void start_read(uint64_t id);
-  void on_read(uint64_t id, std::shared_ptr<ReadResult> result, base::Status status, ReadMeta meta);
-  void on_watch(uint64_t id);
+  // Reads for every query in `ids` (all of mode `mode`) in ONE backend read: a write that wakes a
+  // thousand blocking queries costs one worker task per read mode, not a thousand (the backend's
+  // worker queue is bounded).
+  void read_batch(Consistency mode, std::vector<uint64_t> ids);
+  void on_result(uint64_t id, std::shared_ptr<ReadResult> result, const ReadMeta& meta);
+  // Parks query `id` until the applied index passes what its read saw.
+  void park(uint64_t id);
+  // Keeps one backend watch armed at the smallest seen_applied of the parked queries (none when
+  // nothing is parked).
+  void arm_watch();
+  void on_watch();
   void on_deadline(uint64_t id);
-  // Sends `response` for query `id` and forgets it (watch and timer released).
+  // Sends `response` for query `id` and forgets it (timer released).
   void finish(uint64_t id, http::Response response);
+  // Forgets query `id` without answering (its connection closed).
+  void drop(uint64_t id);
   http::Response answer(const Query& q, const ReadResult& r, const ReadMeta& meta) const;
 
   runtime::Loop& loop_;
@@ -136,7 +151,12 @@ class KvApi {
   base::Prng prng_;
   std::map<uint64_t, std::unique_ptr<Query>> queries_;
   size_t blocking_ = 0;
+  size_t parked_ = 0;
   uint64_t next_query_id_ = 1;
+  // The one backend watch shared by every parked query.
+  bool has_watch_ = false;
+  WatchId watch_id_ = 0;
+  uint64_t watch_after_ = 0;
   // Backend callbacks hold a weak_ptr to it; destroying KvApi makes them no-ops.
   std::shared_ptr<KvApi*> alive_;
 };

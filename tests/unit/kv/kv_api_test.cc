@@ -526,6 +526,38 @@ TEST_F(KvApiTest, BlockingQueryCancelledWhenClientCloses) {
   EXPECT_EQ(get("/v1/kv/k?raw").body, "v2");
 }
 
+// 200 parked queries (half ?stale) share one backend watch; a write elsewhere re-reads them in one
+// backend read per mode and parks them again; a write to their key answers them all, again with
+// two reads -- not 200, which would overflow a real backend's bounded worker queue.
+TEST_F(KvApiTest, ManyBlockingQueriesShareOneWatchAndBatchedReads) {
+  backend_->set("k", "v");
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 200; ++i) {
+    const std::string mode = i % 2 ? "&stale" : "";
+    clients.push_back(std::make_unique<RawClient>(
+        env_.net(), addr_, "GET /v1/kv/k?index=1&wait=60s" + mode + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  }
+  auto flushed = [&] {
+    bool all = true;
+    for (auto& c : clients) all = c->flush() && all;
+    return all;
+  };
+  ASSERT_TRUE(pump_until([&] { return flushed() && api_->parked_queries() == 200; }));
+  EXPECT_EQ(backend_->watches(), 1u);
+  const size_t reads = backend_->modes().size();
+  EXPECT_EQ(reads, 200u);  // each query's first read
+  backend_->set("other", "x");
+  ASSERT_TRUE(pump_until([&] { return backend_->modes().size() == reads + 2 && api_->parked_queries() == 200; }));
+  EXPECT_EQ(backend_->watches(), 1u);
+  const uint64_t ok_before = server_->counters().responses_by_class[2];
+  backend_->set("k", "v2");
+  ASSERT_TRUE(pump_until([&] { return api_->queries() == 0; }));
+  EXPECT_EQ(backend_->modes().size(), reads + 4);
+  EXPECT_EQ(server_->counters().responses_by_class[2], ok_before + 200);
+  EXPECT_EQ(backend_->watches(), 0u);
+  EXPECT_EQ(api_->blocking_queries(), 0u);
+}
+
 // Waiting queries are bounded: past blocking_queries_max a 429; a backend that refuses a watch
 // is a 429 too.
 TEST_F(KvApiTest, BlockingQueriesAreBounded) {
