@@ -31,6 +31,15 @@ base::Status RaftConfig::validate() const {
   if (uncommitted_entries_max == 0) return bad("uncommitted_entries_max must be positive");
   if (apply_batch_max == 0) return bad("apply_batch_max must be positive");
   if (read_requests_max == 0) return bad("read_requests_max must be positive");
+  if (snapshot_chunk_bytes == 0 || snapshot_chunk_bytes > wire::kSnapshotChunkBytesMax) {
+    return bad("snapshot_chunk_bytes: 1..4 MiB");
+  }
+  if (snapshot_chunks_inflight_max == 0 || snapshot_chunks_inflight_max > 64) {
+    return bad("snapshot_chunks_inflight_max: 1..64");
+  }
+  if (snapshot_bytes_max == 0 || snapshot_bytes_max > wire::kSnapshotBytesMax) {
+    return bad("snapshot_bytes_max: 1..4 GiB");
+  }
   return base::Status::ok();
 }
 

@@ -61,6 +61,17 @@ struct RaftConfig {
   // load.
   size_t read_requests_max = 4096;
 
+  // Chapter 5 snapshots. §5.1: a leader sends its snapshot to a follower that needs entries it
+  // compacted away, in InstallSnapshot chunks of snapshot_chunk_bytes (Figure 5.3: "Leaders always
+  // send chunks in order"), at most snapshot_chunks_inflight_max unacknowledged at once. 256 KiB
+  // x 4 keeps a LAN's bandwidth-delay product busy while one chunk stays a modest RPC frame.
+  size_t snapshot_chunk_bytes = 256 * 1024;
+  size_t snapshot_chunks_inflight_max = 4;
+  // A follower accumulates an incoming snapshot in memory up to this many bytes and refuses a
+  // bigger one (the reply says so and the leader waits an election timeout before trying again).
+  // 64 MiB is many times a foundation's state (KV, catalog, jobs) and a bound a server can afford.
+  size_t snapshot_bytes_max = size_t{64} << 20;
+
   // --- negative controls: deliberate bugs that the simulation's checkers must catch -----------
   // Messages (votes, append acknowledgements) go out before what they promise is durable.
   bool debug_ack_before_persist = false;

@@ -23,19 +23,23 @@ class MemStorage final : public Storage {
   MemStorage() = default;
 
   HardState hard_state() const override { return current_.hs; }
-  Index last_index() const override { return current_.log.size(); }
+  SnapshotMeta snapshot_meta() const override { return current_.start; }
+  Index last_index() const override { return current_.start.index + current_.log.size(); }
   std::vector<Entry> entries(Index from) const override;
 
   base::Status save_hard_state(const HardState& hs) override;
+  base::Status apply_snapshot(const SnapshotMeta& meta) override;
   base::Status truncate_suffix(Index from) override;
   base::Status append(std::span<const Entry> entries) override;
+  base::Status compact(Index upto) override;
   base::Status sync() override;
 
   // Loses every write since the last successful sync().
   void crash();
   // What a crash now would leave.
   const HardState& durable_hard_state() const { return durable_.hs; }
-  Index durable_last_index() const { return durable_.log.size(); }
+  Index durable_last_index() const { return durable_.start.index + durable_.log.size(); }
+  const SnapshotMeta& durable_snapshot_meta() const { return durable_.start; }
   size_t unsynced_writes() const { return unsynced_.size(); }
   uint64_t syncs() const { return syncs_; }
   bool fail_next_sync = false;
@@ -43,13 +47,15 @@ class MemStorage final : public Storage {
  private:
   struct State {
     HardState hs;
-    std::vector<Entry> log;  // log[i] has index i + 1
+    SnapshotMeta start;      // the log starts after start.index
+    std::vector<Entry> log;  // log[i] has index start.index + 1 + i
   };
   struct Write {
-    enum Kind : uint8_t { kHardState, kTruncate, kAppend } kind;
+    enum Kind : uint8_t { kHardState, kTruncate, kAppend, kSnapshot, kCompact } kind;
     HardState hs;
-    Index from = 0;
+    Index from = 0;  // kTruncate: first index deleted; kCompact: last index deleted
     std::vector<Entry> entries;
+    SnapshotMeta meta;
   };
   static void apply(State& s, const Write& w);
 

@@ -18,22 +18,53 @@ const char* role_name(Role r) {
 
 base::Status write_ready(Storage& storage, const Ready& ready) {
   if (ready.hard_state) AGENT_TRY(storage.save_hard_state(*ready.hard_state));
+  if (ready.snapshot) AGENT_TRY(storage.apply_snapshot(ready.snapshot->meta));
   if (ready.truncate_from != 0) AGENT_TRY(storage.truncate_suffix(ready.truncate_from));
   if (!ready.entries.empty()) AGENT_TRY(storage.append(ready.entries));
+  if (ready.compact_to != 0) AGENT_TRY(storage.compact(ready.compact_to));
   return base::Status::ok();
+}
+
+base::Status recover_snapshot(Storage& storage, const SnapshotMeta& saved) {
+  const SnapshotMeta start = storage.snapshot_meta();
+  if (saved.index == 0 || saved.term == 0) return base::error(base::Code::kInvalidArgument, "raft: no snapshot");
+  if (saved.index < start.index) {
+    return base::error(base::Code::kFailedPrecondition,
+                       "raft: saved snapshot at %llu is older than the log start %llu: entries are lost",
+                       static_cast<unsigned long long>(saved.index), static_cast<unsigned long long>(start.index));
+  }
+  if (saved == start) return base::Status::ok();
+  if (saved.index > start.index && saved.index <= storage.last_index()) {
+    std::vector<Entry> at = storage.entries(saved.index);
+    if (!at.empty() && at.front().index == saved.index && at.front().term == saved.term) return base::Status::ok();
+  }
+  // Step 1 of the Ready that carried it did not become durable: do it now. Its term may be newer
+  // than the stored one (the same Ready carried the new term); adopting a higher term without a
+  // vote is always safe (§3.3).
+  HardState hs = storage.hard_state();
+  if (hs.term < saved.term) AGENT_TRY(storage.save_hard_state(HardState{saved.term, kNoServer}));
+  AGENT_TRY(storage.apply_snapshot(saved));
+  if (storage.last_index() > saved.index) AGENT_TRY(storage.truncate_suffix(saved.index + 1));
+  return storage.sync();
 }
 
 RaftCore::RaftCore(RaftConfig config, const Storage& storage, uint64_t seed, base::MonoTime now, Index applied)
     : config_(std::move(config)), prng_(seed) {
   AGENT_ASSERT_MSG(config_.validate().is_ok(), config_.validate().message().c_str());
   hs_ = storage.hard_state();
-  if (storage.last_index() > 0) log_ = storage.entries(1);
+  // §5.1: the log may start after a snapshot's index; entries up to it are gone.
+  start_ = storage.snapshot_meta();
+  AGENT_ASSERT(start_.term <= hs_.term && (start_.index == 0) == (start_.term == 0));
+  if (storage.last_index() > start_.index) log_ = storage.entries(start_.index + 1);
   for (size_t i = 0; i < log_.size(); ++i) {
-    AGENT_ASSERT(log_[i].index == i + 1);
-    AGENT_ASSERT(log_[i].term <= hs_.term);
+    AGENT_ASSERT(log_[i].index == start_.index + 1 + i);
+    AGENT_ASSERT(log_[i].term <= hs_.term && log_[i].term >= (i == 0 ? start_.term : log_[i - 1].term));
   }
   unstable_from_ = last_index() + 1;
   stable_ = last_index();
+  // The state machine holds at least what the log no longer does (the host restores its
+  // snapshot first), and nothing the log does not hold.
+  AGENT_ASSERT_MSG(applied >= start_.index, "raft: state machine behind the log start (restore the snapshot first)");
   AGENT_ASSERT(applied <= last_index());
   // The commit index is volatile (Figure 3.1): what we applied was committed, the rest we learn
   // again from a leader.
@@ -46,13 +77,13 @@ RaftCore::RaftCore(RaftConfig config, const Storage& storage, uint64_t seed, bas
 // --- small helpers ------------------------------------------------------------------------------
 
 Term RaftCore::term_at(Index i) const {
-  AGENT_ASSERT(i <= last_index());
-  return i == 0 ? 0 : log_[i - 1].term;
+  AGENT_ASSERT(i >= start_.index && i <= last_index());
+  return i == start_.index ? start_.term : log_[i - start_.index - 1].term;
 }
 
 const Entry& RaftCore::entry(Index i) const {
-  AGENT_ASSERT(i >= 1 && i <= last_index());
-  return log_[i - 1];
+  AGENT_ASSERT(i > start_.index && i <= last_index());
+  return log_[i - start_.index - 1];
 }
 
 Index RaftCore::take_log_rewrite_low() {
@@ -104,11 +135,11 @@ void RaftCore::send(Message m) {
 }
 
 void RaftCore::truncate_from(Index i) {
-  AGENT_ASSERT(i >= 1 && i <= last_index());
+  AGENT_ASSERT(i > start_.index && i <= last_index());
   // Committed entries are never removed (State Machine Safety, §3.6.3); a leader that asks for
   // it is broken, and so are we if we would do it.
   AGENT_ASSERT_MSG(i > commit_, "raft: truncating a committed entry");
-  log_.resize(i - 1);
+  log_.resize(i - 1 - start_.index);
   ++counters_.truncations;
   rewrite_low_ = std::min(rewrite_low_, i);
   if (i < unstable_from_) {
@@ -292,6 +323,8 @@ bool RaftCore::valid(const Message& m) const {
       prev_term = e.term;
     }
   }
+  // Figure 5.3: a snapshot holds committed entries only, none from a term after the leader's.
+  if (m.type == RaftType::kInstallSnapshot && m.snapshot_term > m.term) return false;
   return true;
 }
 
@@ -323,7 +356,8 @@ void RaftCore::on_message(const Message& m, base::MonoTime now) {
       // A granted pre-vote echoes the proposed term; it is not a term anyone is in.
     } else {
       // §3.3: adopt the higher term as a follower; an AppendEntries names its leader.
-      become_follower(m.term, m.type == RaftType::kAppendEntries ? m.from : kNoServer, now);
+      const bool from_leader = m.type == RaftType::kAppendEntries || m.type == RaftType::kInstallSnapshot;
+      become_follower(m.term, from_leader ? m.from : kNoServer, now);
     }
   } else if (m.term < hs_.term) {
     ++counters_.stale_messages;
@@ -345,6 +379,14 @@ void RaftCore::on_message(const Message& m, base::MonoTime now) {
       r.pre_vote = m.pre_vote;
       r.granted = false;
       send(std::move(r));
+    } else if (m.type == RaftType::kInstallSnapshot) {
+      // Figure 5.3 receiver 1: "Reply immediately if term < currentTerm" -- with our term.
+      Message r;
+      r.type = RaftType::kInstallSnapshotReply;
+      r.to = m.from;
+      r.snapshot_index = m.snapshot_index;
+      r.last_log_index = last_index();
+      send(std::move(r));
     }
     return;
   }
@@ -355,6 +397,8 @@ void RaftCore::on_message(const Message& m, base::MonoTime now) {
     case RaftType::kAppendEntries: handle_append_entries(m, now); break;
     case RaftType::kAppendEntriesReply: handle_append_reply(m, now); break;
     case RaftType::kTimeoutNow: handle_timeout_now(m, now); break;
+    case RaftType::kInstallSnapshot: handle_install_snapshot(m, now); break;
+    case RaftType::kInstallSnapshotReply: handle_snapshot_reply(m, now); break;
   }
 }
 
@@ -428,9 +472,31 @@ void RaftCore::handle_append_entries(const Message& m, base::MonoTime now) {
   // §6.4: echo the leader's read round. Any answer at its term -- success or a failed
   // consistency check -- shows we took it for this term's leader when the request arrived.
   r.read_seq = m.read_seq;
+  Index prev = m.prev_log_index;
+  size_t skip = 0;  // entries of the message that our snapshot covers
+  if (prev < start_.index) {
+    // §5.1: entries up to our log start are in a snapshot, which holds only committed entries,
+    // and the leader holds every committed entry (Leader Completeness) with the same history
+    // (Log Matching): they match without a check. Continue from the log start.
+    const Index covered = start_.index - prev;
+    if (m.entries.size() <= covered) {
+      r.success = true;
+      r.index = start_.index;  // we match the leader up to here
+      r.last_log_index = last_index();
+      send(std::move(r));
+      return;
+    }
+    skip = static_cast<size_t>(covered);
+    if (m.entries[skip - 1].term != start_.term) {
+      ++counters_.invalid_messages;  // a leader that disagrees with a committed entry is broken
+      return;
+    }
+    prev = start_.index;
+  }
+  const Term prev_term = skip > 0 ? start_.term : m.prev_log_term;
   // §3.5 consistency check (Figure 3.1, AppendEntries receiver 2): "Reply false if log doesn't
   // contain an entry at prevLogIndex whose term matches prevLogTerm."
-  if (m.prev_log_index > last_index()) {
+  if (prev > last_index()) {
     // §5.3 fast back-off: our log ends early; the leader continues from our end.
     ++counters_.append_rejections;
     r.success = false;
@@ -441,13 +507,13 @@ void RaftCore::handle_append_entries(const Message& m, base::MonoTime now) {
     send(std::move(r));
     return;
   }
-  if (term_at(m.prev_log_index) != m.prev_log_term) {
+  if (term_at(prev) != prev_term) {
     // §5.3: name the conflicting term and the first index we hold for it, so the leader can skip
     // the whole term in one round trip.
     ++counters_.append_rejections;
-    const Term ct = term_at(m.prev_log_index);
-    Index first = m.prev_log_index;
-    while (first > 1 && term_at(first - 1) == ct) --first;
+    const Term ct = term_at(prev);
+    Index first = prev;
+    while (first > start_.index + 1 && term_at(first - 1) == ct) --first;
     r.success = false;
     r.index = m.prev_log_index;
     r.conflict_term = ct;
@@ -460,7 +526,8 @@ void RaftCore::handle_append_entries(const Message& m, base::MonoTime now) {
   // different terms), delete the existing entry and all that follow it. Append any new entries
   // not already in the log." Entries we already hold are kept: a stale or reordered message must
   // not cut off entries a newer one appended.
-  for (const Entry& e : m.entries) {
+  for (size_t k = skip; k < m.entries.size(); ++k) {
+    const Entry& e = m.entries[k];
     if (e.index <= last_index()) {
       if (term_at(e.index) == e.term) continue;
       if (e.index <= commit_) {
@@ -498,6 +565,18 @@ void RaftCore::handle_append_reply(const Message& m, base::MonoTime now) {
     pr.read_ack = m.read_seq;
     release_reads();
   }
+  if (pr.snap.data) {
+    // A snapshot is on its way (§5.1): answers to heartbeats only say how far the follower
+    // matches; once that reaches our log start the snapshot is no longer needed.
+    if (!m.success || m.index > last_index() || m.index <= pr.match) return;
+    pr.match = m.index;
+    pr.progress_at = now;
+    if (pr.match < start_.index) return;
+    pr.snap = Snapshot{};
+    pr.next = pr.match + 1;
+    pr.replicate = false;
+    pr.probe_sent = false;
+  }
   if (m.success) {
     if (m.index > last_index()) {
       ++counters_.invalid_messages;  // acknowledges entries we never sent
@@ -532,8 +611,8 @@ void RaftCore::handle_append_reply(const Message& m, base::MonoTime now) {
   Index next = m.conflict_index;
   if (m.conflict_term != 0) {
     Index i = std::min(m.index, last_index());
-    while (i > 0 && term_at(i) > m.conflict_term) --i;
-    if (i > 0 && term_at(i) == m.conflict_term) next = i + 1;
+    while (i > start_.index && term_at(i) > m.conflict_term) --i;
+    if (i >= start_.index && i > 0 && term_at(i) == m.conflict_term) next = i + 1;
   }
   // Never below what matches, never at or past the rejected position (progress each round).
   next = std::max(next, pr.match + 1);
@@ -552,7 +631,8 @@ void RaftCore::send_append(ServerId peer, Progress& pr, Index prev, bool with_en
   m.type = RaftType::kAppendEntries;
   m.to = peer;
   m.prev_log_index = prev;
-  m.prev_log_term = term_at(prev);
+  // prev 0 (a heartbeat to a follower that needs a snapshot) vouches for nothing.
+  m.prev_log_term = prev == 0 ? 0 : term_at(prev);
   size_t bytes = 0;
   if (with_entries) {
     // §10.2 batching: entries from prev + 1 up to the count and byte budgets (at least one).
@@ -576,6 +656,15 @@ void RaftCore::send_append(ServerId peer, Progress& pr, Index prev, bool with_en
 }
 
 void RaftCore::replicate_to(ServerId peer, Progress& pr, bool heartbeat, base::MonoTime now) {
+  // §5.1: "the leader must occasionally send its snapshot to followers that lag behind" -- when
+  // the next entry a follower needs was compacted away.
+  if (!pr.snap.data && pr.next <= start_.index && now >= pr.snap_retry_at) start_snapshot(peer, pr, now);
+  if (pr.snap.data || pr.next <= start_.index) {
+    if (pr.snap.data) send_snapshot_chunks(peer, pr, now);
+    // Heartbeats go on (authority, §6.4 read rounds), vouching only for what matches.
+    if (heartbeat) send_append(peer, pr, pr.match >= start_.index ? pr.match : 0, /*with_entries=*/false, now);
+    return;
+  }
   if (!pr.replicate) {
     // Probe: one message at a time, repeated each heartbeat until one is answered.
     if (pr.probe_sent && !heartbeat) return;
@@ -590,13 +679,20 @@ void RaftCore::replicate_to(ServerId peer, Progress& pr, bool heartbeat, base::M
   }
   if (heartbeat && !sent) {
     // A heartbeat vouches only for what is known to match, so it neither fails on entries still
-    // in flight nor lets the follower commit past them.
-    send_append(peer, pr, pr.match, /*with_entries=*/false, now);
+    // in flight nor lets the follower commit past them (nothing, if that was compacted away).
+    send_append(peer, pr, pr.match >= start_.index ? pr.match : 0, /*with_entries=*/false, now);
   }
 }
 
 void RaftCore::broadcast_append(bool heartbeat, base::MonoTime now) {
   for (auto& [peer, pr] : progress_) {
+    if (heartbeat && pr.snap.data && pr.snap_sent > pr.snap_acked && now - pr.progress_at >= config_.heartbeat_interval * 2) {
+      // Chunks out for two heartbeat intervals and no byte acknowledged: resend the window.
+      pr.snap_sent = pr.snap_acked;
+      pr.snap_done_sent = false;
+      pr.progress_at = now;
+      ++counters_.snapshot_resends;
+    }
     if (heartbeat && pr.replicate && !pr.inflight.empty() && now - pr.progress_at >= config_.heartbeat_interval * 2) {
       // Pipelined messages out for two heartbeat intervals and match_index has not moved: assume
       // they were lost and probe again from what is known to match. (A heartbeat's success
@@ -803,18 +899,261 @@ void RaftCore::handle_timeout_now(const Message& m, base::MonoTime now) {
   start_election(now, /*transfer=*/true);
 }
 
+// --- snapshots and log compaction (chapter 5) -------------------------------------------------------
+
+base::Status RaftCore::set_snapshot(SnapshotMeta meta, std::shared_ptr<const std::string> data) {
+  if (!data || meta.index == 0 || meta.term == 0 || data->size() > wire::kSnapshotBytesMax) {
+    return base::error(base::Code::kInvalidArgument, "raft: a snapshot needs data, an index and a term");
+  }
+  if (meta.index < start_.index) {
+    return base::error(base::Code::kFailedPrecondition,
+                       "raft: snapshot at %llu is older than the log start %llu (the entries between are lost)",
+                       static_cast<unsigned long long>(meta.index), static_cast<unsigned long long>(start_.index));
+  }
+  if (snapshot_.data && meta.index <= snapshot_.meta.index) return base::Status::ok();
+  if (meta.index <= last_index() && term_at(meta.index) == meta.term) {
+    // §5.1: the snapshot holds committed entries only, so everything up to it is committed.
+    snapshot_ = Snapshot{meta, std::move(data)};
+    commit_ = std::max(commit_, meta.index);
+    return base::Status::ok();
+  }
+  // Not held by the log: a saved snapshot whose install a crash interrupted; the host runs
+  // recover_snapshot() on the storage before building the core (raft.h).
+  return base::error(base::Code::kFailedPrecondition,
+                     "raft: the log does not hold snapshot {%llu, %llu} (run recover_snapshot() first)",
+                     static_cast<unsigned long long>(meta.index), static_cast<unsigned long long>(meta.term));
+}
+
+base::Status RaftCore::compact(Index upto) {
+  if (upto <= start_.index) return base::Status::ok();
+  if (upto > applied_) {
+    return base::error(base::Code::kFailedPrecondition, "raft: compact to %llu past the applied index %llu",
+                       static_cast<unsigned long long>(upto), static_cast<unsigned long long>(applied_));
+  }
+  if (!snapshot_.data || snapshot_.meta.index < upto) {
+    return base::error(base::Code::kFailedPrecondition, "raft: compact to %llu past the snapshot (at %llu)",
+                       static_cast<unsigned long long>(upto), static_cast<unsigned long long>(snapshot_.meta.index));
+  }
+  // Applied entries were persisted by an earlier Ready: nothing unwritten is dropped.
+  AGENT_ASSERT(unstable_from_ > upto);
+  // §5.1: "Once a server completes writing a snapshot, it may delete all log entries up through
+  // the last included index." Keep the last included entry's term for the consistency check.
+  const Term t = term_at(upto);
+  log_.erase(log_.begin(), log_.begin() + static_cast<ptrdiff_t>(upto - start_.index));
+  start_ = SnapshotMeta{upto, t};
+  compact_to_ = upto;
+  ++counters_.compactions;
+  return base::Status::ok();
+}
+
+void RaftCore::install_snapshot(const SnapshotMeta& meta, std::shared_ptr<const std::string> data) {
+  AGENT_ASSERT(meta.index > commit_ && meta.index >= start_.index && role_ != Role::kLeader);
+  AGENT_ASSERT(meta.term <= hs_.term);
+  if (meta.index <= last_index() && term_at(meta.index) == meta.term) {
+    // Figure 5.3 receiver 6: "If existing log entry has same index and term as snapshot's last
+    // included entry, retain log entries following it and reply."
+    log_.erase(log_.begin(), log_.begin() + static_cast<ptrdiff_t>(meta.index - start_.index));
+    unstable_from_ = std::max(unstable_from_, meta.index + 1);
+    stable_ = std::max(stable_, meta.index);
+  } else {
+    // Receiver 7: "Discard the entire log." Storage drops what follows the snapshot too
+    // (truncate_from after apply_snapshot).
+    if (meta.index < last_index()) ++counters_.truncations;
+    log_.clear();
+    truncated_ = true;
+    unstable_from_ = meta.index + 1;
+    stable_ = meta.index;
+    rewrite_low_ = std::min(rewrite_low_, meta.index + 1);
+  }
+  start_ = meta;
+  // Receiver 8: the state machine is reset to the snapshot, which holds committed entries only.
+  commit_ = meta.index;
+  applied_ = meta.index;
+  snapshot_ = Snapshot{meta, std::move(data)};
+  install_ = snapshot_;
+  if (compact_to_ <= meta.index) compact_to_ = 0;
+  ++counters_.snapshots_installed;
+}
+
+void RaftCore::start_snapshot(ServerId peer, Progress& pr, base::MonoTime now) {
+  (void)peer;
+  // Compaction needs a snapshot covering it, so one exists whenever the log starts late -- unless
+  // the host has not called set_snapshot() yet after a restart (raft.h: it must, before input).
+  if (!snapshot_.data) return;
+  pr.snap = snapshot_;
+  pr.snap_sent = 0;
+  pr.snap_acked = 0;
+  pr.snap_done_sent = false;
+  pr.replicate = false;
+  pr.inflight.clear();
+  pr.probe_sent = false;
+  pr.progress_at = now;
+  ++counters_.snapshots_sent;
+}
+
+// Figure 5.3: "Leaders always send chunks in order." At most snapshot_chunks_inflight_max chunks
+// beyond what the follower acknowledged.
+void RaftCore::send_snapshot_chunks(ServerId peer, Progress& pr, base::MonoTime now) {
+  const std::string& image = *pr.snap.data;
+  const uint64_t window = uint64_t{config_.snapshot_chunk_bytes} * config_.snapshot_chunks_inflight_max;
+  while (!pr.snap_done_sent && pr.snap_sent - pr.snap_acked < window) {
+    if (pr.snap_sent == pr.snap_acked) pr.progress_at = now;  // the window goes from idle to busy
+    const uint64_t len = std::min<uint64_t>(config_.snapshot_chunk_bytes, image.size() - pr.snap_sent);
+    Message m;
+    m.type = RaftType::kInstallSnapshot;
+    m.to = peer;
+    m.snapshot_index = pr.snap.meta.index;
+    m.snapshot_term = pr.snap.meta.term;
+    m.snapshot_bytes = image.size();
+    m.offset = pr.snap_sent;
+    m.data = image.substr(static_cast<size_t>(pr.snap_sent), static_cast<size_t>(len));
+    pr.snap_sent += len;
+    m.done = pr.snap_sent == image.size();
+    pr.snap_done_sent = m.done;
+    ++counters_.snapshot_chunks_sent;
+    send(std::move(m));
+  }
+}
+
+void RaftCore::handle_install_snapshot(const Message& m, base::MonoTime now) {
+  if (role_ == Role::kLeader) {
+    ++counters_.invalid_messages;  // from another leader of our term: cannot be
+    return;
+  }
+  // Like AppendEntries: the sender is this term's leader.
+  if (role_ != Role::kFollower) become_follower(hs_.term, m.from, now);
+  leader_ = m.from;
+  leader_contact_ = now;
+  heard_leader_ = true;
+  reset_election_timer(now);
+
+  Message r;
+  r.type = RaftType::kInstallSnapshotReply;
+  r.to = m.from;
+  r.snapshot_index = m.snapshot_index;
+  auto reply = [&](uint64_t offset) {
+    r.offset = offset;
+    r.last_log_index = last_index();
+    send(std::move(r));
+  };
+  if (m.snapshot_index <= commit_) {
+    // We hold every entry it covers, committed (and so the leader's): done, nothing to install.
+    if (incoming_ && incoming_->meta.index <= commit_) incoming_.reset();
+    r.done = true;
+    return reply(m.snapshot_bytes);
+  }
+  if (m.snapshot_bytes > config_.snapshot_bytes_max) {
+    incoming_.reset();
+    ++counters_.snapshots_refused;
+    r.refused = true;
+    return reply(0);
+  }
+  const SnapshotMeta meta{m.snapshot_index, m.snapshot_term};
+  const bool same = incoming_ && incoming_->from == m.from && incoming_->term == m.term && incoming_->meta == meta &&
+                    incoming_->bytes == m.snapshot_bytes;
+  if (!same) {
+    if (m.offset != 0) {
+      r.mismatch = true;  // a chunk of an image we have not started: from its beginning
+      return reply(0);
+    }
+    // Receiver 2: "Create new snapshot file if first chunk (offset is 0)" -- discarding any
+    // partial one (bounded: one image, at most snapshot_bytes_max).
+    incoming_ = IncomingSnapshot{m.from, m.term, meta, m.snapshot_bytes, {}};
+  }
+  IncomingSnapshot& in = *incoming_;
+  if (m.offset > in.data.size()) {
+    r.mismatch = true;  // a chunk was lost or reordered: resend from what we hold
+    return reply(in.data.size());
+  }
+  // Receiver 3: "Write data into snapshot file at given offset" -- the part we do not hold yet
+  // (a duplicate adds nothing).
+  const uint64_t end = m.offset + m.data.size();
+  if (end > in.data.size()) in.data.append(m.data, static_cast<size_t>(in.data.size() - m.offset), std::string::npos);
+  if (in.data.size() < in.bytes) return reply(in.data.size());  // receiver 4: wait for more
+  // Receiver 5-8: complete. The reply leaves with the Ready that installs it (§3.8).
+  auto image = std::make_shared<const std::string>(std::move(in.data));
+  incoming_.reset();
+  install_snapshot(meta, std::move(image));
+  r.done = true;
+  reply(m.snapshot_bytes);
+}
+
+void RaftCore::handle_snapshot_reply(const Message& m, base::MonoTime now) {
+  if (role_ != Role::kLeader) {
+    ++counters_.stale_messages;
+    return;
+  }
+  auto it = progress_.find(m.from);
+  if (it == progress_.end()) return;
+  Progress& pr = it->second;
+  pr.recent_active = true;
+  if (m.done) {
+    // The follower installed a snapshot at snapshot_index or already held what it covers.
+    if (m.snapshot_index > last_index()) {
+      ++counters_.invalid_messages;
+      return;
+    }
+    if (m.snapshot_index > pr.match) {
+      pr.match = m.snapshot_index;
+      pr.progress_at = now;
+    }
+    if (pr.snap.data && pr.snap.meta.index > pr.match) return;  // an older transfer's answer
+    if (pr.snap.data || pr.next <= pr.match) {
+      // Transfer over: probe from the snapshot on (etcd raft does the same).
+      pr.snap = Snapshot{};
+      pr.replicate = false;
+      pr.probe_sent = false;
+      pr.inflight.clear();
+      pr.next = pr.match + 1;
+    }
+    maybe_commit(now);
+    replicate_to(m.from, pr, /*heartbeat=*/false, now);
+    maybe_timeout_now(m.from, pr);
+    return;
+  }
+  if (!pr.snap.data || m.snapshot_index != pr.snap.meta.index) {
+    ++counters_.stale_messages;
+    return;
+  }
+  const uint64_t size = pr.snap.data->size();
+  if (m.refused) {
+    // Over the follower's snapshot_bytes_max: try again after an election timeout (its operator
+    // may raise the bound), heartbeats go on meanwhile.
+    pr.snap = Snapshot{};
+    pr.snap_retry_at = now + config_.election_timeout;
+    return;
+  }
+  const uint64_t offset = std::min(m.offset, size);
+  if (m.mismatch) {
+    pr.snap_sent = offset;
+    pr.snap_acked = offset;
+    pr.snap_done_sent = false;
+    pr.progress_at = now;
+    ++counters_.snapshot_resends;
+  } else if (offset > pr.snap_acked) {
+    pr.snap_acked = offset;
+    pr.snap_sent = std::max(pr.snap_sent, offset);
+    pr.progress_at = now;
+  }
+  send_snapshot_chunks(m.from, pr, now);
+}
+
 // --- Ready ----------------------------------------------------------------------------------------
 
 bool RaftCore::has_ready() const {
   if (ready_out_ != 0) return false;
   return hs_dirty_ || truncated_ || unstable_from_ <= last_index() || !msgs_.empty() || applied_ < commit_ ||
-         !read_states_.empty() || !reads_aborted_.empty();
+         !read_states_.empty() || !reads_aborted_.empty() || install_.has_value() || compact_to_ != 0;
 }
 
 Ready RaftCore::take_ready() {
   AGENT_ASSERT(ready_out_ == 0);
   Ready rd;
   rd.id = next_ready_id_++;
+  rd.snapshot = std::move(install_);
+  install_.reset();
+  rd.compact_to = compact_to_;
+  compact_to_ = 0;
   if (hs_dirty_) {
     rd.hard_state = hs_;
     hs_dirty_ = false;
@@ -849,7 +1188,8 @@ void RaftCore::on_persisted(uint64_t ready_id, base::MonoTime now) {
   ready_out_ = 0;
   // §10.2.1: what this Ready wrote is durable; if the log still holds it (no later truncation
   // replaced it) the leader may count it.
-  if (ready_last_index_ != 0 && ready_last_index_ <= last_index() && term_at(ready_last_index_) == ready_last_term_) {
+  if (ready_last_index_ != 0 && ready_last_index_ >= start_.index && ready_last_index_ <= last_index() &&
+      term_at(ready_last_index_) == ready_last_term_) {
     stable_ = std::max(stable_, ready_last_index_);
   }
   ready_last_index_ = 0;

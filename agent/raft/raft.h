@@ -48,31 +48,73 @@
 //     their lease (§4.2.3). A transfer not finished within an election timeout is abandoned and
 //     proposals resume. kNoServer picks the voter with the most of our log.
 //
+//   - Chapter 5 log compaction and snapshots. The host owns the state machine and its snapshot
+//     image (the core never looks inside one); the core owns the log and the transfers:
+//       * §5.1 the host snapshots its applied state durably and tells the core with
+//         set_snapshot(meta, image); compact(upto) then drops entries <= upto (upto <= applied,
+//         covered by that snapshot) and the next Ready's compact_to deletes them from storage.
+//       * §5.1 / Figure 5.3 a leader whose follower needs an entry at or before the log start
+//         sends its snapshot instead, in InstallSnapshot chunks of snapshot_chunk_bytes, in
+//         order, at most snapshot_chunks_inflight_max unacknowledged; the follower echoes how many
+//         bytes it holds, a chunk at the wrong offset is answered with "mismatch" (resend from
+//         there), an unanswered window is resent from the last acknowledged offset after two
+//         heartbeat intervals. Heartbeats go on during a transfer (authority, read rounds).
+//       * Figure 5.3 receiver: chunks accumulate in memory up to snapshot_bytes_max (a bigger
+//         image is refused; the leader waits an election timeout before trying again); a new
+//         image (another leader, term, index or size) starts at offset 0. When complete: receiver
+//         6 "if existing log entry has same index and term as snapshot's last included entry,
+//         retain log entries following it", else receiver 7 "discard the entire log"; commit and
+//         applied move to the snapshot's index, and the next Ready carries `snapshot` for the
+//         host to install (receiver 8: "reset state machine using snapshot contents"). The
+//         reply that says "done" leaves only after that Ready was persisted (§3.8).
+//       * A snapshot whose index is at or below our commit index is answered "done" at once: a
+//         follower's committed prefix is the leader's (Leader Completeness, Log Matching).
+//       * §5.1 the entries up to the log start are committed, so an AppendEntries that reaches
+//         back before it is checked only from the log start on.
+//
 // Driving it (like etcd raft's Ready): the host feeds on_message() with every decoded message
 // from a peer, on_tick() at next_deadline(), and propose() with client commands. Whenever
 // has_ready() is true it takes a Ready and performs it IN THIS ORDER:
-//   1. persist: hard_state (if set), truncate_from (if non-zero), entries -- write_ready() --
-//      then Storage::sync();
-//   2. only after the sync succeeded: send `messages`, apply `committed` in order, then take up
+//   0. if `snapshot` is set (a leader's snapshot was received, Figure 5.3): verify the image and
+//      save it with its meta durably as the host's snapshot (atomically replacing the previous
+//      one) -- before step 1 deletes the entries it covers;
+//   1. persist: hard_state (if set), snapshot (Storage::apply_snapshot), truncate_from (if
+//      non-zero), entries, compact_to (Storage::compact) -- write_ready() does these in this
+//      order -- then Storage::sync();
+//   2. only after the sync succeeded: if `snapshot` is set, restore the state machine from it
+//      (receiver 8: it then holds everything up to snapshot->meta.index, and `committed`
+//      continues after it); send `messages`, apply `committed` in order, then take up
 //      `read_states` (serve each once applied >= its index) and fail `reads_aborted`;
 //   3. call on_persisted(ready.id).
 // Only one Ready is out at a time: has_ready() is false until on_persisted() for the previous
 // one. Inputs may arrive while a Ready is being persisted; their effects wait for the next Ready.
 // A Ready with no persistence (needs_sync() false) may be sent and acknowledged at once.
 //
-// Threading: one thread (the node's loop); no locks. Ownership: the core owns its in-memory copy
-// of the log (loaded from Storage at construction) and never touches a Storage afterwards.
+// Snapshots, the host's side (chapter 5; README.md "Snapshots" says it again with the crash
+// cases):
+//   - At start: open the storage; if the host saved a snapshot, recover_snapshot(storage, its
+//     meta) (finishes an install that a crash cut between step 0 and step 1's sync). If the
+//     state machine's applied index is below storage.snapshot_meta().index (a crash between step
+//     1's sync and step 2's restore, a state machine that lost its last applies, or one that
+//     lives in memory), restore it from the saved snapshot. Build the core with that applied
+//     index, then call set_snapshot() with the saved snapshot (if any) before feeding any input.
+//   - Taking one (§5.1.2, when the log has grown enough): image the state machine at its applied
+//     index A (A <= applied_index()), save it and {A, term_at(A)} durably, then
+//     set_snapshot({A, term_at(A)}, image) and compact(upto) for some upto <= A (keeping a few
+//     entries below A lets briefly lagging followers catch up without a snapshot). The Ready
+//     that carries compact_to deletes them from storage.
 //
-// Not done yet (README.md): snapshots and log compaction (InstallSnapshot), membership changes
-// and non-voting members, leader writes in parallel with its followers' (§10.2.1 allows sending
-// AppendEntries before the leader's own write is durable; we wait), follower reads (a follower
-// answers read_index() with kUnavailable naming the leader; the host forwards), lease-based
-// reads (§6.4.1), a voluntary step-down on shutdown, RPC transport.
+// Threading: one thread (the node's loop); no locks. Ownership: the core owns its in-memory copy
+// of the log (loaded from Storage at construction) and never touches a Storage afterwards; the
+// snapshot images are shared, immutable strings (the leader keeps sending the one a transfer
+// started with even if the host sets a newer one).
+//
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -101,13 +143,26 @@ struct ReadState {
   bool operator==(const ReadState&) const = default;
 };
 
-// What the host must do, in order: persist (hard_state, truncate_from, entries) and sync; then
-// send `messages`, apply `committed` and take up the reads; then on_persisted(id).
+// A snapshot image and its place in the log (chapter 5). The core never reads `data`.
+struct Snapshot {
+  SnapshotMeta meta;
+  std::shared_ptr<const std::string> data;
+};
+
+// What the host must do, in order (see the header comment): save `snapshot` if set; persist
+// (hard_state, snapshot meta, truncate_from, entries, compact_to) and sync; then send
+// `messages`, restore the snapshot, apply `committed` and take up the reads; then
+// on_persisted(id).
 struct Ready {
   uint64_t id = 0;
+  // Figure 5.3: a leader's snapshot, complete. Before anything else save it durably as the
+  // host's snapshot; Storage::apply_snapshot(meta) in step 1; after the sync restore the state
+  // machine from it, before applying `committed`.
+  std::optional<Snapshot> snapshot;
   std::optional<HardState> hard_state;  // the new term and vote, if they changed
   Index truncate_from = 0;              // non-zero: delete entries >= this first
   std::vector<Entry> entries;           // then append these (contiguous)
+  Index compact_to = 0;                 // non-zero: then Storage::compact(compact_to) (§5.1)
   std::vector<Message> messages;        // to send once the above is durable
   std::vector<Entry> committed;         // to apply once the above is durable, in index order
   std::vector<ReadState> read_states;   // reads confirmed (§6.4), in the order they were asked
@@ -117,10 +172,22 @@ struct Ready {
   // before persisting (a deliberate bug).
   std::vector<Message> messages_before_persist;
 
-  bool needs_sync() const { return hard_state.has_value() || truncate_from != 0 || !entries.empty(); }
+  bool needs_sync() const {
+    return snapshot.has_value() || hard_state.has_value() || truncate_from != 0 || !entries.empty() || compact_to != 0;
+  }
 };
 
-// Performs step 1's writes (not the sync) on `storage`.
+// For the host at start, before building the core (chapter 5): `saved` is the meta of the
+// snapshot the host saved last. If the log does not hold it (beyond the log's end, or another
+// term at its index) a crash cut the Ready that installed it between step 0 and step 1's sync;
+// this does step 1's part now -- raises the stored term to saved.term if lower, apply_snapshot,
+// drops the entries after it -- and syncs. OK and nothing written when the log holds it.
+// kFailedPrecondition when `saved` is older than the log start (entries are lost: the host must
+// not start); storage errors as they come (the process stops).
+base::Status recover_snapshot(Storage& storage, const SnapshotMeta& saved);
+
+// Performs step 1's writes (not the sync) on `storage`: save_hard_state, apply_snapshot,
+// truncate_suffix, append, compact -- in that order.
 base::Status write_ready(Storage& storage, const Ready& ready);
 
 struct RaftCounters {
@@ -147,13 +214,22 @@ struct RaftCounters {
   uint64_t transfers_abandoned = 0;  // not done within an election timeout
   uint64_t timeout_now_sent = 0;
   uint64_t transfer_elections = 0;   // campaigns started by a TimeoutNow
+  uint64_t compactions = 0;          // compact() calls that dropped entries (§5.1)
+  uint64_t snapshots_sent = 0;       // snapshot transfers started (leader)
+  uint64_t snapshot_chunks_sent = 0;
+  uint64_t snapshot_resends = 0;     // windows rewound (mismatch or no progress)
+  uint64_t snapshots_installed = 0;  // complete snapshots handed to the host (follower, or restart)
+  uint64_t snapshots_refused = 0;    // over snapshot_bytes_max (follower)
 };
 
 class RaftCore {
  public:
-  // Loads term, vote and log from `storage` (read once, here). `applied` is the last index the
-  // host's state machine already holds (0 for a state machine rebuilt from the log). `seed`
-  // seeds the election-timeout draws. Asserts config.validate() is OK and applied <= the log.
+  // Loads term, vote, where the log starts (storage.snapshot_meta()) and the log after it from
+  // `storage` (read once, here). `applied` is the last index the host's state machine already
+  // holds (0 for a state machine rebuilt from the log). `seed` seeds the election-timeout draws.
+  // Asserts config.validate() is OK and storage.snapshot_meta().index <= applied <= the log's
+  // last index (the host restores its snapshot first when its state machine is behind the log
+  // start). Then, before any input, the host calls set_snapshot() with its saved snapshot.
   RaftCore(RaftConfig config, const Storage& storage, uint64_t seed, base::MonoTime now, Index applied = 0);
   RaftCore(const RaftCore&) = delete;
   RaftCore& operator=(const RaftCore&) = delete;
@@ -184,6 +260,21 @@ class RaftCore {
   // kUnavailable when not the leader; kInvalidArgument for ourselves or a non-voter;
   // kFailedPrecondition when a transfer is already under way or there is no other voter.
   base::Status transfer_leadership(ServerId target, base::MonoTime now);
+  // §5.1: the host's latest durable snapshot (at start, and after taking each new one); the
+  // leader sends it to followers that need entries before the log start. Errors, nothing
+  // changed: kInvalidArgument (no data, index or term 0, over wire::kSnapshotBytesMax, or a term
+  // that disagrees with the log's entry at meta.index when that entry is committed),
+  // kFailedPrecondition (meta.index below the log start: the entries between are lost). A
+  // snapshot at or below the one already set
+  // changes nothing (OK). It becomes the one served, and the commit index moves up to it (a
+  // snapshot holds only committed entries). kFailedPrecondition, too, when the log does not hold
+  // it (beyond its end, or another term at its index): recover_snapshot() first.
+  base::Status set_snapshot(SnapshotMeta meta, std::shared_ptr<const std::string> data);
+  // §5.1: drops the entries <= upto from memory; the next Ready's compact_to deletes them from
+  // storage. The host calls it once its durable snapshot covers upto. OK and nothing when upto is
+  // at or below the log start. kFailedPrecondition past applied_index() or past the snapshot
+  // set with set_snapshot() (none set: always).
+  base::Status compact(Index upto);
   // The host finished step 1 and 2 of Ready `id` (the one last taken).
   void on_persisted(uint64_t ready_id, base::MonoTime now);
 
@@ -203,9 +294,18 @@ class RaftCore {
   Index commit_index() const { return commit_; }
   // Last index handed out for applying (in a Ready).
   Index applied_index() const { return applied_; }
-  Index last_index() const { return log_.size(); }
-  // Term of the entry at `i` (0 for i == 0); asserts i <= last_index().
+  Index last_index() const { return start_.index + log_.size(); }
+  // Where the log starts (§5.1): entries <= log_start().index are compacted away (or in an
+  // installed snapshot); first_index() is the first one held.
+  const SnapshotMeta& log_start() const { return start_; }
+  Index first_index() const { return start_.index + 1; }
+  // The snapshot the leader would send (set_snapshot() or the last one installed); data null
+  // if none.
+  const Snapshot& snapshot() const { return snapshot_; }
+  // Term of the entry at `i` (log_start().term for i == log_start().index, 0 for 0); asserts
+  // log_start().index <= i <= last_index().
   Term term_at(Index i) const;
+  // Asserts first_index() <= i <= last_index().
   const Entry& entry(Index i) const;
   // Index of the last entry known durable here.
   Index stable_index() const { return stable_; }
@@ -232,6 +332,21 @@ class RaftCore {
     base::MonoTime progress_at;
     bool recent_active = false;  // heard from since the last check-quorum (§6.2)
     uint64_t read_ack = 0;       // highest read round (read_seq) it answered in this term (§6.4)
+    // §5.1 snapshot transfer (Figure 5.3): the image being sent (data null: none), the next
+    // offset to send, the bytes the follower said it holds, whether the last chunk went out.
+    Snapshot snap;
+    uint64_t snap_sent = 0;
+    uint64_t snap_acked = 0;
+    bool snap_done_sent = false;
+    base::MonoTime snap_retry_at;  // after a refusal, no new transfer before this
+  };
+  // A snapshot being received (Figure 5.3 receiver 2-4), from one leader in one term.
+  struct IncomingSnapshot {
+    ServerId from = kNoServer;
+    Term term = 0;
+    SnapshotMeta meta;
+    uint64_t bytes = 0;  // the whole image
+    std::string data;    // received so far, in order
   };
   // A read whose index is recorded, waiting for a majority to answer round `seq` (§6.4).
   struct PendingRead {
@@ -258,6 +373,13 @@ class RaftCore {
   void handle_append_entries(const Message& m, base::MonoTime now);
   void handle_append_reply(const Message& m, base::MonoTime now);
   void handle_timeout_now(const Message& m, base::MonoTime now);
+  void handle_install_snapshot(const Message& m, base::MonoTime now);
+  void handle_snapshot_reply(const Message& m, base::MonoTime now);
+  // Figure 5.3 receiver 5-8 in the core: replaces the log, moves commit and applied, stages the
+  // snapshot for the next Ready.
+  void install_snapshot(const SnapshotMeta& meta, std::shared_ptr<const std::string> data);
+  void start_snapshot(ServerId peer, Progress& pr, base::MonoTime now);
+  void send_snapshot_chunks(ServerId peer, Progress& pr, base::MonoTime now);
   base::Status not_leader() const;
   bool valid(const Message& m) const;
 
@@ -282,7 +404,12 @@ class RaftCore {
   base::Prng prng_;
   HardState hs_;
   bool hs_dirty_ = false;
-  std::vector<Entry> log_;  // log_[i] has index i + 1
+  SnapshotMeta start_;      // the log starts after start_.index (§5.1)
+  std::vector<Entry> log_;  // log_[i] has index start_.index + 1 + i
+  Snapshot snapshot_;       // what the leader sends (§5.1)
+  std::optional<Snapshot> install_;               // for the next Ready (Figure 5.3 receiver 8)
+  Index compact_to_ = 0;                          // for the next Ready (§5.1)
+  std::optional<IncomingSnapshot> incoming_;      // at most one, <= snapshot_bytes_max
   Index unstable_from_;     // entries >= this are not yet handed to the host to persist
   bool truncated_ = false;  // the next Ready truncates at unstable_from_
   Index stable_ = 0;        // durable here (§10.2.1)

@@ -3,8 +3,8 @@
 // "servers must persist their current term, vote and log before responding to RPCs").
 //
 // How the core and its host share the work (sans-I/O, DESIGN.md): the core reads a Storage once,
-// when it is built (RaftCore's constructor loads the hard state and every log entry), and never
-// writes to it. Every change the core makes comes out in a Ready (raft.h) as "persist these,
+// when it is built (RaftCore's constructor loads the hard state, where the log starts and every
+// entry after that), and never writes to it. Every change the core makes comes out in a Ready (raft.h) as "persist these,
 // then send these": the host calls write_ready() (or the three write calls itself), then sync(),
 // and only after sync() returns OK sends the Ready's messages and applies its committed entries,
 // then tells the core with RaftCore::on_persisted(). A host may run sync() on a worker (it is an
@@ -14,8 +14,16 @@
 // successful sync() and nothing before it. A failed sync() means the process must stop
 // (STYLE.md: never retry a failed fsync). Index 0 is the empty log's sentinel: term_at(0) is 0.
 //
-// Implementations: MemStorage (mem_storage.h) for tests and the simulator; SQLite (term, vote and
-// log in a WAL database, synchronous=FULL) is the next step (README.md).
+// Log compaction (dissertation chapter 5): the log need not start at index 1. snapshot_meta()
+// names the point it starts after -- every entry <= its index is covered by a snapshot the HOST
+// keeps (the state-machine image; this seam stores only its index and term) and is gone from
+// here; its term is what the entry at that index had, so the first entry held can still be
+// checked against its predecessor (§5.1: "the last included index and term"). Two writes move
+// it: apply_snapshot() when a follower installs a leader's snapshot (Figure 5.3), compact() when
+// the host has a durable snapshot of its own. Both are part of a Ready and durable at sync().
+//
+// Implementations: MemStorage (mem_storage.h) for tests and the simulator; SqliteStorage
+// (sqlite/sqlite_storage.h: term, vote, log start and log in a WAL database, synchronous=FULL).
 // Threading: one owner at a time; the core reads it only inside its constructor.
 #pragma once
 
@@ -42,23 +50,43 @@ struct HardState {
   bool operator==(const HardState&) const = default;
 };
 
+// A snapshot's place in the log (Figure 5.3 "lastIndex", "lastTerm"): it holds the state after
+// applying every entry up to `index`, whose term is `term`. {0, 0}: no snapshot. Membership
+// changes (chapter 4) add the voter set as of `index` here ("lastConfig").
+struct SnapshotMeta {
+  Index index = 0;
+  Term term = 0;
+  bool operator==(const SnapshotMeta&) const = default;
+};
+
 class Storage {
  public:
   virtual ~Storage() = default;
 
   // --- read side (the core, at construction) --------------------------------------------------
   virtual HardState hard_state() const = 0;
-  // The last index in the log (0 when empty). Entries are 1..last_index() until snapshots.
+  // Where the log starts (see above): entries snapshot_meta().index + 1 .. last_index() are held.
+  virtual SnapshotMeta snapshot_meta() const = 0;
+  Index first_index() const { return snapshot_meta().index + 1; }
+  // The last index in the log: snapshot_meta().index when no entry follows the snapshot.
   virtual Index last_index() const = 0;
-  // Entries [from, last_index()] in order; `from` >= 1.
+  // Entries [max(from, first_index()), last_index()] in order; `from` >= 1.
   virtual std::vector<Entry> entries(Index from) const = 0;
 
   // --- write side (the host, from a Ready) ------------------------------------------------------
   virtual base::Status save_hard_state(const HardState& hs) = 0;
-  // Deletes every entry with index >= `from` (no-op if there is none).
+  // Figure 5.3 receiver 5-7, the log's part (the host installed the image first, raft.h): the log
+  // now starts after meta.index -- every entry <= meta.index is deleted and snapshot_meta()
+  // becomes `meta`; entries after it are kept (a Ready's truncate_from says when they go).
+  // kInvalidArgument if meta.index is below the current snapshot_meta().index.
+  virtual base::Status apply_snapshot(const SnapshotMeta& meta) = 0;
+  // Deletes every entry with index >= `from` (no-op if there is none). `from` > the log start.
   virtual base::Status truncate_suffix(Index from) = 0;
   // Appends entries; the first one's index must be last_index() + 1 (kInvalidArgument if not).
   virtual base::Status append(std::span<const Entry> entries) = 0;
+  // §5.1 log compaction: deletes every entry <= `upto`; snapshot_meta() becomes {upto, its term}.
+  // No-op when upto <= snapshot_meta().index; kInvalidArgument past last_index().
+  virtual base::Status compact(Index upto) = 0;
   // Makes every write so far durable. After an error the process must stop.
   virtual base::Status sync() = 0;
 };

@@ -36,6 +36,8 @@ std::string_view raft_type_name(RaftType type) {
     case RaftType::kAppendEntries: return "append_entries";
     case RaftType::kAppendEntriesReply: return "append_entries_reply";
     case RaftType::kTimeoutNow: return "timeout_now";
+    case RaftType::kInstallSnapshot: return "install_snapshot";
+    case RaftType::kInstallSnapshotReply: return "install_snapshot_reply";
   }
   return "unknown";
 }
@@ -85,6 +87,21 @@ std::string encode_raft_message(const RaftMessage& m) {
       break;
     case RaftType::kTimeoutNow:
       break;
+    case RaftType::kInstallSnapshot:
+      AGENT_ASSERT(m.data.size() <= kSnapshotChunkBytesMax && m.snapshot_bytes <= kSnapshotBytesMax);
+      w.varint(m.snapshot_index);
+      w.varint(m.snapshot_term);
+      w.varint(m.snapshot_bytes);
+      w.varint(m.offset);
+      w.u8(m.done ? 1 : 0);
+      w.str(m.data);
+      break;
+    case RaftType::kInstallSnapshotReply:
+      w.u8((m.done ? 1 : 0) | (m.refused ? 2 : 0) | (m.mismatch ? 4 : 0));
+      w.varint(m.snapshot_index);
+      w.varint(m.offset);
+      w.varint(m.last_log_index);
+      break;
   }
   AGENT_ASSERT_MSG(w.ok(), "raft message over kRaftMessageBytesMax");
   return out;
@@ -97,7 +114,7 @@ base::Status decode_raft_message(base::ByteSpan bytes, RaftMessage* out) {
   const uint8_t version = r.u8();
   if (!r.ok() || version != kRaftProtocolVersion) return bad("version");
   const uint8_t type = r.u8();
-  if (!r.ok() || type < uint8_t(RaftType::kRequestVote) || type > uint8_t(RaftType::kTimeoutNow)) {
+  if (!r.ok() || type < uint8_t(RaftType::kRequestVote) || type > uint8_t(RaftType::kInstallSnapshotReply)) {
     return bad("type");
   }
   out->type = static_cast<RaftType>(type);
@@ -165,6 +182,38 @@ base::Status decode_raft_message(base::ByteSpan bytes, RaftMessage* out) {
     }
     case RaftType::kTimeoutNow:
       break;
+    case RaftType::kInstallSnapshot: {
+      out->snapshot_index = r.varint();
+      out->snapshot_term = r.varint();
+      out->snapshot_bytes = r.varint();
+      out->offset = r.varint();
+      const uint8_t flags = r.u8();
+      std::string_view data = r.str(kSnapshotChunkBytesMax);
+      if (!r.ok()) return bad("install_snapshot");
+      if ((flags & ~1u) != 0) return bad("install_snapshot flags");
+      out->done = (flags & 1) != 0;
+      if (out->snapshot_index == 0 || out->snapshot_term == 0) return bad("snapshot index or term");
+      if (out->snapshot_bytes > kSnapshotBytesMax) return bad("snapshot size");
+      // offset <= snapshot_bytes <= 2^32, so the sum cannot overflow.
+      if (out->offset > out->snapshot_bytes || data.size() > out->snapshot_bytes - out->offset) {
+        return bad("snapshot chunk beyond the image");
+      }
+      if (out->done != (out->offset + data.size() == out->snapshot_bytes)) return bad("snapshot done flag");
+      out->data.assign(data.data(), data.size());
+      break;
+    }
+    case RaftType::kInstallSnapshotReply: {
+      const uint8_t flags = r.u8();
+      if (!r.ok() || (flags & ~7u) != 0) return bad("install_snapshot_reply flags");
+      out->done = (flags & 1) != 0;
+      out->refused = (flags & 2) != 0;
+      out->mismatch = (flags & 4) != 0;
+      out->snapshot_index = r.varint();
+      out->offset = r.varint();
+      out->last_log_index = r.varint();
+      if (!r.ok()) return bad("install_snapshot_reply");
+      break;
+    }
   }
   if (!r.at_end()) return bad("trailing bytes");
   return base::Status::ok();

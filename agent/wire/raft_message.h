@@ -24,16 +24,31 @@
 //                       varint conflict_index, varint conflict_term, varint last_log_index
 //                       [varint read_seq, present only when non-zero]
 //   kTimeoutNow         (no body) -- the leader tells a caught-up follower to campaign now (§3.10)
+//   kInstallSnapshot    (Figure 5.3: one chunk of the leader's snapshot; chunks go in order)
+//                       varint snapshot_index (lastIndex, >= 1), varint snapshot_term (lastTerm,
+//                       >= 1), varint snapshot_bytes (the whole image, <= kSnapshotBytesMax),
+//                       varint offset, u8 flags (1: done -- the last chunk),
+//                       bytes data (<= kSnapshotChunkBytesMax); offset + data <= snapshot_bytes
+//                       and done exactly when the chunk ends the image
+//   kInstallSnapshotReply u8 flags (1: done -- the follower installed this snapshot or already
+//                       holds what it covers; 2: refused -- over the follower's
+//                       snapshot_bytes_max; 4: mismatch -- the chunk was not at the offset the
+//                       follower expects, resend from `offset`), varint snapshot_index,
+//                       varint offset (bytes of the image the follower holds), varint
+//                       last_log_index
 // Nothing else may follow the body: trailing bytes are an error, and an optional field is
 // written only when non-zero (a zero one on the wire is refused), so every message has exactly
 // one encoding.
 //
-// Compatibility: read_seq (ReadIndex rounds, §6.4), the transfer flag and kTimeoutNow (§3.10)
-// were added without bumping kRaftProtocolVersion. Every message a version-1 peer could send
+// Compatibility: read_seq (ReadIndex rounds, §6.4), the transfer flag and kTimeoutNow (§3.10),
+// and kInstallSnapshot/kInstallSnapshotReply (chapter 5) were added without bumping
+// kRaftProtocolVersion. Every message a version-1 peer could send
 // decodes here unchanged, and a message that uses none of the additions encodes to exactly the
 // bytes version 1 wrote. A decoder from before the additions refuses a message that uses them
 // (trailing bytes, an unknown flag or type): a cluster must run this version everywhere before
-// its hosts call read_index() or transfer_leadership(). No agent deploys Raft yet.
+// its hosts call read_index() or transfer_leadership() or compact their logs. No agent deploys
+// Raft yet. Snapshot messages carry no voter set yet: membership changes (chapter 4) add it to
+// the first chunk.
 //
 // Decoders take untrusted bytes: every count and length is bounded by the constants below,
 // every failure is a Status (kInvalidArgument naming the field), nothing asserts. What the
@@ -65,6 +80,10 @@ inline constexpr size_t kEntryBytesMax = 1u << 20;
 inline constexpr size_t kEntriesPerMessageMax = 4096;
 // One encoded message: a batch of entries (the core's append_entries_bytes_max) plus headroom.
 inline constexpr size_t kRaftMessageBytesMax = 8u << 20;
+// One InstallSnapshot chunk's data (the core's snapshot_chunk_bytes is below this) and the whole
+// image a message may announce (the follower's snapshot_bytes_max is at most this).
+inline constexpr size_t kSnapshotChunkBytesMax = 4u << 20;
+inline constexpr uint64_t kSnapshotBytesMax = uint64_t{1} << 32;
 
 enum class RaftType : uint8_t {
   kRequestVote = 1,
@@ -72,6 +91,8 @@ enum class RaftType : uint8_t {
   kAppendEntries = 3,
   kAppendEntriesReply = 4,
   kTimeoutNow = 5,
+  kInstallSnapshot = 6,
+  kInstallSnapshotReply = 7,
 };
 std::string_view raft_type_name(RaftType type);
 
@@ -113,6 +134,16 @@ struct RaftMessage {
   // kAppendEntries: the leader's latest ReadIndex round when it sent this (§6.4); the reply
   // echoes the request's. 0: no round yet (and not on the wire).
   uint64_t read_seq = 0;
+  // kInstallSnapshot (Figure 5.3) / kInstallSnapshotReply. `last_log_index` above is the
+  // follower's in the reply.
+  uint64_t snapshot_index = 0;
+  uint64_t snapshot_term = 0;
+  uint64_t snapshot_bytes = 0;
+  uint64_t offset = 0;
+  bool done = false;      // request: last chunk; reply: installed (or already covered)
+  bool refused = false;   // reply: over the follower's bound; the leader stops trying a while
+  bool mismatch = false;  // reply: not the expected offset; resend from `offset`
+  std::string data;
   bool operator==(const RaftMessage&) const = default;
 };
 

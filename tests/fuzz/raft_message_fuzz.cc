@@ -8,6 +8,10 @@
 //      around the message: the byte after the selector picks read_index() and
 //      transfer_leadership() calls and the target, so fuzzed read rounds (read_seq), transfer
 //      flags and TimeoutNow meet a core with reads pending and a transfer under way.
+//   3  as 1, on a core whose log is compacted (chapter 5): the host snapshots and compacts every
+//      few inputs, so fuzzed InstallSnapshot chunks and replies, and AppendEntries reaching
+//      before the log start, meet a core that has a snapshot to send and one being received;
+//      completed installs are performed as raft.h says (saved, persisted, restored).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -29,10 +33,13 @@ struct Host {
   std::unique_ptr<raft::RaftCore> core;
   int64_t now_ns = 0;
   uint64_t read_ctx = 0;
-  Host() {
+  raft::Index applied = 0;  // the state machine: only its index matters here
+  explicit Host(size_t chunk_bytes = 256 * 1024) {
     raft::RaftConfig c;
     c.id = 1;
     c.voters = {1, 2, 3};
+    c.snapshot_chunk_bytes = chunk_bytes;
+    c.snapshot_bytes_max = 4096;
     core = std::make_unique<raft::RaftCore>(c, disk, 1, base::MonoTime::from_ns(0));
   }
   void pump() {
@@ -40,8 +47,24 @@ struct Host {
       raft::Ready rd = core->take_ready();
       check(raft::write_ready(disk, rd).is_ok());
       check(disk.sync().is_ok());
+      if (rd.snapshot) {
+        check(rd.snapshot->meta.index > applied);
+        applied = rd.snapshot->meta.index;
+      }
+      for (const raft::Entry& e : rd.committed) {
+        check(e.index == applied + 1);
+        applied = e.index;
+      }
       core->on_persisted(rd.id, base::MonoTime::from_ns(now_ns));
     }
+  }
+  // The host snapshots its applied state and compacts all of it.
+  void snapshot_and_compact() {
+    if (applied == 0 || applied < core->log_start().index) return;
+    const raft::SnapshotMeta meta{applied, core->term_at(applied)};
+    check(core->set_snapshot(meta, std::make_shared<const std::string>(100, 's')).is_ok());
+    check(core->compact(applied).is_ok());
+    pump();
   }
 };
 
@@ -50,13 +73,18 @@ Host& host() {
   return h;
 }
 
+Host& compacting_host() {
+  static Host h(16);
+  return h;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
-  const uint8_t target = data[0] % 3;
+  const uint8_t target = data[0] % 4;
   uint8_t knob = 0;
-  if (target == 2) {
+  if (target == 2 || target == 3) {
     if (size < 2) return 0;
     knob = data[1];
     ++data;
@@ -72,7 +100,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(m == m2);
     return 0;
   }
-  Host& h = host();
+  Host& h = target == 3 ? compacting_host() : host();
   h.now_ns += 7 * 1000 * 1000;  // time moves on so timers fire now and then
   const base::MonoTime now = base::MonoTime::from_ns(h.now_ns);
   if (target == 2) {
@@ -81,6 +109,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (knob & 1) (void)h.core->read_index(++h.read_ctx, now);
     if (knob & 2) (void)h.core->transfer_leadership(raft::ServerId((knob >> 4) % 5), now);
   }
+  if (target == 3 && (knob & 8)) h.snapshot_and_compact();
   h.core->on_message(m, now);
   h.pump();
   if (target == 2 && (knob & 4)) (void)h.core->read_index(++h.read_ctx, now);

@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -47,7 +48,13 @@ constexpr const char* kCreateSchema =
     "  voted_for INTEGER NOT NULL);"
     "CREATE TABLE log(idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL,"
     "  data BLOB NOT NULL);"
-    "INSERT INTO meta(key, value) VALUES ('schema_version', 1);";
+    "INSERT INTO meta(key, value) VALUES ('schema_version', 2), ('snapshot_index', 0), ('snapshot_term', 0);";
+
+// Version 1 -> 2 (log compaction): the log start is recorded in meta; a version-1 log starts at
+// index 1, i.e. after {0, 0}. Run inside the open's schema transaction, so it is all or nothing.
+constexpr const char* kMigrateV1ToV2 =
+    "INSERT INTO meta(key, value) VALUES ('snapshot_index', 0), ('snapshot_term', 0);"
+    "UPDATE meta SET value = 2 WHERE key = 'schema_version';";
 
 }  // namespace
 
@@ -62,7 +69,8 @@ SqliteStorage::~SqliteStorage() {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     }
   }
-  for (sqlite3_stmt* st : {begin_, commit_, rollback_, save_hs_, truncate_, insert_, select_, term_at_}) {
+  for (sqlite3_stmt* st : {begin_, commit_, rollback_, save_hs_, truncate_, insert_, select_, term_at_, save_start_,
+                           delete_prefix_}) {
     sqlite3_finalize(st);  // no-op on nullptr
   }
   sqlite3_close_v2(db_);
@@ -131,6 +139,10 @@ Status SqliteStorage::create_or_check_schema() {
                          static_cast<long long>(v.value()), static_cast<long long>(kSchemaVersion));
     }
     if (v.value() < 1) return corrupt("schema_version %llu is not a valid version", ull(from_sql(v.value())));
+    if (v.value() == 1) {
+      AGENT_TRY(exec(db_, kMigrateV1ToV2, "migrate schema 1 to 2"));
+      migrated_from_ = 1;
+    }
     return Status::ok();
   }();
   if (!s.is_ok()) {
@@ -153,6 +165,8 @@ Status SqliteStorage::prepare_all() {
       {&insert_, "INSERT INTO log(idx, term, type, data) VALUES (?1, ?2, ?3, ?4)"},
       {&select_, "SELECT idx, term, type, data FROM log WHERE idx >= ?1 AND idx <= ?2 ORDER BY idx"},
       {&term_at_, "SELECT term FROM log WHERE idx = ?1"},
+      {&save_start_, "INSERT OR REPLACE INTO meta(key, value) VALUES ('snapshot_index', ?1), ('snapshot_term', ?2)"},
+      {&delete_prefix_, "DELETE FROM log WHERE idx <= ?1"},
   };
   for (const auto& s : stmts) {
     int rc = sqlite3_prepare_v3(db_, s.sql, -1, SQLITE_PREPARE_PERSISTENT, s.st, nullptr);
@@ -185,14 +199,47 @@ Status SqliteStorage::load_and_validate() {
     sqlite3_finalize(st);
     AGENT_TRY(std::move(s));
   }
-  // Log: indexes 1, 2, 3, ... with terms that never decrease and never pass the current term
-  // (Figure 3.1's invariants that RaftCore's constructor asserts); data bounded.
+  // Where the log starts (§5.1): both present, integers, both zero or both non-zero, the term at
+  // most the current term.
+  {
+    int64_t v[2] = {0, 0};
+    const char* keys[2] = {"snapshot_index", "snapshot_term"};
+    for (int k = 0; k < 2; ++k) {
+      sqlite3_stmt* q = nullptr;
+      int rc = sqlite3_prepare_v2(db_, "SELECT value, typeof(value) FROM meta WHERE key = ?1", -1, &q, nullptr);
+      if (rc != SQLITE_OK) return sql::error(db_, rc, "read meta");
+      sqlite3_bind_text(q, 1, keys[k], -1, SQLITE_STATIC);
+      rc = sqlite3_step(q);
+      Status s;
+      if (rc == SQLITE_ROW) {
+        const unsigned char* t = sqlite3_column_text(q, 1);
+        v[k] = sqlite3_column_int64(q, 0);
+        if (t == nullptr || std::strcmp(reinterpret_cast<const char*>(t), "integer") != 0 || v[k] < 0) {
+          s = corrupt(k == 0 ? "meta snapshot_index is not a valid index" : "meta snapshot_term is not a valid term");
+        }
+      } else if (rc == SQLITE_DONE) {
+        s = corrupt(k == 0 ? "meta has no snapshot_index" : "meta has no snapshot_term");
+      } else {
+        s = sql::error(db_, rc, "read meta");
+      }
+      sqlite3_finalize(q);
+      AGENT_TRY(std::move(s));
+    }
+    start_ = SnapshotMeta{from_sql(v[0]), from_sql(v[1])};
+    if ((start_.index == 0) != (start_.term == 0)) return corrupt("the log start has index %llu but term %llu", ull(start_.index), ull(start_.term));
+    if (start_.term > hs_.term) {
+      return corrupt("the log start has term %llu, above the stored current term %llu", ull(start_.term), ull(hs_.term));
+    }
+  }
+  // Log: indexes start + 1, start + 2, ... with terms that never decrease (from the start's) and
+  // never pass the current term (Figure 3.1's invariants that RaftCore's constructor asserts);
+  // data bounded.
   sqlite3_stmt* st = nullptr;
   int rc = sqlite3_prepare_v2(db_, "SELECT idx, term, type, typeof(data), length(data) FROM log ORDER BY idx", -1,
                               &st, nullptr);
   if (rc != SQLITE_OK) return sql::error(db_, rc, "read log");
-  Index prev_index = 0;
-  Term prev_term = 0;
+  Index prev_index = start_.index;
+  Term prev_term = start_.term;
   Status s;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     Index idx = from_sql(sqlite3_column_int64(st, 0));
@@ -201,7 +248,7 @@ Status SqliteStorage::load_and_validate() {
     const unsigned char* data_type = sqlite3_column_text(st, 3);
     uint64_t bytes = from_sql(sqlite3_column_int64(st, 4));
     if (idx != prev_index + 1) {
-      s = prev_index == 0 ? corrupt("the log starts at index %llu, not 1", ull(idx))
+      s = prev_index == start_.index ? corrupt("the log starts at index %llu, not %llu", ull(idx), ull(start_.index + 1))
                           : corrupt("the log has a gap: index %llu follows index %llu", ull(idx), ull(prev_index));
     } else if (sqlite3_column_type(st, 1) != SQLITE_INTEGER || term == 0 || static_cast<int64_t>(term) < 0) {
       s = corrupt("entry %llu has an invalid term", ull(idx));
@@ -232,6 +279,7 @@ Status SqliteStorage::load_and_validate() {
 base::Result<std::vector<Entry>> SqliteStorage::read_entries(Index from, Index to) const {
   AGENT_ASSERT(from >= 1);
   std::vector<Entry> out;
+  from = std::max(from, start_.index + 1);
   if (to > last_index_) to = last_index_;
   if (from > to) return out;
   out.reserve(static_cast<size_t>(to - from + 1));
@@ -303,15 +351,18 @@ Status SqliteStorage::save_hard_state(const HardState& hs) {
 }
 
 Status SqliteStorage::truncate_suffix(Index from) {
-  if (from == 0) return base::error(Code::kInvalidArgument, "raft storage: truncate from index 0");
+  if (from <= start_.index) {
+    return base::error(Code::kInvalidArgument, "raft storage: truncate from %llu, at or before the log start %llu",
+                       ull(from), ull(start_.index));
+  }
   AGENT_TRY(check_writable());
   if (from > last_index_) return Status::ok();
   AGENT_TRY(begin_if_needed());
   sqlite3_bind_int64(truncate_, 1, to_sql(from));
   Status s = step_done(db_, truncate_, "truncate log");
   if (!s.is_ok()) return fail(std::move(s));
-  Term term = 0;
-  if (from > 1) {
+  Term term = start_.term;
+  if (from - 1 > start_.index) {
     sqlite3_bind_int64(term_at_, 1, to_sql(from - 1));
     int rc = sqlite3_step(term_at_);
     if (rc == SQLITE_ROW) term = from_sql(sqlite3_column_int64(term_at_, 0));
@@ -354,6 +405,52 @@ Status SqliteStorage::append(std::span<const Entry> entries) {
   last_index_ = entries.back().index;
   last_term_ = entries.back().term;
   return Status::ok();
+}
+
+Status SqliteStorage::write_start(const SnapshotMeta& start, Index delete_upto) {
+  AGENT_TRY(begin_if_needed());
+  sqlite3_bind_int64(delete_prefix_, 1, to_sql(delete_upto));
+  Status s = step_done(db_, delete_prefix_, "delete log prefix");
+  if (!s.is_ok()) return fail(std::move(s));
+  sqlite3_bind_int64(save_start_, 1, to_sql(start.index));
+  sqlite3_bind_int64(save_start_, 2, to_sql(start.term));
+  s = step_done(db_, save_start_, "save log start");
+  if (!s.is_ok()) return fail(std::move(s));
+  start_ = start;
+  if (last_index_ < start.index) {
+    last_index_ = start.index;
+    last_term_ = start.term;
+  }
+  return Status::ok();
+}
+
+Status SqliteStorage::apply_snapshot(const SnapshotMeta& meta) {
+  AGENT_TRY(check_writable());
+  if (meta.index == 0 || meta.term == 0 || meta.index < start_.index || meta.term > hs_.term ||
+      static_cast<int64_t>(meta.index) < 0 || static_cast<int64_t>(meta.term) < 0) {
+    return base::error(Code::kInvalidArgument, "raft storage: snapshot {%llu, %llu} is invalid here (log start %llu, term %llu)",
+                       ull(meta.index), ull(meta.term), ull(start_.index), ull(hs_.term));
+  }
+  return write_start(meta, meta.index);
+}
+
+Status SqliteStorage::compact(Index upto) {
+  AGENT_TRY(check_writable());
+  if (upto <= start_.index) return Status::ok();
+  if (upto > last_index_) {
+    return base::error(Code::kInvalidArgument, "raft storage: compact to %llu past the log's end %llu", ull(upto),
+                       ull(last_index_));
+  }
+  Term term = last_term_;
+  if (upto != last_index_) {
+    sqlite3_bind_int64(term_at_, 1, to_sql(upto));
+    int rc = sqlite3_step(term_at_);
+    if (rc == SQLITE_ROW) term = from_sql(sqlite3_column_int64(term_at_, 0));
+    Status ts = rc == SQLITE_ROW ? Status::ok() : sql::error(db_, rc, "read term before compaction");
+    sqlite3_reset(term_at_);
+    if (!ts.is_ok()) return fail(std::move(ts));
+  }
+  return write_start(SnapshotMeta{upto, term}, upto);
 }
 
 Status SqliteStorage::sync() {

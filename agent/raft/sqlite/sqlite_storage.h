@@ -1,13 +1,22 @@
 // raft::SqliteStorage: the Storage seam (storage.h) over a SQLite database -- term, vote and log
 // in one file, WAL journal, synchronous=FULL (DESIGN.md "Consensus and state", issue 4 item 2).
 //
-// How the file is organised (schema version 1):
-//   meta(key TEXT PRIMARY KEY, value INTEGER)    -- 'schema_version' = 1
+// How the file is organised (schema version 2):
+//   meta(key TEXT PRIMARY KEY, value INTEGER)    -- 'schema_version' = 2, 'snapshot_index' and
+//                                                   'snapshot_term': where the log starts (§5.1)
 //   hard_state(id = 1, term, voted_for)          -- at most one row; absent means {0, none}
-//   log(idx INTEGER PRIMARY KEY, term, type, data BLOB)
-// Integers are the uint64 values stored as int64 (bit for bit); indexes start at 1 (no snapshots
-// yet, README.md). A database written by a newer agent (schema_version > 1) is refused with
-// kFailedPrecondition rather than read with the wrong meaning.
+//   log(idx INTEGER PRIMARY KEY, term, type, data BLOB)  -- snapshot_index + 1 .. last
+// Integers are the uint64 values stored as int64 (bit for bit). Only the snapshot's META lives
+// here: the image is the host's (the state machine's serialized database, in its own file,
+// written and fsync'd before the Ready whose apply_snapshot() records the meta here -- raft.h);
+// keeping a possibly large blob out of the log's database keeps its WAL small and lets the host
+// stream the image from a file. A database written by a newer agent (schema_version > 2) is
+// refused with kFailedPrecondition rather than read with the wrong meaning.
+//
+// Migration: a version-1 database (before log compaction; its log starts at index 1) is upgraded
+// in place by open(), in the same transaction that checks the schema: the log start {0, 0} is
+// added to meta and schema_version set to 2 -- all or nothing. A version-1 agent then refuses the
+// file (newer schema), as it must: it would misread a compacted log.
 //
 // Transactions: the first write after a sync() opens a transaction (BEGIN IMMEDIATE); every
 // write of a Ready -- hard state, the truncation of a conflicting suffix, the new entries -- goes
@@ -38,8 +47,8 @@
 // are handled one at a time, in order (raft.h), so the worker never races the loop for this
 // object. The connection may move between threads between calls.
 //
-// Not here: sockets, clocks, randomness (none are needed); snapshots and log compaction (the log
-// starts at index 1); the simulated SQLite disk that tears writes (README.md next steps).
+// Not here: sockets, clocks, randomness (none are needed); the snapshot image (the host's);
+// the simulated SQLite disk that tears writes (README.md next steps).
 #pragma once
 
 #include <cstddef>
@@ -70,7 +79,7 @@ struct SqliteStorageOptions {
 
 class SqliteStorage final : public Storage {
  public:
-  static constexpr int64_t kSchemaVersion = 1;
+  static constexpr int64_t kSchemaVersion = 2;
 
   // Opens (creating if absent) the database at `path`, sets WAL and synchronous=FULL, creates or
   // checks the schema and validates the stored hard state and log. Errors: kIo (SQLite could not
@@ -86,19 +95,25 @@ class SqliteStorage final : public Storage {
 
   // --- Storage: reads see every write so far, synced or not (like MemStorage's current view) ----
   HardState hard_state() const override { return hs_; }
+  SnapshotMeta snapshot_meta() const override { return start_; }
   Index last_index() const override { return last_index_; }
   Term last_term() const { return last_term_; }
   // Stops the process if SQLite fails to read a file that open() validated (see above).
   std::vector<Entry> entries(Index from) const override;
-  // Entries [from, to] (to clamped to last_index()), with errors as values. `from` >= 1.
+  // Entries [max(from, first_index()), to] (to clamped to last_index()), with errors as values.
+  // `from` >= 1.
   base::Result<std::vector<Entry>> read_entries(Index from, Index to) const;
 
   // --- Storage: writes (buffered in one transaction until sync()) -----------------------------
   base::Status save_hard_state(const HardState& hs) override;
+  // kInvalidArgument (nothing written) for index or term 0, an index below the log start or a
+  // term above the stored current term.
+  base::Status apply_snapshot(const SnapshotMeta& meta) override;
   base::Status truncate_suffix(Index from) override;
   // kInvalidArgument if the first index is not last_index() + 1 or the batch is not contiguous;
   // kResourceExhausted if an entry's data is over entry_bytes_max. Both checked before writing.
   base::Status append(std::span<const Entry> entries) override;
+  base::Status compact(Index upto) override;
   // Commits the open transaction (fsync of the WAL). OK and no I/O if nothing was written.
   base::Status sync() override;
 
@@ -106,6 +121,8 @@ class SqliteStorage final : public Storage {
   uint64_t syncs() const { return syncs_; }
   // True after a failed write or sync: the host must stop.
   bool failed() const { return failed_; }
+  // The schema version open() found and upgraded (1), or 0 if it needed no migration.
+  int64_t migrated_from() const { return migrated_from_; }
 
  private:
   SqliteStorage(sqlite3* db, SqliteStorageOptions options);
@@ -116,6 +133,8 @@ class SqliteStorage final : public Storage {
   base::Status begin_if_needed();
   base::Status fail(base::Status s);  // poisons the object and returns s
   base::Status check_writable() const;
+  // Deletes entries <= delete_upto and records `start` as the log start.
+  base::Status write_start(const SnapshotMeta& start, Index delete_upto);
 
   sqlite3* db_ = nullptr;
   SqliteStorageOptions options_;
@@ -128,13 +147,17 @@ class SqliteStorage final : public Storage {
   sqlite3_stmt* insert_ = nullptr;
   sqlite3_stmt* select_ = nullptr;
   sqlite3_stmt* term_at_ = nullptr;
+  sqlite3_stmt* save_start_ = nullptr;
+  sqlite3_stmt* delete_prefix_ = nullptr;
 
   HardState hs_;
+  SnapshotMeta start_;
   Index last_index_ = 0;
   Term last_term_ = 0;
   bool in_txn_ = false;
   bool failed_ = false;
   uint64_t syncs_ = 0;
+  int64_t migrated_from_ = 0;
 };
 
 }  // namespace raft

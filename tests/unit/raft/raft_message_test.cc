@@ -202,3 +202,102 @@ TEST(RaftMessage, ReadSeqTransferAndTimeoutNowAreCompatibleAdditions) {
   vb[12] = 4;  // after version, type, the 8-byte term and two 1-byte ids: the flags
   EXPECT_FALSE(wire::decode_raft_message(base::as_bytes(vb), &out).is_ok());
 }
+
+// Figure 5.3's InstallSnapshot and its reply round-trip (an empty image too), every truncation
+// is refused, and the decoder refuses what the core must never see: index or term 0, a chunk
+// beyond the announced image, a done flag that disagrees with the chunk's end, an image or chunk
+// over the bounds, unknown flags.
+TEST(RaftMessage, InstallSnapshotRoundTripsAndIsBounded) {
+  RaftMessage s;
+  s.type = RaftType::kInstallSnapshot;
+  s.term = 9;
+  s.from = 1;
+  s.to = 3;
+  s.snapshot_index = 1000;
+  s.snapshot_term = 8;
+  s.snapshot_bytes = 10;
+  s.offset = 4;
+  s.data = std::string("\0bcdef", 6);
+  s.done = true;
+  EXPECT_EQ(roundtrip(s), s);
+  RaftMessage first = s;
+  first.offset = 0;
+  first.data = "abcd";
+  first.done = false;
+  EXPECT_EQ(roundtrip(first), first);
+  RaftMessage empty = s;
+  empty.snapshot_bytes = 0;
+  empty.offset = 0;
+  empty.data.clear();
+  EXPECT_EQ(roundtrip(empty), empty);
+  RaftMessage r;
+  r.type = RaftType::kInstallSnapshotReply;
+  r.term = 9;
+  r.from = 3;
+  r.to = 1;
+  r.snapshot_index = 1000;
+  r.offset = 4;
+  r.mismatch = true;
+  r.last_log_index = 12;
+  EXPECT_EQ(roundtrip(r), r);
+  r.mismatch = false;
+  r.done = true;
+  r.refused = true;
+  EXPECT_EQ(roundtrip(r), r);
+  EXPECT_EQ(wire::raft_type_name(RaftType::kInstallSnapshot), "install_snapshot");
+
+  RaftMessage out;
+  for (const RaftMessage& m : {s, r}) {
+    const std::string b = wire::encode_raft_message(m);
+    for (size_t n = 0; n < b.size(); ++n) {
+      EXPECT_FALSE(wire::decode_raft_message(base::as_bytes(b.substr(0, n)), &out).is_ok()) << n;
+    }
+  }
+  auto refused = [&](RaftMessage m) {
+    // Encode by hand what the encoder would assert on or what decodes to nonsense.
+    std::string b;
+    base::ByteWriter w(&b, 16u << 20);
+    w.u8(wire::kRaftProtocolVersion);
+    w.u8(uint8_t(RaftType::kInstallSnapshot));
+    w.u64(m.term);
+    w.varint(m.from);
+    w.varint(m.to);
+    w.varint(m.snapshot_index);
+    w.varint(m.snapshot_term);
+    w.varint(m.snapshot_bytes);
+    w.varint(m.offset);
+    w.u8(m.done ? 1 : (m.refused ? 2 : 0));
+    w.str(m.data);
+    return !wire::decode_raft_message(base::as_bytes(b), &out).is_ok();
+  };
+  EXPECT_FALSE(refused(s)) << "the hand encoder matches";
+  RaftMessage bad = s;
+  bad.snapshot_index = 0;
+  EXPECT_TRUE(refused(bad));
+  bad = s;
+  bad.snapshot_term = 0;
+  EXPECT_TRUE(refused(bad));
+  bad = s;
+  bad.offset = 5;  // 5 + 6 > 10
+  EXPECT_TRUE(refused(bad));
+  bad = s;
+  bad.done = false;  // ends the image without saying so
+  EXPECT_TRUE(refused(bad));
+  bad = first;
+  bad.done = true;  // says done before the end
+  EXPECT_TRUE(refused(bad));
+  bad = s;
+  bad.refused = true;  // flag 2 is not a request flag
+  bad.done = false;
+  EXPECT_TRUE(refused(bad));
+  bad = s;
+  bad.snapshot_bytes = wire::kSnapshotBytesMax + 1;
+  EXPECT_TRUE(refused(bad));
+  bad = first;
+  bad.snapshot_bytes = wire::kSnapshotChunkBytesMax + 10;
+  bad.data.assign(wire::kSnapshotChunkBytesMax + 1, 'x');
+  EXPECT_TRUE(refused(bad)) << "a chunk over kSnapshotChunkBytesMax";
+  std::string rb = wire::encode_raft_message(r);
+  rb[12] = 8;  // the reply's flags byte: an unknown bit
+  EXPECT_FALSE(wire::decode_raft_message(base::as_bytes(rb), &out).is_ok());
+}

@@ -229,11 +229,11 @@ TEST(SqliteStorage, RefusesANewerSchemaVersion) {
   TempDir dir;
   std::string path = dir.file("raft.db");
   populate(path);
-  raw_sql(path, "UPDATE meta SET value = 2 WHERE key = 'schema_version';");
+  raw_sql(path, "UPDATE meta SET value = 3 WHERE key = 'schema_version';");
   auto r = SqliteStorage::open(path);
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.status().code(), base::Code::kFailedPrecondition);
-  EXPECT_NE(r.status().message().find("schema version 2 is newer"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("schema version 3 is newer"), std::string::npos) << r.status().message();
 }
 
 TEST(SqliteStorage, HandCorruptedDatabasesGiveClearErrors) {
@@ -254,6 +254,17 @@ TEST(SqliteStorage, HandCorruptedDatabasesGiveClearErrors) {
       {"DELETE FROM meta;", "meta has no schema_version"},
       {"UPDATE hard_state SET term = 'x';", "non-integer"},
       {"UPDATE meta SET value = 0;", "not a valid version"},
+      {"DELETE FROM meta WHERE key = 'snapshot_term';", "meta has no snapshot_term"},
+      {"UPDATE meta SET value = 'x' WHERE key = 'snapshot_index';", "snapshot_index is not a valid index"},
+      {"UPDATE meta SET value = 2 WHERE key = 'snapshot_index';", "log start has index 2 but term 0"},
+      {"UPDATE meta SET value = 2 WHERE key = 'snapshot_index'; UPDATE meta SET value = 1 WHERE key = 'snapshot_term';",
+       "starts at index 1, not 3"},
+      {"DELETE FROM log WHERE idx <= 2; UPDATE meta SET value = 2 WHERE key = 'snapshot_index';"
+       "UPDATE meta SET value = 9 WHERE key = 'snapshot_term';",
+       "log start has term 9, above the stored current term 3"},
+      {"DELETE FROM log WHERE idx <= 3; UPDATE meta SET value = 3 WHERE key = 'snapshot_index';"
+       "UPDATE meta SET value = 3 WHERE key = 'snapshot_term';",
+       "entry 4 has term 2, below term 3"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.sql);
@@ -449,3 +460,110 @@ TEST(SqliteStorage, SigkillCheckCatchesAckBeforeSync) {
 }
 
 }  // namespace
+
+TEST(SqliteStorage, CompactionAndSnapshotMetaSurviveReopen) {
+  // §5.1 in the file: compact() and apply_snapshot() move the log start in the Ready's
+  // transaction; after reopen the log starts there, entries() skips what is gone and
+  // truncation, appends and the term before the first entry work from it. Unsynced compaction
+  // is lost like any write.
+  TempDir dir;
+  std::string path = dir.file("raft.db");
+  populate(path);
+  {
+    auto s = open_ok(path);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->snapshot_meta(), (raft::SnapshotMeta{}));
+    ASSERT_TRUE(s->compact(3).is_ok());
+    EXPECT_EQ(s->snapshot_meta(), (raft::SnapshotMeta{3, 2}));
+    // closed without sync: lost
+  }
+  {
+    auto s = open_ok(path);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->snapshot_meta(), (raft::SnapshotMeta{}));
+    EXPECT_EQ(s->entries(1).size(), 5u);
+    ASSERT_TRUE(s->compact(3).is_ok());
+    EXPECT_EQ(s->compact(9).code(), base::Code::kInvalidArgument);
+    ASSERT_TRUE(s->sync().is_ok());
+  }
+  {
+    auto s = open_ok(path);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->snapshot_meta(), (raft::SnapshotMeta{3, 2}));
+    EXPECT_EQ(s->first_index(), 4u);
+    EXPECT_EQ(s->last_index(), 5u);
+    ASSERT_EQ(s->entries(1).size(), 2u);
+    EXPECT_EQ(s->entries(1).front().index, 4u);
+    EXPECT_EQ(s->truncate_suffix(3).code(), base::Code::kInvalidArgument) << "at the log start";
+    ASSERT_TRUE(s->truncate_suffix(4).is_ok());
+    EXPECT_EQ(s->last_index(), 3u);
+    EXPECT_EQ(s->last_term(), 2u) << "the log start's term";
+    ASSERT_TRUE(s->append(std::vector<Entry>{entry(4, 3)}).is_ok());
+    ASSERT_TRUE(s->sync().is_ok());
+    // A follower installs a leader's snapshot beyond its log (receiver 7: nothing kept).
+    EXPECT_EQ(s->apply_snapshot({2, 1}).code(), base::Code::kInvalidArgument) << "behind the log start";
+    EXPECT_EQ(s->apply_snapshot({9, 4}).code(), base::Code::kInvalidArgument) << "term above the current term";
+    ASSERT_TRUE(s->save_hard_state({4, 0}).is_ok());
+    ASSERT_TRUE(s->apply_snapshot({9, 4}).is_ok());
+    EXPECT_EQ(s->last_index(), 9u);
+    EXPECT_EQ(s->last_term(), 4u);
+    ASSERT_TRUE(s->append(std::vector<Entry>{entry(10, 4)}).is_ok());
+    ASSERT_TRUE(s->sync().is_ok());
+  }
+  auto s = open_ok(path);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->snapshot_meta(), (raft::SnapshotMeta{9, 4}));
+  EXPECT_EQ(s->entries(1), std::vector<Entry>{entry(10, 4)});
+  // RaftCore loads the log start and what follows.
+  raft::RaftConfig c;
+  c.id = 1;
+  c.voters = {1, 2, 3};
+  raft::RaftCore core(c, *s, 1, base::MonoTime::from_ns(0), 9);
+  EXPECT_EQ(core.log_start(), (raft::SnapshotMeta{9, 4}));
+  EXPECT_EQ(core.last_index(), 10u);
+  EXPECT_EQ(core.term_at(9), 4u);
+}
+
+TEST(SqliteStorage, Version1DatabasesAreMigratedInPlace) {
+  // A database written before log compaction (schema version 1: no log start in meta) opens,
+  // is upgraded to version 2 in one transaction with the log start {0, 0}, keeps its contents,
+  // and opens again without a second migration.
+  TempDir dir;
+  std::string path = dir.file("raft.db");
+  raw_sql(path,
+          "PRAGMA journal_mode=WAL;"
+          "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+          "CREATE TABLE hard_state(id INTEGER PRIMARY KEY CHECK (id = 1), term INTEGER NOT NULL,"
+          "  voted_for INTEGER NOT NULL);"
+          "CREATE TABLE log(idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL,"
+          "  data BLOB NOT NULL);"
+          "INSERT INTO meta(key, value) VALUES ('schema_version', 1);"
+          "INSERT INTO hard_state VALUES (1, 3, 2);"
+          "INSERT INTO log VALUES (1, 1, 0, x'61'), (2, 2, 1, x''), (3, 3, 0, x'6263');");
+  {
+    auto s = open_ok(path);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->migrated_from(), 1);
+    EXPECT_EQ(s->hard_state(), (HardState{3, 2}));
+    EXPECT_EQ(s->snapshot_meta(), (raft::SnapshotMeta{}));
+    ASSERT_EQ(s->entries(1).size(), 3u);
+    EXPECT_EQ(s->entries(1)[2].data, "bc");
+    ASSERT_TRUE(s->compact(2).is_ok());
+    ASSERT_TRUE(s->sync().is_ok());
+  }
+  auto s = open_ok(path);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->migrated_from(), 0);
+  EXPECT_EQ(s->snapshot_meta(), (raft::SnapshotMeta{2, 2}));
+  EXPECT_EQ(s->entries(1).size(), 1u);
+  // What a version-1 agent would find now: version 2, which it refuses as newer.
+  sqlite3* db = nullptr;
+  s.reset();
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int64(st, 0), 2);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
