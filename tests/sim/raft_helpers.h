@@ -28,6 +28,24 @@
 //                         applies 1, 2, 3, ... in order.
 // The first violation is recorded (with the step and time) and the run's test fails on it.
 //
+// Snapshots and log compaction (chapter 5; FleetOptions::compact_probability): after applying
+// an entry a server sometimes snapshots its state machine -- the KV map, its applied index and
+// the chain hash below, padded so an image takes several InstallSnapshot chunks -- saves it in
+// its snapshot file (the Fleet's, surviving crashes; saving is durable at once), hands it to the
+// core and compacts, keeping 0-8 entries below it. Lagging and restarted servers catch up by
+// InstallSnapshot; the host performs a Ready's snapshot as raft.h says (save; persist and sync;
+// then restore the state machine) and at start runs recover_snapshot() and restores its state
+// machine from the saved snapshot. With compaction the checkers see only what the logs still
+// hold: Log Matching and Leader Append-Only from each log's start, Leader Completeness counts an
+// entry at or below a leader's log start as held (its snapshot holds it, and the chain check
+// below checks the snapshot's content). State-Machine Safety is checked on a chain hash: each
+// server's hash of everything it applied, in order, must equal every other server's at the same
+// index -- also when a snapshot restores it (a snapshot carries its chain hash). A sixth check,
+// Snapshot Durability: a restarted server's saved snapshot must reach its log's start (else
+// entries were compacted before the snapshot covering them was durable: data loss); the negative
+// control debug_compact_before_snapshot_saved (the host compacts first and saves the snapshot
+// 50 ms later) must be caught by it.
+//
 // KV clients and linearizability (FleetOptions::kv_clients): simulated clients, each with one
 // operation at a time, put a value, compare-and-set, or read one of a few keys against a tiny
 // state machine that every server rebuilds from its log ("kv put K V op" / "kv cas K A B op"
@@ -49,6 +67,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -77,6 +96,20 @@ struct FleetOptions {
   size_t kv_keys = 3;
   base::Duration kv_think_max = base::Duration::millis(10);  // pause between a client's ops
   base::Duration kv_timeout = base::Duration::millis(300);   // then the outcome is unknown
+  // Chapter 5: after each applied entry a server snapshots and compacts with this probability
+  // (0: never).
+  double compact_probability = 0;
+  size_t snapshot_padding_bytes = 700;  // image padding: several chunks of sim_config()'s 256
+  // Negative control: the host compacts at once but saves the snapshot only 50 ms later; a crash
+  // in between leaves a log that starts after the saved snapshot.
+  bool debug_compact_before_snapshot_saved = false;
+};
+
+// What a server's state machine applied in this life: the last index and the chain hash of
+// every entry applied up to it (a snapshot restore sets both).
+struct Applied {
+  raft::Index last = 0;
+  uint64_t chain = 0;
 };
 
 // One KV operation as the client saw it.
@@ -99,7 +132,11 @@ struct Fleet {
   FleetOptions options;
   size_t servers = 0;  // voters s1..sN on nodes 0..N-1
   std::map<sim::NodeId, std::unique_ptr<raft::MemStorage>> disk;  // survives crashes
-  std::map<sim::NodeId, std::vector<raft::Entry>> applied;         // this life's applies
+  std::map<sim::NodeId, Applied> applied;                          // this life's state machine
+  std::map<sim::NodeId, std::optional<raft::Snapshot>> snapshot_file;  // survives crashes
+  uint64_t compactions = 0;  // snapshots taken and compacted to (hosts)
+  uint64_t installs = 0;     // leaders' snapshots installed by followers (Ready::snapshot)
+  uint64_t restores = 0;     // state machines restored from a saved snapshot at start
   std::string violation;  // first invariant violation, "" if none
   uint64_t checks = 0;
   uint64_t proposed = 0;
@@ -130,8 +167,12 @@ struct Fleet {
     world.on_step([this] { check(); });
   }
   void check();
-  // Called by servers for every applied entry.
+  // Called by servers for every applied entry, and when a snapshot (at `index`, with the chain
+  // hash it carries) replaces the state machine.
   void on_apply(sim::NodeId id, const raft::Entry& e);
+  void on_restore(sim::NodeId id, raft::Index index, uint64_t chain);
+  // Records a violation found by a server (Snapshot Durability).
+  void fail(const std::string& what);
 
   // Heals every fault, restarts every down server, stops the client, and runs until a leader
   // commits a final command and every server applied it (at most `limit`). Returns whether it
@@ -159,7 +200,6 @@ struct Fleet {
     raft::Index lead_last_index = 0;
     raft::Term lead_last_term = 0;
   };
-  void fail(const std::string& what);
   void check_server(sim::NodeId id, RaftServer& s, std::vector<raft::Entry>& newly_committed);
   bool leader_holds(const raft::RaftCore& c, raft::Index i, raft::Term t, uint64_t h) const;
 
@@ -168,6 +208,7 @@ struct Fleet {
   std::map<std::pair<raft::Index, raft::Term>, std::pair<uint64_t, raft::Term>> registry_;
   std::map<raft::Index, std::pair<raft::Term, uint64_t>> committed_;  // index -> (term, hash)
   std::map<raft::Index, uint64_t> applied_global_;                    // index -> hash
+  std::map<raft::Index, uint64_t> chain_global_;                      // index -> chain hash
   bool client_on_ = false;
   uint64_t client_seq_ = 0;
   void client_tick();
@@ -205,6 +246,11 @@ class RaftServer final : public sim::Process {
   void pump();
   void finish_ready(raft::Ready rd);
   void kv_apply(const raft::Entry& e);
+  // Chapter 5, the host's side (raft.h).
+  std::string kv_image() const;
+  void kv_restore(const raft::Snapshot& s);
+  void maybe_compact();
+  base::Prng prng_;
   void kv_serve_reads();
   void send(const raft::Message& m);
   void arm();

@@ -2,11 +2,13 @@
 // delay and reordering, partitions (halves, one server, one way), crashes and restarts that keep
 // only what was synced -- with the five safety checkers of raft_helpers.h after every step; every
 // run then heals and must elect a leader, commit a command and leave every replica with the same
-// applied sequence. Leadership transfers (§3.10) are among the faults. KV clients write,
+// applied sequence. Servers snapshot and compact at random points (chapter 5), so restarted
+// and lagging servers catch up by InstallSnapshot. Leadership transfers (§3.10) are among the
+// faults. KV clients write,
 // compare-and-set and read through ReadIndex (§6.4) all along; each run's history must be
 // linearizable (tests/lin). Same seed, same trace hash. Negative controls (acknowledging before
-// fsync, pre-vote off under a flapping follower, a leader serving reads from local state) prove
-// the checkers catch what they claim to.
+// fsync, pre-vote off under a flapping follower, a leader serving reads from local state, a host
+// that compacts before its snapshot is saved) prove the checkers catch what they claim to.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -34,6 +36,7 @@ struct Outcome {
   std::string lin_explanation;
   size_t kv_ops = 0, kv_reads_ok = 0, kv_unknown = 0;
   uint64_t transfers = 0;
+  uint64_t compactions = 0, installs = 0, restores = 0;  // chapter 5
 };
 
 struct FaultPlan {
@@ -143,10 +146,13 @@ Outcome run(uint64_t seed, size_t servers, FleetOptions opts, const FaultPlan& p
   o.violation = f.violation;
   o.trace_hash = w.trace_hash();
   o.steps = w.steps();
-  o.applied = f.applied[0].size();
+  o.applied = f.applied[0].last;
   o.crashes = f.crashes;
   o.terms_with_leader = f.leader_of_term.size();
   o.transfers = f.transfers;
+  o.compactions = f.compactions;
+  o.installs = f.installs;
+  o.restores = f.restores;
   if (opts_kv(f)) {
     lin::History h = f.kv_history();
     lin::CheckOptions co;
@@ -166,10 +172,12 @@ Outcome run(uint64_t seed, size_t servers, FleetOptions opts, const FaultPlan& p
   return o;
 }
 
-// The sweeps' clients: three KV clients on three keys (FleetOptions defaults for the rest).
+// The sweeps' clients: three KV clients on three keys; servers snapshot and compact after about
+// one applied entry in 30 (FleetOptions defaults for the rest).
 FleetOptions kv_options() {
   FleetOptions o;
   o.kv_clients = 3;
+  o.compact_probability = 1.0 / 30;
   return o;
 }
 
@@ -177,6 +185,7 @@ void sweep(size_t servers, uint64_t seeds_default) {
   const auto t0 = std::chrono::steady_clock::now();
   uint64_t steps = 0, crashes = 0, applied = 0, terms = 0, runs = 0, transfers = 0;
   uint64_t kv_ops = 0, kv_reads = 0, kv_unknown = 0;
+  uint64_t compactions = 0, installs = 0, restores = 0, seeds_with_install = 0;
   for (uint64_t seed : sim::test_seeds(seeds_default)) {
     WEFT_SIM_SEED_SCOPE(seed);
     Outcome o = run(seed, servers, kv_options(), FaultPlan{});
@@ -193,13 +202,25 @@ void sweep(size_t servers, uint64_t seeds_default) {
     kv_ops += o.kv_ops;
     kv_reads += o.kv_reads_ok;
     kv_unknown += o.kv_unknown;
+    compactions += o.compactions;
+    installs += o.installs;
+    restores += o.restores;
+    seeds_with_install += o.installs > 0;
     ++runs;
+  }
+  if (runs >= 20) {
+    // Chapter 5 was exercised, not just compiled in: logs were compacted, and followers caught
+    // up by InstallSnapshot on a good share of the seeds.
+    EXPECT_GT(compactions, runs);
+    EXPECT_GT(seeds_with_install, runs / 10) << "InstallSnapshot happened on too few seeds";
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   printf("raft sim %zu servers: %" PRIu64 " seeds, %" PRIu64 " steps, %" PRIu64 " crashes, %" PRIu64
          " transfers, %" PRIu64 " leader terms, %" PRIu64 " entries applied per replica (sum); KV history: %" PRIu64
-         " operations (%" PRIu64 " reads, %" PRIu64 " unknown), linearizable; %.1f s wall\n",
-         servers, runs, steps, crashes, transfers, terms, applied, kv_ops, kv_reads, kv_unknown, secs);
+         " operations (%" PRIu64 " reads, %" PRIu64 " unknown), linearizable; snapshots: %" PRIu64
+         " compactions, %" PRIu64 " installs (on %" PRIu64 " seeds), %" PRIu64 " restores at start; %.1f s wall\n",
+         servers, runs, steps, crashes, transfers, terms, applied, kv_ops, kv_reads, kv_unknown, compactions, installs,
+         seeds_with_install, restores, secs);
 }
 
 }  // namespace
@@ -209,14 +230,18 @@ TEST(RaftSim, ThreeServersSurviveRandomFaults) { sweep(3, 200); }
 TEST(RaftSim, FiveServersSurviveRandomFaults) { sweep(5, 100); }
 
 TEST(RaftSim, SameSeedSameTrace) {
+  FleetOptions opts;
+  opts.compact_probability = 1.0 / 30;
   for (uint64_t seed : sim::test_seeds(3)) {
     WEFT_SIM_SEED_SCOPE(seed);
-    Outcome a = run(seed, 5, FleetOptions{}, FaultPlan{});
-    Outcome b = run(seed, 5, FleetOptions{}, FaultPlan{});
+    Outcome a = run(seed, 5, opts, FaultPlan{});
+    Outcome b = run(seed, 5, opts, FaultPlan{});
     EXPECT_EQ(a.trace_hash, b.trace_hash);
     EXPECT_EQ(a.steps, b.steps);
     EXPECT_EQ(a.applied, b.applied);
-    Outcome c = run(seed + 1000, 5, FleetOptions{}, FaultPlan{});
+    EXPECT_EQ(a.compactions, b.compactions);
+    EXPECT_EQ(a.installs, b.installs);
+    Outcome c = run(seed + 1000, 5, opts, FaultPlan{});
     EXPECT_NE(a.trace_hash, c.trace_hash);
   }
 }
@@ -331,4 +356,41 @@ TEST(RaftSim, NegativeControlReadsFromLocalStateAreNotLinearizable) {
   }
   printf("read-local caught on %" PRIu64 " of %" PRIu64 " seeds; first:\n%s\n", caught, runs, example.c_str());
   EXPECT_GT(caught, 0u) << "the linearizability check missed reads served without ReadIndex";
+}
+
+// Negative control for chapter 5's durability order: a host that compacts its log at once but
+// saves the snapshot covering it 50 ms later. A crash in that window restarts the server with a
+// log that starts after its saved snapshot -- committed entries it can no longer apply. The
+// Snapshot Durability check must catch it on some seed; the same seeds with the right order
+// (save, then compact) must pass.
+TEST(RaftSim, NegativeControlCompactingBeforeTheSnapshotIsSavedIsCaught) {
+  FleetOptions opts = kv_options();
+  opts.compact_probability = 1.0 / 10;
+  opts.debug_compact_before_snapshot_saved = true;
+  FaultPlan plan;
+  plan.span = Duration::seconds(3);
+  plan.crash_weight = 6;  // mostly crashes
+  plan.gap_min = Duration::millis(20);
+  plan.gap_max = Duration::millis(120);
+  uint64_t caught = 0, runs = 0;
+  std::string example;
+  for (uint64_t seed : sim::test_seeds(20)) {
+    Outcome o = run(seed, 3, opts, plan);
+    ++runs;
+    if (o.violation.find("Snapshot Durability") != std::string::npos) {
+      ++caught;
+      if (example.empty()) example = "seed " + std::to_string(seed) + ": " + o.violation;
+      if (caught <= 3) {
+        WEFT_SIM_SEED_SCOPE(seed);
+        FleetOptions good = opts;
+        good.debug_compact_before_snapshot_saved = false;
+        Outcome g = run(seed, 3, good, plan);
+        EXPECT_EQ(g.violation, "");
+        EXPECT_TRUE(g.settled);
+      }
+    }
+  }
+  printf("compact-before-snapshot-saved caught on %" PRIu64 " of %" PRIu64 " seeds; first: %s\n", caught, runs,
+         example.c_str());
+  EXPECT_GT(caught, 0u) << "the Snapshot Durability check missed a compaction before the snapshot was saved";
 }
