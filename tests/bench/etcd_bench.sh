@@ -220,10 +220,10 @@ bench_system() {
     l=$(leader "$sys")
     [ -n "$l" ] || die "$sys: no leader before failover $i"
     inns "$kvclient" probe --api="$(api "$sys")" --endpoints="$(endpoints "$sys")" --interval-ms=5 --timeout-ms=1000 \
-      --duration-s=60 --gap-min-ms=50 --recovered-ms=1000 --value-bytes="$VALUE_BYTES" --prefix="bench/probe$i" \
+      --duration-s=60 --gap-min-ms=200 --recovered-ms=1000 --armed-after-ms=1900 --value-bytes="$VALUE_BYTES" --prefix="bench/probe$i" \
       >"$work/probe.out" 2>>"$OUT/$sys-probe.err" &
     local probe=$!
-    sleep 2
+    sleep 2   # the probe counts only gaps that end after 1.9 s: hiccups before the kill do not stop it
     kill_ns=$(date +%s%N)
     kill_member "$sys" "$l"
     wait "$probe" || die "$sys: probe failed"

@@ -71,7 +71,9 @@ const char kUsage[] =
     "latency:    --count=N (1000) --warmup=N (20)\n"
     "throughput: --warmup-s=X (1)\n"
     "probe:      --interval-ms=N (5) --gap-min-ms=N (50) --recovered-ms=N (1000: stop once\n"
-    "            writes have succeeded this long after a gap of at least --gap-min-ms)\n";
+    "            writes have succeeded this long after a gap of at least --gap-min-ms)\n"
+    "            --armed-after-ms=N (0: only gaps that end later than this count, e.g. after\n"
+    "            the moment a script kills the leader; earlier hiccups are ignored)\n";
 
 struct Options {
   std::string mode;
@@ -98,6 +100,7 @@ struct Options {
   int interval_ms = 5;
   int gap_min_ms = 50;
   int recovered_ms = 1000;
+  int armed_after_ms = 0;
 };
 
 bool parse_int(std::string_view s, int64_t lo, int64_t hi, int64_t* out) {
@@ -222,6 +225,9 @@ bool parse_args(int argc, char** argv, Options* o, std::string* error) {
     } else if (name == "gap-min-ms") {
       ok = parse_int(v, 1, 600'000, &n);
       o->gap_min_ms = static_cast<int>(n);
+    } else if (name == "armed-after-ms") {
+      ok = parse_int(v, 0, 3'600'000, &n);
+      o->armed_after_ms = static_cast<int>(n);
     } else if (name == "recovered-ms") {
       ok = parse_int(v, 1, 600'000, &n);
       o->recovered_ms = static_cast<int>(n);
@@ -564,6 +570,7 @@ int run_probe(const Options& o) {
   const int64_t start = mono_ns();
   const int64_t wall_offset = wall_ns() - start;  // wall = mono + offset, for the report
   const int64_t deadline = start + static_cast<int64_t>(duration_s * 1e9);
+  const int64_t armed = start + int64_t{o.armed_after_ms} * 1'000'000;
   std::mutex mu;
   std::vector<int64_t> successes;  // mono ns of each successful write's completion
   successes.reserve(1 << 16);
@@ -577,7 +584,7 @@ int run_probe(const Options& o) {
     int64_t now = mono_ns();
     int64_t gap_min = int64_t{o.gap_min_ms} * 1'000'000;
     // The last gap of at least gap_min, then continuous successes for recovered_ms.
-    for (size_t i = successes.size() - 1; i > 0; --i) {
+    for (size_t i = successes.size() - 1; i > 0 && successes[i] > armed; --i) {
       if (successes[i] - successes[i - 1] >= gap_min)
         return now - successes[i] >= int64_t{o.recovered_ms} * 1'000'000 &&
                now - successes.back() < gap_min;
@@ -615,7 +622,7 @@ int run_probe(const Options& o) {
   std::sort(successes.begin(), successes.end());
   int64_t gap = 0, gap_start = 0, gap_end = 0;
   for (size_t i = 1; i < successes.size(); ++i) {
-    if (successes[i] - successes[i - 1] > gap) {
+    if (successes[i] > armed && successes[i] - successes[i - 1] > gap) {
       gap = successes[i] - successes[i - 1];
       gap_start = successes[i - 1];
       gap_end = successes[i];

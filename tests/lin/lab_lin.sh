@@ -17,6 +17,7 @@
 #   oneway   the leader's traffic to the others dropped, or theirs to it (alternately)
 #   kill     kill -9 of a server (the leader every other time), restarted when the fault ends
 #   pause    SIGSTOP of a server (the leader every other time), SIGCONT when the fault ends
+#   mixed    each fault one of the above, picked at random
 # Clients talk to the servers from the hub (tools/lab's <subnet>.254), outside every partition:
 # client i is bound to server i mod N, as Jepsen's clients are bound to a node.
 #
@@ -113,7 +114,7 @@ trap 'echo "lab_lin: over its time bound" >&2; exit 1' TERM
 IFS=, read -r -a sizes <<<"$SERVERS"
 IFS=, read -r -a scenarios <<<"$SCENARIOS"
 for s in "${scenarios[@]}"; do
-  case $s in halves|one|leader|ring|oneway|kill|pause) ;; *) die "unknown scenario '$s'" ;; esac
+  case $s in halves|one|leader|ring|oneway|kill|pause|mixed) ;; *) die "unknown scenario '$s'" ;; esac
 done
 for n in "${sizes[@]}"; do [[ "$n" =~ ^[1-9]$ ]] || die "SERVERS: each size must be 1..9, got '$n'"; done
 # Watchdog: every scenario is bounded by DURATION plus set-up and checking time.
@@ -263,6 +264,10 @@ target() {  # target ROUND: the leader every other round (if known), else a rand
 fault_on() {  # fault_on SCENARIO ROUND: starts the fault, sets `healing` for fault_off
   local s=$1 round=$2 order k l rest
   read -r -a order <<<"$(shuffled)"
+  if [ "$s" = mixed ]; then
+    local kinds=(halves one leader ring oneway kill pause)
+    s=${kinds[RANDOM % ${#kinds[@]}]}
+  fi
   case $s in
     halves)
       local h=$(( N / 2 ))
