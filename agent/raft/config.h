@@ -62,9 +62,9 @@ struct RaftConfig {
   size_t read_requests_max = 4096;
 
   // Chapter 5 snapshots. §5.1: a leader sends its snapshot to a follower that needs entries it
-  // compacted away, in InstallSnapshot chunks of snapshot_chunk_bytes (Figure 5.3: "Leaders always
-  // send chunks in order"), at most snapshot_chunks_inflight_max unacknowledged at once. 256 KiB
-  // x 4 keeps a LAN's bandwidth-delay product busy while one chunk stays a modest RPC frame.
+  // compacted away, in InstallSnapshot chunks of snapshot_chunk_bytes, in order (Figure 5.3), at
+  // most snapshot_chunks_inflight_max unacknowledged at once. 256 KiB x 4 keeps a LAN's
+  // bandwidth-delay product busy while one chunk stays a modest RPC frame.
   size_t snapshot_chunk_bytes = 256 * 1024;
   size_t snapshot_chunks_inflight_max = 4;
   // A follower accumulates an incoming snapshot in memory up to this many bytes and refuses a

@@ -161,7 +161,10 @@ void RaftCore::append_local(Entry e) {
 // term to the larger value. If a candidate or leader discovers that its term is out of date, it
 // immediately reverts to follower state."
 void RaftCore::become_follower(Term term, ServerId leader, base::MonoTime now) {
-  if (term > hs_.term) set_hard_state(term, kNoServer);
+  if (term > hs_.term) {
+    set_hard_state(term, kNoServer);
+    incoming_.reset();  // a partial snapshot from an earlier term's leader will not be finished
+  }
   if (role_ == Role::kLeader) abort_reads();
   role_ = Role::kFollower;
   leader_ = leader;
@@ -380,7 +383,7 @@ void RaftCore::on_message(const Message& m, base::MonoTime now) {
       r.granted = false;
       send(std::move(r));
     } else if (m.type == RaftType::kInstallSnapshot) {
-      // Figure 5.3 receiver 1: "Reply immediately if term < currentTerm" -- with our term.
+      // Figure 5.3 receiver 1: a request from an older term is answered at once, with our term.
       Message r;
       r.type = RaftType::kInstallSnapshotReply;
       r.to = m.from;
@@ -656,8 +659,8 @@ void RaftCore::send_append(ServerId peer, Progress& pr, Index prev, bool with_en
 }
 
 void RaftCore::replicate_to(ServerId peer, Progress& pr, bool heartbeat, base::MonoTime now) {
-  // §5.1: "the leader must occasionally send its snapshot to followers that lag behind" -- when
-  // the next entry a follower needs was compacted away.
+  // §5.1: the leader sends its snapshot to a follower that lags behind -- when the next entry it
+  // needs was compacted away.
   if (!pr.snap.data && pr.next <= start_.index && now >= pr.snap_retry_at) start_snapshot(peer, pr, now);
   if (pr.snap.data || pr.next <= start_.index) {
     if (pr.snap.data) send_snapshot_chunks(peer, pr, now);
@@ -936,8 +939,8 @@ base::Status RaftCore::compact(Index upto) {
   }
   // Applied entries were persisted by an earlier Ready: nothing unwritten is dropped.
   AGENT_ASSERT(unstable_from_ > upto);
-  // §5.1: "Once a server completes writing a snapshot, it may delete all log entries up through
-  // the last included index." Keep the last included entry's term for the consistency check.
+  // §5.1: once its snapshot is written, a server may delete the log entries up through the last
+  // included index. Keep that entry's term for the consistency check of the next one.
   const Term t = term_at(upto);
   log_.erase(log_.begin(), log_.begin() + static_cast<ptrdiff_t>(upto - start_.index));
   start_ = SnapshotMeta{upto, t};
@@ -950,13 +953,13 @@ void RaftCore::install_snapshot(const SnapshotMeta& meta, std::shared_ptr<const 
   AGENT_ASSERT(meta.index > commit_ && meta.index >= start_.index && role_ != Role::kLeader);
   AGENT_ASSERT(meta.term <= hs_.term);
   if (meta.index <= last_index() && term_at(meta.index) == meta.term) {
-    // Figure 5.3 receiver 6: "If existing log entry has same index and term as snapshot's last
-    // included entry, retain log entries following it and reply."
+    // Figure 5.3 receiver 6: the log holds the snapshot's last included entry (same index and
+    // term): the entries up through it go, the ones following it stay.
     log_.erase(log_.begin(), log_.begin() + static_cast<ptrdiff_t>(meta.index - start_.index));
     unstable_from_ = std::max(unstable_from_, meta.index + 1);
     stable_ = std::max(stable_, meta.index);
   } else {
-    // Receiver 7: "Discard the entire log." Storage drops what follows the snapshot too
+    // Receiver 7: discard the entire log. Storage drops what follows the snapshot too
     // (truncate_from after apply_snapshot).
     if (meta.index < last_index()) ++counters_.truncations;
     log_.clear();
@@ -991,7 +994,7 @@ void RaftCore::start_snapshot(ServerId peer, Progress& pr, base::MonoTime now) {
   ++counters_.snapshots_sent;
 }
 
-// Figure 5.3: "Leaders always send chunks in order." At most snapshot_chunks_inflight_max chunks
+// Figure 5.3: the leader sends chunks in order. At most snapshot_chunks_inflight_max chunks
 // beyond what the follower acknowledged.
 void RaftCore::send_snapshot_chunks(ServerId peer, Progress& pr, base::MonoTime now) {
   const std::string& image = *pr.snap.data;
@@ -1056,8 +1059,8 @@ void RaftCore::handle_install_snapshot(const Message& m, base::MonoTime now) {
       r.mismatch = true;  // a chunk of an image we have not started: from its beginning
       return reply(0);
     }
-    // Receiver 2: "Create new snapshot file if first chunk (offset is 0)" -- discarding any
-    // partial one (bounded: one image, at most snapshot_bytes_max).
+    // Receiver 2: a first chunk (offset 0) starts a new image, discarding any partial one
+    // (bounded: one image, at most snapshot_bytes_max).
     incoming_ = IncomingSnapshot{m.from, m.term, meta, m.snapshot_bytes, {}};
   }
   IncomingSnapshot& in = *incoming_;
@@ -1065,8 +1068,8 @@ void RaftCore::handle_install_snapshot(const Message& m, base::MonoTime now) {
     r.mismatch = true;  // a chunk was lost or reordered: resend from what we hold
     return reply(in.data.size());
   }
-  // Receiver 3: "Write data into snapshot file at given offset" -- the part we do not hold yet
-  // (a duplicate adds nothing).
+  // Receiver 3: write the data at its offset -- the part we do not hold yet (a duplicate adds
+  // nothing).
   const uint64_t end = m.offset + m.data.size();
   if (end > in.data.size()) in.data.append(m.data, static_cast<size_t>(in.data.size() - m.offset), std::string::npos);
   if (in.data.size() < in.bytes) return reply(in.data.size());  // receiver 4: wait for more

@@ -62,10 +62,10 @@
 //       * Figure 5.3 receiver: chunks accumulate in memory up to snapshot_bytes_max (a bigger
 //         image is refused; the leader waits an election timeout before trying again); a new
 //         image (another leader, term, index or size) starts at offset 0. When complete: receiver
-//         6 "if existing log entry has same index and term as snapshot's last included entry,
-//         retain log entries following it", else receiver 7 "discard the entire log"; commit and
-//         applied move to the snapshot's index, and the next Ready carries `snapshot` for the
-//         host to install (receiver 8: "reset state machine using snapshot contents"). The
+//         6 (the log holds the snapshot's last entry, same index and term: keep the entries after
+//         it), else receiver 7 (discard the entire log); commit and applied move to the
+//         snapshot's index, and the next Ready carries `snapshot` for the host to install
+//         (receiver 8: reset the state machine from the snapshot's contents). The
 //         reply that says "done" leaves only after that Ready was persisted (§3.8).
 //       * A snapshot whose index is at or below our commit index is answered "done" at once: a
 //         follower's committed prefix is the leader's (Leader Completeness, Log Matching).
