@@ -90,6 +90,15 @@ struct TlsSettings {
   std::string key_file;
 };
 
+// Server mode's log compaction (server/raft_host.h): a snapshot of the state is taken once this
+// many entries were applied since the last one, and that many entries are kept below it so that
+// a briefly lagging follower catches up from the log instead of a snapshot. Consul's defaults are
+// 16384 and 10240; these are smaller because the log lives in memory on small nodes.
+struct RaftSettings {
+  int64_t snapshot_threshold = 8192;
+  int64_t trailing_logs = 1024;
+};
+
 struct LogSettings {
   uint64_t ring_bytes_max = 256 << 10;
 };
@@ -116,6 +125,7 @@ struct Config {
   std::string encrypt;  // base64 gossip key, empty: gossip not encrypted
   HttpLimits http;
   TlsSettings tls;
+  RaftSettings raft;
   GossipSettings gossip;
   LogSettings log;
   bool enable_exec_checks = false;

@@ -50,6 +50,23 @@ base::Status decode_apply_reply(std::string_view body, uint64_t* index, state::A
 
 bool is_server_subject(const std::string& subject) { return subject.find("CN=server.") != std::string::npos; }
 
+constexpr std::string_view kSnapshotMagic = "WEFTRSNP";
+constexpr uint32_t kSnapshotFileFormat = 1;
+constexpr size_t kSnapshotHeaderBytes = 8 + 4 + 8 + 8;
+// The largest snapshot file read at start: the core's snapshot_bytes_max (64 MiB) and the header.
+constexpr size_t kSnapshotFileBytesMax = (size_t{64} << 20) + kSnapshotHeaderBytes;
+
+std::string snapshot_file_bytes(const raft::SnapshotMeta& meta, const std::string& image) {
+  std::string out;
+  base::ByteWriter w(&out, kSnapshotFileBytesMax + image.size());
+  w.raw(kSnapshotMagic);
+  w.u32(kSnapshotFileFormat);
+  w.u64(meta.index);
+  w.u64(meta.term);
+  w.raw(image);
+  return out;
+}
+
 }  // namespace
 
 raft::ServerId server_id_of(std::string_view node_id) {
@@ -107,6 +124,28 @@ base::Status RaftHost::start(const hal::tls::Identity& identity, const hal::Sock
   auto store = state::Store::open(state_path);
   if (!store.is_ok()) return base::error(store.status().code(), "%s: %s", state_path.c_str(), store.status().message().c_str());
   disk_->store = std::move(store).value();
+  // Chapter 5 at start (raft.h): finish an install a crash cut, and bring the store up to the
+  // log's start from the saved snapshot if it is behind it.
+  raft::SnapshotMeta meta;
+  std::shared_ptr<const std::string> image;
+  base::Status loaded = load_snapshot_file(&meta, &image);
+  if (loaded.is_ok()) {
+    base::Status r = raft::recover_snapshot(*disk_->storage, meta);
+    if (!r.is_ok()) return base::error(r.code(), "%s/snapshot: %s", dir_.c_str(), r.message().c_str());
+    saved_meta_ = meta;
+    saved_image_ = image;
+  } else if (loaded.code() != base::Code::kNotFound) {
+    return loaded;
+  }
+  if (disk_->store->last_applied() < disk_->storage->snapshot_meta().index) {
+    if (!saved_image_) {
+      return base::error(base::Code::kFailedPrecondition, "%s starts after index %llu but there is no snapshot file to restore the state from",
+                         raft_path.c_str(), static_cast<unsigned long long>(disk_->storage->snapshot_meta().index));
+    }
+    base::Status r = disk_->store->restore(*saved_image_);
+    if (!r.is_ok()) return base::error(r.code(), "restoring %s from %s/snapshot: %s", state_path.c_str(), dir_.c_str(), r.message().c_str());
+    AGENT_LOG_INFO(log_, kModule, "state restored from the snapshot at index %llu", static_cast<unsigned long long>(saved_meta_.index));
+  }
   applied_ = disk_->store->last_applied();
   if (applied_ > disk_->storage->last_index()) {
     return base::error(base::Code::kFailedPrecondition,
@@ -153,6 +192,25 @@ base::Status RaftHost::start(const hal::tls::Identity& identity, const hal::Sock
     AGENT_LOG_WARN(log_, kModule,
                    "no voters file and bootstrap_expect is 0: this server waits to be added to a cluster, which needs membership changes (not implemented yet)");
   }
+  return base::Status::ok();
+}
+
+base::Status RaftHost::load_snapshot_file(raft::SnapshotMeta* meta, std::shared_ptr<const std::string>* image) {
+  std::string path = dir_ + "/snapshot";
+  auto bytes = env_.fs->read_file(path, kSnapshotFileBytesMax);
+  if (!bytes.is_ok()) {
+    if (bytes.status().code() == base::Code::kNotFound) return bytes.status();
+    return base::error(bytes.status().code(), "%s: %s", path.c_str(), bytes.status().message().c_str());
+  }
+  base::ByteReader rd(base::as_bytes(*bytes));
+  base::ByteSpan magic = rd.raw(kSnapshotMagic.size());
+  uint32_t format = rd.u32();
+  meta->index = rd.u64();
+  meta->term = rd.u64();
+  if (!rd.ok() || base::as_chars(magic) != kSnapshotMagic || format != kSnapshotFileFormat || meta->index == 0 || meta->term == 0) {
+    return base::error(base::Code::kFailedPrecondition, "%s is not a snapshot file of this version", path.c_str());
+  }
+  *image = std::make_shared<const std::string>(bytes->substr(kSnapshotHeaderBytes));
   return base::Status::ok();
 }
 
@@ -231,6 +289,7 @@ base::Status RaftHost::start_core(const std::vector<std::string>& voters) {
   AGENT_TRY(env_.entropy->fill(std::span<uint8_t>(b, sizeof b)));
   for (uint8_t x : b) seed = (seed << 8) | x;
   core_ = std::make_unique<raft::RaftCore>(rc, *disk_->storage, seed, loop_.now(), applied_);
+  if (saved_image_) AGENT_TRY(core_->set_snapshot(saved_meta_, saved_image_));
   AGENT_LOG_INFO(log_, kModule, "raft started: id %016llx, %zu voters, term %llu, log ends at %llu, applied %llu",
                  static_cast<unsigned long long>(rc.id), rc.voters.size(), static_cast<unsigned long long>(core_->term()),
                  static_cast<unsigned long long>(core_->last_index()), static_cast<unsigned long long>(applied_));
@@ -267,19 +326,41 @@ void RaftHost::pump() {
 void RaftHost::submit_job(std::shared_ptr<Job> job) {
   std::shared_ptr<Disk> disk = disk_;
   std::weak_ptr<bool> alive = alive_;
+  hal::Fs* fs = env_.fs;
+  std::string snapshot_path = dir_ + "/snapshot";
   base::Status s = executor_.submit(
-      [disk, job] {
+      [disk, job, fs, snapshot_path] {
+        // Step 0 (Figure 5.3): a leader's snapshot is saved as ours before step 1 deletes the
+        // entries it covers.
+        const std::optional<raft::Snapshot>& snap = job->ready.snapshot;
+        if (snap) {
+          std::string bytes = snapshot_file_bytes(snap->meta, *snap->data);
+          job->status = fs->write_file(snapshot_path, base::as_bytes(bytes), 0600, /*durable=*/true);
+          if (!job->status.is_ok()) return;
+        }
         // Step 1 of raft.h's Ready: persist and sync.
         if (job->ready.needs_sync()) {
           job->status = raft::write_ready(*disk->storage, job->ready);
           if (job->status.is_ok()) job->status = disk->storage->sync();
           if (!job->status.is_ok()) return;
         }
-        // Step 2's apply, one transaction for the Ready's committed entries.
+        // Step 2: restore a received snapshot (receiver 8), then apply the committed entries
+        // after it, one transaction.
         auto& committed = job->ready.committed;
         job->results.assign(committed.size(), state::ApplyResult{});
-        if (committed.empty()) return;
+        if (!snap && committed.empty()) return;
         std::lock_guard<std::mutex> lock(disk->store_mu);
+        if (snap) {
+          job->status = disk->store->restore(*snap->data);
+          if (!job->status.is_ok()) return;
+          if (disk->store->last_applied() != snap->meta.index) {
+            job->status = base::error(base::Code::kFailedPrecondition, "the leader's snapshot for index %llu holds the state at %llu",
+                                      static_cast<unsigned long long>(snap->meta.index),
+                                      static_cast<unsigned long long>(disk->store->last_applied()));
+            return;
+          }
+        }
+        if (committed.empty()) return;
         size_t skip = 0;
         while (skip < committed.size() && committed[skip].index <= disk->store->last_applied()) ++skip;
         if (skip == committed.size()) return;
@@ -320,6 +401,25 @@ void RaftHost::finish_job(const std::shared_ptr<Job>& job) {
   for (const auto& m : ready.messages) send(m);
 
   std::vector<std::function<void()>> calls;
+  if (ready.snapshot) {
+    const raft::SnapshotMeta& meta = ready.snapshot->meta;
+    applied_ = std::max(applied_, meta.index);
+    saved_meta_ = meta;
+    saved_image_ = ready.snapshot->data;
+    ++snapshots_installed_;
+    AGENT_LOG_INFO(log_, kModule, "installed the leader's snapshot at index %llu (term %llu, %zu bytes)",
+                   static_cast<unsigned long long>(meta.index), static_cast<unsigned long long>(meta.term),
+                   ready.snapshot->data->size());
+    // Writes this server proposed at indexes the snapshot covers: whether they are in it is
+    // unknown here.
+    for (auto it = writes_.begin(); it != writes_.end() && it->first <= meta.index;) {
+      uint64_t index = it->first;
+      calls.push_back([done = std::move(it->second.done), index] {
+        done(index, base::error(base::Code::kTimeout, "replaced by the leader's snapshot; the write's outcome is unknown"));
+      });
+      it = writes_.erase(it);
+    }
+  }
   for (size_t i = 0; i < ready.committed.size(); ++i) {
     const raft::Entry& e = ready.committed[i];
     applied_ = std::max(applied_, e.index);
@@ -367,9 +467,74 @@ void RaftHost::finish_job(const std::shared_ptr<Job>& job) {
     }
   }
   core_->on_persisted(ready.id, loop_.now());
+  maybe_snapshot();
   pump();
   schedule();
   for (auto& c : calls) c();
+}
+
+void RaftHost::maybe_snapshot() {
+  if (busy_ || failed_ || core_ == nullptr) return;
+  const uint64_t threshold = static_cast<uint64_t>(config_.raft.snapshot_threshold);
+  if (applied_ < saved_meta_.index + threshold || applied_ <= core_->log_start().index) return;
+  if (core_->applied_index() != applied_) return;  // a Ready's entries are not all applied yet
+  // With no Ready out, the store holds exactly applied_: image it there (§5.1).
+  raft::SnapshotMeta meta{applied_, core_->term_at(applied_)};
+  busy_ = true;
+  struct Taken {
+    base::Status status;
+    std::shared_ptr<const std::string> image;
+  };
+  auto taken = std::make_shared<Taken>();
+  std::shared_ptr<Disk> disk = disk_;
+  std::weak_ptr<bool> alive = alive_;
+  hal::Fs* fs = env_.fs;
+  std::string path = dir_ + "/snapshot";
+  base::Status s = executor_.submit(
+      [disk, taken, meta, fs, path] {
+        std::string image;
+        {
+          std::lock_guard<std::mutex> lock(disk->store_mu);
+          if (disk->store->last_applied() != meta.index) {
+            taken->status = base::error(base::Code::kInternal, "the store is at %llu, not %llu",
+                                        static_cast<unsigned long long>(disk->store->last_applied()),
+                                        static_cast<unsigned long long>(meta.index));
+            return;
+          }
+          auto r = disk->store->snapshot();
+          if (!r.is_ok()) {
+            taken->status = r.status();
+            return;
+          }
+          image = std::move(r).value();
+        }
+        std::string bytes = snapshot_file_bytes(meta, image);
+        taken->status = fs->write_file(path, base::as_bytes(bytes), 0600, /*durable=*/true);
+        taken->image = std::make_shared<const std::string>(std::move(image));
+      },
+      [this, alive, taken, meta] {
+        if (alive.expired()) return;
+        busy_ = false;
+        if (!taken->status.is_ok()) {
+          fail_fatal(base::error(taken->status.code(), "taking a snapshot: %s", taken->status.message().c_str()));
+          return;
+        }
+        saved_meta_ = meta;
+        saved_image_ = taken->image;
+        ++snapshots_taken_;
+        base::Status st = core_->set_snapshot(meta, taken->image);
+        const uint64_t trailing = static_cast<uint64_t>(config_.raft.trailing_logs);
+        if (st.is_ok() && meta.index > trailing && meta.index - trailing > core_->log_start().index) {
+          st = core_->compact(meta.index - trailing);
+        }
+        if (!st.is_ok()) AGENT_LOG_WARN(log_, kModule, "snapshot at %llu: %s", static_cast<unsigned long long>(meta.index), st.message().c_str());
+        AGENT_LOG_DEBUG(log_, kModule, "snapshot at index %llu (%zu bytes); log now starts after %llu",
+                        static_cast<unsigned long long>(meta.index), taken->image->size(),
+                        static_cast<unsigned long long>(core_->log_start().index));
+        pump();
+        schedule();
+      });
+  if (!s.is_ok()) busy_ = false;  // the worker queue is full: try again after the next Ready
 }
 
 void RaftHost::send(const raft::Message& m) {
@@ -752,6 +917,9 @@ void RaftHost::add_stats(http::Json& doc, cJSON* stats) const {
   doc.add_u64(r, "reads_waiting", applied_waiters_.size());
   doc.add_u64(r, "watches", watches_.size());
   doc.add_u64(r, "dropped_messages", dropped_messages_);
+  doc.add_u64(r, "snapshot_index", saved_meta_.index);
+  doc.add_u64(r, "snapshots_taken", snapshots_taken_);
+  doc.add_u64(r, "snapshots_installed", snapshots_installed_);
   if (core_ != nullptr) {
     const raft::RaftCounters& c = core_->counters();
     doc.add_u64(r, "term", core_->term());
@@ -764,6 +932,9 @@ void RaftHost::add_stats(http::Json& doc, cJSON* stats) const {
     doc.add_u64(r, "leaderships", c.leaderships);
     doc.add_u64(r, "proposals", c.proposals);
     doc.add_u64(r, "readies", c.readies);
+    doc.add_u64(r, "log_start_index", core_->log_start().index);
+    doc.add_u64(r, "snapshots_sent", c.snapshots_sent);
+    doc.add_u64(r, "compactions", c.compactions);
   }
   if (endpoint_) {
     const rpc::EndpointCounters& e = endpoint_->counters();

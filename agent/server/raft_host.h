@@ -4,7 +4,20 @@
 //
 // Files, under <data_dir>/raft/: raft.db (term, vote, log: WAL, synchronous=FULL), state.db (the
 // state machine, synchronous=NORMAL: re-applied from the log after a power cut), voters (the node
-// ids of the voting members, one per line, written durably once when the cluster forms).
+// ids of the voting members, one per line, written durably once when the cluster forms), and
+// snapshot (the latest snapshot: "WEFTRSNP", u32 format 1, u64 index, u64 term, then the state
+// store's image -- state::Store::snapshot(), which carries its own SHA-256; written durably,
+// replacing the previous one in one rename).
+//
+// Snapshots (dissertation chapter 5; raft.h "Snapshots, the host's side"): once
+// raft.snapshot_threshold entries were applied since the last snapshot, the host pauses the Ready
+// pipeline, images the store at its applied index A, writes the snapshot file durably, hands it
+// to the core (set_snapshot) and compacts the log up to A - raft.trailing_logs. A leader sends the
+// image to a follower that needs compacted entries (InstallSnapshot, in chunks, in the core); the
+// follower's Ready then carries it, and the host saves it as its snapshot file first, persists the
+// Ready, and restores the store from it before applying anything after it. At start the host
+// recovers a cut install (raft::recover_snapshot), restores the store from the file if the store
+// is behind the log's start, and gives the core the saved snapshot.
 //
 // Forming the cluster (issue 4 item 4, like Consul's bootstrap_expect): servers find each other
 // in gossip -- members in this datacenter whose role tag includes "foundation" and whose tags
@@ -153,6 +166,10 @@ class RaftHost final : public kv::Backend {
   };
 
   base::Status load_voters();
+  // Reads <dir>/snapshot if it exists (kNotFound if not); checks the header.
+  base::Status load_snapshot_file(raft::SnapshotMeta* meta, std::shared_ptr<const std::string>* image);
+  // Takes a snapshot if enough was applied since the last one (pauses the Ready pipeline).
+  void maybe_snapshot();
   void maybe_bootstrap();
   base::Status start_core(const std::vector<std::string>& voters);
   void pump();
@@ -226,6 +243,11 @@ class RaftHost final : public kv::Backend {
   std::map<kv::WatchId, std::pair<uint64_t, std::function<void()>>> watches_;
   kv::WatchId next_watch_ = 1;
   uint64_t dropped_messages_ = 0;  // to servers with no known address
+  // The latest snapshot saved in <dir>/snapshot (index 0: none yet).
+  raft::SnapshotMeta saved_meta_;
+  std::shared_ptr<const std::string> saved_image_;
+  uint64_t snapshots_taken_ = 0;
+  uint64_t snapshots_installed_ = 0;
 
   std::function<void(base::Status)> fatal_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

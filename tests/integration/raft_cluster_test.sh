@@ -30,7 +30,7 @@ start_node() {
     -tls.ca_file="$TLS/weft-agent-ca.pem" -tls.cert_file="$TLS/dc1-server-weft-0.pem" \
     -tls.key_file="$TLS/dc1-server-weft-0-key.pem" \
     -retry_join=127.0.0.1:"${GOSSIP[s1]}" -retry_join=127.0.0.1:"${GOSSIP[s2]}" -gossip.rejoin_interval=1s \
-    >>"$WORK/$n.log" 2>&1 &
+    -raft.snapshot_threshold=64 -raft.trailing_logs=8 >>"$WORK/$n.log" 2>&1 &
   PID_OF[$n]=$!
   PIDS+=("$!")
 }
@@ -153,7 +153,9 @@ else
 fi
 NEW=$(agreed_leader "${REST[@]}") || NEW=""
 check "the new leader is one of the survivors" bash -c '[ -n "$1" ] && [ "$1" != "$2" ]' _ "$NEW" "$OLD"
-write_batch b 30 "${REST[@]}"
+# Enough writes while it is down that the survivors snapshot and compact past its log's end
+# (snapshot_threshold 64, trailing_logs 8): it must catch up by InstallSnapshot.
+write_batch b 150 "${REST[@]}"
 
 # The killed server restarts from its files and catches up.
 start_node "$OLD"
@@ -164,6 +166,15 @@ caught_up() {
   [ "$got" -ge "$want" ]
 }
 check "the restarted server catches up" wait_for 30 caught_up
+stat_of() {  # stat_of <node> <raft stat>
+  curl -fsS --max-time 2 "http://127.0.0.1:${HTTP[$1]}/v1/agent/self" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["Stats"]["raft"][sys.argv[1]])' "$2"
+}
+check "the survivors took snapshots and compacted their logs" \
+  bash -c '[ "$1" -ge 1 ] && [ "$2" -gt 0 ]' _ "$(stat_of "$NEW" snapshots_taken)" "$(stat_of "$NEW" log_start_index)"
+check "the restarted server caught up by installing the leader's snapshot" \
+  bash -c '[ "$1" -ge 1 ]' _ "$(stat_of "$OLD" snapshots_installed)"
+check "every server keeps its snapshot file" bash -c 'for n in s1 s2 s3; do [ -s "$1/$n/raft/snapshot" ] || exit 1; done' _ "$WORK"
 
 all_acked_on() {  # all_acked_on <node>: every acknowledged key with its value, from local state
   local keys
