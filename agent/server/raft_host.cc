@@ -134,6 +134,7 @@ base::Status RaftHost::start(const hal::tls::Identity& identity, const hal::Sock
     if (!r.is_ok()) return base::error(r.code(), "%s/snapshot: %s", dir_.c_str(), r.message().c_str());
     saved_meta_ = meta;
     saved_image_ = image;
+    disk_->file_index = meta.index;
   } else if (loaded.code() != base::Code::kNotFound) {
     return loaded;
   }
@@ -335,8 +336,12 @@ void RaftHost::submit_job(std::shared_ptr<Job> job) {
         const std::optional<raft::Snapshot>& snap = job->ready.snapshot;
         if (snap) {
           std::string bytes = snapshot_file_bytes(snap->meta, *snap->data);
-          job->status = fs->write_file(snapshot_path, base::as_bytes(bytes), 0600, /*durable=*/true);
-          if (!job->status.is_ok()) return;
+          std::lock_guard<std::mutex> lock(disk->file_mu);
+          if (snap->meta.index > disk->file_index) {
+            job->status = fs->write_file(snapshot_path, base::as_bytes(bytes), 0600, /*durable=*/true);
+            if (!job->status.is_ok()) return;
+            disk->file_index = snap->meta.index;
+          }
         }
         // Step 1 of raft.h's Ready: persist and sync.
         if (job->ready.needs_sync()) {
@@ -474,67 +479,88 @@ void RaftHost::finish_job(const std::shared_ptr<Job>& job) {
 }
 
 void RaftHost::maybe_snapshot() {
-  if (busy_ || failed_ || core_ == nullptr) return;
+  if (snapshotting_ || failed_ || core_ == nullptr) return;
   const uint64_t threshold = static_cast<uint64_t>(config_.raft.snapshot_threshold);
   if (applied_ < saved_meta_.index + threshold || applied_ <= core_->log_start().index) return;
-  if (core_->applied_index() != applied_) return;  // a Ready's entries are not all applied yet
-  // With no Ready out, the store holds exactly applied_: image it there (§5.1).
-  raft::SnapshotMeta meta{applied_, core_->term_at(applied_)};
-  busy_ = true;
+  snapshotting_ = true;
+  // 1. A worker images the store at whatever it holds (>= applied_), between two batches.
   struct Taken {
     base::Status status;
+    uint64_t index = 0;
     std::shared_ptr<const std::string> image;
   };
   auto taken = std::make_shared<Taken>();
   std::shared_ptr<Disk> disk = disk_;
   std::weak_ptr<bool> alive = alive_;
-  hal::Fs* fs = env_.fs;
-  std::string path = dir_ + "/snapshot";
   base::Status s = executor_.submit(
-      [disk, taken, meta, fs, path] {
-        std::string image;
-        {
-          std::lock_guard<std::mutex> lock(disk->store_mu);
-          if (disk->store->last_applied() != meta.index) {
-            taken->status = base::error(base::Code::kInternal, "the store is at %llu, not %llu",
-                                        static_cast<unsigned long long>(disk->store->last_applied()),
-                                        static_cast<unsigned long long>(meta.index));
-            return;
-          }
-          auto r = disk->store->snapshot();
-          if (!r.is_ok()) {
-            taken->status = r.status();
-            return;
-          }
-          image = std::move(r).value();
+      [disk, taken] {
+        std::lock_guard<std::mutex> lock(disk->store_mu);
+        auto r = disk->store->snapshot();
+        if (!r.is_ok()) {
+          taken->status = r.status();
+          return;
         }
-        std::string bytes = snapshot_file_bytes(meta, image);
-        taken->status = fs->write_file(path, base::as_bytes(bytes), 0600, /*durable=*/true);
-        taken->image = std::make_shared<const std::string>(std::move(image));
+        taken->index = disk->store->last_applied();
+        taken->image = std::make_shared<const std::string>(std::move(r).value());
       },
-      [this, alive, taken, meta] {
+      [this, alive, taken] {
         if (alive.expired()) return;
-        busy_ = false;
         if (!taken->status.is_ok()) {
+          snapshotting_ = false;
           fail_fatal(base::error(taken->status.code(), "taking a snapshot: %s", taken->status.message().c_str()));
           return;
         }
+        // 2. Its term, from the log (an install of a newer snapshot meanwhile makes it moot).
+        if (core_ == nullptr || taken->index <= core_->log_start().index || taken->index > core_->last_index() ||
+            taken->index <= saved_meta_.index) {
+          snapshotting_ = false;
+          return;
+        }
+        finish_snapshot(raft::SnapshotMeta{taken->index, core_->term_at(taken->index)}, taken->image);
+      });
+  if (!s.is_ok()) snapshotting_ = false;  // the worker queue is full: try again after the next Ready
+}
+
+void RaftHost::finish_snapshot(raft::SnapshotMeta meta, std::shared_ptr<const std::string> image) {
+  // 3. A worker writes the file durably (never over a newer one), 4. the loop hands it to the
+  // core and compacts.
+  auto status = std::make_shared<base::Status>();
+  std::shared_ptr<Disk> disk = disk_;
+  std::weak_ptr<bool> alive = alive_;
+  hal::Fs* fs = env_.fs;
+  std::string path = dir_ + "/snapshot";
+  base::Status s = executor_.submit(
+      [disk, status, meta, image, fs, path] {
+        std::string bytes = snapshot_file_bytes(meta, *image);
+        std::lock_guard<std::mutex> lock(disk->file_mu);
+        if (meta.index <= disk->file_index) return;
+        *status = fs->write_file(path, base::as_bytes(bytes), 0600, /*durable=*/true);
+        if (status->is_ok()) disk->file_index = meta.index;
+      },
+      [this, alive, status, meta, image] {
+        if (alive.expired()) return;
+        snapshotting_ = false;
+        if (!status->is_ok()) {
+          fail_fatal(base::error(status->code(), "writing a snapshot: %s", status->message().c_str()));
+          return;
+        }
+        if (core_ == nullptr || meta.index <= saved_meta_.index) return;
         saved_meta_ = meta;
-        saved_image_ = taken->image;
+        saved_image_ = image;
         ++snapshots_taken_;
-        base::Status st = core_->set_snapshot(meta, taken->image);
+        base::Status st = core_->set_snapshot(meta, image);
         const uint64_t trailing = static_cast<uint64_t>(config_.raft.trailing_logs);
         if (st.is_ok() && meta.index > trailing && meta.index - trailing > core_->log_start().index) {
           st = core_->compact(meta.index - trailing);
         }
         if (!st.is_ok()) AGENT_LOG_WARN(log_, kModule, "snapshot at %llu: %s", static_cast<unsigned long long>(meta.index), st.message().c_str());
         AGENT_LOG_DEBUG(log_, kModule, "snapshot at index %llu (%zu bytes); log now starts after %llu",
-                        static_cast<unsigned long long>(meta.index), taken->image->size(),
+                        static_cast<unsigned long long>(meta.index), image->size(),
                         static_cast<unsigned long long>(core_->log_start().index));
         pump();
         schedule();
       });
-  if (!s.is_ok()) busy_ = false;  // the worker queue is full: try again after the next Ready
+  if (!s.is_ok()) snapshotting_ = false;
 }
 
 void RaftHost::send(const raft::Message& m) {

@@ -10,9 +10,11 @@
 // replacing the previous one in one rename).
 //
 // Snapshots (dissertation chapter 5; raft.h "Snapshots, the host's side"): once
-// raft.snapshot_threshold entries were applied since the last snapshot, the host pauses the Ready
-// pipeline, images the store at its applied index A, writes the snapshot file durably, hands it
-// to the core (set_snapshot) and compacts the log up to A - raft.trailing_logs. A leader sends the
+// raft.snapshot_threshold entries were applied since the last snapshot, a worker images the store
+// at its applied index A (under the store's lock, so between two batches), the loop looks up A's
+// term, a worker writes the snapshot file durably, and the loop hands it to the core
+// (set_snapshot) and compacts the log up to A - raft.trailing_logs. The Ready pipeline keeps
+// running meanwhile; only one snapshot is taken at a time. A leader sends the
 // image to a follower that needs compacted entries (InstallSnapshot, in chunks, in the core); the
 // follower's Ready then carries it, and the host saves it as its snapshot file first, persists the
 // Ready, and restores the store from it before applying anything after it. At start the host
@@ -148,6 +150,10 @@ class RaftHost final : public kv::Backend {
     std::unique_ptr<raft::SqliteStorage> storage;
     std::mutex store_mu;
     std::unique_ptr<state::Store> store;
+    // Serializes writes of <dir>/snapshot between a Ready's install and the host's own snapshot
+    // job, which run on different workers; a write never replaces a newer snapshot.
+    std::mutex file_mu;
+    uint64_t file_index = 0;  // index of the snapshot in the file (guarded by file_mu)
   };
   struct Job {
     raft::Ready ready;
@@ -168,8 +174,9 @@ class RaftHost final : public kv::Backend {
   base::Status load_voters();
   // Reads <dir>/snapshot if it exists (kNotFound if not); checks the header.
   base::Status load_snapshot_file(raft::SnapshotMeta* meta, std::shared_ptr<const std::string>* image);
-  // Takes a snapshot if enough was applied since the last one (pauses the Ready pipeline).
+  // Takes a snapshot if enough was applied since the last one, beside the Ready pipeline.
   void maybe_snapshot();
+  void finish_snapshot(raft::SnapshotMeta meta, std::shared_ptr<const std::string> image);
   void maybe_bootstrap();
   base::Status start_core(const std::vector<std::string>& voters);
   void pump();
@@ -247,6 +254,7 @@ class RaftHost final : public kv::Backend {
   raft::SnapshotMeta saved_meta_;
   std::shared_ptr<const std::string> saved_image_;
   uint64_t snapshots_taken_ = 0;
+  bool snapshotting_ = false;  // a snapshot job is out
   uint64_t snapshots_installed_ = 0;
 
   std::function<void(base::Status)> fatal_;
