@@ -239,7 +239,13 @@ base::Status Agent::start_server() {
     loop_.stop();
   });
   AGENT_TRY(raft_->start(identity, *bind));
-  kv_api_ = std::make_unique<kv::KvApi>(loop_, *raft_, log_);
+  kv::KvOptions kv_options;
+  {
+    uint8_t b[8];
+    AGENT_TRY(env_.entropy->fill(std::span<uint8_t>(b, sizeof b)));
+    for (uint8_t x : b) kv_options.jitter_seed = (kv_options.jitter_seed << 8) | x;
+  }
+  kv_api_ = std::make_unique<kv::KvApi>(loop_, *raft_, log_, kv_options);
   raft_->add_rpc_method("http.forward", [this](std::string body, const std::string&, rpc::Endpoint::Respond respond) {
     server::serve_forwarded(router_, std::move(body), std::move(respond));
   });
