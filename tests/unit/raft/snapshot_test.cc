@@ -592,3 +592,36 @@ TEST(MemStorage, CompactionAndSnapshotsAreDurableOnlyAfterSync) {
   EXPECT_EQ(d.durable_snapshot_meta(), (SnapshotMeta{8, 3}));
   EXPECT_EQ(d.durable_last_index(), 9u);
 }
+
+TEST(RaftSnapshot, ALeaderChangeMidTransferStartsTheNewLeadersImage) {
+  // The leader dies after two chunks of its image reached the follower; the next leader (which
+  // compacted too, so it must send its own image) starts over at offset 0 in its term -- the
+  // partial image from the earlier term is dropped -- and the follower installs the new one.
+  Cluster c(3);
+  ServerId l = c.elect();
+  ServerId f = l == 3 ? 2 : 3;
+  ServerId o = 6 - l - f;
+  c.isolate(f);
+  c.propose(l, 20, "a");
+  c.snapshot(l);
+  c.snapshot(o);
+  c.heal();
+  size_t chunks = 0;
+  c.mangle = [&](Message& m) { return m.type != RaftType::kInstallSnapshot || ++chunks <= 2; };
+  c.advance(Duration::millis(20));
+  ASSERT_GE(chunks, 2u);
+  EXPECT_EQ(c.h(f).installs, 0u);
+  c.mangle = nullptr;
+  c.crash(l);
+  ServerId l2 = 0;
+  for (int i = 0; i < 40 && (l2 == 0 || l2 == l); ++i) {
+    c.advance(Duration::millis(50));
+    l2 = c.leader();
+  }
+  ASSERT_NE(l2, 0u);
+  c.advance(Duration::millis(200));
+  EXPECT_EQ(c.h(f).installs, 1u);
+  EXPECT_EQ(c.h(f).state, c.h(l2).state);
+  c.propose(l2, 2, "b");
+  EXPECT_EQ(c.h(f).state, c.h(l2).state);
+}
