@@ -172,6 +172,16 @@ Outcome run(uint64_t seed, size_t servers, FleetOptions opts, const FaultPlan& p
   return o;
 }
 
+// Unoptimised builds (tools/test's Debug build-asan stage) run this simulation ~40x slower than
+// the release build, most of it the KV clients' traffic (every read is a heartbeat round): there
+// the sweeps give clients to one seed in four (the other seeds keep everything else, snapshots
+// included). The release run checks every seed.
+#if defined(__OPTIMIZE__)
+constexpr uint64_t kKvSeedEvery = 1;
+#else
+constexpr uint64_t kKvSeedEvery = 4;
+#endif
+
 // The sweeps' clients: three KV clients on three keys; servers snapshot and compact after about
 // one applied entry in 30 (FleetOptions defaults for the rest).
 FleetOptions kv_options() {
@@ -188,12 +198,17 @@ void sweep(size_t servers, uint64_t seeds_default) {
   uint64_t compactions = 0, installs = 0, restores = 0, seeds_with_install = 0;
   for (uint64_t seed : sim::test_seeds(seeds_default)) {
     WEFT_SIM_SEED_SCOPE(seed);
-    Outcome o = run(seed, servers, kv_options(), FaultPlan{});
+    const bool kv = seed % kKvSeedEvery == 0;
+    FleetOptions opts = kv_options();
+    if (!kv) opts.kv_clients = 0;
+    Outcome o = run(seed, servers, opts, FaultPlan{});
     ASSERT_EQ(o.violation, "");
     ASSERT_TRUE(o.settled) << "no leader committed a command and reached every replica after healing";
     ASSERT_GT(o.applied, 1u);
     ASSERT_EQ(o.verdict, lin::Verdict::kLinearizable) << lin::verdict_name(o.verdict) << ": " << o.lin_explanation;
-    ASSERT_GT(o.kv_reads_ok, 0u);
+    if (kv) {
+      ASSERT_GT(o.kv_reads_ok, 0u);
+    }
     steps += o.steps;
     crashes += o.crashes;
     applied += o.applied;
