@@ -135,7 +135,8 @@ base::Result<std::unique_ptr<Store>> Store::open(const std::string& path, const 
     return base::error(Code::kInvalidArgument, "state store: bad options");
   }
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           options.vfs.empty() ? nullptr : options.vfs.c_str());
   if (rc != SQLITE_OK) {
     Status s = base::error(Code::kIo, "state store: open %s: %s", path.c_str(),
                            db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));

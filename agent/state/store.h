@@ -82,6 +82,9 @@ struct StoreOptions {
   // Largest batch apply() accepts, in commands. The Raft host applies at most one Ready's committed
   // entries at a time; 4096 bounds a transaction's size.
   size_t batch_commands_max = 4096;
+  // The SQLite VFS to open the file through (sqlite3_open_v2's zVfs): the host passes
+  // hal::Env::sqlite_vfs. Empty: SQLite's default VFS. An unknown name fails open() with kIo.
+  std::string vfs = {};
 };
 
 class Store {

@@ -100,6 +100,18 @@ struct SimConfig {
 
   // Bytes of each node's simulated disk; past it writes fail with kResourceExhausted.
   uint64_t disk_bytes_max = 1ull << 30;
+  // Probability that a node's crash is torn (hal/sim/fs.h): part of the unsynced random-access
+  // writes (SQLite's, through hal/sim/sqlite_vfs.h) survive, the last survivor cut at a sector
+  // boundary. 0 by default: a crash loses exactly the unsynced writes, as before; tests of
+  // storage code turn it on.
+  double disk_tear_probability = 0.0;
+  // The tearing granularity: 512 B, the logical sector of most disks (and the smallest SQLite
+  // must survive).
+  uint32_t disk_sector_bytes = 512;
+  // Probability that a file sync (SQLite's xSync) cuts the node's power instead: the node crashes
+  // with that file's writes unsynced (hal/sim/fs.h). 0 by default; storage tests turn it on,
+  // since otherwise a crash never falls between SQLite's write and its fsync.
+  double disk_crash_in_sync_probability = 0.0;
 
   // Text lines of trace kept (the most recent ones); 0 records none. The trace hash always
   // covers every event whatever this says.

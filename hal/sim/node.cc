@@ -23,18 +23,32 @@ Node::Incarnation::Incarnation(Node& node, Network& network, uint64_t seed, cons
   env.signals = &signals;
   env.fs = &node.fs();
   env.sys = &node.sysinfo();
+  env.sqlite_vfs = node.sqlite_vfs().name();
 }
 
 Node::Node(World& world, NodeId id, NodeConfig config, const base::MonoTime& now, base::WallTime epoch,
-           base::Duration wall_offset, uint64_t disk_bytes_max)
+           base::Duration wall_offset, const SimConfig& sim_config, uint64_t disk_seed)
     : world_(world),
       id_(id),
       name_(std::move(config.name)),
       addresses_(std::move(config.addresses)),
       start_(std::move(config.start)),
       clock_(now, epoch, wall_offset),
-      fs_(clock_, disk_bytes_max),
-      sysinfo_(std::move(config.facts), std::move(config.environment)) {}
+      fs_(clock_, sim_config.disk_bytes_max, disk_seed, sim_config.disk_tear_probability,
+          sim_config.disk_sector_bytes),
+      vfs_(std::make_unique<SqliteVfs>(name_, fs_, clock_, base::splitmix64(&disk_seed))),
+      sysinfo_(std::move(config.facts), std::move(config.environment)) {
+  fs_.set_crash_in_sync_probability(sim_config.disk_crash_in_sync_probability);
+  // A sync that loses power crashes the node (deferred to the end of the loop iteration when the
+  // node's own code is running); a node already down only needs its disk brought back.
+  fs_.on_power_lost = [this] {
+    if (up()) {
+      world_.crash(id_);
+    } else {
+      fs_.crash();
+    }
+  };
+}
 
 hal::SockAddr Node::address(uint16_t port) const {
   AGENT_ASSERT(!addresses_.empty());

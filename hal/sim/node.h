@@ -1,7 +1,8 @@
 // hal/sim/node.h -- sim::Node: one simulated machine in a World.
 //
 // A Node has "hardware" that lasts for its whole life -- a name, IP addresses, a clock
-// (SimClock, with its wall-clock offset), a disk (SimFs) and SysInfo facts -- and, while it is
+// (SimClock, with its wall-clock offset), a disk (SimFs) with the SQLite VFS over it
+// (SqliteVfs, named in env().sqlite_vfs) and SysInfo facts -- and, while it is
 // up, a "process": an incarnation made of a SimPoller, SimNet, SimSignals, SimEntropy, a
 // runtime::Loop over SimClock + SimPoller, a SimExecutor, the hal::Env pointing at all of them,
 // and the test's Process built by the node's StartFn. A crash destroys the incarnation (the
@@ -15,6 +16,8 @@
 // a file) -- handy for unit tests of the sim itself.
 //
 // The accessors of incarnation parts (env, loop, net, ...) assert that the node is up.
+// The disk is powered off (SimFs::power_off) before the process is destroyed at a crash, so
+// nothing the dying process's destructors write reaches it.
 // Threading: the simulation thread only. Ownership: the World owns its Nodes; references stay
 // valid for the World's life.
 #pragma once
@@ -34,6 +37,7 @@
 #include "hal/sim/net.h"
 #include "hal/sim/poller.h"
 #include "hal/sim/signals.h"
+#include "hal/sim/sqlite_vfs.h"
 #include "hal/sim/sysinfo.h"
 
 namespace sim {
@@ -57,6 +61,8 @@ class Node final : public runtime::ScheduleObserver {
   // Hardware: valid whether the node is up or not.
   SimClock& clock() { return clock_; }
   SimFs& fs() { return fs_; }
+  // The SQLite VFS over fs(): open a database on this node with sqlite_vfs().name().
+  SqliteVfs& sqlite_vfs() { return *vfs_; }
   SimSysInfo& sysinfo() { return sysinfo_; }
 
   // The process: the node must be up.
@@ -100,7 +106,7 @@ class Node final : public runtime::ScheduleObserver {
   };
 
   Node(World& world, NodeId id, NodeConfig config, const base::MonoTime& now, base::WallTime epoch,
-       base::Duration wall_offset, uint64_t disk_bytes_max);
+       base::Duration wall_offset, const SimConfig& sim_config, uint64_t disk_seed);
 
   World& world_;
   NodeId id_;
@@ -109,6 +115,7 @@ class Node final : public runtime::ScheduleObserver {
   StartFn start_;
   SimClock clock_;
   SimFs fs_;
+  std::unique_ptr<SqliteVfs> vfs_;  // over fs_; outlives every incarnation
   SimSysInfo sysinfo_;
   uint64_t incarnation_ = 0;
   std::unique_ptr<Incarnation> inc_;
@@ -117,6 +124,7 @@ class Node final : public runtime::ScheduleObserver {
   base::MonoTime same_time_at_ = base::MonoTime::never();
   // The World's schedule index (World::next_node): where this node is filed and under what time.
   enum class Filed : uint8_t { kNowhere, kDue, kFuture };
+  bool crash_pending_ = false;  // crash() was asked from inside its own code: done when that returns
   bool dirty_ = false;  // on the World's dirty list: next_time() must be recomputed
   Filed filed_ = Filed::kNowhere;
   int64_t filed_ns_ = 0;  // the key under which it is in World::future_ (kFuture only)

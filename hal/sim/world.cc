@@ -13,6 +13,7 @@ constexpr uint64_t kSeedNetwork = 1;
 constexpr uint64_t kSeedWorld = 2;
 constexpr uint64_t kSeedNode = 3;
 constexpr uint64_t kSeedBuggify = 4;
+constexpr uint64_t kSeedDisk = 5;
 
 bool buggify_hook(void* ctx, double p, const char* file, int line) {
   return static_cast<World*>(ctx)->buggify(p, file, line);
@@ -132,7 +133,7 @@ NodeId World::add_node(NodeConfig config) {
   const std::vector<hal::SockAddr> addresses = config.addresses;
   nodes_.push_back(std::unique_ptr<Node>(new Node(*this, id, std::move(config), now_,
                                                   base::WallTime::from_unix_ns(config_.wall_epoch_unix_ns), skew,
-                                                  config_.disk_bytes_max)));
+                                                  config_, derive_seed(kSeedDisk, id))));
   for (const auto& a : addresses) network_->add_address(id, a);
   Node& n = *nodes_.back();
   trace_.begin(now_, TraceKind::kAddNode);
@@ -160,6 +161,12 @@ void World::start_process(Node& n) {
     running_ = &n;
     n.inc_->process = n.start_(n);
     running_ = prev;
+    if (n.crash_pending_) {
+      // It crashed while starting (its disk lost power in an fsync, say).
+      n.crash_pending_ = false;
+      do_crash(n);
+      return;
+    }
   }
   n.inc_->space.touch();
   mark_dirty(n);
@@ -169,7 +176,7 @@ void World::crash(NodeId id) {
   Node& n = node(id);
   if (!n.up()) return;
   if (running_ == &n) {
-    crash_running_ = true;  // done when its loop iteration returns
+    n.crash_pending_ = true;  // done when its loop iteration (or its StartFn) returns
     return;
   }
   do_crash(n);
@@ -180,16 +187,21 @@ void World::do_crash(Node& n) {
   trace_.node(n.id());
   trace_.u64("incarnation", n.incarnation());
   trace_.end();
+  // Power first: what the dying process's destructors write (SQLite's checkpoint at close)
+  // must not reach the disk.
+  n.fs_.power_off();
   n.inc_->net.begin_crash();
   n.inc_->process.reset();
   n.inc_->net.crash();
   n.inc_.reset();
   mark_dirty(n);  // down: it has no work until it restarts
+  const uint64_t torn_before = n.fs_.torn_files();
   const size_t lost = n.fs_.crash();
   if (lost) {
     trace_.begin(now_, TraceKind::kDiskFault);
     trace_.node(n.id());
     trace_.u64("unsynced_files_lost", lost);
+    if (n.fs_.torn_files() != torn_before) trace_.u64("files_torn", n.fs_.torn_files() - torn_before);
     trace_.end();
   }
 }
@@ -406,8 +418,8 @@ void World::run_node(Node& n) {
   AGENT_ASSERT_MSG(st.is_ok(), "simulated loop failed");
   running_ = nullptr;
   if (n.inc_) n.inc_->space.touch();
-  if (crash_running_) {
-    crash_running_ = false;
+  if (n.crash_pending_) {
+    n.crash_pending_ = false;
     do_crash(n);
   }
 }

@@ -79,8 +79,8 @@ class World {
   // The node loses its process: Process destroyed, connections reset towards their peers,
   // sockets, timers, pending executor completions and signal handles gone, disk back to its
   // durable content. Traffic towards it is dropped (DropReason::kCrash) until it restarts.
-  // Called from inside the node's own code (a callback of its loop), the crash happens right
-  // after that loop iteration returns. No-op if the node is down.
+  // Called from inside the node's own code (a callback of its loop, or its StartFn), the crash
+  // happens right after that loop iteration (or the StartFn) returns. No-op if the node is down.
   void crash(NodeId id);
   // A fresh process on the same identity, addresses, clock and durable disk. Asserts the node is
   // down.
@@ -185,7 +185,6 @@ class World {
   std::vector<std::function<void()>> on_step_;
   uint64_t steps_ = 0;
   Node* running_ = nullptr;         // the node whose loop is running now
-  bool crash_running_ = false;      // crash(running_) was asked from inside it
   base::MonoTime last_run_time_ = base::MonoTime::never();
   base::Prng buggify_prng_;
   std::map<std::pair<std::string, int>, bool> buggify_sites_;  // site -> enabled in this run

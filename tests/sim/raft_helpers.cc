@@ -89,12 +89,54 @@ RaftServer::RaftServer(sim::Node& node, Fleet& fleet) : prng_(entropy_seed(node.
   // The state machine lives in memory: rebuilt in every life from the saved snapshot (if any)
   // and the log after it (raft.h, "At start").
   fleet.applied[node.id()] = Applied{};
-  raft::MemStorage& disk = *fleet.disk.at(node.id());
+  if (fleet.options.sqlite) {
+    // What a host does at start: open raft.db under the data dir through the node's VFS.
+    AGENT_ASSERT(node.env().fs->make_dirs("/var/lib/weft", 0700).is_ok());
+    raft::SqliteStorageOptions so;
+    so.vfs = node.env().sqlite_vfs;
+    auto opened = raft::SqliteStorage::open("/var/lib/weft/raft.db", so);
+    if (opened.is_ok()) {
+      own_storage_ = std::move(opened).value();
+    } else if (!node.fs().powered()) {
+      // The disk lost power in an fsync while opening (creating the schema, say): the node
+      // crashes as soon as this returns. An empty placeholder until then; nothing is checked.
+      fleet.crash_from_inside(node.id());
+      dead_on_arrival_ = true;
+      own_storage_ = std::make_unique<raft::MemStorage>();
+    } else {
+      // A log that does not open after a crash is a durability failure; keep the run going on
+      // an empty log so the checkers report it with its step.
+      fleet.fail("Durability: s" + std::to_string(node.id() + 1) + " cannot reopen its log: " +
+                 opened.status().to_string());
+      own_storage_ = std::make_unique<raft::MemStorage>();
+    }
+    storage_ = own_storage_.get();
+  } else {
+    storage_ = fleet.disk.at(node.id()).get();
+  }
+  raft::Storage& disk = *storage_;
+  if (!dead_on_arrival_) fleet.on_start(node.id(), disk);
   std::optional<raft::Snapshot>& saved = fleet.snapshot_file[node.id()];
   raft::Index applied = 0;
   if (saved) {
     base::Status st = raft::recover_snapshot(disk, saved->meta);
-    if (!st.is_ok()) fleet.fail("Snapshot Durability: s" + std::to_string(node.id() + 1) + ": " + st.message());
+    if (!st.is_ok() && !node.fs().powered()) {
+      // recover_snapshot's sync lost power: the node goes down again.
+      if (!dead_on_arrival_) fleet.crash_from_inside(node.id());
+      dead_on_arrival_ = true;
+    } else if (!st.is_ok()) {
+      fleet.fail("Snapshot Durability: s" + std::to_string(node.id() + 1) + ": " + st.message());
+    } else if (!dead_on_arrival_) {
+      fleet.on_synced(node.id(), disk);  // what recovery wrote, it synced
+    }
+  }
+  if (dead_on_arrival_) {
+    // Going down at the end of this step (World::crash from a StartFn): an empty core on an
+    // empty log, never run.
+    own_storage_ = std::make_unique<raft::MemStorage>();
+    storage_ = own_storage_.get();
+    core_ = std::make_unique<raft::RaftCore>(c, *storage_, entropy_seed(node.env()), node.loop().now(), 0);
+    return;
   }
   const raft::SnapshotMeta start = disk.snapshot_meta();
   if (saved && saved->meta.index >= start.index) {
@@ -126,8 +168,10 @@ RaftServer::RaftServer(sim::Node& node, Fleet& fleet) : prng_(entropy_seed(node.
 
 RaftServer::~RaftServer() {
   if (timer_armed_) node_.loop().cancel(timer_);
-  node_.loop().unwatch(udp_);
-  node_.env().net->close(udp_);
+  if (udp_ != hal::kInvalidHandle) {
+    node_.loop().unwatch(udp_);
+    node_.env().net->close(udp_);
+  }
 }
 
 base::Result<raft::Index> RaftServer::propose(std::string cmd) {
@@ -286,7 +330,7 @@ void RaftServer::pump() {
     for (const raft::Message& m : rd.messages_before_persist) send(m);  // negative control only
     // Step 0 (raft.h): a leader's snapshot is saved durably before the log forgets what it covers.
     if (rd.snapshot) fleet_.snapshot_file[node_.id()] = *rd.snapshot;
-    base::Status st = raft::write_ready(*fleet_.disk.at(node_.id()), rd);
+    base::Status st = raft::write_ready(storage(), rd);
     AGENT_ASSERT_MSG(st.is_ok(), st.to_string().c_str());
     if (!rd.needs_sync()) {
       finish_ready(std::move(rd));
@@ -295,8 +339,16 @@ void RaftServer::pump() {
     syncing_ = true;
     auto shared = std::make_shared<raft::Ready>(std::move(rd));
     base::Status sub = node_.executor().submit([] {}, [this, shared] {
-      base::Status s = fleet_.disk.at(node_.id())->sync();
-      AGENT_ASSERT_MSG(s.is_ok(), "fsync failed: the process stops");
+      fleet_.on_syncing(node_.id(), storage());
+      base::Status s = storage().sync();
+      if (!s.is_ok()) {
+        // The host must stop on a failed fsync; here the disk lost power in the middle of it
+        // (SimConfig::disk_crash_in_sync_probability) and the node is going down.
+        AGENT_ASSERT_MSG(!node_.fs().powered(), "fsync failed without a power cut");
+        fleet_.crash_from_inside(node_.id());
+        return;
+      }
+      fleet_.on_synced(node_.id(), storage());
       syncing_ = false;
       finish_ready(std::move(*shared));
       pump();
@@ -348,11 +400,16 @@ void RaftServer::arm() {
 void Fleet::add_servers(size_t n) {
   AGENT_ASSERT(world.node_count() == 0 && servers == 0);
   servers = n;
-  for (size_t i = 0; i < n; ++i) disk[sim::NodeId(i)] = std::make_unique<raft::MemStorage>();
+  if (!options.sqlite) {
+    for (size_t i = 0; i < n; ++i) disk[sim::NodeId(i)] = std::make_unique<raft::MemStorage>();
+  }
   for (size_t i = 0; i < n; ++i) {
     world.add_node("s" + std::to_string(i + 1), [this](sim::Node& node) -> std::unique_ptr<sim::Process> {
       return std::make_unique<RaftServer>(node, *this);
     });
+  }
+  if (options.lie_about_syncs) {
+    for (size_t i = 0; i < n; ++i) world.node(sim::NodeId(i)).fs().lie_about_syncs(true);
   }
 }
 
@@ -365,7 +422,7 @@ RaftServer* Fleet::server(sim::NodeId id) {
 void Fleet::crash(sim::NodeId id) {
   if (!world.node(id).up()) return;
   world.crash(id);
-  disk.at(id)->crash();
+  if (auto it = disk.find(id); it != disk.end()) it->second->crash();  // sqlite: died with the process
   ++crashes;
 }
 
@@ -540,6 +597,63 @@ lin::History Fleet::kv_history() const {
     h.ops.push_back(op);
   }
   return h;
+}
+
+namespace {
+
+SyncedState state_of(const raft::Storage& st) {
+  SyncedState s;
+  s.hs = st.hard_state();
+  const raft::SnapshotMeta start = st.snapshot_meta();
+  s.start_index = start.index;
+  s.start_term = start.term;
+  s.last_index = st.last_index();
+  s.last_term = start.term;
+  if (s.last_index > start.index) {
+    std::vector<raft::Entry> last = st.entries(s.last_index);
+    AGENT_ASSERT(last.size() == 1);
+    s.last_term = last[0].term;
+  }
+  return s;
+}
+
+std::string describe(const SyncedState& s) {
+  return "term " + std::to_string(s.hs.term) + " vote " + std::to_string(s.hs.voted_for) + " log (" +
+         std::to_string(s.start_index) + ", " + std::to_string(s.start_term) + ") .. (" + std::to_string(s.last_index) +
+         ", " + std::to_string(s.last_term) + ")";
+}
+
+}  // namespace
+
+void Fleet::on_syncing(sim::NodeId id, const raft::Storage& st) { syncing[id] = state_of(st); }
+
+void Fleet::on_synced(sim::NodeId id, const raft::Storage& st) {
+  synced[id] = state_of(st);
+  syncing.erase(id);
+}
+
+void Fleet::on_start(sim::NodeId id, const raft::Storage& st) {
+  const SyncedState now = state_of(st);
+  auto it = synced.find(id);
+  const SyncedState expected = it == synced.end() ? SyncedState{} : it->second;
+  // A sync that was cut by a power failure may or may not have reached the disk: either is legal.
+  auto in_flight = syncing.find(id);
+  const bool was_in_flight = in_flight != syncing.end() && in_flight->second == now;
+  if (world.node(id).incarnation() > 1) ++reopens;
+  if (options.check_durability && !(now == expected) && !was_in_flight) {
+    fail("Durability: s" + std::to_string(id + 1) + " restarted with " + describe(now) + " but its last sync left " +
+         describe(expected));
+  }
+  synced[id] = now;
+  syncing.erase(id);
+}
+
+void Fleet::crash_from_inside(sim::NodeId id) {
+  world.crash(id);  // deferred to the end of the node's loop iteration (or StartFn)
+  ++crashes;
+  ++power_cuts;
+  world.after(base::Duration::millis(50 + static_cast<int64_t>(world.derive_seed(0x706f776572, id, crashes) % 950)),
+              [this, id] { restart(id); });
 }
 
 void Fleet::fail(const std::string& what) {
@@ -720,6 +834,136 @@ bool Fleet::settle(base::Duration limit) {
   }
   if (final_index == 0 || !applied_everywhere()) return false;
   return violation.empty();
+}
+
+// --- runs under a random fault schedule -------------------------------------------------------------
+
+using base::Duration;
+
+void schedule_faults(Fleet& f, const FaultPlan& plan, uint64_t seed) {
+  auto prng = std::make_shared<base::Prng>(f.world.derive_seed(0x7261667466, seed));
+  const size_t n = f.servers;
+  base::MonoTime t = f.world.now();
+  const base::MonoTime end = t + plan.span;
+  while (true) {
+    t = t + Duration::nanos(prng->range(plan.gap_min.ns(), plan.gap_max.ns()));
+    if (t >= end) break;
+    const double crash_w = plan.crashes ? plan.crash_weight : 0;
+    const double net_w = plan.network ? (plan.transfers ? 6 : 5) : 0;
+    const double roll = prng->unit() * (crash_w * 2 + net_w + 1);
+    const bool leader_cuts_only = plan.leader_cuts_only;
+    f.world.at(t, [&f, prng, roll, crash_w, net_w, n, leader_cuts_only] {
+      auto pick = [&] { return sim::NodeId(prng->uniform(n)); };
+      if (roll < crash_w * 2) {
+        // Crash a random server, or the leader (half the time); restart it 50 ms - 1 s later.
+        sim::NodeId v = pick();
+        RaftServer* l = f.leader();
+        if (roll < crash_w && l) v = Fleet::node_id(l->core().id());
+        f.crash(v);
+        f.world.after(Duration::millis(prng->range(50, 1000)), [&f, v] { f.restart(v); });
+        return;
+      }
+      const double r = roll - crash_w * 2;
+      if (r < net_w) {
+        switch (leader_cuts_only ? 3 : prng->uniform(net_w > 5 ? 6 : 5)) {
+          case 0: {  // halves
+            std::vector<sim::NodeId> a, b;
+            for (sim::NodeId i = 0; i < n; ++i) (prng->chance(0.5) ? a : b).push_back(i);
+            if (!a.empty() && !b.empty()) f.world.partition(a, b);
+            break;
+          }
+          case 1: f.world.isolate(pick()); break;
+          case 2: {  // one way: one server's messages to the others are lost, or theirs to it
+            sim::NodeId v = pick();
+            std::vector<sim::NodeId> rest;
+            for (sim::NodeId i = 0; i < n; ++i) if (i != v) rest.push_back(i);
+            if (prng->chance(0.5)) f.world.partition_oneway({v}, rest);
+            else f.world.partition_oneway(rest, {v});
+            break;
+          }
+          case 3: {  // the leader cut off
+            RaftServer* l = f.leader();
+            if (l) f.world.isolate(Fleet::node_id(l->core().id()));
+            break;
+          }
+          case 4: {  // link quality
+            sim::LinkFaults lf;
+            lf.loss_probability = prng->unit() * 0.2;
+            lf.duplicate_probability = prng->unit() * 0.05;
+            lf.delay_min = Duration::micros(100);
+            lf.delay_max = Duration::micros(prng->range(200, 10000));
+            f.world.set_link_faults(lf);
+            break;
+          }
+          case 5: {  // §3.10: the leader hands over, to a random voter or the most up to date
+            RaftServer* l = f.leader();
+            if (!l) break;
+            const raft::ServerId target = prng->chance(0.5) ? raft::kNoServer : raft::ServerId(pick() + 1);
+            if (l->transfer(target).is_ok()) ++f.transfers;
+            break;
+          }
+        }
+        return;
+      }
+      f.world.heal();
+    });
+  }
+}
+
+sim::SimConfig fault_sim_config() {
+  sim::SimConfig c;
+  c.link.loss_probability = 0.02;
+  c.link.delay_min = Duration::micros(100);
+  c.link.delay_max = Duration::millis(2);
+  c.executor_latency_min = Duration::micros(200);
+  c.executor_latency_max = Duration::millis(4);
+  return c;
+}
+
+namespace {
+bool opts_kv(const Fleet& f) { return f.options.kv_clients > 0; }
+}  // namespace
+
+Outcome run_faults(uint64_t seed, size_t servers, FleetOptions opts, const FaultPlan& plan, sim::SimConfig sc) {
+  Outcome o;
+  sim::World w(seed, sc);
+  Fleet f(w, std::move(opts));
+  f.add_servers(servers);
+  f.watch();
+  f.start_client();
+  schedule_faults(f, plan, seed);
+  w.run_for(plan.span);
+  o.settled = f.violation.empty() && f.settle(Duration::seconds(30));
+  o.violation = f.violation;
+  o.trace_hash = w.trace_hash();
+  o.steps = w.steps();
+  o.applied = f.applied[0].last;
+  o.crashes = f.crashes;
+  o.reopens = f.reopens;
+  o.power_cuts = f.power_cuts;
+  for (sim::NodeId i = 0; i < w.node_count(); ++i) o.torn_files += w.node(i).fs().torn_files();
+  o.terms_with_leader = f.leader_of_term.size();
+  o.transfers = f.transfers;
+  o.compactions = f.compactions;
+  o.installs = f.installs;
+  o.restores = f.restores;
+  if (opts_kv(f)) {
+    lin::History h = f.kv_history();
+    lin::CheckOptions co;
+    co.time_budget_ms = 20'000;
+    lin::CheckResult r = lin::check_registers(h, co);
+    o.verdict = r.verdict;
+    o.lin_explanation = r.explanation;
+    o.kv_ops = h.ops.size();
+    for (const lin::Operation& op : h.ops) {
+      o.kv_reads_ok += op.kind == lin::OpKind::kRead;
+      o.kv_unknown += op.outcome == lin::Outcome::kInfo;
+    }
+  }
+  if (::testing::Test::HasFailure() || !o.violation.empty() || !o.settled) {
+    if (sim::replaying_one_seed()) f.dump(stderr);
+  }
+  return o;
 }
 
 void Fleet::dump(FILE* out) {

@@ -10,8 +10,11 @@
 // once (unsynced), then "fsyncs" on the node's simulated worker pool (latency from SimConfig)
 // and only in the completion syncs, sends and applies. A crash in between loses the unsynced
 // writes and the messages that waited for them -- the window that the negative control
-// debug_ack_before_persist opens. (SQLite over the simulated file system replaces MemStorage
-// when raft/ gets its SQLite storage.)
+// debug_ack_before_persist opens. With FleetOptions::sqlite the disk is instead the real
+// raft::SqliteStorage in /var/lib/weft/raft.db on the node's simulated disk, through the node's
+// SQLite VFS (hal/sim/sqlite_vfs.h): the server process owns the open database, a crash kills
+// it with the process and the disk keeps what a power cut would (torn writes included, when
+// SimConfig::disk_tear_probability says so), and a restart reopens the file.
 //
 // Checkers (Figure 3.2 of the dissertation), after every step:
 //   Election Safety       at most one leader per term, over the whole run;
@@ -44,7 +47,11 @@
 // Snapshot Durability: a restarted server's saved snapshot must reach its log's start (else
 // entries were compacted before the snapshot covering them was durable: data loss); the negative
 // control debug_compact_before_snapshot_saved (the host compacts first and saves the snapshot
-// 50 ms later) must be caught by it.
+// 50 ms later) must be caught by it. A seventh, at every restart:
+//   Durability            the reopened storage holds exactly the hard state, log start and last
+//                         log entry (index, term) that it held when its last sync() returned --
+//                         or, if a sync() was cut by a power failure, what that sync would have
+//                         made durable: nothing acknowledged is lost, nothing unsynced survives.
 //
 // KV clients and linearizability (FleetOptions::kv_clients): simulated clients, each with one
 // operation at a time, put a value, compare-and-set, or read one of a few keys against a tiny
@@ -74,9 +81,11 @@
 
 #include "agent/raft/mem_storage.h"
 #include "agent/raft/raft.h"
+#include "agent/raft/sqlite/sqlite_storage.h"
 #include "hal/sim/seeds.h"
 #include "hal/sim/world.h"
 #include "sim_helpers.h"  // WEFT_SIM_SEED_SCOPE
+#include "tests/lin/checker.h"
 #include "tests/lin/history.h"
 
 namespace rafttest {
@@ -103,6 +112,24 @@ struct FleetOptions {
   // Negative control: the host compacts at once but saves the snapshot only 50 ms later; a crash
   // in between leaves a log that starts after the saved snapshot.
   bool debug_compact_before_snapshot_saved = false;
+  // Each server's disk: raft::SqliteStorage on the node's simulated disk (true) or a MemStorage
+  // kept by the Fleet (false).
+  bool sqlite = false;
+  // The Durability check at every restart (off only to show that the Raft checkers alone catch
+  // a lying disk).
+  bool check_durability = true;
+  // Negative control: every server's disk acknowledges fsync without making anything durable.
+  bool lie_about_syncs = false;
+};
+
+// What a server's storage held when its last sync() returned (the Durability check).
+struct SyncedState {
+  raft::HardState hs;
+  raft::Index start_index = 0;
+  raft::Term start_term = 0;
+  raft::Index last_index = 0;
+  raft::Term last_term = 0;
+  bool operator==(const SyncedState&) const = default;
 };
 
 // What a server's state machine applied in this life: the last index and the chain hash of
@@ -131,7 +158,11 @@ struct Fleet {
   sim::World& world;
   FleetOptions options;
   size_t servers = 0;  // voters s1..sN on nodes 0..N-1
-  std::map<sim::NodeId, std::unique_ptr<raft::MemStorage>> disk;  // survives crashes
+  std::map<sim::NodeId, std::unique_ptr<raft::MemStorage>> disk;  // survives crashes (not sqlite)
+  std::map<sim::NodeId, SyncedState> synced;                       // the Durability check
+  std::map<sim::NodeId, SyncedState> syncing;                      // a sync() under way
+  uint64_t reopens = 0;                                            // restarts checked
+  uint64_t power_cuts = 0;                                         // syncs that lost power
   std::map<sim::NodeId, Applied> applied;                          // this life's state machine
   std::map<sim::NodeId, std::optional<raft::Snapshot>> snapshot_file;  // survives crashes
   uint64_t compactions = 0;  // snapshots taken and compacted to (hosts)
@@ -171,8 +202,15 @@ struct Fleet {
   // hash it carries) replaces the state machine.
   void on_apply(sim::NodeId id, const raft::Entry& e);
   void on_restore(sim::NodeId id, raft::Index index, uint64_t chain);
-  // Records a violation found by a server (Snapshot Durability).
+  // Records a violation found by a server (Snapshot Durability, Durability).
   void fail(const std::string& what);
+  // Called by servers around every sync, and when they start (with what they read).
+  void on_syncing(sim::NodeId id, const raft::Storage& st);
+  void on_synced(sim::NodeId id, const raft::Storage& st);
+  void on_start(sim::NodeId id, const raft::Storage& st);
+  // A server whose sync failed (its disk lost power) stops: the node crashes at the end of its
+  // loop iteration and restarts 50 ms - 1 s later.
+  void crash_from_inside(sim::NodeId id);
 
   // Heals every fault, restarts every down server, stops the client, and runs until a leader
   // commits a final command and every server applied it (at most `limit`). Returns whether it
@@ -254,9 +292,13 @@ class RaftServer final : public sim::Process {
   void kv_serve_reads();
   void send(const raft::Message& m);
   void arm();
+  raft::Storage& storage() { return *storage_; }
 
   sim::Node& node_;
   Fleet& fleet_;
+  std::unique_ptr<raft::Storage> own_storage_;  // sqlite: the process's open database
+  raft::Storage* storage_ = nullptr;
+  bool dead_on_arrival_ = false;  // the disk lost power while the storage opened or recovered
   std::unique_ptr<raft::RaftCore> core_;
   hal::Handle udp_ = hal::kInvalidHandle;
   bool syncing_ = false;
@@ -270,6 +312,54 @@ class RaftServer final : public sim::Process {
   std::map<uint64_t, std::string> kv_reads_;                 // op (= read ctx) -> key
   std::multimap<raft::Index, uint64_t> kv_reads_confirmed_;  // read index -> op
 };
+
+// --- runs under a random fault schedule (raft_safety_test.cc, raft_sqlite_test.cc) -----------------
+
+struct Outcome {
+  std::string violation;
+  bool settled = false;
+  uint64_t trace_hash = 0;
+  uint64_t steps = 0;
+  size_t applied = 0;
+  uint64_t crashes = 0;
+  size_t terms_with_leader = 0;
+  // The KV clients' history (FleetOptions::kv_clients > 0).
+  lin::Verdict verdict = lin::Verdict::kLinearizable;
+  std::string lin_explanation;
+  size_t kv_ops = 0, kv_reads_ok = 0, kv_unknown = 0;
+  uint64_t transfers = 0;
+  // FleetOptions::sqlite: restarts whose reopened log was checked, files a torn crash left
+  // partly written, syncs that lost power.
+  uint64_t reopens = 0;
+  uint64_t torn_files = 0;
+  uint64_t power_cuts = 0;
+  uint64_t compactions = 0, installs = 0, restores = 0;  // chapter 5
+};
+
+struct FaultPlan {
+  base::Duration span = base::Duration::seconds(6);      // faults for this long, then settle
+  base::Duration gap_min = base::Duration::millis(100);  // between fault events
+  base::Duration gap_max = base::Duration::millis(500);
+  bool crashes = true;
+  double crash_weight = 1.0;      // relative weight of crash events
+  bool network = true;
+  bool transfers = true;          // §3.10 leadership transfers among the events
+  bool leader_cuts_only = false;  // every network event cuts the leader off
+};
+
+// One random fault every [gap_min, gap_max], chosen from the seed's own stream: crashes (of the
+// leader half the time) with a restart 50 ms - 1 s later, partitions (halves, one server, one
+// way, the leader), link quality changes, leadership transfers, heals.
+void schedule_faults(Fleet& f, const FaultPlan& plan, uint64_t seed);
+
+// The World's configuration for fault runs: 2% loss, 0.1-2 ms delay, a 0.2-4 ms fsync.
+sim::SimConfig fault_sim_config();
+
+// One run: `servers` servers, the client, the fault plan, then settle (at most 30 s); with KV
+// clients, the history is checked for linearizability (tests/lin). Prints the servers' state on
+// a failure when one seed is replayed.
+Outcome run_faults(uint64_t seed, size_t servers, FleetOptions opts, const FaultPlan& plan,
+                   sim::SimConfig sc = fault_sim_config());
 
 // Prints the seed and the trace tail when the current test failed.
 void report_failure(const sim::World& world);

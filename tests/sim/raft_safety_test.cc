@@ -18,159 +18,12 @@
 #include "tests/lin/checker.h"
 
 using base::Duration;
+using rafttest::FaultPlan;
 using rafttest::Fleet;
 using rafttest::FleetOptions;
+using rafttest::Outcome;
 
 namespace {
-
-struct Outcome {
-  std::string violation;
-  bool settled = false;
-  uint64_t trace_hash = 0;
-  uint64_t steps = 0;
-  size_t applied = 0;
-  uint64_t crashes = 0;
-  size_t terms_with_leader = 0;
-  // The KV clients' history (FleetOptions::kv_clients > 0).
-  lin::Verdict verdict = lin::Verdict::kLinearizable;
-  std::string lin_explanation;
-  size_t kv_ops = 0, kv_reads_ok = 0, kv_unknown = 0;
-  uint64_t transfers = 0;
-  uint64_t compactions = 0, installs = 0, restores = 0;  // chapter 5
-};
-
-struct FaultPlan {
-  Duration span = Duration::seconds(6);      // faults for this long, then settle
-  Duration gap_min = Duration::millis(100);  // between fault events
-  Duration gap_max = Duration::millis(500);
-  bool crashes = true;
-  double crash_weight = 1.0;                 // relative weight of crash events
-  bool network = true;
-  bool transfers = true;                     // §3.10 leadership transfers among the events
-  bool leader_cuts_only = false;             // every network event cuts the leader off
-};
-
-// One random fault every [gap_min, gap_max], chosen from the seed's own stream.
-void schedule_faults(Fleet& f, const FaultPlan& plan, uint64_t seed) {
-  auto prng = std::make_shared<base::Prng>(f.world.derive_seed(0x7261667466, seed));
-  const size_t n = f.servers;
-  base::MonoTime t = f.world.now();
-  const base::MonoTime end = t + plan.span;
-  while (true) {
-    t = t + Duration::nanos(prng->range(plan.gap_min.ns(), plan.gap_max.ns()));
-    if (t >= end) break;
-    const double crash_w = plan.crashes ? plan.crash_weight : 0;
-    const double net_w = plan.network ? (plan.transfers ? 6 : 5) : 0;
-    const double roll = prng->unit() * (crash_w * 2 + net_w + 1);
-    const bool leader_cuts_only = plan.leader_cuts_only;
-    f.world.at(t, [&f, prng, roll, crash_w, net_w, n, leader_cuts_only] {
-      auto pick = [&] { return sim::NodeId(prng->uniform(n)); };
-      if (roll < crash_w * 2) {
-        // Crash a random server, or the leader (half the time); restart it 50 ms - 1 s later.
-        sim::NodeId v = pick();
-        rafttest::RaftServer* l = f.leader();
-        if (roll < crash_w && l) v = Fleet::node_id(l->core().id());
-        f.crash(v);
-        f.world.after(Duration::millis(prng->range(50, 1000)), [&f, v] { f.restart(v); });
-        return;
-      }
-      const double r = roll - crash_w * 2;
-      if (r < net_w) {
-        switch (leader_cuts_only ? 3 : prng->uniform(net_w > 5 ? 6 : 5)) {
-          case 0: {  // halves
-            std::vector<sim::NodeId> a, b;
-            for (sim::NodeId i = 0; i < n; ++i) (prng->chance(0.5) ? a : b).push_back(i);
-            if (!a.empty() && !b.empty()) f.world.partition(a, b);
-            break;
-          }
-          case 1: f.world.isolate(pick()); break;
-          case 2: {  // one way: one server's messages to the others are lost, or theirs to it
-            sim::NodeId v = pick();
-            std::vector<sim::NodeId> rest;
-            for (sim::NodeId i = 0; i < n; ++i) if (i != v) rest.push_back(i);
-            if (prng->chance(0.5)) f.world.partition_oneway({v}, rest);
-            else f.world.partition_oneway(rest, {v});
-            break;
-          }
-          case 3: {  // the leader cut off
-            rafttest::RaftServer* l = f.leader();
-            if (l) f.world.isolate(Fleet::node_id(l->core().id()));
-            break;
-          }
-          case 4: {  // link quality
-            sim::LinkFaults lf;
-            lf.loss_probability = prng->unit() * 0.2;
-            lf.duplicate_probability = prng->unit() * 0.05;
-            lf.delay_min = Duration::micros(100);
-            lf.delay_max = Duration::micros(prng->range(200, 10000));
-            f.world.set_link_faults(lf);
-            break;
-          }
-          case 5: {  // §3.10: the leader hands over, to a random voter or the most up to date
-            rafttest::RaftServer* l = f.leader();
-            if (!l) break;
-            const raft::ServerId target = prng->chance(0.5) ? raft::kNoServer : raft::ServerId(pick() + 1);
-            if (l->transfer(target).is_ok()) ++f.transfers;
-            break;
-          }
-        }
-        return;
-      }
-      f.world.heal();
-    });
-  }
-}
-
-sim::SimConfig sim_config() {
-  sim::SimConfig c;
-  c.link.loss_probability = 0.02;
-  c.link.delay_min = Duration::micros(100);
-  c.link.delay_max = Duration::millis(2);
-  c.executor_latency_min = Duration::micros(200);
-  c.executor_latency_max = Duration::millis(4);
-  return c;
-}
-
-bool opts_kv(const Fleet& f) { return f.options.kv_clients > 0; }
-
-Outcome run(uint64_t seed, size_t servers, FleetOptions opts, const FaultPlan& plan, sim::SimConfig sc = sim_config()) {
-  Outcome o;
-  sim::World w(seed, sc);
-  Fleet f(w, std::move(opts));
-  f.add_servers(servers);
-  f.watch();
-  f.start_client();
-  schedule_faults(f, plan, seed);
-  w.run_for(plan.span);
-  o.settled = f.violation.empty() && f.settle(Duration::seconds(30));
-  o.violation = f.violation;
-  o.trace_hash = w.trace_hash();
-  o.steps = w.steps();
-  o.applied = f.applied[0].last;
-  o.crashes = f.crashes;
-  o.terms_with_leader = f.leader_of_term.size();
-  o.transfers = f.transfers;
-  o.compactions = f.compactions;
-  o.installs = f.installs;
-  o.restores = f.restores;
-  if (opts_kv(f)) {
-    lin::History h = f.kv_history();
-    lin::CheckOptions co;
-    co.time_budget_ms = 20'000;
-    lin::CheckResult r = lin::check_registers(h, co);
-    o.verdict = r.verdict;
-    o.lin_explanation = r.explanation;
-    o.kv_ops = h.ops.size();
-    for (const lin::Operation& op : h.ops) {
-      o.kv_reads_ok += op.kind == lin::OpKind::kRead;
-      o.kv_unknown += op.outcome == lin::Outcome::kInfo;
-    }
-  }
-  if (::testing::Test::HasFailure() || !o.violation.empty() || !o.settled) {
-    if (sim::replaying_one_seed()) f.dump(stderr);
-  }
-  return o;
-}
 
 // Unoptimised builds (tools/test's Debug build-asan stage) run this simulation ~40x slower than
 // the release build, most of it the KV clients' traffic (every read is a heartbeat round): there
@@ -201,7 +54,7 @@ void sweep(size_t servers, uint64_t seeds_default) {
     const bool kv = seed % kKvSeedEvery == 0;
     FleetOptions opts = kv_options();
     if (!kv) opts.kv_clients = 0;
-    Outcome o = run(seed, servers, opts, FaultPlan{});
+    Outcome o = rafttest::run_faults(seed, servers, opts, FaultPlan{});
     ASSERT_EQ(o.violation, "");
     ASSERT_TRUE(o.settled) << "no leader committed a command and reached every replica after healing";
     ASSERT_GT(o.applied, 1u);
@@ -249,14 +102,14 @@ TEST(RaftSim, SameSeedSameTrace) {
   opts.compact_probability = 1.0 / 30;
   for (uint64_t seed : sim::test_seeds(3)) {
     WEFT_SIM_SEED_SCOPE(seed);
-    Outcome a = run(seed, 5, opts, FaultPlan{});
-    Outcome b = run(seed, 5, opts, FaultPlan{});
+    Outcome a = rafttest::run_faults(seed, 5, opts, FaultPlan{});
+    Outcome b = rafttest::run_faults(seed, 5, opts, FaultPlan{});
     EXPECT_EQ(a.trace_hash, b.trace_hash);
     EXPECT_EQ(a.steps, b.steps);
     EXPECT_EQ(a.applied, b.applied);
     EXPECT_EQ(a.compactions, b.compactions);
     EXPECT_EQ(a.installs, b.installs);
-    Outcome c = run(seed + 1000, 5, opts, FaultPlan{});
+    Outcome c = rafttest::run_faults(seed + 1000, 5, opts, FaultPlan{});
     EXPECT_NE(a.trace_hash, c.trace_hash);
   }
 }
@@ -271,13 +124,13 @@ TEST(RaftSim, NegativeControlAckBeforePersistIsCaught) {
   plan.crash_weight = 6;  // mostly crashes
   plan.gap_min = Duration::millis(20);
   plan.gap_max = Duration::millis(120);
-  sim::SimConfig sc = sim_config();
+  sim::SimConfig sc = rafttest::fault_sim_config();
   sc.executor_latency_min = Duration::millis(5);  // a slow disk: a wide window before the fsync
   sc.executor_latency_max = Duration::millis(30);
   uint64_t caught = 0, runs = 0;
   std::string example;
   for (uint64_t seed : sim::test_seeds(40)) {
-    Outcome o = run(seed, 3, opts, plan, sc);
+    Outcome o = rafttest::run_faults(seed, 3, opts, plan, sc);
     ++runs;
     if (!o.violation.empty()) {
       ++caught;
@@ -298,7 +151,7 @@ size_t leader_changes_with_flapping_follower(uint64_t seed, bool pre_vote) {
   FleetOptions opts;
   opts.raft.pre_vote = pre_vote;
   opts.client_interval = Duration::millis(50);
-  sim::World w(seed, sim_config());
+  sim::World w(seed, rafttest::fault_sim_config());
   Fleet f(w, opts);
   f.add_servers(5);
   f.watch();
@@ -356,7 +209,7 @@ TEST(RaftSim, NegativeControlReadsFromLocalStateAreNotLinearizable) {
   uint64_t caught = 0, runs = 0;
   std::string example;
   for (uint64_t seed : sim::test_seeds(40)) {
-    Outcome o = run(seed, 3, opts, plan);
+    Outcome o = rafttest::run_faults(seed, 3, opts, plan);
     ++runs;
     EXPECT_EQ(o.violation, "") << "the log itself stays safe: only reads are broken";
     if (o.verdict == lin::Verdict::kNotLinearizable) {
@@ -365,7 +218,7 @@ TEST(RaftSim, NegativeControlReadsFromLocalStateAreNotLinearizable) {
       // The contrast: the same seed with ReadIndex is linearizable, so the plan and the
       // harness are not what the checker objects to.
       WEFT_SIM_SEED_SCOPE(seed);
-      Outcome good = run(seed, 3, kv_options(), plan);
+      Outcome good = rafttest::run_faults(seed, 3, kv_options(), plan);
       EXPECT_EQ(good.verdict, lin::Verdict::kLinearizable) << good.lin_explanation;
     }
   }
@@ -390,7 +243,7 @@ TEST(RaftSim, NegativeControlCompactingBeforeTheSnapshotIsSavedIsCaught) {
   uint64_t caught = 0, runs = 0;
   std::string example;
   for (uint64_t seed : sim::test_seeds(20)) {
-    Outcome o = run(seed, 3, opts, plan);
+    Outcome o = rafttest::run_faults(seed, 3, opts, plan);
     ++runs;
     if (o.violation.find("Snapshot Durability") != std::string::npos) {
       ++caught;
@@ -399,7 +252,7 @@ TEST(RaftSim, NegativeControlCompactingBeforeTheSnapshotIsSavedIsCaught) {
         WEFT_SIM_SEED_SCOPE(seed);
         FleetOptions good = opts;
         good.debug_compact_before_snapshot_saved = false;
-        Outcome g = run(seed, 3, good, plan);
+        Outcome g = rafttest::run_faults(seed, 3, good, plan);
         EXPECT_EQ(g.violation, "");
         EXPECT_TRUE(g.settled);
       }

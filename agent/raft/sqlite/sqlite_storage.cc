@@ -84,7 +84,7 @@ base::Result<std::unique_ptr<SqliteStorage>> SqliteStorage::open(const std::stri
   }
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+                           options.vfs.empty() ? nullptr : options.vfs.c_str());
   if (rc != SQLITE_OK) {
     Status s = base::error(Code::kIo, "raft storage: open %s: %s", path.c_str(),
                            db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));

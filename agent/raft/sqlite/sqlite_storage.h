@@ -47,8 +47,9 @@
 // are handled one at a time, in order (raft.h), so the worker never races the loop for this
 // object. The connection may move between threads between calls.
 //
-// Not here: sockets, clocks, randomness (none are needed); the snapshot image (the host's);
-// the simulated SQLite disk that tears writes (README.md next steps).
+// Not here: sockets, clocks, randomness (none are needed); the snapshot image (the host's).
+// In simulation the file lives on the node's simulated disk through options.vfs
+// (hal/sim/sqlite_vfs.h), where crashes lose unsynced writes and tear them.
 #pragma once
 
 #include <cstddef>
@@ -75,6 +76,9 @@ struct SqliteStorageOptions {
   // Run PRAGMA quick_check at open (O(database size); catches torn pages and broken b-trees before
   // they turn into wrong answers). On by default: open happens once per process start.
   bool quick_check = true;
+  // The SQLite VFS to open the file through (sqlite3_open_v2's zVfs): the host passes
+  // hal::Env::sqlite_vfs. Empty: SQLite's default VFS. An unknown name fails open() with kIo.
+  std::string vfs = {};
 };
 
 class SqliteStorage final : public Storage {

@@ -6,6 +6,8 @@
 // alive for as long as any subsystem uses it. All pointers are non-null.
 #pragma once
 
+#include <string>
+
 #include "hal/clock.h"
 #include "hal/entropy.h"
 #include "hal/fs.h"
@@ -24,6 +26,11 @@ struct Env {
   Signals* signals = nullptr;
   Fs* fs = nullptr;
   SysInfo* sys = nullptr;
+  // The SQLite VFS through which this node's databases must be opened (the zVfs argument of
+  // sqlite3_open_v2; raft::SqliteStorageOptions::vfs, state::StoreOptions::vfs). Empty: SQLite's
+  // default VFS (the posix port). A simulated node names its own VFS over its simulated disk
+  // (hal/sim/sqlite_vfs.h), so its databases live, and crash, in the simulation.
+  std::string sqlite_vfs;
 };
 
 }  // namespace hal
