@@ -112,6 +112,29 @@ Status check_schema(sqlite3* db) {
   return Status::ok();
 }
 
+// Every schema object of `db` (type, name, table, CREATE statement), in a fixed order: what a
+// snapshot's image must match exactly. check_schema() alone sees only table names, and an image
+// whose tables lack a column, or that carries a trigger or an index of its own, would pass it and
+// then break (or, with a trigger, silently change) every later apply.
+base::Result<std::string> schema_text(sqlite3* db) {
+  sqlite3_stmt* st = nullptr;
+  int rc = sqlite3_prepare_v2(db, "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master ORDER BY type, name",
+                              -1, &st, nullptr);
+  if (rc != SQLITE_OK) return sql::error(db, rc, "read schema");
+  std::string out;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    for (int i = 0; i < 4; ++i) {
+      const unsigned char* t = sqlite3_column_text(st, i);
+      out += t != nullptr ? reinterpret_cast<const char*>(t) : "";
+      out += i < 3 ? '\x1f' : '\n';
+    }
+  }
+  Status s = rc == SQLITE_DONE ? Status::ok() : sql::error(db, rc, "read schema");
+  sqlite3_finalize(st);
+  if (!s.is_ok()) return s;
+  return out;
+}
+
 struct DbCloser {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 };
@@ -465,6 +488,14 @@ Status Store::restore(std::string_view snap) {
   }
   Status s = check_schema(mem.get());
   if (!s.is_ok()) return base::error(Code::kFailedPrecondition, "snapshot: %s", s.message().c_str());
+  {
+    AGENT_ASSIGN_OR_RETURN(std::string want, schema_text(db_));
+    base::Result<std::string> have = schema_text(mem.get());
+    if (!have.is_ok() || have.value() != want) {
+      return base::error(Code::kFailedPrecondition,
+                         "snapshot: its schema differs from this agent's (a table, column, index or trigger)");
+    }
+  }
   AGENT_ASSIGN_OR_RETURN(int64_t image_applied, query_int(mem.get(), "SELECT value FROM meta WHERE key = 'last_applied'"));
   if (from_sql(image_applied) != applied) {
     return base::error(Code::kFailedPrecondition, "snapshot: header says last applied %llu, the image %llu", ull(applied),

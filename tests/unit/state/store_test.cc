@@ -470,4 +470,67 @@ TEST(StateStore, CorruptSnapshotsAreRefusedAndLiveStateUntouched) {
   EXPECT_EQ(dump(*live), dump(*a));
 }
 
+// Found by tests/fuzz/state_snapshot_fuzz.cc: an image whose tables have the right names but not
+// the right columns (kv_tombstones without modify_index) passed every check, replaced the live
+// database, and then every open of it failed preparing its statements. An image with a trigger
+// of its own would have changed what every later apply does. Restore now requires the image's
+// schema objects to match the live database's exactly.
+TEST(StateStore, RestoreRefusesAnImageWhoseSchemaDiffers) {
+  TempDir dir;
+  auto live = open_ok(dir.file("live.db"));
+  apply_ok(*live, 1, {set("mine", "keep")});
+  const std::string before = dump(*live);
+
+  auto snapshot_of = [&](const char* name, const char* alter) {
+    {
+      auto s = open_ok(dir.file(name));
+      apply_ok(*s, 1, {set("k", "v")});
+    }
+    raw_sql(dir.file(name), alter);
+    std::string image;
+    FILE* f = fopen(dir.file(name).c_str(), "rb");
+    EXPECT_NE(f, nullptr);
+    char buf[4096];
+    size_t n;
+    while (f != nullptr && (n = fread(buf, 1, sizeof buf, f)) > 0) image.append(buf, n);
+    if (f != nullptr) fclose(f);
+    EXPECT_GT(image.size(), 100u);
+    image[18] = image[19] = 1;  // as snapshot() marks its images
+    std::string out;
+    base::ByteWriter w(&out, image.size() + 100);
+    w.raw(std::string_view("WEFTSNAP"));
+    w.u32(1);
+    w.u64(1);  // schema version
+    w.u64(1);  // last applied
+    w.u64(image.size());
+    const size_t digest_at = out.size();
+    w.raw(std::string(32, '\0'));
+    w.raw(image);
+    EXPECT_TRUE(w.ok());
+    hal::crypto::Digest d = hal::crypto::sha256(
+        {base::as_bytes(std::string_view(out).substr(0, digest_at)), base::as_bytes(std::string_view(image))});
+    std::memcpy(out.data() + digest_at, d.data(), d.size());
+    return out;
+  };
+  struct Case {
+    const char* name;
+    const char* alter;
+  } const cases[] = {
+      {"column.db", "ALTER TABLE kv_tombstones DROP COLUMN modify_index;"},
+      {"trigger.db", "CREATE TRIGGER sneaky AFTER INSERT ON kv BEGIN DELETE FROM kv_tombstones; END;"},
+      {"index.db", "CREATE INDEX by_flags ON kv(flags);"},
+      {"extra.db", "CREATE TABLE extra(x);"},
+  };
+  for (const Case& c : cases) {
+    base::Status st = live->restore(snapshot_of(c.name, c.alter));
+    EXPECT_EQ(st.code(), base::Code::kFailedPrecondition) << c.name << ": " << st.to_string();
+    EXPECT_EQ(dump(*live), before) << c.name;
+  }
+  // The control: the same path with a harmless change (a row) is accepted.
+  EXPECT_TRUE(live->restore(snapshot_of("control.db", "UPDATE kv SET flags = 9;")).is_ok());
+  EXPECT_EQ(get(*live, "k")->flags, 9u);
+  live.reset();
+  EXPECT_NE(open_ok(dir.file("live.db")), nullptr);
+}
+
 }  // namespace
