@@ -28,7 +28,8 @@
 // Faults are actions: crash(n) / restart(n); partition(a, b) (both ways) and
 // partition_oneway(from, to), undone by heal(id) or heal(); set_link_faults() (global or per
 // directed link: loss, delay range, duplication; reordering follows from the delay range);
-// jump_wall_clock(n, delta); raise_signal(n, signal); and the disk faults on node(n).fs().
+// jump_wall_clock(n, delta); raise_signal(n, signal); and the disk faults on node(n).fs() (failed
+// or lying fsyncs, a full disk) and in SimConfig (torn writes at a crash, power cuts in fsync).
 // Schedule any of them at a virtual time with at(time, fn) / after(delay, fn).
 //
 // Checking: on_step(fn) registers a function run after every step -- the place for invariant
@@ -78,7 +79,8 @@ class World {
 
   // The node loses its process: Process destroyed, connections reset towards their peers,
   // sockets, timers, pending executor completions and signal handles gone, disk back to its
-  // durable content. Traffic towards it is dropped (DropReason::kCrash) until it restarts.
+  // durable content (or, for a torn crash, with part of its unsynced writes: hal/sim/fs.h).
+  // Traffic towards it is dropped (DropReason::kCrash) until it restarts.
   // Called from inside the node's own code (a callback of its loop, or its StartFn), the crash
   // happens right after that loop iteration (or the StartFn) returns. No-op if the node is down.
   void crash(NodeId id);
