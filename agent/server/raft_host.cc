@@ -117,11 +117,15 @@ base::Status RaftHost::start(const hal::tls::Identity& identity, const hal::Sock
   AGENT_TRY(env_.fs->make_dirs(dir_, 0700));
   disk_ = std::make_shared<Disk>();
   std::string raft_path = dir_ + "/raft.db";
-  auto storage = raft::SqliteStorage::open(raft_path);
+  raft::SqliteStorageOptions storage_options;
+  storage_options.vfs = env_.sqlite_vfs;  // the simulator's disk in simulation, SQLite's own here
+  auto storage = raft::SqliteStorage::open(raft_path, storage_options);
   if (!storage.is_ok()) return base::error(storage.status().code(), "%s: %s", raft_path.c_str(), storage.status().message().c_str());
   disk_->storage = std::move(storage).value();
   std::string state_path = dir_ + "/state.db";
-  auto store = state::Store::open(state_path);
+  state::StoreOptions store_options;
+  store_options.vfs = env_.sqlite_vfs;
+  auto store = state::Store::open(state_path, store_options);
   if (!store.is_ok()) return base::error(store.status().code(), "%s: %s", state_path.c_str(), store.status().message().c_str());
   disk_->store = std::move(store).value();
   // Chapter 5 at start (raft.h): finish an install a crash cut, and bring the store up to the
