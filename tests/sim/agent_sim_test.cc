@@ -211,8 +211,8 @@ TEST(AgentSim, SameSeedSameTraceWithAgents) {
 
 namespace {
 
-// A simulated foundation takes KV writes and is crashed three times; a crash loses every unsynced
-// write on its simulated disk. Returns how many acknowledged writes are missing afterwards (or, if
+// A simulated foundation takes KV writes, has its wall clock jumped, and is crashed three times; a
+// crash loses every unsynced write on its simulated disk. Returns how many acknowledged writes are missing afterwards (or, if
 // the agent could not start again or elect itself, every one of them), and how many were
 // acknowledged. With `lying_disk` the disk acknowledges fsync without making anything durable.
 struct CrashRun {
@@ -233,6 +233,9 @@ CrashRun run_server_crashes(uint64_t seed, bool lying_disk) {
   std::vector<std::string> acked;
   bool up = w.run_for(leader, Duration::seconds(10));
   for (int round = 0; round < 3 && up; ++round) {
+    // Wall-clock jumps (NTP, an operator) either way: Raft runs on the monotonic clock only, so
+    // elections and commits go on as if nothing happened.
+    w.jump_wall_clock(a, round % 2 == 0 ? Duration::seconds(7200) : Duration::seconds(-10800));
     for (int i = 0; i < 10; ++i) {
       std::string key = "k" + std::to_string(round) + "-" + std::to_string(i);
       auto r = sim_call(w, client, a, "PUT", "/v1/kv/" + key, "v-" + key);
