@@ -10,7 +10,6 @@ namespace server {
 
 namespace {
 
-constexpr std::string_view kModule = "forward";
 // A blocking query waits up to 10 minutes plus jitter; the RPC must outlive it.
 constexpr base::Duration kBlockingTimeout = base::Duration::seconds(11 * 60);
 constexpr base::Duration kTimeout = base::Duration::seconds(60);
@@ -86,7 +85,7 @@ void serve_forwarded(const http::Router& router, std::string body, rpc::Endpoint
 
 Forwarder::Forwarder(runtime::Loop& loop, hal::Net& net, const hal::tls::TlsConfig* client_tls, std::string server_name,
                      base::Logger& log, uint64_t seed)
-    : loop_(loop), log_(log), has_identity_(client_tls != nullptr), prng_(seed) {
+    : has_identity_(client_tls != nullptr), prng_(seed) {
   if (client_tls != nullptr) {
     rpc::EndpointOptions options;
     options.limits.body_bytes_max = 4u << 20;

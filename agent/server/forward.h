@@ -57,8 +57,6 @@ class Forwarder {
   void send(std::shared_ptr<std::string> request, bool retry_ok, int attempt, base::Duration timeout,
             std::shared_ptr<http::Responder> resp);
 
-  runtime::Loop& loop_;
-  base::Logger& log_;
   bool has_identity_;
   std::unique_ptr<rpc::Endpoint> endpoint_;
   std::map<raft::ServerId, ServerInfo> servers_;

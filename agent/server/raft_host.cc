@@ -782,7 +782,7 @@ void RaftHost::write(std::string command, std::function<void(base::Result<state:
     return;
   }
   endpoint_->call(*leader->rpc, "raft.apply", std::move(command), limits_.request_timeout,
-                  [this, alive, done = std::move(done)](base::Result<std::string> r) mutable {
+                  [alive, done = std::move(done)](base::Result<std::string> r) mutable {
                     if (alive.expired()) return;
                     if (!r.is_ok()) {
                       done(r.status());
