@@ -10,8 +10,10 @@ namespace raft {
 base::Status RaftConfig::validate() const {
   auto bad = [](const char* what) { return base::error(base::Code::kInvalidArgument, "raft config: %s", what); };
   if (id == kNoServer) return bad("id must be non-zero");
-  if (voters.empty() || voters.size() > kVotersMax) return bad("voters: 1..9 servers");
-  if (std::find(voters.begin(), voters.end(), id) == voters.end()) return bad("voters must include id");
+  if (voters.size() > kVotersMax) return bad("voters: 0..9 servers");
+  if (!voters.empty() && std::find(voters.begin(), voters.end(), id) == voters.end()) {
+    return bad("voters must include id (or be empty: a server that joins)");
+  }
   for (size_t i = 0; i < voters.size(); ++i) {
     if (voters[i] == kNoServer) return bad("voter id 0");
     for (size_t j = i + 1; j < voters.size(); ++j) {

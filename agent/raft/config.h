@@ -15,8 +15,11 @@
 namespace raft {
 
 struct RaftConfig {
-  // This server's id (non-zero) and every voting member, this server included (§3.2; fixed until
-  // membership changes, chapter 4, are implemented). At most kVotersMax.
+  // This server's id (non-zero) and the bootstrap configuration: every voting member, this
+  // server included (§3.2), at most kVotersMax. It applies until the log holds a configuration
+  // entry (chapter 4; RaftCore::change_membership); from then on the latest such entry rules
+  // (§4.1). Empty for a server that joins an existing cluster: it has no configuration, never
+  // campaigns, and learns one from the leader's log once it is added.
   ServerId id = kNoServer;
   std::vector<ServerId> voters;
 

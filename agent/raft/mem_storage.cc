@@ -36,8 +36,17 @@ void MemStorage::apply(State& s, const Write& w) {
       if (w.from <= s.start.index) break;
       AGENT_ASSERT(w.from <= s.start.index + s.log.size());
       const Term t = s.log[w.from - s.start.index - 1].term;
+      // The configuration as of `from` (§4.1): the latest kConfig entry compacted away, else
+      // the one the log start already recorded.
+      wire::RaftMembership config = s.start.config;
+      for (size_t i = w.from - s.start.index; i-- > 0;) {
+        if (s.log[i].type != wire::EntryType::kConfig) continue;
+        const base::Status st = wire::decode_raft_membership(s.log[i].data, &config);
+        AGENT_ASSERT_MSG(st.is_ok(), "mem storage: undecodable configuration entry");
+        break;
+      }
       drop_prefix(s.log, s.start.index, w.from);
-      s.start = SnapshotMeta{w.from, t};
+      s.start = SnapshotMeta{w.from, t, std::move(config)};
       break;
     }
   }

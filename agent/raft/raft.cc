@@ -33,7 +33,7 @@ base::Status recover_snapshot(Storage& storage, const SnapshotMeta& saved) {
                        "raft: saved snapshot at %llu is older than the log start %llu: entries are lost",
                        static_cast<unsigned long long>(saved.index), static_cast<unsigned long long>(start.index));
   }
-  if (saved == start) return base::Status::ok();
+  if (saved.same_place(start)) return base::Status::ok();
   if (saved.index > start.index && saved.index <= storage.last_index()) {
     std::vector<Entry> at = storage.entries(saved.index);
     if (!at.empty() && at.front().index == saved.index && at.front().term == saved.term) return base::Status::ok();
@@ -66,12 +66,100 @@ RaftCore::RaftCore(RaftConfig config, const Storage& storage, uint64_t seed, bas
   // snapshot first), and nothing the log does not hold.
   AGENT_ASSERT_MSG(applied >= start_.index, "raft: state machine behind the log start (restore the snapshot first)");
   AGENT_ASSERT(applied <= last_index());
+  // §4.1: the configuration in use is the latest one in the log, committed or not; with none,
+  // the bootstrap voters of RaftConfig.
+  for (const Entry& e : log_) {
+    if (e.type == EntryType::kConfig) config_entries_.push_back(e.index);
+  }
+  refresh_membership();
   // The commit index is volatile (Figure 3.1): what we applied was committed, the rest we learn
   // again from a leader.
   commit_ = applied;
   applied_ = applied;
   // §3.4: servers start as followers and wait one (randomized) election timeout.
   reset_election_timer(now);
+}
+
+// --- membership (chapter 4) -------------------------------------------------------------------
+
+bool RaftCore::is_voter(ServerId id) const {
+  return std::find(members_.voters.begin(), members_.voters.end(), id) != members_.voters.end();
+}
+
+bool RaftCore::is_learner(ServerId id) const {
+  return std::find(members_.learners.begin(), members_.learners.end(), id) != members_.learners.end();
+}
+
+// §4.1: "a server always uses the latest configuration in its log, regardless of whether the
+// entry is committed." Called whenever a configuration entry is appended or truncated away. A
+// leader tracks every member but itself (voters and learners alike receive the log).
+//
+// With no configuration entry after the log start (compacted into a snapshot, §5.1), the
+// configuration is the one the snapshot recorded as of its index; with none recorded either, the
+// bootstrap voters.
+void RaftCore::refresh_membership() {
+  if (config_entries_.empty()) {
+    if (!start_.config.voters.empty()) {
+      members_ = start_.config;
+      members_index_ = start_.index;
+    } else {
+      members_ = Membership{};
+      members_.voters = config_.voters;
+      std::sort(members_.voters.begin(), members_.voters.end());
+      members_index_ = 0;
+    }
+  } else {
+    members_index_ = config_entries_.back();
+    // Entries reach the log only through valid() (decoded), propose paths we build, or Storage
+    // (which validates what it loads).
+    base::Status st = wire::decode_raft_membership(entry(members_index_).data, &members_);
+    AGENT_ASSERT_MSG(st.is_ok(), "raft: undecodable configuration entry in the log");
+  }
+  if (role_ != Role::kLeader) return;
+  for (auto it = progress_.begin(); it != progress_.end();) {
+    if (!is_voter(it->first) && !is_learner(it->first)) it = progress_.erase(it);
+    else ++it;
+  }
+  for (const std::vector<ServerId>* list : {&members_.voters, &members_.learners}) {
+    for (ServerId peer : *list) {
+      if (peer == config_.id || progress_.count(peer) != 0) continue;
+      progress_[peer].next = last_index() + 1;  // a new member starts in probe (§3.5)
+    }
+  }
+}
+
+// §4.1 / §5.1 ("the latest configuration as of the last included index"): the configuration in
+// effect at index i -- the latest configuration entry at or before i, else the one the log start
+// recorded, else the bootstrap voters. Always explicit (at least one voter for a configured
+// server), so a snapshot carries it to a server that has no bootstrap configuration.
+Membership RaftCore::membership_at(Index i) const {
+  AGENT_ASSERT(i >= start_.index && i <= last_index());
+  for (auto it = config_entries_.rbegin(); it != config_entries_.rend(); ++it) {
+    if (*it > i) continue;
+    Membership m;
+    base::Status st = wire::decode_raft_membership(entry(*it).data, &m);
+    AGENT_ASSERT_MSG(st.is_ok(), "raft: undecodable configuration entry in the log");
+    return m;
+  }
+  if (!start_.config.voters.empty()) return start_.config;
+  Membership m;
+  m.voters = config_.voters;
+  std::sort(m.voters.begin(), m.voters.end());
+  return m;
+}
+
+SnapshotMeta RaftCore::snapshot_meta_at(Index i) const {
+  return SnapshotMeta{i, term_at(i), membership_at(i)};
+}
+
+// Voters among `peers` that satisfy `pred`, plus ourselves when we vote and `self` holds.
+template <class Pred>
+size_t RaftCore::voters_where(bool self, Pred pred) const {
+  size_t n = self && is_voter(config_.id) ? 1 : 0;
+  for (auto& [peer, pr] : progress_) {
+    if (is_voter(peer) && pred(pr)) ++n;
+  }
+  return n;
 }
 
 // --- small helpers ------------------------------------------------------------------------------
@@ -141,6 +229,14 @@ void RaftCore::truncate_from(Index i) {
   AGENT_ASSERT_MSG(i > commit_, "raft: truncating a committed entry");
   log_.resize(i - 1 - start_.index);
   ++counters_.truncations;
+  // §4.1: "a log entry for a configuration change can be removed (if leadership changes); in
+  // this case, a server must be prepared to fall back to the previous configuration in its log."
+  bool config_lost = false;
+  while (!config_entries_.empty() && config_entries_.back() >= i) {
+    config_entries_.pop_back();
+    config_lost = true;
+  }
+  if (config_lost) refresh_membership();
   rewrite_low_ = std::min(rewrite_low_, i);
   if (i < unstable_from_) {
     unstable_from_ = i;
@@ -152,7 +248,13 @@ void RaftCore::truncate_from(Index i) {
 void RaftCore::append_local(Entry e) {
   AGENT_ASSERT(e.index == last_index() + 1);
   AGENT_ASSERT(e.term >= last_term());
+  const bool config = e.type == EntryType::kConfig;
   log_.push_back(std::move(e));
+  if (config) {
+    // §4.1: a configuration takes effect as soon as it is in the log.
+    config_entries_.push_back(last_index());
+    refresh_membership();
+  }
 }
 
 // --- roles ----------------------------------------------------------------------------------------
@@ -197,7 +299,7 @@ void RaftCore::start_pre_vote(base::MonoTime now) {
 // RequestVote (or, with pre_vote, the pre-vote that names `term` without taking it, §9.6) to
 // every other voter, carrying our last log index and term for the §3.6.1 up-to-date check.
 void RaftCore::request_votes(Term term, bool pre_vote, bool transfer) {
-  for (ServerId peer : config_.voters) {
+  for (ServerId peer : members_.voters) {
     if (peer == config_.id) continue;
     Message m;
     m.type = RaftType::kRequestVote;
@@ -240,10 +342,12 @@ void RaftCore::become_leader(base::MonoTime now) {
   progress_.clear();
   // §3.5: "When a leader first comes to power, it initializes all nextIndex values to the index
   // just after the last one in its log." Followers start in probe.
-  for (ServerId peer : config_.voters) {
-    if (peer == config_.id) continue;
-    Progress& pr = progress_[peer];
-    pr.next = last_index() + 1;
+  for (const std::vector<ServerId>* list : {&members_.voters, &members_.learners}) {
+    for (ServerId peer : *list) {
+      if (peer == config_.id) continue;
+      Progress& pr = progress_[peer];
+      pr.next = last_index() + 1;
+    }
   }
   // §6.4 / §3.6.2: a leader commits entries of earlier terms only through an entry of its own
   // term, so it appends a no-op at the start of its term.
@@ -275,11 +379,8 @@ void RaftCore::on_tick(base::MonoTime now) {
     if (now >= check_quorum_deadline_) {
       check_quorum_deadline_ = now + config_.election_timeout;
       if (config_.check_quorum) {
-        size_t active = 1;
-        for (auto& [peer, pr] : progress_) {
-          if (pr.recent_active) ++active;
-          pr.recent_active = false;
-        }
+        const size_t active = voters_where(true, [](const Progress& pr) { return pr.recent_active; });
+        for (auto& [peer, pr] : progress_) pr.recent_active = false;
         if (active < quorum()) {
           ++counters_.check_quorum_stepdowns;
           become_follower(hs_.term, kNoServer, now);
@@ -299,6 +400,11 @@ void RaftCore::on_tick(base::MonoTime now) {
   // timeout, then it assumes there is no viable leader and begins an election." Candidates
   // whose election timed out (split vote) start another.
   if (now >= election_deadline_) {
+    if (!is_voter(config_.id)) {
+      // A learner, a server being added, or one removed (§4.2.2): it never campaigns.
+      reset_election_timer(now);
+      return;
+    }
     if (config_.pre_vote) start_pre_vote(now);
     else start_election(now);
   }
@@ -314,7 +420,10 @@ constexpr Term kTermMax = Term{1} << 62;
 bool RaftCore::valid(const Message& m) const {
   if (m.to != config_.id || m.from == config_.id) return false;
   if (m.term > kTermMax) return false;
-  if (std::find(config_.voters.begin(), config_.voters.end(), m.from) == config_.voters.end()) return false;
+  // §4.1: "servers process incoming RPC requests without consulting their current
+  // configurations" -- a new server must hear a leader it does not know of yet, and a server
+  // must vote for a candidate added by an entry it has not received. Answers count only from
+  // members (tally, progress).
   if (m.type == RaftType::kAppendEntries) {
     Term prev_term = m.prev_log_term;
     if (m.prev_log_index == 0 && m.prev_log_term != 0) return false;
@@ -323,11 +432,16 @@ bool RaftCore::valid(const Message& m) const {
       // Entries follow prev_log_index, their terms never decrease, and none is from a term
       // after the leader's.
       if (e.index != m.prev_log_index + 1 + i || e.term < prev_term || e.term > m.term || e.term == 0) return false;
+      wire::RaftMembership members;
+      if (e.type == EntryType::kConfig && !wire::decode_raft_membership(e.data, &members).is_ok()) return false;
       prev_term = e.term;
     }
   }
   // Figure 5.3: a snapshot holds committed entries only, none from a term after the leader's.
   if (m.type == RaftType::kInstallSnapshot && m.snapshot_term > m.term) return false;
+  // §4.1 / §5.1: a snapshot carries the configuration as of its index, at least one voter (the
+  // decoder checks it; a host may also build messages itself).
+  if (m.type == RaftType::kInstallSnapshot && m.snapshot_config.voters.empty()) return false;
   return true;
 }
 
@@ -441,7 +555,8 @@ void RaftCore::tally(const Message& m, base::MonoTime now) {
     ++counters_.stale_messages;
     return;
   }
-  votes_.emplace(m.from, m.granted);  // the first answer of each voter counts (duplicates ignored)
+  // Only voters of our configuration count (§4.1); the first answer of each counts.
+  if (is_voter(m.from)) votes_.emplace(m.from, m.granted);
   size_t granted = 0, refused = 0;
   for (auto& [id, g] : votes_) (g ? granted : refused)++;
   if (granted >= quorum()) {
@@ -562,6 +677,8 @@ void RaftCore::handle_append_reply(const Message& m, base::MonoTime now) {
   if (it == progress_.end()) return;
   Progress& pr = it->second;
   pr.recent_active = true;
+  pr.answered = true;
+  pr.answered_at = now;
   // §6.4: an answer at our term to a request that carried read round s confirms our leadership
   // for every read registered before round s went out.
   if (m.read_seq > pr.read_ack && m.read_seq <= read_seq_) {
@@ -600,6 +717,8 @@ void RaftCore::handle_append_reply(const Message& m, base::MonoTime now) {
       pr.progress_at = now;
     }
     maybe_commit(now);
+    // A leader whose own removal just committed stepped down (§4.2.2): `pr` is gone.
+    if (role_ != Role::kLeader) return;
     replicate_to(m.from, pr, /*heartbeat=*/false, now);
     maybe_timeout_now(m.from, pr);
     return;
@@ -716,14 +835,26 @@ void RaftCore::broadcast_append(bool heartbeat, base::MonoTime now) {
 // is durable on its own disk.
 void RaftCore::maybe_commit(base::MonoTime now) {
   if (role_ != Role::kLeader) return;
+  // §4.2.2: a leader that is not in the configuration it leads under "replicates log entries but
+  // does not count itself in majorities".
   std::vector<Index> match;
-  match.push_back(stable_);
-  for (auto& [peer, pr] : progress_) match.push_back(pr.match);
+  if (is_voter(config_.id)) match.push_back(stable_);
+  for (auto& [peer, pr] : progress_) {
+    if (is_voter(peer)) match.push_back(pr.match);
+  }
+  if (match.size() < quorum()) return;
   std::sort(match.begin(), match.end(), std::greater<Index>());
   const Index n = match[quorum() - 1];
   if (n <= commit_) return;
   if (term_at(n) != hs_.term && !config_.debug_commit_previous_term) return;
   commit_ = n;
+  // §4.2.2: "once the C_new entry is committed", a leader that is not part of it "steps down
+  // (returns to follower state)"; the new configuration's voters elect the next leader.
+  if (!is_voter(config_.id) && members_index_ != 0 && commit_ >= members_index_) {
+    ++counters_.removed_stepdowns;
+    become_follower(hs_.term, kNoServer, now);
+    return;
+  }
   // §6.4 step 1 done: this term's first commit releases the reads that waited for it.
   if (term_at(commit_) == hs_.term) {
     while (!reads_waiting_.empty()) {
@@ -801,7 +932,7 @@ void RaftCore::start_read(uint64_t ctx, base::MonoTime now) {
   // §6.4 step 3: "The leader needs to make sure it hasn't been superseded by a newer leader of
   // which it is unaware. It issues a new round of heartbeats and waits for their
   // acknowledgments from a majority of the cluster." A single-voter cluster is its own majority.
-  if (quorum() == 1) {
+  if (voters_where(true, [](const Progress&) { return false; }) >= quorum()) {
     read_states_.push_back(ReadState{ctx, index});
     ++counters_.reads_confirmed;
     return;
@@ -822,11 +953,8 @@ void RaftCore::start_read(uint64_t ctx, base::MonoTime now) {
 void RaftCore::release_reads() {
   while (!reads_pending_.empty()) {
     const PendingRead& r = reads_pending_.front();
-    size_t acks = 1;
-    for (auto& [peer, pr] : progress_) {
-      if (pr.read_ack >= r.seq) ++acks;
-    }
-    if (acks < quorum()) return;
+    const uint64_t seq = r.seq;
+    if (voters_where(true, [seq](const Progress& pr) { return pr.read_ack >= seq; }) < quorum()) return;
     read_states_.push_back(ReadState{r.ctx, r.index});
     ++counters_.reads_confirmed;
     reads_pending_.pop_front();
@@ -854,6 +982,7 @@ base::Status RaftCore::transfer_leadership(ServerId target, base::MonoTime now) 
     // The voter that needs the least catching up: the highest match index (lowest id on ties).
     Index best = 0;
     for (auto& [peer, pr] : progress_) {
+      if (!is_voter(peer)) continue;
       if (target == kNoServer || pr.match > best) {
         target = peer;
         best = pr.match;
@@ -862,7 +991,7 @@ base::Status RaftCore::transfer_leadership(ServerId target, base::MonoTime now) 
     if (target == kNoServer) return base::error(base::Code::kFailedPrecondition, "raft: no other voter");
   } else if (target == config_.id) {
     return base::error(base::Code::kInvalidArgument, "raft: transfer to ourselves");
-  } else if (progress_.find(target) == progress_.end()) {
+  } else if (progress_.find(target) == progress_.end() || !is_voter(target)) {
     return base::error(base::Code::kInvalidArgument, "raft: transfer target %llu is not a voter",
                        static_cast<unsigned long long>(target));
   }
@@ -898,6 +1027,7 @@ void RaftCore::handle_timeout_now(const Message& m, base::MonoTime now) {
     ++counters_.invalid_messages;  // from another leader of our term: cannot be
     return;
   }
+  if (!is_voter(config_.id)) return;  // a learner or a removed server does not campaign
   ++counters_.transfer_elections;
   start_election(now, /*transfer=*/true);
 }
@@ -915,6 +1045,15 @@ base::Status RaftCore::set_snapshot(SnapshotMeta meta, std::shared_ptr<const std
   }
   if (snapshot_.data && meta.index <= snapshot_.meta.index) return base::Status::ok();
   if (meta.index <= last_index() && term_at(meta.index) == meta.term) {
+    // §5.1: the snapshot carries the configuration as of its index (a follower it is sent to
+    // may hold no other); the log says which one that is.
+    Membership at = membership_at(meta.index);
+    if (!meta.config.voters.empty() && meta.config != at) {
+      return base::error(base::Code::kInvalidArgument,
+                         "raft: snapshot {%llu, %llu} records another configuration than the log's at its index",
+                         static_cast<unsigned long long>(meta.index), static_cast<unsigned long long>(meta.term));
+    }
+    meta.config = std::move(at);
     // §5.1: the snapshot holds committed entries only, so everything up to it is committed.
     snapshot_ = Snapshot{meta, std::move(data)};
     commit_ = std::max(commit_, meta.index);
@@ -942,8 +1081,17 @@ base::Status RaftCore::compact(Index upto) {
   // §5.1: once its snapshot is written, a server may delete the log entries up through the last
   // included index. Keep that entry's term for the consistency check of the next one.
   const Term t = term_at(upto);
+  // §5.1: the log start keeps the configuration as of upto, so a compacted configuration entry
+  // is not lost (Storage::compact records the same one).
+  Membership config = start_.config;
+  while (!config_entries_.empty() && config_entries_.front() <= upto) {
+    base::Status st = wire::decode_raft_membership(entry(config_entries_.front()).data, &config);
+    AGENT_ASSERT_MSG(st.is_ok(), "raft: undecodable configuration entry in the log");
+    config_entries_.erase(config_entries_.begin());
+  }
   log_.erase(log_.begin(), log_.begin() + static_cast<ptrdiff_t>(upto - start_.index));
-  start_ = SnapshotMeta{upto, t};
+  start_ = SnapshotMeta{upto, t, std::move(config)};
+  refresh_membership();
   compact_to_ = upto;
   ++counters_.compactions;
   return base::Status::ok();
@@ -968,7 +1116,14 @@ void RaftCore::install_snapshot(const SnapshotMeta& meta, std::shared_ptr<const 
     stable_ = meta.index;
     rewrite_low_ = std::min(rewrite_low_, meta.index + 1);
   }
+  // §4.1 / §5.1: configuration entries the snapshot covers are gone; the snapshot's own
+  // configuration applies until a later entry (one kept by receiver 6) replaces it.
+  while (!config_entries_.empty() && config_entries_.front() <= meta.index) {
+    config_entries_.erase(config_entries_.begin());
+  }
+  if (log_.empty()) config_entries_.clear();
   start_ = meta;
+  refresh_membership();
   // Receiver 8: the state machine is reset to the snapshot, which holds committed entries only.
   commit_ = meta.index;
   applied_ = meta.index;
@@ -1007,6 +1162,7 @@ void RaftCore::send_snapshot_chunks(ServerId peer, Progress& pr, base::MonoTime 
     m.to = peer;
     m.snapshot_index = pr.snap.meta.index;
     m.snapshot_term = pr.snap.meta.term;
+    m.snapshot_config = pr.snap.meta.config;  // Figure 5.3 lastConfig (§4.1)
     m.snapshot_bytes = image.size();
     m.offset = pr.snap_sent;
     m.data = image.substr(static_cast<size_t>(pr.snap_sent), static_cast<size_t>(len));
@@ -1051,7 +1207,7 @@ void RaftCore::handle_install_snapshot(const Message& m, base::MonoTime now) {
     r.refused = true;
     return reply(0);
   }
-  const SnapshotMeta meta{m.snapshot_index, m.snapshot_term};
+  const SnapshotMeta meta{m.snapshot_index, m.snapshot_term, m.snapshot_config};
   const bool same = incoming_ && incoming_->from == m.from && incoming_->term == m.term && incoming_->meta == meta &&
                     incoming_->bytes == m.snapshot_bytes;
   if (!same) {
@@ -1090,6 +1246,8 @@ void RaftCore::handle_snapshot_reply(const Message& m, base::MonoTime now) {
   if (it == progress_.end()) return;
   Progress& pr = it->second;
   pr.recent_active = true;
+  pr.answered = true;  // §4.2.1: a learner caught up by a snapshot answers too
+  pr.answered_at = now;
   if (m.done) {
     // The follower installed a snapshot at snapshot_index or already held what it covers.
     if (m.snapshot_index > last_index()) {
@@ -1110,6 +1268,8 @@ void RaftCore::handle_snapshot_reply(const Message& m, base::MonoTime now) {
       pr.next = pr.match + 1;
     }
     maybe_commit(now);
+    // A leader whose own removal just committed stepped down (§4.2.2): `pr` is gone.
+    if (role_ != Role::kLeader) return;
     replicate_to(m.from, pr, /*heartbeat=*/false, now);
     maybe_timeout_now(m.from, pr);
     return;
@@ -1139,6 +1299,84 @@ void RaftCore::handle_snapshot_reply(const Message& m, base::MonoTime now) {
     pr.progress_at = now;
   }
   send_snapshot_chunks(m.from, pr, now);
+}
+
+// --- membership changes (chapter 4) ----------------------------------------------------------------
+
+base::Result<Index> RaftCore::change_membership(MembershipChange change, ServerId id, base::MonoTime now) {
+  if (role_ != Role::kLeader) return not_leader();
+  if (transfer_target_ != kNoServer) {
+    return base::error(base::Code::kUnavailable, "raft: transferring leadership to %llu",
+                       static_cast<unsigned long long>(transfer_target_));
+  }
+  const auto ull = [](uint64_t v) { return static_cast<unsigned long long>(v); };
+  // §4.1: "The leader does not begin another configuration change until the previous one is
+  // committed" -- one server at a time keeps every two successive configurations' majorities
+  // overlapping.
+  if (members_index_ > commit_) {
+    return base::error(base::Code::kFailedPrecondition, "raft: configuration change at index %llu not committed yet",
+                       ull(members_index_));
+  }
+  // The 2015 correction to single-server changes (Ongaro, raft-dev, "bug in single-server
+  // membership changes"): a leader may not append a configuration entry until it has committed
+  // an entry of its own term; otherwise a change it makes could overlap an uncommitted change of
+  // an earlier leader and two disjoint majorities could elect two leaders.
+  if (term_at(commit_) != hs_.term) {
+    return base::error(base::Code::kFailedPrecondition,
+                       "raft: the leader has not committed an entry of its term yet");
+  }
+  if (id == kNoServer) return base::error(base::Code::kInvalidArgument, "raft: server id 0");
+  Membership next = members_;
+  auto erase = [](std::vector<ServerId>& v, ServerId x) { v.erase(std::remove(v.begin(), v.end(), x), v.end()); };
+  switch (change) {
+    case MembershipChange::kAddLearner:
+      // §4.2.1: a new server first joins without a vote, so that it can catch up without
+      // making the cluster wait on it for commitment.
+      if (is_voter(id) || is_learner(id)) {
+        return base::error(base::Code::kAlreadyExists, "raft: %llu is a member already", ull(id));
+      }
+      if (next.voters.size() + next.learners.size() >= wire::kMembershipServersMax) {
+        return base::error(base::Code::kResourceExhausted, "raft: %zu members (kMembershipServersMax)",
+                           wire::kMembershipServersMax);
+      }
+      next.learners.push_back(id);
+      break;
+    case MembershipChange::kPromote: {
+      if (!is_learner(id)) return base::error(base::Code::kNotFound, "raft: %llu is not a learner", ull(id));
+      if (next.voters.size() >= kVotersMax) {
+        return base::error(base::Code::kResourceExhausted, "raft: %zu voters (kVotersMax)", kVotersMax);
+      }
+      // §4.2.1: "the leader should abort the change if the new server is unavailable or is so
+      // slow that it will never catch up": a learner votes only once it holds everything
+      // committed and answered within the last election timeout.
+      const Progress& pr = progress_.at(id);
+      if (pr.match < commit_ || now - pr.answered_at >= config_.election_timeout || !pr.answered) {
+        return base::error(base::Code::kFailedPrecondition,
+                           "raft: %llu has not caught up (match %llu, commit %llu)", ull(id), ull(pr.match),
+                           ull(commit_));
+      }
+      erase(next.learners, id);
+      next.voters.push_back(id);
+      break;
+    }
+    case MembershipChange::kRemove:
+      if (!is_voter(id) && !is_learner(id)) {
+        return base::error(base::Code::kNotFound, "raft: %llu is not a member", ull(id));
+      }
+      if (is_voter(id) && next.voters.size() == 1) {
+        return base::error(base::Code::kFailedPrecondition, "raft: cannot remove the last voter");
+      }
+      erase(next.voters, id);
+      erase(next.learners, id);
+      break;
+  }
+  std::sort(next.voters.begin(), next.voters.end());
+  std::sort(next.learners.begin(), next.learners.end());
+  ++counters_.membership_changes;
+  const Index idx = last_index() + 1;
+  append_local(Entry{idx, hs_.term, EntryType::kConfig, wire::encode_raft_membership(next)});
+  for (auto& [peer, pr] : progress_) replicate_to(peer, pr, /*heartbeat=*/false, now);
+  return idx;
 }
 
 // --- Ready ----------------------------------------------------------------------------------------

@@ -47,6 +47,15 @@
 //     skipping pre-vote, and its RequestVote carries the transfer flag so that voters ignore
 //     their lease (§4.2.3). A transfer not finished within an election timeout is abandoned and
 //     proposals resume. kNoServer picks the voter with the most of our log.
+//   - Chapter 4 membership changes, one server at a time: change_membership() appends a
+//     configuration entry (EntryType::kConfig: voters and non-voting learners) that every server
+//     uses as soon as it is in its log, committed or not, and falls back from if it is truncated
+//     away (§4.1). A new server joins as a learner and is promoted only once it holds everything
+//     committed (§4.2.1). One change at a time (the previous one committed), and none before the
+//     leader committed an entry of its term (Ongaro's 2015 correction). A leader that removes
+//     itself leads without counting itself until the change commits, then steps down (§4.2.2).
+//     Learners and servers outside the configuration never campaign; requests are processed
+//     whatever the configuration (§4.1), answers count only from its members.
 //
 //   - Chapter 5 log compaction and snapshots. The host owns the state machine and its snapshot
 //     image (the core never looks inside one); the core owns the log and the transfers:
@@ -135,6 +144,14 @@ using wire::RaftType;
 enum class Role : uint8_t { kFollower, kPreCandidate, kCandidate, kLeader };
 const char* role_name(Role r);
 
+// A cluster configuration (§4.1): voters and non-voting learners.
+using Membership = wire::RaftMembership;
+enum class MembershipChange : uint8_t {
+  kAddLearner,  // a new server, without a vote, to catch up (§4.2.1)
+  kPromote,     // a caught-up learner becomes a voter
+  kRemove,      // a voter or learner leaves (§4.2.2)
+};
+
 // A read confirmed by ReadIndex (§6.4): the host may serve the read named `ctx` from its state
 // machine as soon as it has applied `index` (and not before).
 struct ReadState {
@@ -220,6 +237,8 @@ struct RaftCounters {
   uint64_t snapshot_resends = 0;     // windows rewound (mismatch or no progress)
   uint64_t snapshots_installed = 0;  // complete snapshots handed to the host (follower, or restart)
   uint64_t snapshots_refused = 0;    // over snapshot_bytes_max (follower)
+  uint64_t membership_changes = 0;   // configuration entries appended as leader
+  uint64_t removed_stepdowns = 0;    // §4.2.2: leader not in the committed configuration
 };
 
 class RaftCore {
@@ -275,6 +294,16 @@ class RaftCore {
   // at or below the log start. kFailedPrecondition past applied_index() or past the snapshot
   // set with set_snapshot() (none set: always).
   base::Status compact(Index upto);
+  // Chapter 4, one server at a time: appends a configuration entry (EntryType::kConfig) that
+  // takes effect at once on every server that holds it (§4.1) and returns its index. Refused
+  // with kUnavailable when not the leader or transferring; kFailedPrecondition while the
+  // previous change is uncommitted (§4.1), before the leader committed an entry of its term
+  // (the 2015 fix), when a learner to promote has not caught up (it must hold everything
+  // committed and have answered within an election timeout, §4.2.1) or when removing the last
+  // voter; kAlreadyExists / kNotFound for a member / non-member; kResourceExhausted past
+  // kVotersMax voters or kMembershipServersMax members. A leader that removes itself keeps
+  // leading until the change commits, without counting itself (§4.2.2), then steps down.
+  base::Result<Index> change_membership(MembershipChange change, ServerId id, base::MonoTime now);
   // The host finished step 1 and 2 of Ready `id` (the one last taken).
   void on_persisted(uint64_t ready_id, base::MonoTime now);
 
@@ -298,6 +327,11 @@ class RaftCore {
   // Where the log starts (§5.1): entries <= log_start().index are compacted away (or in an
   // installed snapshot); first_index() is the first one held.
   const SnapshotMeta& log_start() const { return start_; }
+  // §5.1: what a snapshot of the state at index i records -- {i, term_at(i), the configuration
+  // in effect at i} (the latest configuration entry <= i, else the log start's, else the
+  // bootstrap voters). The host saves this meta with an image it takes at i. Asserts
+  // log_start().index <= i <= last_index().
+  SnapshotMeta snapshot_meta_at(Index i) const;
   Index first_index() const { return start_.index + 1; }
   // The snapshot the leader would send (set_snapshot() or the last one installed); data null
   // if none.
@@ -314,6 +348,12 @@ class RaftCore {
   // For invariant checkers: the lowest index whose entry was removed or replaced since the last
   // call (UINT64_MAX if none), then forgets it. Appends at the end do not count.
   Index take_log_rewrite_low();
+  // The configuration in use (§4.1: the latest in the log, committed or not; before any, the
+  // bootstrap RaftConfig::voters) and the index of its entry (0: bootstrap).
+  const Membership& membership() const { return members_; }
+  Index membership_index() const { return members_index_; }
+  bool is_voter(ServerId id) const;
+  bool is_learner(ServerId id) const;
   // Leader: the target of the leadership transfer under way, kNoServer if none.
   ServerId transferring() const { return transfer_target_; }
   // Leader: reads held (waiting for the first commit of the term or for confirmation).
@@ -339,6 +379,8 @@ class RaftCore {
     uint64_t snap_acked = 0;
     bool snap_done_sent = false;
     base::MonoTime snap_retry_at;  // after a refusal, no new transfer before this
+    bool answered = false;       // answered us in this term, last at answered_at (§4.2.1)
+    base::MonoTime answered_at;
   };
   // A snapshot being received (Figure 5.3 receiver 2-4), from one leader in one term.
   struct IncomingSnapshot {
@@ -355,7 +397,12 @@ class RaftCore {
     uint64_t seq = 0;
   };
 
-  size_t quorum() const { return config_.voters.size() / 2 + 1; }
+  // A majority of the voters of the configuration in use (§4.1).
+  size_t quorum() const { return members_.voters.size() / 2 + 1; }
+  void refresh_membership();
+  Membership membership_at(Index i) const;
+  template <class Pred>
+  size_t voters_where(bool self, Pred pred) const;
   Term last_term() const { return term_at(last_index()); }
   bool log_up_to_date(Index last_index, Term last_term) const;
   bool in_lease(base::MonoTime now) const;
@@ -427,6 +474,11 @@ class RaftCore {
   std::map<ServerId, Progress> progress_;  // leader only; every voter but us
   base::MonoTime heartbeat_deadline_ = base::MonoTime::never();
   base::MonoTime check_quorum_deadline_ = base::MonoTime::never();
+
+  // Chapter 4: the configuration in use and the indexes of the configuration entries in the log.
+  Membership members_;
+  Index members_index_ = 0;
+  std::vector<Index> config_entries_;
 
   // §6.4 ReadIndex (leader only).
   std::deque<uint64_t> reads_waiting_;     // ctx of reads before this term's first commit

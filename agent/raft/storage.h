@@ -29,6 +29,7 @@
 
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "agent/base/status.h"
@@ -50,13 +51,21 @@ struct HardState {
   bool operator==(const HardState&) const = default;
 };
 
-// A snapshot's place in the log (Figure 5.3 "lastIndex", "lastTerm"): it holds the state after
-// applying every entry up to `index`, whose term is `term`. {0, 0}: no snapshot. Membership
-// changes (chapter 4) add the voter set as of `index` here ("lastConfig").
+// A snapshot's place in the log (Figure 5.3 "lastIndex", "lastTerm", "lastConfig"): it holds the
+// state after applying every entry up to `index`, whose term is `term`, and `config` is the
+// cluster configuration as of `index` (§4.1 / §5.1: "the latest configuration as of the last
+// included index", voters and learners) -- a compacted configuration entry survives here. {0, 0}:
+// no snapshot. An empty `config` (no voter) records none: the configuration as of `index` is then
+// the bootstrap one (RaftConfig::voters), as for a log that never held a configuration entry.
 struct SnapshotMeta {
+  SnapshotMeta() = default;
+  SnapshotMeta(Index i, Term t, wire::RaftMembership c = {}) : index(i), term(t), config(std::move(c)) {}
   Index index = 0;
   Term term = 0;
+  wire::RaftMembership config;
   bool operator==(const SnapshotMeta&) const = default;
+  // Index and term only (the place in the log, whatever configuration is recorded).
+  bool same_place(const SnapshotMeta& o) const { return index == o.index && term == o.term; }
 };
 
 class Storage {
@@ -84,7 +93,9 @@ class Storage {
   virtual base::Status truncate_suffix(Index from) = 0;
   // Appends entries; the first one's index must be last_index() + 1 (kInvalidArgument if not).
   virtual base::Status append(std::span<const Entry> entries) = 0;
-  // §5.1 log compaction: deletes every entry <= `upto`; snapshot_meta() becomes {upto, its term}.
+  // §5.1 log compaction: deletes every entry <= `upto`; snapshot_meta() becomes {upto, its term,
+  // the configuration as of upto: the latest kConfig entry <= upto, else the current
+  // snapshot_meta().config}.
   // No-op when upto <= snapshot_meta().index; kInvalidArgument past last_index().
   virtual base::Status compact(Index upto) = 0;
   // Makes every write so far durable. After an error the process must stop.

@@ -6,6 +6,7 @@
 #include "agent/base/bytes.h"
 #include "agent/http/json.h"
 #include "agent/wire/raft_message.h"
+#include "agent/wire/snapshot_file.h"
 
 namespace server {
 
@@ -50,21 +51,14 @@ base::Status decode_apply_reply(std::string_view body, uint64_t* index, state::A
 
 bool is_server_subject(const std::string& subject) { return subject.find("CN=server.") != std::string::npos; }
 
-constexpr std::string_view kSnapshotMagic = "WEFTRSNP";
-constexpr uint32_t kSnapshotFileFormat = 1;
-constexpr size_t kSnapshotHeaderBytes = 8 + 4 + 8 + 8;
+// The snapshot file's layout is wire/snapshot_file.h ("WEFTRSNP", format, index, term, the
+// configuration as of index, the image).
+constexpr size_t kSnapshotHeaderBytesMax = 8 + 4 + 8 + 8 + 4 + wire::kMembershipBytesMax;
 // The largest snapshot file read at start: the core's snapshot_bytes_max (64 MiB) and the header.
-constexpr size_t kSnapshotFileBytesMax = (size_t{64} << 20) + kSnapshotHeaderBytes;
+constexpr size_t kSnapshotFileBytesMax = (size_t{64} << 20) + kSnapshotHeaderBytesMax;
 
 std::string snapshot_file_bytes(const raft::SnapshotMeta& meta, const std::string& image) {
-  std::string out;
-  base::ByteWriter w(&out, kSnapshotFileBytesMax + image.size());
-  w.raw(kSnapshotMagic);
-  w.u32(kSnapshotFileFormat);
-  w.u64(meta.index);
-  w.u64(meta.term);
-  w.raw(image);
-  return out;
+  return wire::encode_snapshot_file(wire::SnapshotFileHeader{meta.index, meta.term, meta.config}, image);
 }
 
 }  // namespace
@@ -207,15 +201,15 @@ base::Status RaftHost::load_snapshot_file(raft::SnapshotMeta* meta, std::shared_
     if (bytes.status().code() == base::Code::kNotFound) return bytes.status();
     return base::error(bytes.status().code(), "%s: %s", path.c_str(), bytes.status().message().c_str());
   }
-  base::ByteReader rd(base::as_bytes(*bytes));
-  base::ByteSpan magic = rd.raw(kSnapshotMagic.size());
-  uint32_t format = rd.u32();
-  meta->index = rd.u64();
-  meta->term = rd.u64();
-  if (!rd.ok() || base::as_chars(magic) != kSnapshotMagic || format != kSnapshotFileFormat || meta->index == 0 || meta->term == 0) {
-    return base::error(base::Code::kFailedPrecondition, "%s is not a snapshot file of this version", path.c_str());
+  wire::SnapshotFileHeader header;
+  std::string_view data;
+  base::Status st = wire::decode_snapshot_file(*bytes, &header, &data);
+  if (!st.is_ok()) {
+    return base::error(base::Code::kFailedPrecondition, "%s is not a snapshot file of this version: %s", path.c_str(),
+                       st.message().c_str());
   }
-  *image = std::make_shared<const std::string>(bytes->substr(kSnapshotHeaderBytes));
+  *meta = raft::SnapshotMeta{header.index, header.term, std::move(header.config)};
+  *image = std::make_shared<const std::string>(data);
   return base::Status::ok();
 }
 
@@ -520,12 +514,16 @@ void RaftHost::maybe_snapshot() {
           snapshotting_ = false;
           return;
         }
-        finish_snapshot(raft::SnapshotMeta{taken->index, core_->term_at(taken->index)}, taken->image);
+        finish_snapshot(core_->snapshot_meta_at(taken->index), taken->image);  // index, term, configuration
       });
   if (!s.is_ok()) snapshotting_ = false;  // the worker queue is full: try again after the next Ready
 }
 
 void RaftHost::finish_snapshot(raft::SnapshotMeta meta, std::shared_ptr<const std::string> image) {
+  if (meta.config.voters.empty()) {
+    snapshotting_ = false;  // no configuration known at that index (cannot happen once we applied anything)
+    return;
+  }
   // 3. A worker writes the file durably (never over a newer one), 4. the loop hands it to the
   // core and compacts.
   auto status = std::make_shared<base::Status>();

@@ -5,9 +5,10 @@
 // Files, under <data_dir>/raft/: raft.db (term, vote, log: WAL, synchronous=FULL), state.db (the
 // state machine, synchronous=NORMAL: re-applied from the log after a power cut), voters (the node
 // ids of the voting members, one per line, written durably once when the cluster forms), and
-// snapshot (the latest snapshot: "WEFTRSNP", u32 format 1, u64 index, u64 term, then the state
-// store's image -- state::Store::snapshot(), which carries its own SHA-256; written durably,
-// replacing the previous one in one rename).
+// snapshot (the latest snapshot, wire/snapshot_file.h: "WEFTRSNP", u32 format 2, u64 index, u64
+// term, the cluster configuration as of index, then the state store's image --
+// state::Store::snapshot(), which carries its own SHA-256; written durably, replacing the
+// previous one in one rename; format 1, without the configuration, is still read).
 //
 // Snapshots (dissertation chapter 5; raft.h "Snapshots, the host's side"): once
 // raft.snapshot_threshold entries were applied since the last snapshot, a worker images the store

@@ -16,7 +16,26 @@ size_t varint_bytes(uint64_t v) {
   return n;
 }
 
-bool known_entry_type(uint8_t t) { return t == uint8_t(EntryType::kCommand) || t == uint8_t(EntryType::kNoop); }
+bool known_entry_type(uint8_t t) {
+  return t == uint8_t(EntryType::kCommand) || t == uint8_t(EntryType::kNoop) || t == uint8_t(EntryType::kConfig);
+}
+
+bool valid_membership(const RaftMembership& m) {
+  if (m.voters.size() + m.learners.size() > kMembershipServersMax) return false;
+  for (const std::vector<uint64_t>* list : {&m.voters, &m.learners}) {
+    for (size_t i = 0; i < list->size(); ++i) {
+      if ((*list)[i] == 0 || (i > 0 && (*list)[i] <= (*list)[i - 1])) return false;
+    }
+  }
+  for (uint64_t l : m.learners) {
+    for (uint64_t v : m.voters) {
+      if (l == v) return false;
+    }
+  }
+  return true;
+}
+
+constexpr uint8_t kMembershipFormat = 1;
 
 // The optional trailing read_seq of AppendEntries and its reply: absent, or a non-zero varint
 // (a zero one would be a second encoding of the same message).
@@ -28,6 +47,34 @@ base::Status optional_read_seq(base::ByteReader& r, RaftMessage* out) {
 }
 
 }  // namespace
+
+std::string encode_raft_membership(const RaftMembership& m) {
+  AGENT_ASSERT(valid_membership(m));
+  std::string out;
+  base::ByteWriter w(&out, kEntryBytesMax);
+  w.u8(kMembershipFormat);
+  w.varint(m.voters.size());
+  for (uint64_t v : m.voters) w.varint(v);
+  w.varint(m.learners.size());
+  for (uint64_t l : m.learners) w.varint(l);
+  AGENT_ASSERT(w.ok());
+  return out;
+}
+
+base::Status decode_raft_membership(std::string_view data, RaftMembership* out) {
+  *out = RaftMembership{};
+  base::ByteReader r(base::as_bytes(data));
+  if (r.u8() != kMembershipFormat || !r.ok()) return bad("membership format");
+  for (std::vector<uint64_t>* list : {&out->voters, &out->learners}) {
+    const uint64_t n = r.varint();
+    if (!r.ok() || n > kMembershipServersMax) return bad("membership count");
+    for (uint64_t i = 0; i < n; ++i) list->push_back(r.varint());
+    if (!r.ok()) return bad("membership");
+  }
+  if (!r.at_end()) return bad("membership trailing bytes");
+  if (!valid_membership(*out)) return bad("membership ids");
+  return base::Status::ok();
+}
 
 std::string_view raft_type_name(RaftType type) {
   switch (type) {
@@ -95,6 +142,8 @@ std::string encode_raft_message(const RaftMessage& m) {
       w.varint(m.offset);
       w.u8(m.done ? 1 : 0);
       w.str(m.data);
+      AGENT_ASSERT(!m.snapshot_config.voters.empty());
+      w.str(encode_raft_membership(m.snapshot_config));
       break;
     case RaftType::kInstallSnapshotReply:
       w.u8((m.done ? 1 : 0) | (m.refused ? 2 : 0) | (m.mismatch ? 4 : 0));
@@ -189,7 +238,11 @@ base::Status decode_raft_message(base::ByteSpan bytes, RaftMessage* out) {
       out->offset = r.varint();
       const uint8_t flags = r.u8();
       std::string_view data = r.str(kSnapshotChunkBytesMax);
+      std::string_view config = r.str(kMembershipBytesMax);
       if (!r.ok()) return bad("install_snapshot");
+      if (!decode_raft_membership(config, &out->snapshot_config).is_ok() || out->snapshot_config.voters.empty()) {
+        return bad("snapshot configuration");
+      }
       if ((flags & ~1u) != 0) return bad("install_snapshot flags");
       out->done = (flags & 1) != 0;
       if (out->snapshot_index == 0 || out->snapshot_term == 0) return bad("snapshot index or term");

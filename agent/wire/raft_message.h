@@ -29,7 +29,10 @@
 //                       >= 1), varint snapshot_bytes (the whole image, <= kSnapshotBytesMax),
 //                       varint offset, u8 flags (1: done -- the last chunk),
 //                       bytes data (<= kSnapshotChunkBytesMax); offset + data <= snapshot_bytes
-//                       and done exactly when the chunk ends the image
+//                       and done exactly when the chunk ends the image;
+//                       bytes snapshot_config (encode_raft_membership, <= kMembershipBytesMax,
+//                       at least one voter): the configuration as of snapshot_index (Figure 5.3
+//                       "lastConfig", §4.1), in every chunk
 //   kInstallSnapshotReply u8 flags (1: done -- the follower installed this snapshot or already
 //                       holds what it covers; 2: refused -- over the follower's
 //                       snapshot_bytes_max; 4: mismatch -- the chunk was not at the offset the
@@ -46,9 +49,9 @@
 // decodes here unchanged, and a message that uses none of the additions encodes to exactly the
 // bytes version 1 wrote. A decoder from before the additions refuses a message that uses them
 // (trailing bytes, an unknown flag or type): a cluster must run this version everywhere before
-// its hosts call read_index() or transfer_leadership() or compact their logs. No agent deploys
-// Raft yet. Snapshot messages carry no voter set yet: membership changes (chapter 4) add it to
-// the first chunk.
+// its hosts call read_index() or transfer_leadership() or compact their logs. The configuration
+// in InstallSnapshot (chapter 4) changed that message's body without a version bump too: every
+// foundation of a cluster must run the same build (servers were only ever deployed together).
 //
 // Decoders take untrusted bytes: every count and length is bounded by the constants below,
 // every failure is a Status (kInvalidArgument naming the field), nothing asserts. What the
@@ -99,7 +102,27 @@ std::string_view raft_type_name(RaftType type);
 enum class EntryType : uint8_t {
   kCommand = 0,  // a state-machine command (opaque here)
   kNoop = 1,     // the entry a new leader appends in its term (dissertation §6.4 / §3.6.2)
+  kConfig = 2,   // a cluster configuration (chapter 4): data is encode_raft_membership()
 };
+
+// A cluster configuration as a kConfig entry carries it (dissertation §4.1): the voting members
+// and the non-voting ones (learners, §4.2.1), each list strictly increasing (so one
+// configuration has one encoding), no id in both, no zero id.
+//   u8 format (1), varint voter count, voters, varint learner count, learners (varints)
+inline constexpr size_t kMembershipServersMax = 32;  // voters plus learners
+// An encoded membership's size bound: format byte, two counts, kMembershipServersMax ids of at
+// most 10 varint bytes each.
+inline constexpr size_t kMembershipBytesMax = 3 + kMembershipServersMax * 10;
+struct RaftMembership {
+  std::vector<uint64_t> voters;
+  std::vector<uint64_t> learners;
+  bool operator==(const RaftMembership&) const = default;
+};
+// Asserts the membership meets the rules above.
+std::string encode_raft_membership(const RaftMembership& m);
+// kInvalidArgument on anything else: wrong format, counts over kMembershipServersMax, order,
+// duplicates, zero ids, trailing bytes.
+base::Status decode_raft_membership(std::string_view data, RaftMembership* out);
 
 struct RaftEntry {
   uint64_t index = 0;
@@ -144,6 +167,7 @@ struct RaftMessage {
   bool refused = false;   // reply: over the follower's bound; the leader stops trying a while
   bool mismatch = false;  // reply: not the expected offset; resend from `offset`
   std::string data;
+  RaftMembership snapshot_config;  // request: the configuration as of snapshot_index (§4.1)
   bool operator==(const RaftMessage&) const = default;
 };
 

@@ -4,10 +4,11 @@
 //   1  RaftCore::on_message on one long-lived core (server 1 of 3) fed decoded messages, with its
 //      Readies performed on a MemStorage: untrusted messages must never trip an assert in the
 //      core (they are counted as invalid or stale instead).
-//   2  as 1, with the core's ReadIndex and leadership-transfer paths (§6.4, §3.10) exercised
-//      around the message: the byte after the selector picks read_index() and
-//      transfer_leadership() calls and the target, so fuzzed read rounds (read_seq), transfer
-//      flags and TimeoutNow meet a core with reads pending and a transfer under way.
+//   2  as 1, with the core's ReadIndex, leadership-transfer and membership paths (§6.4, §3.10,
+//      chapter 4) exercised around the message: the byte after the selector picks
+//      read_index(), transfer_leadership() and change_membership() calls and their server, so
+//      fuzzed read rounds (read_seq), transfer flags, TimeoutNow and configuration entries meet
+//      a core with reads pending, a transfer or a configuration change under way.
 //   3  as 1, on a core whose log is compacted (chapter 5): the host snapshots and compacts every
 //      few inputs, so fuzzed InstallSnapshot chunks and replies, and AppendEntries reaching
 //      before the log start, meet a core that has a snapshot to send and one being received;
@@ -61,7 +62,7 @@ struct Host {
   // The host snapshots its applied state and compacts all of it.
   void snapshot_and_compact() {
     if (applied == 0 || applied < core->log_start().index) return;
-    const raft::SnapshotMeta meta{applied, core->term_at(applied)};
+    const raft::SnapshotMeta meta = core->snapshot_meta_at(applied);
     check(core->set_snapshot(meta, std::make_shared<const std::string>(100, 's')).is_ok());
     check(core->compact(applied).is_ok());
     pump();
@@ -108,6 +109,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // transfers; refusals are Statuses.
     if (knob & 1) (void)h.core->read_index(++h.read_ctx, now);
     if (knob & 2) (void)h.core->transfer_leadership(raft::ServerId((knob >> 4) % 5), now);
+    if (knob & 8) {
+      (void)h.core->change_membership(static_cast<raft::MembershipChange>((knob >> 6) % 3),
+                                      raft::ServerId((knob >> 4) % 5), now);
+    }
   }
   if (target == 3 && (knob & 8)) h.snapshot_and_compact();
   h.core->on_message(m, now);

@@ -85,7 +85,9 @@ RaftServer::RaftServer(sim::Node& node, Fleet& fleet) : prng_(entropy_seed(node.
   raft::RaftConfig c = fleet.options.raft;
   c.id = Fleet::server_id(node.id());
   c.voters.clear();
-  for (size_t i = 0; i < fleet.servers; ++i) c.voters.push_back(Fleet::server_id(sim::NodeId(i)));
+  if (node.id() < fleet.servers) {
+    for (size_t i = 0; i < fleet.servers; ++i) c.voters.push_back(Fleet::server_id(sim::NodeId(i)));
+  }  // else a spare: no configuration until the log (or a snapshot) brings one
   // The state machine lives in memory: rebuilt in every life from the saved snapshot (if any)
   // and the log after it (raft.h, "At start").
   fleet.applied[node.id()] = Applied{};
@@ -180,6 +182,12 @@ base::Result<raft::Index> RaftServer::propose(std::string cmd) {
   return r;
 }
 
+base::Result<raft::Index> RaftServer::change_membership(raft::MembershipChange change, raft::ServerId id) {
+  auto r = core_->change_membership(change, id, node_.loop().now());
+  pump();
+  return r;
+}
+
 base::Status RaftServer::transfer(raft::ServerId target) {
   base::Status st = core_->transfer_leadership(target, node_.loop().now());
   pump();
@@ -265,7 +273,7 @@ void RaftServer::maybe_compact() {
   if (fleet_.options.compact_probability <= 0 || kv_applied_ == 0) return;
   if (!prng_.chance(fleet_.options.compact_probability)) return;
   if (kv_applied_ <= core_->log_start().index) return;
-  const raft::SnapshotMeta meta{kv_applied_, core_->term_at(kv_applied_)};
+  const raft::SnapshotMeta meta = core_->snapshot_meta_at(kv_applied_);  // index, term, configuration (§5.1)
   raft::Snapshot snap{meta, std::make_shared<const std::string>(kv_image())};
   const raft::Index keep = prng_.uniform(9);
   const raft::Index upto = meta.index > keep ? meta.index - keep : meta.index;
@@ -400,10 +408,11 @@ void RaftServer::arm() {
 void Fleet::add_servers(size_t n) {
   AGENT_ASSERT(world.node_count() == 0 && servers == 0);
   servers = n;
+  const size_t total = n + options.spare_servers;
   if (!options.sqlite) {
-    for (size_t i = 0; i < n; ++i) disk[sim::NodeId(i)] = std::make_unique<raft::MemStorage>();
+    for (size_t i = 0; i < total; ++i) disk[sim::NodeId(i)] = std::make_unique<raft::MemStorage>();
   }
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < total; ++i) {
     world.add_node("s" + std::to_string(i + 1), [this](sim::Node& node) -> std::unique_ptr<sim::Process> {
       return std::make_unique<RaftServer>(node, *this);
     });
@@ -454,7 +463,7 @@ void Fleet::start_client() {
     kv_prng_ = std::make_unique<base::Prng>(world.derive_seed(0x6b76636c69, options.kv_clients));
     kv_clients_.resize(options.kv_clients);
     for (uint32_t c = 0; c < options.kv_clients; ++c) {
-      kv_clients_[c].target = sim::NodeId(kv_prng_->uniform(servers));
+      kv_clients_[c].target = sim::NodeId(kv_prng_->uniform(nodes()));
       kv_next(c);
     }
   }
@@ -482,7 +491,7 @@ void Fleet::kv_invoke(uint32_t client) {
   if (!kv_on_ || c.pending != 0) return;
   RaftServer* s = server(c.target);
   if (!s) {  // its server is down: try another
-    c.target = sim::NodeId(kv_prng_->uniform(servers));
+    c.target = sim::NodeId(kv_prng_->uniform(nodes()));
     kv_next(client);
     return;
   }
@@ -514,7 +523,7 @@ void Fleet::kv_invoke(uint32_t client) {
     ++kv_refused;
     const raft::ServerId l = s->core().leader();
     c.target = l != raft::kNoServer && l != s->core().id() ? Fleet::node_id(l)
-                                                          : sim::NodeId(kv_prng_->uniform(servers));
+                                                          : sim::NodeId(kv_prng_->uniform(nodes()));
     kv_no_effect(op);
     return;
   }
@@ -524,7 +533,7 @@ void Fleet::kv_invoke(uint32_t client) {
     // No answer: the outcome stays unknown; the client tries another server.
     ++kv_timeouts;
     cl.pending = 0;
-    cl.target = sim::NodeId(kv_prng_->uniform(servers));
+    cl.target = sim::NodeId(kv_prng_->uniform(nodes()));
     kv_next(client);
   });
 }
@@ -607,6 +616,7 @@ SyncedState state_of(const raft::Storage& st) {
   const raft::SnapshotMeta start = st.snapshot_meta();
   s.start_index = start.index;
   s.start_term = start.term;
+  s.start_config = start.config;
   s.last_index = st.last_index();
   s.last_term = start.term;
   if (s.last_index > start.index) {
@@ -654,6 +664,35 @@ void Fleet::crash_from_inside(sim::NodeId id) {
   ++power_cuts;
   world.after(base::Duration::millis(50 + static_cast<int64_t>(world.derive_seed(0x706f776572, id, crashes) % 950)),
               [this, id] { restart(id); });
+}
+
+bool Fleet::change_membership(base::Prng& prng) {
+  RaftServer* l = leader();
+  if (!l) return false;
+  const raft::Membership& m = l->core().membership();
+  std::vector<raft::ServerId> outsiders;
+  for (sim::NodeId i = 0; i < nodes(); ++i) {
+    const raft::ServerId id = server_id(i);
+    if (!l->core().is_voter(id) && !l->core().is_learner(id)) outsiders.push_back(id);
+  }
+  raft::MembershipChange change;
+  raft::ServerId id;
+  if (!m.learners.empty() && m.voters.size() < 5 && prng.chance(0.7)) {
+    change = raft::MembershipChange::kPromote;
+    id = m.learners[prng.uniform(m.learners.size())];
+  } else if (!outsiders.empty() && prng.chance(0.5)) {
+    change = raft::MembershipChange::kAddLearner;
+    id = outsiders[prng.uniform(outsiders.size())];
+  } else {
+    std::vector<raft::ServerId> removable = m.learners;
+    if (m.voters.size() > 3) removable.insert(removable.end(), m.voters.begin(), m.voters.end());
+    if (removable.empty()) return false;
+    change = raft::MembershipChange::kRemove;
+    id = removable[prng.uniform(removable.size())];
+  }
+  if (!l->change_membership(change, id).is_ok()) return false;
+  ++membership_changes;
+  return true;
 }
 
 void Fleet::fail(const std::string& what) {
@@ -803,10 +842,14 @@ bool Fleet::settle(base::Duration limit) {
   raft::Index final_index = 0;
   uint64_t final_hash = 0;
   int attempts = 0;
-  // Every server applied up to the final command, and the entry applied there is it. (The chain
-  // hashes, checked at every apply and restore, make the sequences before it identical.)
+  // Every member of the final leader's configuration (voters and learners) applied up to the
+  // final command, and the entry applied there is it; servers outside it (spares never added,
+  // removed ones) receive nothing. (The chain hashes, checked at every apply and restore, make
+  // the sequences before it identical.)
+  std::vector<sim::NodeId> members;
   auto applied_everywhere = [&] {
-    for (sim::NodeId i = 0; i < world.node_count(); ++i) {
+    if (members.empty()) return false;
+    for (sim::NodeId i : members) {
       if (applied[i].last < final_index) return false;
     }
     auto it = applied_global_.find(final_index);
@@ -818,6 +861,10 @@ bool Fleet::settle(base::Duration limit) {
     RaftServer* l = leader();
     if (l) {
       raft::RaftCore& c = l->core();
+      members.clear();
+      for (sim::NodeId i = 0; i < nodes(); ++i) {
+        if (c.is_voter(server_id(i)) || c.is_learner(server_id(i))) members.push_back(i);
+      }
       const bool held = final_index != 0 && final_index <= c.last_index() &&
                         (final_index <= c.log_start().index ? applied_global_.count(final_index) != 0 &&
                                                                   applied_global_.at(final_index) == final_hash
@@ -842,7 +889,7 @@ using base::Duration;
 
 void schedule_faults(Fleet& f, const FaultPlan& plan, uint64_t seed) {
   auto prng = std::make_shared<base::Prng>(f.world.derive_seed(0x7261667466, seed));
-  const size_t n = f.servers;
+  const size_t n = f.nodes();  // spares included
   base::MonoTime t = f.world.now();
   const base::MonoTime end = t + plan.span;
   while (true) {
@@ -850,9 +897,10 @@ void schedule_faults(Fleet& f, const FaultPlan& plan, uint64_t seed) {
     if (t >= end) break;
     const double crash_w = plan.crashes ? plan.crash_weight : 0;
     const double net_w = plan.network ? (plan.transfers ? 6 : 5) : 0;
-    const double roll = prng->unit() * (crash_w * 2 + net_w + 1);
+    const double mem_w = plan.membership ? 8 : 0;
+    const double roll = prng->unit() * (crash_w * 2 + net_w + mem_w + 1);
     const bool leader_cuts_only = plan.leader_cuts_only;
-    f.world.at(t, [&f, prng, roll, crash_w, net_w, n, leader_cuts_only] {
+    f.world.at(t, [&f, prng, roll, crash_w, net_w, mem_w, n, leader_cuts_only] {
       auto pick = [&] { return sim::NodeId(prng->uniform(n)); };
       if (roll < crash_w * 2) {
         // Crash a random server, or the leader (half the time); restart it 50 ms - 1 s later.
@@ -905,6 +953,10 @@ void schedule_faults(Fleet& f, const FaultPlan& plan, uint64_t seed) {
         }
         return;
       }
+      if (r < net_w + mem_w) {
+        (void)f.change_membership(*prng);
+        return;
+      }
       f.world.heal();
     });
   }
@@ -947,6 +999,7 @@ Outcome run_faults(uint64_t seed, size_t servers, FleetOptions opts, const Fault
   o.compactions = f.compactions;
   o.installs = f.installs;
   o.restores = f.restores;
+  o.membership_changes = f.membership_changes;
   if (opts_kv(f)) {
     lin::History h = f.kv_history();
     lin::CheckOptions co;

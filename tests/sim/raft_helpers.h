@@ -100,6 +100,9 @@ struct FleetOptions {
   raft::RaftConfig raft = sim_config();  // id and voters are filled in per server
   // The client proposes a command to the current leader every client_interval (zero: never).
   base::Duration client_interval = base::Duration::millis(20);
+  // Servers beyond the initial voters (nodes after them) that start with no configuration
+  // (RaftConfig::voters empty) and wait to be added by a membership change (chapter 4).
+  size_t spare_servers = 0;
   // KV clients (see above); 0: none.
   size_t kv_clients = 0;
   size_t kv_keys = 3;
@@ -127,6 +130,7 @@ struct SyncedState {
   raft::HardState hs;
   raft::Index start_index = 0;
   raft::Term start_term = 0;
+  wire::RaftMembership start_config;  // the configuration as of the log start (chapter 4)
   raft::Index last_index = 0;
   raft::Term last_term = 0;
   bool operator==(const SyncedState&) const = default;
@@ -157,7 +161,7 @@ struct Fleet {
   Fleet(sim::World& w, FleetOptions o) : world(w), options(std::move(o)) {}
   sim::World& world;
   FleetOptions options;
-  size_t servers = 0;  // voters s1..sN on nodes 0..N-1
+  size_t servers = 0;  // initial voters s1..sN on nodes 0..N-1 (spares follow them)
   std::map<sim::NodeId, std::unique_ptr<raft::MemStorage>> disk;  // survives crashes (not sqlite)
   std::map<sim::NodeId, SyncedState> synced;                       // the Durability check
   std::map<sim::NodeId, SyncedState> syncing;                      // a sync() under way
@@ -178,8 +182,14 @@ struct Fleet {
   static raft::ServerId server_id(sim::NodeId n) { return n + 1; }
   static sim::NodeId node_id(raft::ServerId s) { return static_cast<sim::NodeId>(s - 1); }
 
-  // Adds `n` servers s1..sn (all voters); call once.
+  // Adds `n` servers s1..sn (all voters) and options.spare_servers more without a
+  // configuration; call once.
   void add_servers(size_t n);
+  size_t nodes() const { return world.node_count(); }
+  // One membership step (chapter 4) on the leader, if there is one: promote a learner, add a
+  // non-member as learner, or remove a member, keeping 3..5 voters. True if one was appended.
+  bool change_membership(base::Prng& prng);
+  uint64_t membership_changes = 0;
   // The node's server, nullptr if it is down.
   RaftServer* server(sim::NodeId id);
   // Crash: the process dies and the disk loses what was not synced. Restart: a fresh process
@@ -271,6 +281,8 @@ class RaftServer final : public sim::Process {
   raft::RaftCore& core() { return *core_; }
   // Proposes through the core and performs what follows.
   base::Result<raft::Index> propose(std::string cmd);
+  // Chapter 4 through the core, and performs what follows.
+  base::Result<raft::Index> change_membership(raft::MembershipChange change, raft::ServerId id);
   // §3.10 through the core, and performs what follows.
   base::Status transfer(raft::ServerId target);
   // KV client requests (op ids from the Fleet); the answer comes through Fleet::kv_done /
@@ -334,6 +346,7 @@ struct Outcome {
   uint64_t torn_files = 0;
   uint64_t power_cuts = 0;
   uint64_t compactions = 0, installs = 0, restores = 0;  // chapter 5
+  uint64_t membership_changes = 0;                      // chapter 4
 };
 
 struct FaultPlan {
@@ -345,6 +358,7 @@ struct FaultPlan {
   bool network = true;
   bool transfers = true;          // §3.10 leadership transfers among the events
   bool leader_cuts_only = false;  // every network event cuts the leader off
+  bool membership = false;        // chapter 4 changes among the events (Fleet::change_membership)
 };
 
 // One random fault every [gap_min, gap_max], chosen from the seed's own stream: crashes (of the

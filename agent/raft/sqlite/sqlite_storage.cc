@@ -39,7 +39,8 @@ Status corrupt(const char* fmt, unsigned long long a = 0, unsigned long long b =
 }
 
 bool known_type(int64_t t) {
-  return t == static_cast<int64_t>(wire::EntryType::kCommand) || t == static_cast<int64_t>(wire::EntryType::kNoop);
+  return t == static_cast<int64_t>(wire::EntryType::kCommand) || t == static_cast<int64_t>(wire::EntryType::kNoop) ||
+         t == static_cast<int64_t>(wire::EntryType::kConfig);
 }
 
 constexpr const char* kCreateSchema =
@@ -48,13 +49,23 @@ constexpr const char* kCreateSchema =
     "  voted_for INTEGER NOT NULL);"
     "CREATE TABLE log(idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL,"
     "  data BLOB NOT NULL);"
-    "INSERT INTO meta(key, value) VALUES ('schema_version', 2), ('snapshot_index', 0), ('snapshot_term', 0);";
+    "CREATE TABLE log_start_config(id INTEGER PRIMARY KEY CHECK (id = 1), data BLOB NOT NULL);"
+    "INSERT INTO log_start_config(id, data) VALUES (1, x'010000');"
+    "INSERT INTO meta(key, value) VALUES ('schema_version', 3), ('snapshot_index', 0), ('snapshot_term', 0);";
 
 // Version 1 -> 2 (log compaction): the log start is recorded in meta; a version-1 log starts at
 // index 1, i.e. after {0, 0}. Run inside the open's schema transaction, so it is all or nothing.
 constexpr const char* kMigrateV1ToV2 =
     "INSERT INTO meta(key, value) VALUES ('snapshot_index', 0), ('snapshot_term', 0);"
     "UPDATE meta SET value = 2 WHERE key = 'schema_version';";
+
+// Version 2 -> 3 (membership changes, chapter 4): the configuration as of the log start; none
+// recorded (x'010000' is encode_raft_membership of no voters and no learners), so the bootstrap
+// configuration or the log's configuration entries apply as before.
+constexpr const char* kMigrateV2ToV3 =
+    "CREATE TABLE log_start_config(id INTEGER PRIMARY KEY CHECK (id = 1), data BLOB NOT NULL);"
+    "INSERT INTO log_start_config(id, data) VALUES (1, x'010000');"
+    "UPDATE meta SET value = 3 WHERE key = 'schema_version';";
 
 }  // namespace
 
@@ -70,7 +81,7 @@ SqliteStorage::~SqliteStorage() {
     }
   }
   for (sqlite3_stmt* st : {begin_, commit_, rollback_, save_hs_, truncate_, insert_, select_, term_at_, save_start_,
-                           delete_prefix_}) {
+                           delete_prefix_, save_start_config_, config_at_}) {
     sqlite3_finalize(st);  // no-op on nullptr
   }
   sqlite3_close_v2(db_);
@@ -143,6 +154,10 @@ Status SqliteStorage::create_or_check_schema() {
       AGENT_TRY(exec(db_, kMigrateV1ToV2, "migrate schema 1 to 2"));
       migrated_from_ = 1;
     }
+    if (v.value() <= 2) {
+      AGENT_TRY(exec(db_, kMigrateV2ToV3, "migrate schema 2 to 3"));
+      if (migrated_from_ == 0) migrated_from_ = 2;
+    }
     return Status::ok();
   }();
   if (!s.is_ok()) {
@@ -167,6 +182,8 @@ Status SqliteStorage::prepare_all() {
       {&term_at_, "SELECT term FROM log WHERE idx = ?1"},
       {&save_start_, "INSERT OR REPLACE INTO meta(key, value) VALUES ('snapshot_index', ?1), ('snapshot_term', ?2)"},
       {&delete_prefix_, "DELETE FROM log WHERE idx <= ?1"},
+      {&save_start_config_, "INSERT OR REPLACE INTO log_start_config(id, data) VALUES (1, ?1)"},
+      {&config_at_, "SELECT data FROM log WHERE type = 2 AND idx <= ?1 ORDER BY idx DESC LIMIT 1"},
   };
   for (const auto& s : stmts) {
     int rc = sqlite3_prepare_v3(db_, s.sql, -1, SQLITE_PREPARE_PERSISTENT, s.st, nullptr);
@@ -231,6 +248,41 @@ Status SqliteStorage::load_and_validate() {
       return corrupt("the log start has term %llu, above the stored current term %llu", ull(start_.term), ull(hs_.term));
     }
   }
+  // The configuration as of the log start (chapter 4): exactly one row, id 1, a blob that
+  // decodes; none recorded (no voter) unless the log starts after a snapshot.
+  {
+    sqlite3_stmt* q = nullptr;
+    int rc = sqlite3_prepare_v2(db_, "SELECT id, typeof(data), data FROM log_start_config", -1, &q, nullptr);
+    if (rc != SQLITE_OK) return sql::error(db_, rc, "read log_start_config");
+    int rows = 0;
+    Status s;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+      const unsigned char* t = sqlite3_column_text(q, 1);
+      if (++rows > 1 || sqlite3_column_int64(q, 0) != 1) {
+        s = corrupt("log_start_config has more than one row or a row with id != 1");
+        break;
+      }
+      if (t == nullptr || std::strcmp(reinterpret_cast<const char*>(t), "blob") != 0) {
+        s = corrupt("log_start_config's data is not a blob");
+        break;
+      }
+      const void* p = sqlite3_column_blob(q, 2);
+      const int n = sqlite3_column_bytes(q, 2);
+      if (n < 0 || static_cast<size_t>(n) > wire::kMembershipBytesMax ||
+          !wire::decode_raft_membership(std::string_view(static_cast<const char*>(p), p ? size_t(n) : 0), &start_.config)
+               .is_ok()) {
+        s = corrupt("log_start_config holds an invalid configuration");
+        break;
+      }
+    }
+    if (s.is_ok() && rc != SQLITE_DONE) s = sql::error(db_, rc, "read log_start_config");
+    if (s.is_ok() && rows != 1) s = corrupt("log_start_config has no row");
+    sqlite3_finalize(q);
+    AGENT_TRY(std::move(s));
+    if (start_.index == 0 && (!start_.config.voters.empty() || !start_.config.learners.empty())) {
+      return corrupt("a configuration is recorded for a log that starts at index 0");
+    }
+  }
   // Log: indexes start + 1, start + 2, ... with terms that never decrease (from the start's) and
   // never pass the current term (Figure 3.1's invariants that RaftCore's constructor asserts);
   // data bounded.
@@ -269,6 +321,22 @@ Status SqliteStorage::load_and_validate() {
     prev_term = term;
   }
   if (s.is_ok() && rc != SQLITE_DONE) s = sql::error(db_, rc, "read log");
+  sqlite3_finalize(st);
+  AGENT_TRY(std::move(s));
+  // Configuration entries (chapter 4) must decode: RaftCore takes the latest as its membership.
+  rc = sqlite3_prepare_v2(db_, "SELECT idx, data FROM log WHERE type = ?1 ORDER BY idx", -1, &st, nullptr);
+  if (rc != SQLITE_OK) return sql::error(db_, rc, "read configurations");
+  sqlite3_bind_int64(st, 1, static_cast<int64_t>(wire::EntryType::kConfig));
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const void* p = sqlite3_column_blob(st, 1);
+    const int n = sqlite3_column_bytes(st, 1);
+    wire::RaftMembership m;
+    if (!wire::decode_raft_membership(std::string_view(static_cast<const char*>(p), p ? size_t(n) : 0), &m).is_ok()) {
+      s = corrupt("entry %llu holds an invalid configuration", ull(from_sql(sqlite3_column_int64(st, 0))));
+      break;
+    }
+  }
+  if (s.is_ok() && rc != SQLITE_DONE) s = sql::error(db_, rc, "read configurations");
   sqlite3_finalize(st);
   AGENT_TRY(std::move(s));
   last_index_ = prev_index;
@@ -416,6 +484,11 @@ Status SqliteStorage::write_start(const SnapshotMeta& start, Index delete_upto) 
   sqlite3_bind_int64(save_start_, 2, to_sql(start.term));
   s = step_done(db_, save_start_, "save log start");
   if (!s.is_ok()) return fail(std::move(s));
+  const std::string config = wire::encode_raft_membership(start.config);
+  sqlite3_bind_blob64(save_start_config_, 1, config.data(), config.size(), SQLITE_STATIC);
+  s = step_done(db_, save_start_config_, "save log start configuration");
+  sqlite3_clear_bindings(save_start_config_);
+  if (!s.is_ok()) return fail(std::move(s));
   start_ = start;
   if (last_index_ < start.index) {
     last_index_ = start.index;
@@ -450,7 +523,26 @@ Status SqliteStorage::compact(Index upto) {
     sqlite3_reset(term_at_);
     if (!ts.is_ok()) return fail(std::move(ts));
   }
-  return write_start(SnapshotMeta{upto, term}, upto);
+  // The configuration as of upto (§4.1, §5.1): the latest configuration entry being compacted
+  // away, else the one the log start recorded. Entries were validated at open or came from the
+  // core, so one that does not decode means the disk changed under us.
+  wire::RaftMembership config = start_.config;
+  sqlite3_bind_int64(config_at_, 1, to_sql(upto));
+  int rc = sqlite3_step(config_at_);
+  Status cs = Status::ok();
+  if (rc == SQLITE_ROW) {
+    const void* p = sqlite3_column_blob(config_at_, 0);
+    const int n = sqlite3_column_bytes(config_at_, 0);
+    if (!wire::decode_raft_membership(std::string_view(static_cast<const char*>(p), p ? size_t(n) : 0), &config)
+             .is_ok()) {
+      cs = corrupt("a configuration entry at or before %llu does not decode", ull(upto));
+    }
+  } else if (rc != SQLITE_DONE) {
+    cs = sql::error(db_, rc, "read configuration before compaction");
+  }
+  sqlite3_reset(config_at_);
+  if (!cs.is_ok()) return fail(std::move(cs));
+  return write_start(SnapshotMeta{upto, term, std::move(config)}, upto);
 }
 
 Status SqliteStorage::sync() {

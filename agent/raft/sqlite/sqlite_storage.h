@@ -1,22 +1,27 @@
 // raft::SqliteStorage: the Storage seam (storage.h) over a SQLite database -- term, vote and log
 // in one file, WAL journal, synchronous=FULL (DESIGN.md "Consensus and state", issue 4 item 2).
 //
-// How the file is organised (schema version 2):
-//   meta(key TEXT PRIMARY KEY, value INTEGER)    -- 'schema_version' = 2, 'snapshot_index' and
+// How the file is organised (schema version 3):
+//   meta(key TEXT PRIMARY KEY, value INTEGER)    -- 'schema_version' = 3, 'snapshot_index' and
 //                                                   'snapshot_term': where the log starts (§5.1)
+//   log_start_config(id = 1, data BLOB)          -- exactly one row: the configuration as of the
+//                                                   log start (encode_raft_membership; no voter:
+//                                                   none recorded), SnapshotMeta::config
 //   hard_state(id = 1, term, voted_for)          -- at most one row; absent means {0, none}
 //   log(idx INTEGER PRIMARY KEY, term, type, data BLOB)  -- snapshot_index + 1 .. last
 // Integers are the uint64 values stored as int64 (bit for bit). Only the snapshot's META lives
 // here: the image is the host's (the state machine's serialized database, in its own file,
 // written and fsync'd before the Ready whose apply_snapshot() records the meta here -- raft.h);
 // keeping a possibly large blob out of the log's database keeps its WAL small and lets the host
-// stream the image from a file. A database written by a newer agent (schema_version > 2) is
+// stream the image from a file. A database written by a newer agent (schema_version > 3) is
 // refused with kFailedPrecondition rather than read with the wrong meaning.
 //
 // Migration: a version-1 database (before log compaction; its log starts at index 1) is upgraded
 // in place by open(), in the same transaction that checks the schema: the log start {0, 0} is
 // added to meta and schema_version set to 2 -- all or nothing. A version-1 agent then refuses the
-// file (newer schema), as it must: it would misread a compacted log.
+// file (newer schema), as it must: it would misread a compacted log. Version 2 -> 3 (membership
+// changes, chapter 4) adds log_start_config with no configuration recorded, in the same way; a
+// version-2 agent refuses the result (it would lose a compacted configuration).
 //
 // Transactions: the first write after a sync() opens a transaction (BEGIN IMMEDIATE); every
 // write of a Ready -- hard state, the truncation of a conflicting suffix, the new entries -- goes
@@ -83,7 +88,7 @@ struct SqliteStorageOptions {
 
 class SqliteStorage final : public Storage {
  public:
-  static constexpr int64_t kSchemaVersion = 2;
+  static constexpr int64_t kSchemaVersion = 3;
 
   // Opens (creating if absent) the database at `path`, sets WAL and synchronous=FULL, creates or
   // checks the schema and validates the stored hard state and log. Errors: kIo (SQLite could not
@@ -125,7 +130,7 @@ class SqliteStorage final : public Storage {
   uint64_t syncs() const { return syncs_; }
   // True after a failed write or sync: the host must stop.
   bool failed() const { return failed_; }
-  // The schema version open() found and upgraded (1), or 0 if it needed no migration.
+  // The schema version open() found and upgraded (1 or 2), or 0 if it needed no migration.
   int64_t migrated_from() const { return migrated_from_; }
 
  private:
@@ -152,6 +157,8 @@ class SqliteStorage final : public Storage {
   sqlite3_stmt* select_ = nullptr;
   sqlite3_stmt* term_at_ = nullptr;
   sqlite3_stmt* save_start_ = nullptr;
+  sqlite3_stmt* save_start_config_ = nullptr;
+  sqlite3_stmt* config_at_ = nullptr;
   sqlite3_stmt* delete_prefix_ = nullptr;
 
   HardState hs_;

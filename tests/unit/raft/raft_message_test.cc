@@ -219,6 +219,7 @@ TEST(RaftMessage, InstallSnapshotRoundTripsAndIsBounded) {
   s.offset = 4;
   s.data = std::string("\0bcdef", 6);
   s.done = true;
+  s.snapshot_config = wire::RaftMembership{{1, 2, 3}, {4}};  // Figure 5.3 lastConfig (§4.1)
   EXPECT_EQ(roundtrip(s), s);
   RaftMessage first = s;
   first.offset = 0;
@@ -268,12 +269,23 @@ TEST(RaftMessage, InstallSnapshotRoundTripsAndIsBounded) {
     w.varint(m.offset);
     w.u8(m.done ? 1 : (m.refused ? 2 : 0));
     w.str(m.data);
+    // The configuration as raw bytes, so that invalid ones can be written.
+    w.str(m.snapshot_config.voters.empty() && m.snapshot_config.learners.empty()
+              ? std::string("\x01\x00\x00", 3)
+              : (m.snapshot_config.voters == std::vector<uint64_t>{9, 9} ? std::string("\x01\x02\x09\x09\x00", 5)
+                                                                          : wire::encode_raft_membership(m.snapshot_config)));
     return !wire::decode_raft_message(base::as_bytes(b), &out).is_ok();
   };
   EXPECT_FALSE(refused(s)) << "the hand encoder matches";
   RaftMessage bad = s;
   bad.snapshot_index = 0;
   EXPECT_TRUE(refused(bad));
+  bad = s;
+  bad.snapshot_config = wire::RaftMembership{};
+  EXPECT_TRUE(refused(bad)) << "a snapshot without a configuration (no voter)";
+  bad = s;
+  bad.snapshot_config = wire::RaftMembership{{9, 9}, {}};
+  EXPECT_TRUE(refused(bad)) << "a configuration that does not decode (duplicate voter)";
   bad = s;
   bad.snapshot_term = 0;
   EXPECT_TRUE(refused(bad));
@@ -300,4 +312,31 @@ TEST(RaftMessage, InstallSnapshotRoundTripsAndIsBounded) {
   std::string rb = wire::encode_raft_message(r);
   rb[12] = 8;  // the reply's flags byte: an unknown bit
   EXPECT_FALSE(wire::decode_raft_message(base::as_bytes(rb), &out).is_ok());
+}
+
+// Configurations (kConfig entries) round-trip; out-of-order, duplicate, overlapping, zero and
+// oversized lists and trailing bytes are refused.
+TEST(RaftMessage, MembershipEncodingIsCanonicalAndBounded) {
+  wire::RaftMembership m{{1, 2, 5}, {7}};
+  wire::RaftMembership out;
+  ASSERT_TRUE(wire::decode_raft_membership(wire::encode_raft_membership(m), &out).is_ok());
+  EXPECT_EQ(out, m);
+  wire::RaftMembership empty;
+  ASSERT_TRUE(wire::decode_raft_membership(wire::encode_raft_membership(empty), &out).is_ok());
+  EXPECT_EQ(out, empty);
+  auto raw = [](std::vector<uint8_t> b) { return std::string(b.begin(), b.end()); };
+  EXPECT_TRUE(wire::decode_raft_membership(raw({1, 2, 1, 2, 1, 3}), &out).is_ok());
+  EXPECT_FALSE(wire::decode_raft_membership(raw({1, 2, 2, 1, 0}), &out).is_ok()) << "out of order";
+  EXPECT_FALSE(wire::decode_raft_membership(raw({1, 2, 1, 1, 0}), &out).is_ok()) << "duplicate";
+  EXPECT_FALSE(wire::decode_raft_membership(raw({1, 1, 1, 1, 1}), &out).is_ok()) << "voter and learner";
+  EXPECT_FALSE(wire::decode_raft_membership(raw({1, 1, 0, 0}), &out).is_ok()) << "zero id";
+  EXPECT_FALSE(wire::decode_raft_membership(raw({2, 0, 0}), &out).is_ok()) << "format";
+  EXPECT_FALSE(wire::decode_raft_membership(raw({1, 0, 0, 0}), &out).is_ok()) << "trailing";
+  EXPECT_FALSE(wire::decode_raft_membership(raw({1, 0}), &out).is_ok()) << "truncated";
+  EXPECT_FALSE(wire::decode_raft_membership(raw({1, 33}), &out).is_ok()) << "count";
+  // A kConfig entry travels in AppendEntries like any other.
+  RaftMessage a = append_with(1);
+  a.entries[0].type = wire::EntryType::kConfig;
+  a.entries[0].data = wire::encode_raft_membership(m);
+  EXPECT_EQ(roundtrip(a), a);
 }

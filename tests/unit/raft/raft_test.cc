@@ -29,6 +29,7 @@ namespace {
 struct Cluster {
   MonoTime now = MonoTime::from_ns(0);
   std::vector<ServerId> ids;
+  std::set<ServerId> joiners;  // started with no configuration (chapter 4)
   std::function<void(ServerId, RaftConfig&)> tweak;
   std::map<ServerId, std::unique_ptr<raft::MemStorage>> disk;
   std::map<ServerId, std::unique_ptr<RaftCore>> nodes;  // absent: down
@@ -52,6 +53,7 @@ struct Cluster {
     RaftConfig c;
     c.id = id;
     c.voters = ids;
+    if (joiners.count(id)) c.voters.clear();
     c.election_timeout = Duration::millis(100);
     c.heartbeat_interval = Duration::millis(10);
     if (tweak) tweak(id, c);
@@ -60,6 +62,12 @@ struct Cluster {
   void start(ServerId id) {
     nodes[id] = std::make_unique<RaftCore>(config(id), *disk[id], seed * 100 + id + applied[id].size(), now);
     applied[id].clear();
+  }
+  // A new server that joins: no configuration until the leader's log brings one.
+  void join(ServerId id) {
+    joiners.insert(id);
+    disk[id] = std::make_unique<raft::MemStorage>();
+    start(id);
   }
   void crash(ServerId id) {
     nodes.erase(id);
@@ -512,23 +520,29 @@ TEST(RaftDurability, NegativeControlAckBeforePersistSendsFirst) {
   ASSERT_EQ(rd.messages_before_persist.size(), 1u);
 }
 
-TEST(RaftCore, MessagesFromStrangersAndMalformedEntriesAreDropped) {
+TEST(RaftCore, MessagesNotForUsAndMalformedEntriesAreDropped) {
   Cluster c(3);
   Message m;
   m.type = RaftType::kAppendEntries;
-  m.from = 9;  // not a member
-  m.to = 1;
-  m.term = 1;
-  c.n(1).on_message(m, c.now);
   m.from = 2;
   m.to = 3;  // not for us
+  m.term = 1;
   c.n(1).on_message(m, c.now);
   m.to = 1;
   m.entries.push_back({1, 5, wire::EntryType::kCommand, "x"});  // entry term above the message's
   c.n(1).on_message(m, c.now);
+  m.entries = {{1, 1, wire::EntryType::kConfig, "not a configuration"}};
+  c.n(1).on_message(m, c.now);
   EXPECT_EQ(c.n(1).counters().invalid_messages, 3u);
   EXPECT_EQ(c.n(1).last_index(), 0u);
   EXPECT_EQ(c.n(1).term(), 0u);
+  // §4.1: requests are processed without consulting the configuration -- a server must follow
+  // a leader added by an entry it has not received yet -- so a non-member's AppendEntries counts.
+  m.from = 9;
+  m.entries.clear();
+  c.n(1).on_message(m, c.now);
+  EXPECT_EQ(c.n(1).counters().invalid_messages, 3u);
+  EXPECT_EQ(c.n(1).leader(), 9u);
 }
 
 // --- §6.4 ReadIndex -------------------------------------------------------------------------------
@@ -884,4 +898,199 @@ TEST(RaftCore, TermsBeyondAnyRealClusterAreDropped) {
     EXPECT_EQ(c.n(1).counters().invalid_messages, before + 1);
     EXPECT_EQ(c.n(1).term(), 0u);
   }
+}
+
+// --- chapter 4: membership changes, one server at a time ------------------------------------------
+
+namespace {
+
+std::vector<ServerId> voters_of(const RaftCore& c) { return c.membership().voters; }
+
+}  // namespace
+
+// §4.2.1: a new server joins as a learner, receives the log without a vote (and never
+// campaigns), and once caught up is promoted; from then on it counts in the majority.
+TEST(RaftMembership, LearnerCatchesUpThenIsPromotedAndCounts) {
+  Cluster c(3);
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(c.n(l).propose("x" + std::to_string(i), c.now).is_ok());
+  c.deliver();
+  c.join(4);
+  c.advance(Duration::millis(500));
+  EXPECT_EQ(c.n(4).counters().pre_votes_started, 0u) << "a server without a configuration never campaigns";
+  auto idx = c.n(l).change_membership(raft::MembershipChange::kAddLearner, 4, c.now);
+  ASSERT_TRUE(idx.is_ok()) << idx.status().to_string();
+  EXPECT_EQ(c.n(l).entry(*idx).type, wire::EntryType::kConfig);
+  EXPECT_TRUE(c.n(l).is_learner(4)) << "in effect on the leader at once (§4.1)";
+  c.advance(Duration::millis(50));
+  for (ServerId id : {1, 2, 3, 4}) {
+    EXPECT_TRUE(c.n(id).is_learner(4)) << id;
+    EXPECT_EQ(voters_of(c.n(id)), (std::vector<ServerId>{1, 2, 3})) << id;
+  }
+  EXPECT_EQ(c.commands(4).size(), 30u);
+  EXPECT_EQ(c.n(4).counters().pre_votes_started, 0u);
+  auto p = c.n(l).change_membership(raft::MembershipChange::kPromote, 4, c.now);
+  ASSERT_TRUE(p.is_ok()) << p.status().to_string();
+  c.advance(Duration::millis(50));
+  for (ServerId id : {1, 2, 3, 4}) EXPECT_EQ(voters_of(c.n(id)), (std::vector<ServerId>{1, 2, 3, 4})) << id;
+  // Four voters: the leader and one follower (2 of 4) no longer commit.
+  std::vector<ServerId> fs;
+  for (ServerId id : {1, 2, 3, 4}) if (id != l) fs.push_back(id);
+  c.isolate(fs[0]);
+  c.isolate(fs[1]);
+  c.cut.erase({l, fs[2]});
+  c.cut.erase({fs[2], l});
+  const raft::Index commit = c.n(l).commit_index();
+  ASSERT_TRUE(c.n(l).propose("needs three", c.now).is_ok());
+  c.advance(Duration::millis(30));
+  EXPECT_EQ(c.n(l).commit_index(), commit);
+  c.heal();
+  c.advance(Duration::millis(30));
+  EXPECT_GT(c.n(l).commit_index(), commit);
+  // A restarted server reads its configuration back from its log.
+  c.crash(2);
+  c.start(2);
+  EXPECT_EQ(voters_of(c.n(2)), (std::vector<ServerId>{1, 2, 3, 4}));
+}
+
+// A learner that has not caught up is not promoted (§4.2.1), nor can leadership go to it.
+TEST(RaftMembership, PromotionWaitsForTheLearnerToCatchUp) {
+  Cluster c(3);
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(c.n(l).propose("x" + std::to_string(i), c.now).is_ok());
+  c.deliver();
+  c.join(4);
+  c.cut.insert({l, 4});
+  ASSERT_TRUE(c.n(l).change_membership(raft::MembershipChange::kAddLearner, 4, c.now).is_ok());
+  c.advance(Duration::millis(30));
+  auto p = c.n(l).change_membership(raft::MembershipChange::kPromote, 4, c.now);
+  ASSERT_FALSE(p.is_ok());
+  EXPECT_EQ(p.status().code(), base::Code::kFailedPrecondition);
+  EXPECT_NE(p.status().message().find("not caught up"), std::string::npos);
+  EXPECT_EQ(c.n(l).transfer_leadership(4, c.now).code(), base::Code::kInvalidArgument);
+  c.heal();
+  c.advance(Duration::millis(50));
+  EXPECT_TRUE(c.n(l).change_membership(raft::MembershipChange::kPromote, 4, c.now).is_ok());
+}
+
+// §4.1: one change at a time -- the next waits until the previous one commits.
+TEST(RaftMembership, OneChangeAtATime) {
+  Cluster c(3);
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  c.isolate(l);
+  ASSERT_TRUE(c.n(l).change_membership(raft::MembershipChange::kAddLearner, 4, c.now).is_ok());
+  auto second = c.n(l).change_membership(raft::MembershipChange::kAddLearner, 5, c.now);
+  ASSERT_FALSE(second.is_ok());
+  EXPECT_EQ(second.status().code(), base::Code::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("not committed"), std::string::npos);
+  EXPECT_EQ(c.n(l).change_membership(raft::MembershipChange::kAddLearner, 1, c.now).status().code(),
+            base::Code::kFailedPrecondition);
+  c.heal();
+  c.advance(Duration::millis(30));
+  EXPECT_TRUE(c.n(l).change_membership(raft::MembershipChange::kAddLearner, 5, c.now).is_ok());
+  c.advance(Duration::millis(30));
+  EXPECT_EQ(c.n(l).change_membership(raft::MembershipChange::kAddLearner, 5, c.now).status().code(),
+            base::Code::kAlreadyExists);
+  EXPECT_EQ(c.n(l).change_membership(raft::MembershipChange::kPromote, 7, c.now).status().code(),
+            base::Code::kNotFound);
+  EXPECT_EQ(c.n(l).change_membership(raft::MembershipChange::kRemove, 7, c.now).status().code(),
+            base::Code::kNotFound);
+  ServerId f = l == 1 ? 2 : 1;
+  EXPECT_EQ(c.n(f).change_membership(raft::MembershipChange::kRemove, 5, c.now).status().code(),
+            base::Code::kUnavailable);
+}
+
+// The 2015 fix: a new leader appends no configuration before it committed an entry of its term.
+TEST(RaftMembership, NewLeaderChangesNothingBeforeItsFirstCommit) {
+  Cluster c(3);
+  c.mangle = [](Message& m) { return m.type != RaftType::kAppendEntriesReply; };
+  c.fire(1);
+  ASSERT_EQ(c.n(1).role(), Role::kLeader);
+  auto r = c.n(1).change_membership(raft::MembershipChange::kRemove, 3, c.now);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), base::Code::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("entry of its term"), std::string::npos);
+  c.mangle = nullptr;
+  c.advance(Duration::millis(30));
+  EXPECT_TRUE(c.n(1).change_membership(raft::MembershipChange::kRemove, 3, c.now).is_ok());
+}
+
+// A removed follower no longer counts. The leader stops sending to it at once, so it never
+// learns it was removed and times out; §4.2.3's point: its pre-votes are refused by servers that
+// hear the leader, so it cannot disrupt the cluster. The two voters left commit alone.
+TEST(RaftMembership, RemovedFollowerDoesNotDisrupt) {
+  Cluster c(3);
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  const raft::Term t = c.n(l).term();
+  ServerId gone = l == 3 ? 1 : 3;
+  ASSERT_TRUE(c.n(l).change_membership(raft::MembershipChange::kRemove, gone, c.now).is_ok());
+  c.advance(Duration::millis(1000));
+  EXPECT_GT(c.n(gone).counters().pre_votes_started, 0u);
+  EXPECT_EQ(c.n(gone).counters().elections_started, 0u);
+  EXPECT_EQ(c.leader(), l);
+  EXPECT_EQ(c.n(l).term(), t);
+  c.crash(gone);
+  ASSERT_TRUE(c.n(l).propose("two of two", c.now).is_ok());
+  c.advance(Duration::millis(30));
+  ServerId other = 6 - l - gone;
+  EXPECT_EQ(c.commands(other).back(), "two of two");
+  EXPECT_EQ(voters_of(c.n(other)).size(), 2u);
+}
+
+// §4.2.2: a leader that removes itself leads until the change commits, without counting itself,
+// then steps down; the remaining voters elect a leader and it never campaigns again.
+TEST(RaftMembership, LeaderRemovingItselfStepsDownOnceCommitted) {
+  Cluster c(3);
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  ASSERT_TRUE(c.n(l).change_membership(raft::MembershipChange::kRemove, l, c.now).is_ok());
+  EXPECT_EQ(c.n(l).role(), Role::kLeader);
+  c.deliver();
+  EXPECT_NE(c.n(l).role(), Role::kLeader);
+  EXPECT_EQ(c.n(l).counters().removed_stepdowns, 1u);
+  ServerId l2 = c.elect();
+  ASSERT_NE(l2, 0u);
+  EXPECT_NE(l2, l);
+  EXPECT_EQ(c.n(l).counters().elections_started, 1u);
+  EXPECT_EQ(voters_of(c.n(l2)).size(), 2u);
+}
+
+// §4.1: an uncommitted configuration that a new leader's log replaces is undone: the server
+// falls back to the previous configuration in its log.
+TEST(RaftMembership, ReplacedConfigurationFallsBack) {
+  Cluster c(5);
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  std::vector<ServerId> fs;
+  for (ServerId id : c.ids) if (id != l) fs.push_back(id);
+  // Only fs[0] receives the change; nobody acknowledges it.
+  for (ServerId f : fs) {
+    c.cut.insert({f, l});
+    if (f != fs[0]) c.cut.insert({l, f});
+  }
+  ASSERT_TRUE(c.n(l).change_membership(raft::MembershipChange::kAddLearner, 9, c.now).is_ok());
+  c.deliver();
+  ASSERT_TRUE(c.n(fs[0]).is_learner(9));
+  // The leader and fs[0] are cut off; the other three elect a leader whose log replaces it.
+  c.heal();
+  c.isolate(l);
+  c.isolate(fs[0]);
+  ServerId l2 = 0;
+  for (int i = 0; i < 40 && (l2 == 0 || l2 == l); ++i) {
+    c.advance(Duration::millis(50));
+    l2 = 0;
+    for (ServerId f : {fs[1], fs[2], fs[3]}) if (c.n(f).role() == Role::kLeader) l2 = f;
+  }
+  ASSERT_NE(l2, 0u);
+  ASSERT_TRUE(c.n(l2).propose("new", c.now).is_ok());
+  c.advance(Duration::millis(30));
+  c.heal();
+  c.advance(Duration::millis(300));
+  EXPECT_FALSE(c.n(fs[0]).is_learner(9));
+  EXPECT_EQ(c.n(fs[0]).membership_index(), 0u) << "back to the bootstrap configuration";
+  EXPECT_EQ(c.commands(fs[0]).back(), "new");
 }

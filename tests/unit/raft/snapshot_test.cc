@@ -185,7 +185,7 @@ struct Cluster {
   // The host takes a snapshot at its applied index and compacts, keeping `keep` entries.
   void snapshot(ServerId id, Index keep = 0) {
     Host& hs = h(id);
-    const SnapshotMeta meta{hs.applied, n(id).term_at(hs.applied)};
+    const SnapshotMeta meta = n(id).snapshot_meta_at(hs.applied);  // index, term, configuration
     hs.saved = raft::Snapshot{meta, std::make_shared<const std::string>(encode_state(hs.state))};
     ASSERT_TRUE(n(id).set_snapshot(meta, hs.saved->data).is_ok());
     ASSERT_TRUE(n(id).compact(meta.index - keep).is_ok());
@@ -199,6 +199,9 @@ struct Cluster {
     advance(Duration::millis(30));
   }
 };
+
+// The configuration the hand-made chunks below carry (the bootstrap voters of Cluster(3)).
+const wire::RaftMembership kConfig123{{1, 2, 3}, {}};
 
 size_t count(const std::vector<Message>& ms, RaftType t) {
   size_t k = 0;
@@ -215,6 +218,7 @@ Message chunk(ServerId from, ServerId to, raft::Term term, SnapshotMeta meta, co
   m.term = term;
   m.snapshot_index = meta.index;
   m.snapshot_term = meta.term;
+  m.snapshot_config = meta.config.voters.empty() ? wire::RaftMembership{{1, 2, 3}, {}} : meta.config;
   m.snapshot_bytes = image.size();
   m.offset = offset;
   m.data = image.substr(offset, len);
@@ -336,21 +340,21 @@ TEST(RaftSnapshot, InstallRetainsTheMatchingSuffix) {
   const std::string image = "state-at-3";
   raft::Ready rd = x.feed(chunk(1, 2, 2, {3, 2}, image, 0, image.size()));
   ASSERT_TRUE(rd.snapshot.has_value());
-  EXPECT_EQ(rd.snapshot->meta, (SnapshotMeta{3, 2}));
+  EXPECT_EQ(rd.snapshot->meta, (SnapshotMeta{3, 2, kConfig123}));
   EXPECT_EQ(*rd.snapshot->data, image);
   EXPECT_EQ(rd.truncate_from, 0u);
   EXPECT_TRUE(rd.committed.empty()) << "the snapshot replaces applying 1..3";
   const Message& r = Lone::reply(rd);
   EXPECT_TRUE(r.done);
   EXPECT_EQ(r.last_log_index, 5u);
-  EXPECT_EQ(x.core->log_start(), (SnapshotMeta{3, 2}));
+  EXPECT_EQ(x.core->log_start(), (SnapshotMeta{3, 2, kConfig123}));
   EXPECT_EQ(x.core->last_index(), 5u);
   EXPECT_EQ(x.core->commit_index(), 3u);
   EXPECT_EQ(x.core->applied_index(), 3u);
-  EXPECT_EQ(x.disk.durable_snapshot_meta(), (SnapshotMeta{3, 2}));
+  EXPECT_EQ(x.disk.durable_snapshot_meta(), (SnapshotMeta{3, 2, kConfig123}));
   EXPECT_EQ(x.disk.durable_last_index(), 5u);
   EXPECT_EQ(x.disk.entries(1).front().index, 4u);
-  EXPECT_EQ(x.core->snapshot().meta, (SnapshotMeta{3, 2})) << "a follower can serve what it installed";
+  EXPECT_EQ(x.core->snapshot().meta, (SnapshotMeta{3, 2, kConfig123})) << "a follower can serve what it installed";
 }
 
 TEST(RaftSnapshot, InstallDiscardsAConflictingLog) {
@@ -361,7 +365,7 @@ TEST(RaftSnapshot, InstallDiscardsAConflictingLog) {
   raft::Ready rd = x.feed(chunk(1, 2, 3, {4, 3}, image, 0, image.size()));
   ASSERT_TRUE(rd.snapshot.has_value());
   EXPECT_EQ(rd.truncate_from, 5u);
-  EXPECT_EQ(x.core->log_start(), (SnapshotMeta{4, 3}));
+  EXPECT_EQ(x.core->log_start(), (SnapshotMeta{4, 3, kConfig123}));
   EXPECT_EQ(x.core->last_index(), 4u);
   EXPECT_EQ(x.disk.durable_last_index(), 4u);
   EXPECT_TRUE(x.disk.entries(1).empty());
@@ -385,7 +389,7 @@ TEST(RaftSnapshot, ChunksOutOfOrderDuplicatedOrOversizedAreRefusedOrReset) {
   // The follower accumulates one image, in order, bounded by snapshot_bytes_max.
   Lone x(2, {1, 1}, [](RaftConfig& c) { c.snapshot_bytes_max = 100; });
   const std::string image(40, 'x');
-  const SnapshotMeta meta{5, 2};
+  const SnapshotMeta meta{5, 2, kConfig123};
   // A chunk of an image not started: resend from 0.
   raft::Ready rd = x.feed(chunk(1, 2, 2, meta, image, 10, 10));
   EXPECT_TRUE(Lone::reply(rd).mismatch);
@@ -400,7 +404,7 @@ TEST(RaftSnapshot, ChunksOutOfOrderDuplicatedOrOversizedAreRefusedOrReset) {
   EXPECT_TRUE(Lone::reply(rd).mismatch);
   EXPECT_EQ(Lone::reply(rd).offset, 10u);
   // Another image (other term) starting at 0 replaces the partial one.
-  const SnapshotMeta meta2{6, 2};
+  const SnapshotMeta meta2{6, 2, kConfig123};
   rd = x.feed(chunk(1, 2, 2, meta2, image, 0, 20));
   EXPECT_EQ(Lone::reply(rd).offset, 20u);
   rd = x.feed(chunk(1, 2, 2, meta, image, 10, 10));
@@ -624,4 +628,124 @@ TEST(RaftSnapshot, ALeaderChangeMidTransferStartsTheNewLeadersImage) {
   EXPECT_EQ(c.h(f).state, c.h(l2).state);
   c.propose(l2, 2, "b");
   EXPECT_EQ(c.h(f).state, c.h(l2).state);
+}
+
+namespace {
+
+// Servers 1-3 bootstrap as voters; server 4 starts with no configuration (it joins).
+void joiner_tweak(ServerId id, RaftConfig& c) {
+  c.voters = id == 4 ? std::vector<ServerId>{} : std::vector<ServerId>{1, 2, 3};
+}
+
+// Runs one membership change on the leader and lets it commit; a promotion is retried while the
+// learner catches up (§4.2.1), at most `tries` rounds.
+void change(Cluster& c, ServerId l, raft::MembershipChange kind, ServerId id, int tries = 20) {
+  for (int i = 0; i < tries; ++i) {
+    auto r = c.n(l).change_membership(kind, id, c.now);
+    if (r.is_ok()) {
+      c.deliver();
+      c.advance(Duration::millis(30));
+      ASSERT_GE(c.n(l).commit_index(), *r) << "the configuration entry committed";
+      return;
+    }
+    ASSERT_EQ(r.status().code(), base::Code::kFailedPrecondition) << r.status().to_string();
+    c.advance(Duration::millis(20));
+  }
+  FAIL() << "membership change on " << id << " never accepted";
+}
+
+}  // namespace
+
+TEST(RaftSnapshot, ACompactedConfigurationReachesANewServerByInstallSnapshot) {
+  // §4.1 + §5.1: the leader adds server 4 as a learner while 4 is cut off, then compacts its log
+  // past that configuration entry. Server 4, which has no bootstrap configuration, can only learn
+  // the configuration from the snapshot (InstallSnapshot carries it, Figure 5.3 lastConfig); it
+  // installs it, knows it is a learner, is promoted once caught up (§4.2.1) and then counts in
+  // the majority: with a second old voter cut off, commits need it. It keeps the configuration
+  // across a restart though its own RaftConfig::voters is empty.
+  Cluster c(4, joiner_tweak);
+  c.isolate(4);
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  ASSERT_NE(l, 4u);
+  EXPECT_FALSE(c.n(4).is_voter(4));
+  c.propose(l, 5, "a");
+  change(c, l, raft::MembershipChange::kAddLearner, 4);
+  c.propose(l, 10, "b");
+  c.snapshot(l);
+  const wire::RaftMembership with_learner{{1, 2, 3}, {4}};
+  EXPECT_EQ(c.n(l).log_start().config, with_learner) << "compaction kept the configuration";
+  EXPECT_EQ(c.n(l).membership_index(), c.n(l).log_start().index) << "no configuration entry left in the log";
+  EXPECT_EQ(c.h(l).disk->durable_snapshot_meta().config, with_learner);
+  EXPECT_EQ(c.h(l).saved->meta.config, with_learner);
+  c.heal();
+  c.advance(Duration::millis(300));
+  EXPECT_EQ(c.h(4).installs, 1u);
+  EXPECT_EQ(c.n(4).membership(), with_learner) << "the snapshot brought the configuration";
+  EXPECT_TRUE(c.n(4).is_learner(4));
+  EXPECT_EQ(c.h(4).disk->durable_snapshot_meta().config, with_learner);
+  EXPECT_EQ(c.h(4).state, c.h(l).state);
+
+  change(c, l, raft::MembershipChange::kPromote, 4);
+  EXPECT_TRUE(c.n(4).is_voter(4));
+  EXPECT_EQ(c.n(4).membership().voters, (std::vector<ServerId>{1, 2, 3, 4}));
+  // Four voters: a majority is three. Cut one old follower off; the leader, the other and 4 commit.
+  ServerId cut = 0;
+  for (ServerId id : {1, 2, 3}) {
+    if (id != l && cut == 0) cut = id;
+  }
+  c.isolate(cut);
+  const Index before = c.n(l).commit_index();
+  c.propose(l, 2, "c");
+  EXPECT_GE(c.n(l).commit_index(), before + 2) << "committed with server 4 in the majority";
+  EXPECT_EQ(c.h(4).state, c.h(l).state);
+  // Restart 4: its log start (and saved snapshot) carry the configuration.
+  c.crash(4);
+  c.start(4);
+  EXPECT_TRUE(c.n(4).is_voter(4)) << "voter after restart with an empty bootstrap configuration";
+  c.heal();
+}
+
+TEST(RaftSnapshot, RestartFromASnapshotWhoseConfigurationDiffersFromTheBootstrapVoters) {
+  // §4.1 + §5.1: 4 joins and is promoted, an old voter is removed, every member compacts past
+  // both configuration entries and the whole cluster restarts with the ORIGINAL bootstrap voters
+  // in RaftConfig. The cores must take the configuration from the log start (the snapshot's),
+  // not from RaftConfig: the removed server stays out and the three members elect and commit
+  // without it.
+  Cluster c(4, joiner_tweak);
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  c.propose(l, 3, "a");
+  change(c, l, raft::MembershipChange::kAddLearner, 4);
+  change(c, l, raft::MembershipChange::kPromote, 4);
+  ServerId removed = 0;
+  for (ServerId id : {1, 2, 3}) {
+    if (id != l && removed == 0) removed = id;
+  }
+  change(c, l, raft::MembershipChange::kRemove, removed);
+  c.propose(l, 3, "b");
+  std::vector<ServerId> members;
+  for (ServerId id : {1, 2, 3, 4}) {
+    if (id != removed) members.push_back(id);
+  }
+  for (ServerId id : members) c.snapshot(id);
+  for (ServerId id : members) {
+    EXPECT_EQ(c.n(id).log_start().config.voters, members) << "server " << id;
+    EXPECT_EQ(c.n(id).membership_index(), c.n(id).log_start().index) << "server " << id;
+  }
+  const auto want = c.h(l).state;
+  for (ServerId id : c.ids) c.crash(id);
+  for (ServerId id : members) {
+    c.start(id);
+    EXPECT_EQ(c.n(id).membership().voters, members) << "server " << id << " took the snapshot's configuration";
+    EXPECT_FALSE(c.n(id).is_voter(removed));
+  }
+  // The removed server stays down: three voters of {members} are a majority of themselves.
+  l = c.elect();
+  ASSERT_NE(l, 0u);
+  ASSERT_NE(l, removed);
+  c.propose(l, 1, "c");
+  for (ServerId id : members) {
+    ASSERT_EQ(c.h(id).state.size(), want.size() + 1) << "server " << id;
+  }
 }

@@ -229,11 +229,11 @@ TEST(SqliteStorage, RefusesANewerSchemaVersion) {
   TempDir dir;
   std::string path = dir.file("raft.db");
   populate(path);
-  raw_sql(path, "UPDATE meta SET value = 3 WHERE key = 'schema_version';");
+  raw_sql(path, "UPDATE meta SET value = 4 WHERE key = 'schema_version';");
   auto r = SqliteStorage::open(path);
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.status().code(), base::Code::kFailedPrecondition);
-  EXPECT_NE(r.status().message().find("schema version 3 is newer"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("schema version 4 is newer"), std::string::npos) << r.status().message();
 }
 
 TEST(SqliteStorage, HandCorruptedDatabasesGiveClearErrors) {
@@ -248,6 +248,7 @@ TEST(SqliteStorage, HandCorruptedDatabasesGiveClearErrors) {
       {"UPDATE log SET term = 0 WHERE idx = 2;", "entry 2 has an invalid term"},
       {"UPDATE log SET term = 9 WHERE idx = 5;", "above the stored current term 3"},
       {"UPDATE log SET type = 7 WHERE idx = 2;", "entry 2 has an unknown type"},
+      {"UPDATE log SET type = 2, data = x'01020201' WHERE idx = 2;", "entry 2 holds an invalid configuration"},
       {"UPDATE log SET data = 'text' WHERE idx = 2;", "entry 2's data is not a blob"},
       {"UPDATE log SET data = zeroblob(2000000) WHERE idx = 2;", "over entry_bytes_max"},
       {"INSERT INTO log VALUES (7, 3, 0, x'00');", "gap: index 7 follows index 5"},
@@ -265,6 +266,10 @@ TEST(SqliteStorage, HandCorruptedDatabasesGiveClearErrors) {
       {"DELETE FROM log WHERE idx <= 3; UPDATE meta SET value = 3 WHERE key = 'snapshot_index';"
        "UPDATE meta SET value = 3 WHERE key = 'snapshot_term';",
        "entry 4 has term 2, below term 3"},
+      {"DELETE FROM log_start_config;", "log_start_config has no row"},
+      {"UPDATE log_start_config SET data = x'0102020100';", "log_start_config holds an invalid configuration"},
+      {"UPDATE log_start_config SET data = 'text';", "log_start_config's data is not a blob"},
+      {"UPDATE log_start_config SET data = x'01010100';", "recorded for a log that starts at index 0"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.sql);
@@ -556,14 +561,100 @@ TEST(SqliteStorage, Version1DatabasesAreMigratedInPlace) {
   EXPECT_EQ(s->migrated_from(), 0);
   EXPECT_EQ(s->snapshot_meta(), (raft::SnapshotMeta{2, 2}));
   EXPECT_EQ(s->entries(1).size(), 1u);
-  // What a version-1 agent would find now: version 2, which it refuses as newer.
+  // What a version-1 agent would find now: version 3 (1 -> 2 -> 3), which it refuses as newer.
   sqlite3* db = nullptr;
   s.reset();
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int64(st, 0), 2);
+  EXPECT_EQ(sqlite3_column_int64(st, 0), 3);
   sqlite3_finalize(st);
   sqlite3_close(db);
+}
+
+// A configuration entry (chapter 4) is stored and read back like any other; one that decodes is
+// accepted at open.
+TEST(SqliteStorage, ConfigurationEntriesRoundTrip) {
+  TempDir dir;
+  std::string path = dir.file("raft.db");
+  populate(path);
+  raw_sql(path, "UPDATE log SET type = 2, data = x'0102010200' WHERE idx = 2;");
+  auto r = SqliteStorage::open(path);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  std::vector<raft::Entry> es = (*r)->entries(1);
+  ASSERT_GE(es.size(), 2u);
+  EXPECT_EQ(es[1].type, wire::EntryType::kConfig);
+  wire::RaftMembership m;
+  ASSERT_TRUE(wire::decode_raft_membership(es[1].data, &m).is_ok());
+  EXPECT_EQ(m.voters, (std::vector<uint64_t>{1, 2}));
+}
+
+// §4.1 / §5.1 in the file: compacting past a configuration entry records that configuration as
+// the log start's (schema 3, log_start_config); it survives reopen, a compaction with no
+// configuration entry keeps it, apply_snapshot() stores a leader's, and RaftCore built on the
+// reopened file uses it instead of its bootstrap voters.
+TEST(SqliteStorage, CompactedConfigurationSurvivesReopen) {
+  TempDir dir;
+  std::string path = dir.file("raft.db");
+  const wire::RaftMembership m12{{1, 2}, {5}};
+  {
+    auto s = open_ok(path);
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->save_hard_state({3, 0}).is_ok());
+    std::vector<Entry> es = {entry(1, 1), entry(2, 1, wire::encode_raft_membership(m12), wire::EntryType::kConfig),
+                             entry(3, 2), entry(4, 2), entry(5, 3)};
+    ASSERT_TRUE(s->append(es).is_ok());
+    ASSERT_TRUE(s->compact(1).is_ok());
+    EXPECT_TRUE(s->snapshot_meta().config.voters.empty()) << "no configuration entry compacted yet";
+    ASSERT_TRUE(s->compact(3).is_ok());
+    EXPECT_EQ(s->snapshot_meta(), (raft::SnapshotMeta{3, 2, m12}));
+    ASSERT_TRUE(s->sync().is_ok());
+  }
+  {
+    auto s = open_ok(path);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->snapshot_meta(), (raft::SnapshotMeta{3, 2, m12}));
+    ASSERT_TRUE(s->compact(4).is_ok());
+    EXPECT_EQ(s->snapshot_meta(), (raft::SnapshotMeta{4, 2, m12})) << "kept when no configuration entry is compacted";
+    ASSERT_TRUE(s->sync().is_ok());
+  }
+  {
+    auto s = open_ok(path);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->snapshot_meta(), (raft::SnapshotMeta{4, 2, m12}));
+    raft::RaftConfig c;
+    c.id = 1;
+    c.voters = {1, 7, 8};  // bootstrap voters that the compacted configuration replaced
+    raft::RaftCore core(c, *s, 1, base::MonoTime::from_ns(0), 4);
+    EXPECT_EQ(core.membership(), m12);
+    EXPECT_EQ(core.snapshot_meta_at(5).config, m12);
+    // A leader's snapshot with its own configuration.
+    const wire::RaftMembership m3{{1, 2, 3}, {}};
+    ASSERT_TRUE(s->apply_snapshot({9, 3, m3}).is_ok());
+    ASSERT_TRUE(s->sync().is_ok());
+  }
+  auto s = open_ok(path);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->snapshot_meta(), (raft::SnapshotMeta{9, 3, wire::RaftMembership{{1, 2, 3}, {}}}));
+}
+
+// A schema-2 file (before configurations were recorded at the log start) is migrated to 3 with
+// none recorded; its compacted log keeps working.
+TEST(SqliteStorage, Version2DatabasesAreMigratedInPlace) {
+  TempDir dir;
+  std::string path = dir.file("raft.db");
+  populate(path);
+  {
+    auto s = open_ok(path);
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->compact(2).is_ok());
+    ASSERT_TRUE(s->sync().is_ok());
+  }
+  raw_sql(path, "DROP TABLE log_start_config; UPDATE meta SET value = 2 WHERE key = 'schema_version';");
+  auto s = open_ok(path);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->migrated_from(), 2);
+  EXPECT_EQ(s->snapshot_meta(), (raft::SnapshotMeta{2, 1}));
+  EXPECT_EQ(s->entries(1).size(), 3u);
 }
