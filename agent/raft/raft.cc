@@ -1048,6 +1048,14 @@ base::Status RaftCore::set_snapshot(SnapshotMeta meta, std::shared_ptr<const std
     // §5.1: the snapshot carries the configuration as of its index (a follower it is sent to
     // may hold no other); the log says which one that is.
     Membership at = membership_at(meta.index);
+    if (at.voters.empty() && !meta.config.voters.empty()) {
+      // The log knows no configuration at that index (no entry, none recorded at its start, no
+      // bootstrap voters: a server that joined, restarted from its own snapshot): the snapshot's
+      // is the one in effect there, and up to the next configuration entry.
+      start_.config = meta.config;
+      refresh_membership();
+      at = meta.config;
+    }
     if (!meta.config.voters.empty() && meta.config != at) {
       return base::error(base::Code::kInvalidArgument,
                          "raft: snapshot {%llu, %llu} records another configuration than the log's at its index",

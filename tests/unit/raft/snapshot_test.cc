@@ -749,3 +749,25 @@ TEST(RaftSnapshot, RestartFromASnapshotWhoseConfigurationDiffersFromTheBootstrap
     ASSERT_EQ(c.h(id).state.size(), want.size() + 1) << "server " << id;
   }
 }
+
+TEST(RaftSnapshot, AJoinerRestartedFromItsOwnSnapshotTakesItsConfiguration) {
+  // A server with no bootstrap voters whose log holds no configuration entry (it joined a cluster
+  // bootstrapped from RaftConfig::voters, then compacted) restarts: set_snapshot() with its saved
+  // snapshot gives it the configuration (§5.1 lastConfig), instead of refusing a disagreement.
+  Cluster c(3);
+  ServerId l = c.elect();
+  ASSERT_NE(l, 0u);
+  c.propose(l, 5, "a");
+  ServerId f = l == 3 ? 2 : 3;
+  c.snapshot(f);
+  EXPECT_EQ(c.h(f).saved->meta.config, (wire::RaftMembership{{1, 2, 3}, {}}));
+  c.crash(f);
+  c.tweak = [f](ServerId id, RaftConfig& rc) {
+    if (id == f) rc.voters.clear();
+  };
+  c.start(f);  // asserts set_snapshot() accepts the saved snapshot
+  EXPECT_EQ(c.n(f).membership().voters, (std::vector<ServerId>{1, 2, 3}));
+  EXPECT_TRUE(c.n(f).is_voter(f));
+  c.propose(l, 2, "b");
+  EXPECT_EQ(c.h(f).state, c.h(l).state);
+}
