@@ -99,6 +99,18 @@ struct RaftSettings {
   int64_t trailing_logs = 1024;
 };
 
+// Server mode's autopilot (server/autopilot.h), after Consul's: the leader adds foundations it
+// sees in gossip as non-voters and promotes them once caught up and stable for
+// server_stabilization_time (Consul's default, 10s: long enough that a flapping server never
+// votes); with cleanup_dead_servers it removes a voter that gossip reports failed for longer than
+// dead_server_grace (30s: a restart or a short partition is not a death; Consul removes at the
+// first failure) while the servers left alive still form a majority, and one that left at once.
+struct AutopilotSettings {
+  bool cleanup_dead_servers = true;
+  base::Duration server_stabilization_time = base::Duration::seconds(10);
+  base::Duration dead_server_grace = base::Duration::seconds(30);
+};
+
 struct LogSettings {
   uint64_t ring_bytes_max = 256 << 10;
 };
@@ -126,6 +138,7 @@ struct Config {
   HttpLimits http;
   TlsSettings tls;
   RaftSettings raft;
+  AutopilotSettings autopilot;
   GossipSettings gossip;
   LogSettings log;
   bool enable_exec_checks = false;

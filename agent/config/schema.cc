@@ -200,6 +200,12 @@ std::vector<KeySpec> build_table() {
       [](Config& c, const Value& v) { c.raft.snapshot_threshold = v.i; }));
   t.push_back(key_int({"raft.trailing_logs", "1024", "entries", "server: log entries kept below a snapshot for lagging followers"}, 0, 1LL << 30,
       [](Config& c, const Value& v) { c.raft.trailing_logs = v.i; }));
+  t.push_back(key_bool({"autopilot.cleanup_dead_servers", "true", "", "server: remove voters that gossip reports failed (after dead_server_grace) or left"},
+      [](Config& c, const Value& v) { c.autopilot.cleanup_dead_servers = v.b; }));
+  t.push_back(key_duration({"autopilot.server_stabilization_time", "10s", "duration", "server: a caught-up non-voter is promoted once it was healthy this long"}, 0, 3600 * kNsPerSec,
+      [](Config& c, const Value& v) { c.autopilot.server_stabilization_time = base::Duration::nanos(v.i); }));
+  t.push_back(key_duration({"autopilot.dead_server_grace", "30s", "duration", "server: a voter failed in gossip this long is removed (cleanup_dead_servers)"}, kNsPerSec / 10, 24 * 3600 * kNsPerSec,
+      [](Config& c, const Value& v) { c.autopilot.dead_server_grace = base::Duration::nanos(v.i); }));
   t.push_back(key_string({"tls.ca_file", "", "path", "PEM file of the cluster CA that RPC peers must chain to (dev: made under data_dir)"}, 4096,
       [](Config& c, const Value& v) { c.tls.ca_file = v.s; }));
   t.push_back(key_string({"tls.cert_file", "", "path", "PEM file of this node's RPC certificate (server.<dc>.<domain> on servers)"}, 4096,

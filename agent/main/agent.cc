@@ -296,6 +296,7 @@ void Agent::on_member(const gossip::Member& m) {
   info.name = m.name;
   info.id = server::server_id_of(id);
   info.alive = m.state == gossip::MemberState::kAlive || m.state == gossip::MemberState::kSuspect;
+  info.left = m.state == gossip::MemberState::kLeft;
   auto rpc = hal::SockAddr::parse(tag(gossip::kTagRpcAddr));
   if (rpc.is_ok()) info.rpc = *rpc;
   if (raft_) raft_->on_server(info);

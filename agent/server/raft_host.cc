@@ -5,6 +5,7 @@
 
 #include "agent/base/bytes.h"
 #include "agent/http/json.h"
+#include "agent/server/autopilot.h"
 #include "agent/wire/raft_message.h"
 #include "agent/wire/snapshot_file.h"
 
@@ -15,6 +16,11 @@ namespace {
 constexpr std::string_view kModule = "raft";
 // Largest voters file read: kVotersMax node ids of 36 characters and newlines, with room.
 constexpr size_t kVotersFileBytesMax = 4096;
+// How often the leader's autopilot looks at gossip and the configuration (Consul reconciles every
+// few seconds; half a second keeps a join or a removal prompt and costs a map walk).
+constexpr base::Duration kAutopilotInterval = base::Duration::millis(500);
+// Before bootstrapping, how long to wait for the peers' answers, and between rounds when one failed.
+constexpr base::Duration kPeersRetry = base::Duration::seconds(1);
 // A forwarded apply's answer: index, status code, message, value.
 constexpr size_t kReplyBytesMax = 1024;
 
@@ -105,6 +111,10 @@ void RaftHost::shutdown() {
   tick_timer_ = runtime::kNoTimer;
   if (sweep_timer_ != runtime::kNoTimer) loop_.cancel(sweep_timer_);
   sweep_timer_ = runtime::kNoTimer;
+  if (autopilot_timer_ != runtime::kNoTimer) loop_.cancel(autopilot_timer_);
+  autopilot_timer_ = runtime::kNoTimer;
+  if (peers_retry_timer_ != runtime::kNoTimer) loop_.cancel(peers_retry_timer_);
+  peers_retry_timer_ = runtime::kNoTimer;
 }
 
 base::Status RaftHost::start(const hal::tls::Identity& identity, const hal::SockAddr& rpc_bind) {
@@ -177,19 +187,33 @@ base::Status RaftHost::start(const hal::tls::Identity& identity, const hal::Sock
   endpoint_->add_method("raft.read_index", [this, alive](std::string body, const std::string& subject, rpc::Endpoint::Respond r) {
     if (!alive.expired()) rpc_read_index(std::move(body), subject, std::move(r));
   });
+  endpoint_->add_method("raft.peers", [this, alive](std::string body, const std::string& subject, rpc::Endpoint::Respond r) {
+    if (!alive.expired()) rpc_peers(std::move(body), subject, std::move(r));
+  });
+  endpoint_->add_method("raft.remove_peer", [this, alive](std::string body, const std::string& subject, rpc::Endpoint::Respond r) {
+    if (!alive.expired()) rpc_remove_peer(std::move(body), subject, std::move(r));
+  });
   base::Status s = endpoint_->listen(rpc_bind);
   if (!s.is_ok()) return base::error(s.code(), "RPC cannot listen on %s: %s", rpc_bind.to_string().c_str(), s.message().c_str());
   AGENT_LOG_INFO(log_, kModule, "RPC listening on %s (mutual TLS, peers verified as %s)", rpc_bind.to_string().c_str(),
                  server_name.c_str());
 
   AGENT_TRY(load_voters());
+  arm_autopilot();
+  const bool has_state = disk_->storage->hard_state().term > 0 || disk_->storage->last_index() > 0;
   if (!voters_.empty()) {
-    AGENT_TRY(start_core(voters_));
+    std::vector<raft::ServerId> ids;
+    for (const auto& v : voters_) ids.push_back(server_id_of(v));
+    AGENT_TRY(start_core(ids));
+  } else if (has_state) {
+    // A server that joined earlier: its configuration is in its log or snapshot.
+    AGENT_LOG_INFO(log_, kModule, "no voters file but raft.db holds state: starting with the configuration in the log");
+    AGENT_TRY(start_core({}));
   } else if (config_.bootstrap_expect > 0) {
     AGENT_LOG_INFO(log_, kModule, "waiting for %d servers (bootstrap_expect) to form the cluster", config_.bootstrap_expect);
   } else {
-    AGENT_LOG_WARN(log_, kModule,
-                   "no voters file and bootstrap_expect is 0: this server waits to be added to a cluster, which needs membership changes (not implemented yet)");
+    AGENT_LOG_INFO(log_, kModule, "no voters file and bootstrap_expect is 0: waiting to be added to a cluster by its leader");
+    AGENT_TRY(start_core({}));
   }
   return base::Status::ok();
 }
@@ -243,12 +267,19 @@ base::Status RaftHost::load_voters() {
 
 void RaftHost::on_server(const ServerInfo& info) {
   if (info.id == raft::kNoServer) return;
+  auto it = servers_.find(info.id);
+  if (it == servers_.end() || it->second.alive != info.alive || it->second.left != info.left) {
+    status_since_[info.id] = loop_.now();
+  }
   servers_[info.id] = info;
   maybe_bootstrap();
 }
 
 void RaftHost::maybe_bootstrap() {
-  if (core_ != nullptr || failed_ || config_.bootstrap_expect <= 0 || disk_ == nullptr) return;
+  if (core_ != nullptr || failed_ || config_.bootstrap_expect <= 0 || disk_ == nullptr || peers_check_ ||
+      peers_retry_timer_ != runtime::kNoTimer) {
+    return;
+  }
   std::vector<std::string> ids;
   bool self = false;
   for (const auto& [id, s] : servers_) {
@@ -257,6 +288,86 @@ void RaftHost::maybe_bootstrap() {
     if (s.node_id == node_id_) self = true;
   }
   if (!self || ids.size() < static_cast<size_t>(config_.bootstrap_expect)) return;
+  check_peers_then_bootstrap(std::move(ids));
+}
+
+// The bootstrap race guard (Consul's: before bootstrapping, ask the servers seen whether they
+// already have a Raft configuration). Answers: u8 1 + u8 count + count x u64 voters when the
+// server runs Raft with a configuration, u8 0 when it does not (yet).
+void RaftHost::check_peers_then_bootstrap(std::vector<std::string> ids) {
+  struct Round {
+    size_t waiting = 0;
+    bool failed = false;
+    std::vector<raft::ServerId> voters;  // of a server already in a cluster
+  };
+  auto round = std::make_shared<Round>();
+  std::weak_ptr<bool> alive = alive_;
+  auto finish = [this, alive, round, ids] {
+    if (alive.expired() || core_ != nullptr || failed_) return;
+    peers_check_ = false;
+    const raft::ServerId me = server_id_of(node_id_);
+    if (!round->voters.empty()) {
+      const bool listed = std::find(round->voters.begin(), round->voters.end(), me) != round->voters.end();
+      AGENT_LOG_INFO(log_, kModule, "servers in gossip already run a cluster (%zu voters): %s", round->voters.size(),
+                     listed ? "starting as one of its voters" : "not bootstrapping; starting as a non-voter for its leader to add");
+      if (listed) {
+        // One of the servers that formed together, a moment later than the first: record the same
+        // bootstrap voters it would have written (when gossip names them all).
+        std::vector<std::string> node_ids;
+        for (raft::ServerId v : round->voters) {
+          auto it = servers_.find(v);
+          if (it != servers_.end()) node_ids.push_back(it->second.node_id);
+        }
+        if (node_ids.size() == round->voters.size()) {
+          bootstrap(node_ids);
+          return;
+        }
+      }
+      base::Status s = start_core(listed ? round->voters : std::vector<raft::ServerId>{});
+      if (!s.is_ok()) fail_fatal(s);
+      return;
+    }
+    if (round->failed) {
+      // Someone did not answer: it may be in a cluster. Ask again shortly (Consul retries too).
+      auto t = loop_.arm_after(kPeersRetry, [this, alive] {
+        if (alive.expired()) return;
+        peers_retry_timer_ = runtime::kNoTimer;
+        maybe_bootstrap();
+      });
+      if (t.is_ok()) peers_retry_timer_ = *t;
+      return;
+    }
+    bootstrap(ids);
+  };
+  peers_check_ = true;
+  for (const auto& [id, s] : servers_) {
+    if (s.node_id == node_id_ || !s.alive || !s.rpc) continue;
+    if (std::find(ids.begin(), ids.end(), s.node_id) == ids.end()) continue;
+    ++round->waiting;
+    endpoint_->call(*s.rpc, "raft.peers", std::string(), kPeersRetry, [round, finish](base::Result<std::string> r) {
+      if (!r.is_ok()) {
+        round->failed = true;
+      } else {
+        base::ByteReader rd(base::as_bytes(*r));
+        const uint8_t in_cluster = rd.u8();
+        if (in_cluster == 1) {
+          const uint8_t n = rd.u8();
+          std::vector<raft::ServerId> voters;
+          for (uint8_t i = 0; i < n && rd.ok() && i < raft::kVotersMax; ++i) voters.push_back(rd.u64());
+          if (!rd.at_end() || n == 0 || n > raft::kVotersMax) round->failed = true;  // malformed: ask again
+          else if (round->voters.empty()) round->voters = std::move(voters);
+        } else if (!rd.at_end() || in_cluster != 0) {
+          round->failed = true;
+        }
+      }
+      if (--round->waiting == 0) finish();
+    });
+  }
+  if (round->waiting == 0) finish();
+}
+
+void RaftHost::bootstrap(const std::vector<std::string>& given) {
+  std::vector<std::string> ids = given;
   if (ids.size() > raft::kVotersMax) ids.resize(raft::kVotersMax);
   std::sort(ids.begin(), ids.end());
   std::string text;
@@ -269,14 +380,16 @@ void RaftHost::maybe_bootstrap() {
   }
   AGENT_LOG_INFO(log_, kModule, "forming the cluster with %zu voters (bootstrap_expect %d)", ids.size(), config_.bootstrap_expect);
   voters_ = ids;
-  s = start_core(ids);
+  std::vector<raft::ServerId> voters;
+  for (const auto& v : ids) voters.push_back(server_id_of(v));
+  s = start_core(voters);
   if (!s.is_ok()) fail_fatal(s);
 }
 
-base::Status RaftHost::start_core(const std::vector<std::string>& voters) {
+base::Status RaftHost::start_core(const std::vector<raft::ServerId>& voters) {
   raft::RaftConfig rc;
   rc.id = server_id_of(node_id_);
-  for (const auto& v : voters) rc.voters.push_back(server_id_of(v));
+  rc.voters = voters;
   std::sort(rc.voters.begin(), rc.voters.end());
   rc.voters.erase(std::unique(rc.voters.begin(), rc.voters.end()), rc.voters.end());
   // Over TCP a batch may be larger than the simulator's datagram: 256 KiB, well inside the RPC
@@ -289,8 +402,8 @@ base::Status RaftHost::start_core(const std::vector<std::string>& voters) {
   for (uint8_t x : b) seed = (seed << 8) | x;
   core_ = std::make_unique<raft::RaftCore>(rc, *disk_->storage, seed, loop_.now(), applied_);
   if (saved_image_) AGENT_TRY(core_->set_snapshot(saved_meta_, saved_image_));
-  AGENT_LOG_INFO(log_, kModule, "raft started: id %016llx, %zu voters, term %llu, log ends at %llu, applied %llu",
-                 static_cast<unsigned long long>(rc.id), rc.voters.size(), static_cast<unsigned long long>(core_->term()),
+  AGENT_LOG_INFO(log_, kModule, "raft started: id %016llx, %zu voters in use, term %llu, log ends at %llu, applied %llu",
+                 static_cast<unsigned long long>(rc.id), core_->membership().voters.size(), static_cast<unsigned long long>(core_->term()),
                  static_cast<unsigned long long>(core_->last_index()), static_cast<unsigned long long>(applied_));
   pump();
   schedule();
@@ -922,6 +1035,147 @@ void RaftHost::rpc_read_index(std::string body, const std::string& subject, rpc:
   });
 }
 
+// --- membership: autopilot, the bootstrap guard's answers, remove-peer (chapter 4) ---------------
+
+void RaftHost::arm_autopilot() {
+  std::weak_ptr<bool> alive = alive_;
+  auto t = loop_.arm_after(kAutopilotInterval, [this, alive] {
+    if (alive.expired()) return;
+    autopilot_timer_ = runtime::kNoTimer;
+    autopilot();
+    arm_autopilot();
+  });
+  if (t.is_ok()) autopilot_timer_ = *t;
+}
+
+void RaftHost::autopilot() {
+  if (core_ == nullptr || failed_ || core_->role() != raft::Role::kLeader) {
+    learner_since_.clear();
+    return;
+  }
+  const base::MonoTime now = loop_.now();
+  const raft::Membership& config = core_->membership();
+  // When each learner was first seen as one by this leader (stabilization counts from then).
+  for (auto it = learner_since_.begin(); it != learner_since_.end();) {
+    if (!core_->is_learner(it->first)) it = learner_since_.erase(it);
+    else ++it;
+  }
+  for (raft::ServerId l : config.learners) learner_since_.emplace(l, now);
+  AutopilotInput in;
+  in.now = now;
+  in.self = core_->id();
+  in.config = config;
+  in.change_pending = core_->membership_index() > core_->commit_index();
+  for (const auto& [id, info] : servers_) {
+    auto since = status_since_.find(id);
+    in.servers.push_back(AutopilotServer{id, info.alive, info.left, since == status_since_.end() ? now : since->second});
+  }
+  for (const auto& [id, t] : learner_since_) in.learner_since.emplace_back(id, t);
+  for (const auto& [id, t] : removed_at_) in.removed_at.emplace_back(id, t);
+  std::optional<AutopilotDecision> d = autopilot_next(in, config_.autopilot);
+  if (!d) return;
+  auto r = core_->change_membership(d->change, d->id, now);
+  const char* what = d->change == raft::MembershipChange::kAddLearner ? "adding as a non-voter"
+                     : d->change == raft::MembershipChange::kPromote  ? "promoting to voter"
+                                                                      : "removing";
+  if (r.is_ok()) {
+    if (d->change == raft::MembershipChange::kRemove) removed_at_[d->id] = now;
+    AGENT_LOG_INFO(log_, kModule, "autopilot: %s %s (%s), configuration entry %llu", what, node_id_of(d->id).c_str(),
+                   d->reason.c_str(), static_cast<unsigned long long>(*r));
+    pump();
+    schedule();
+  } else {
+    // Not caught up yet, the term's first commit pending, a transfer under way: next round.
+    AGENT_LOG_DEBUG(log_, kModule, "autopilot: %s %s refused for now: %s", what, node_id_of(d->id).c_str(),
+                    r.status().message().c_str());
+  }
+}
+
+std::string RaftHost::node_id_of(raft::ServerId id) const {
+  auto it = servers_.find(id);
+  if (it != servers_.end()) return it->second.node_id;
+  char buf[17];
+  snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(id));
+  return buf;
+}
+
+void RaftHost::rpc_peers(std::string body, const std::string& subject, rpc::Endpoint::Respond respond) {
+  if (!is_server_subject(subject)) {
+    respond(base::error(base::Code::kPermissionDenied, "raft.peers is answered only to server certificates"));
+    return;
+  }
+  if (!body.empty()) {
+    respond(base::error(base::Code::kInvalidArgument, "raft.peers takes an empty body"));
+    return;
+  }
+  std::string out;
+  base::ByteWriter w(&out, 2 + 8 * raft::kVotersMax);
+  if (core_ == nullptr || core_->membership().voters.empty()) {
+    w.u8(0);
+  } else {
+    const auto& voters = core_->membership().voters;
+    w.u8(1);
+    w.u8(static_cast<uint8_t>(voters.size()));
+    for (raft::ServerId v : voters) w.u64(v);
+  }
+  respond(out);
+}
+
+void RaftHost::remove_peer(std::string node_id, std::function<void(base::Status)> done) {
+  auto post = [this](std::function<void(base::Status)> d, base::Status s) {
+    auto t = loop_.arm(loop_.now(), [d = std::move(d), s] { d(s); });
+    if (!t.is_ok()) AGENT_LOG_ERROR(log_, kModule, "timer table full: an answer is lost");
+  };
+  if (core_ == nullptr || failed_) {
+    post(std::move(done), base::error(base::Code::kUnavailable, "raft is not running on this server"));
+    return;
+  }
+  if (core_->role() == raft::Role::kLeader) {
+    const raft::ServerId id = server_id_of(node_id);
+    auto r = core_->change_membership(raft::MembershipChange::kRemove, id, loop_.now());
+    if (!r.is_ok()) {
+      post(std::move(done), r.status());
+      return;
+    }
+    removed_at_[id] = loop_.now();  // not added back by autopilot until its gossip status changes
+    AGENT_LOG_INFO(log_, kModule, "operator: removing %s, configuration entry %llu", node_id.c_str(),
+                   static_cast<unsigned long long>(*r));
+    pump();
+    schedule();
+    when_applied(*r, std::move(done));
+    return;
+  }
+  const ServerInfo* leader = leader_info();
+  if (leader == nullptr || !leader->rpc) {
+    post(std::move(done), base::error(base::Code::kUnavailable, "no cluster leader"));
+    return;
+  }
+  endpoint_->call(*leader->rpc, "raft.remove_peer", std::move(node_id), limits_.request_timeout,
+                  [done = std::move(done)](base::Result<std::string> r) { done(r.status()); });
+}
+
+void RaftHost::rpc_remove_peer(std::string body, const std::string& subject, rpc::Endpoint::Respond respond) {
+  if (!is_server_subject(subject)) {
+    respond(base::error(base::Code::kPermissionDenied, "raft.remove_peer is taken only from server certificates"));
+    return;
+  }
+  if (core_ == nullptr || core_->role() != raft::Role::kLeader) {
+    respond(base::error(base::Code::kUnavailable, "not the leader"));
+    return;
+  }
+  if (body.empty() || body.size() > 64) {
+    respond(base::error(base::Code::kInvalidArgument, "raft.remove_peer: bad node id"));
+    return;
+  }
+  remove_peer(std::move(body), [respond = std::move(respond)](base::Status s) {
+    if (s.is_ok()) {
+      respond(std::string());
+    } else {
+      respond(s);
+    }
+  });
+}
+
 // --- HTTP ----------------------------------------------------------------------------------------
 
 void RaftHost::add_routes(http::Router& router) {
@@ -935,6 +1189,7 @@ void RaftHost::add_routes(http::Router& router) {
   router.add("PUT", "/v1/operator/raft/transfer-leader",
              [this](http::Request& q, http::Responder r) { handle_transfer_leader(q, std::move(r)); });
   router.add("DELETE", "/v1/operator/raft/peer", [this](http::Request& q, http::Responder r) { handle_remove_peer(q, std::move(r)); });
+  router.add("POST", "/v1/operator/raft/peer", [this](http::Request& q, http::Responder r) { handle_remove_peer(q, std::move(r)); });
 }
 
 void RaftHost::add_stats(http::Json& doc, cJSON* stats) const {
@@ -990,9 +1245,12 @@ void RaftHost::handle_status_leader(http::Request&, http::Responder resp) {
 
 void RaftHost::handle_status_peers(http::Request&, http::Responder resp) {
   http::Json doc = http::Json::array();
-  for (const auto& v : voters_) {
-    auto it = servers_.find(server_id_of(v));
-    if (it != servers_.end() && it->second.rpc) doc.add_string(doc.get(), "", it->second.rpc->to_string());
+  // Consul lists the voters of the configuration in use.
+  if (core_ != nullptr) {
+    for (raft::ServerId v : core_->membership().voters) {
+      auto it = servers_.find(v);
+      if (it != servers_.end() && it->second.rpc) doc.add_string(doc.get(), "", it->second.rpc->to_string());
+    }
   }
   resp.send(json_response(200, doc));
 }
@@ -1008,9 +1266,15 @@ void RaftHost::handle_status_raft(http::Request&, http::Responder resp) {
   doc.add_u64("AppliedIndex", applied_);
   doc.add_u64("LastIndex", core_ ? core_->last_index() : 0);
   cJSON* voters = doc.add_array(doc.get(), "Voters");
-  for (const auto& v : voters_) {
-    auto it = servers_.find(server_id_of(v));
-    doc.add_string(voters, "", it != servers_.end() ? it->second.name : v);
+  cJSON* non_voters = doc.add_array(doc.get(), "NonVoters");
+  if (core_ != nullptr) {
+    for (const std::vector<raft::ServerId>* list : {&core_->membership().voters, &core_->membership().learners}) {
+      for (raft::ServerId v : *list) {
+        auto it = servers_.find(v);
+        doc.add_string(list == &core_->membership().voters ? voters : non_voters, "",
+                       it != servers_.end() ? it->second.name : node_id_of(v));
+      }
+    }
   }
   doc.add_u64("DroppedMessages", dropped_messages_);
   resp.send(json_response(200, doc));
@@ -1019,18 +1283,22 @@ void RaftHost::handle_status_raft(http::Request&, http::Responder resp) {
 void RaftHost::handle_raft_configuration(http::Request&, http::Responder resp) {
   http::Json doc = http::Json::object();
   cJSON* servers = doc.add_array(doc.get(), "Servers");
-  for (const auto& v : voters_) {
-    raft::ServerId id = server_id_of(v);
-    auto it = servers_.find(id);
-    cJSON* s = doc.add_object(servers, "");
-    doc.add_string(s, "ID", v);
-    doc.add_string(s, "Node", it != servers_.end() ? it->second.name : "");
-    doc.add_string(s, "Address", it != servers_.end() && it->second.rpc ? it->second.rpc->to_string() : "");
-    doc.add_bool(s, "Leader", core_ != nullptr && core_->leader() == id);
-    doc.add_bool(s, "Voter", true);
-    doc.add_string(s, "RaftProtocol", "3");
+  // The configuration in use (§4.1), voters then non-voters (Consul's "Voter": false).
+  if (core_ != nullptr) {
+    for (const std::vector<raft::ServerId>* list : {&core_->membership().voters, &core_->membership().learners}) {
+      for (raft::ServerId id : *list) {
+        auto it = servers_.find(id);
+        cJSON* s = doc.add_object(servers, "");
+        doc.add_string(s, "ID", node_id_of(id));
+        doc.add_string(s, "Node", it != servers_.end() ? it->second.name : "");
+        doc.add_string(s, "Address", it != servers_.end() && it->second.rpc ? it->second.rpc->to_string() : "");
+        doc.add_bool(s, "Leader", core_->leader() == id);
+        doc.add_bool(s, "Voter", list == &core_->membership().voters);
+        doc.add_string(s, "RaftProtocol", "3");
+      }
+    }
   }
-  doc.add_u64("Index", core_ ? core_->last_index() : 0);
+  doc.add_u64("Index", core_ ? core_->membership_index() : 0);
   resp.send(json_response(200, doc));
 }
 
@@ -1046,7 +1314,7 @@ void RaftHost::transfer(std::string node_id, std::function<void(base::Status)> d
   if (core_->role() == raft::Role::kLeader) {
     raft::ServerId target = raft::kNoServer;
     if (!node_id.empty()) {
-      if (std::find(voters_.begin(), voters_.end(), node_id) == voters_.end()) {
+      if (!core_->is_voter(server_id_of(node_id))) {
         post(std::move(done), base::error(base::Code::kInvalidArgument, "%s is not a voter", node_id.c_str()));
         return;
       }
@@ -1109,8 +1377,30 @@ void RaftHost::handle_transfer_leader(http::Request& req, http::Responder resp) 
   });
 }
 
-void RaftHost::handle_remove_peer(http::Request&, http::Responder resp) {
-  resp.send(http::Response::error(501, "removing a peer needs membership changes, which are not implemented yet"));
+void RaftHost::handle_remove_peer(http::Request& req, http::Responder resp) {
+  // Consul's shape: ?id=<node id> (its server ID). A node id is a UUID; 16 hex digits (the Raft
+  // id list-peers shows for a member gossip does not know) are taken too.
+  std::string id;
+  if (const std::string* v = req.query_value("id")) id = *v;
+  bool ok = !id.empty() && id.size() <= 64;
+  for (char c : id) ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-');
+  if (!ok) {
+    resp.send(http::Response::error(400, "id: a node id (lowercase UUID) is required"));
+    return;
+  }
+  auto r = std::make_shared<http::Responder>(std::move(resp));
+  remove_peer(id, [r](base::Status s) {
+    if (!s.is_ok()) {
+      int status = s.code() == base::Code::kInvalidArgument ? 400
+                   : s.code() == base::Code::kNotFound       ? 404
+                   : s.code() == base::Code::kFailedPrecondition ? 409
+                   : s.code() == base::Code::kUnavailable        ? 503
+                                                                 : 500;
+      r->send(http::Response::error(status, s.message()));
+      return;
+    }
+    r->send(http::Response::json(200, "true"));
+  });
 }
 
 }  // namespace server

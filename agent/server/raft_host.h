@@ -27,9 +27,24 @@
 // carry rpc_addr and id. A server with no voters file and bootstrap_expect = N waits until it sees
 // at least N alive servers (itself included), then writes them as the voters and starts Raft; every
 // server of a fleet that starts together sees the same set. A server restarted with a voters file
-// starts Raft at once. A server's Raft id is the first 64 bits of its node id. Not yet: joining
-// a formed cluster as a non-voter, promotion, and removal of dead servers (membership changes
-// are the raft core's next step; `operator raft remove-peer` answers 501 until then).
+// starts Raft at once. A server's Raft id is the first 64 bits of its node id.
+//
+// Joining a formed cluster (chapter 4, like Consul): before bootstrapping, a server asks every
+// server it sees over RPC ("raft.peers") for its Raft configuration, as Consul does before its
+// bootstrap (it will not bootstrap when a peer already has one). If some server is in a cluster,
+// this one does not bootstrap: listed as a voter there (the servers that formed together), it
+// starts with that configuration; otherwise it starts as a joiner (no configuration, never
+// campaigns) and waits for the leader to add it. A server with no voters file whose raft.db
+// holds state, or with bootstrap_expect 0, starts as a joiner at once. The leader's autopilot
+// (autopilot.h, every kAutopilotInterval) adds foundations it sees in gossip as learners,
+// promotes them once caught up and stable (autopilot.server_stabilization_time), removes members
+// that left at once and voters failed for autopilot.dead_server_grace (cleanup_dead_servers)
+// while the live voters are a majority. `operator raft remove-peer` (POST or DELETE
+// /v1/operator/raft/peer?id=NODE-ID) removes a member through the leader ("raft.remove_peer"
+// from a follower) and answers once the change is applied here; the core refuses the last voter.
+// The voters file keeps the bootstrap configuration only; the configuration in use is the core's
+// (log or snapshot), which list-peers and /v1/operator/raft/configuration show with non-voters
+// ("Voter": false).
 //
 // The Ready pipeline (raft.h's contract): the loop takes one Ready at a time and hands it to the
 // executor, which writes and syncs it (raft.db) and applies its committed entries (state.db, one
@@ -102,7 +117,8 @@ struct ServerInfo {
   std::string name;
   raft::ServerId id = raft::kNoServer;
   std::optional<hal::SockAddr> rpc;
-  bool alive = false;
+  bool alive = false;  // alive or suspect in gossip
+  bool left = false;   // left gracefully (agentctl leave)
 };
 
 // The Raft id of a node id: its first 16 hex digits as a number (1 if that is 0).
@@ -179,7 +195,16 @@ class RaftHost final : public kv::Backend {
   void maybe_snapshot();
   void finish_snapshot(raft::SnapshotMeta meta, std::shared_ptr<const std::string> image);
   void maybe_bootstrap();
-  base::Status start_core(const std::vector<std::string>& voters);
+  // Starts the core with these bootstrap voters (empty: a joiner).
+  base::Status start_core(const std::vector<raft::ServerId>& voters);
+  // Bootstrap race guard: asks the servers seen for their configuration, then bootstraps, joins
+  // the configuration that lists us, or starts as a joiner.
+  void check_peers_then_bootstrap(std::vector<std::string> ids);
+  void bootstrap(const std::vector<std::string>& ids);
+  void arm_autopilot();
+  void autopilot();
+  // Removes a member on the leader, or asks the leader to; `done` once applied here.
+  void remove_peer(std::string node_id, std::function<void(base::Status)> done);
   void pump();
   void submit_job(std::shared_ptr<Job> job);
   void finish_job(const std::shared_ptr<Job>& job);
@@ -206,6 +231,10 @@ class RaftHost final : public kv::Backend {
   void rpc_apply(std::string body, const std::string& subject, rpc::Endpoint::Respond respond);
   void rpc_read_index(std::string body, const std::string& subject, rpc::Endpoint::Respond respond);
   void rpc_transfer(std::string body, const std::string& subject, rpc::Endpoint::Respond respond);
+  void rpc_peers(std::string body, const std::string& subject, rpc::Endpoint::Respond respond);
+  void rpc_remove_peer(std::string body, const std::string& subject, rpc::Endpoint::Respond respond);
+  // A member's node id as gossip tells it (16 hex digits of the Raft id when unknown).
+  std::string node_id_of(raft::ServerId id) const;
 
   void handle_status_leader(http::Request& req, http::Responder resp);
   void handle_status_peers(http::Request& req, http::Responder resp);
@@ -231,6 +260,12 @@ class RaftHost final : public kv::Backend {
   std::unique_ptr<raft::RaftCore> core_;
   std::vector<std::string> voters_;  // node ids, once formed
   std::map<raft::ServerId, ServerInfo> servers_;
+  std::map<raft::ServerId, base::MonoTime> status_since_;   // when each server's gossip status last changed
+  std::map<raft::ServerId, base::MonoTime> learner_since_;  // leader: when each learner was first seen as one
+  std::map<raft::ServerId, base::MonoTime> removed_at_;     // when this host last removed each server
+  runtime::TimerId autopilot_timer_ = runtime::kNoTimer;
+  bool peers_check_ = false;  // a bootstrap guard round is out
+  runtime::TimerId peers_retry_timer_ = runtime::kNoTimer;
 
   bool busy_ = false;      // a Ready is with the executor
   bool failed_ = false;    // storage failed: do nothing more
