@@ -6,11 +6,13 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "agent/base/log.h"
 #include "agent/config/config.h"
 #include "agent/http/client.h"
 #include "agent/main/agent.h"
+#include "agent/server/raft_host.h"
 #include "hal/sim/world.h"
 #include "hal/tls.h"
 #include "sim_helpers.h"
@@ -40,10 +42,11 @@ const hal::tls::Identity& sim_identity() {
   return id;
 }
 
-// A foundation: server mode, a one-server cluster, its databases on the node's simulated disk
-// (hal::Env::sqlite_vfs), so a crash loses what a power cut would.
-sim::StartFn server_process() {
-  return [](sim::Node& node) -> std::unique_ptr<sim::Process> {
+// A foundation: server mode, a one-server cluster unless `extra` says otherwise (flags after the
+// defaults win), its databases on the node's simulated disk (hal::Env::sqlite_vfs), so a crash
+// loses what a power cut would.
+sim::StartFn server_process(std::vector<std::string> extra = {}) {
+  return [extra](sim::Node& node) -> std::unique_ptr<sim::Process> {
     auto p = std::make_unique<AgentProcess>();
     p->log.set_clock([&node] { return node.clock().wall_now(); });
     hal::Fs& fs = *node.env().fs;
@@ -59,6 +62,7 @@ sim::StartFn server_process() {
     in.flags = {"-server", "-bootstrap_expect=1", "-data_dir=/var/lib/agent", "-socket_path=/run/agent/agent.sock",
                 "-client_addr=" + node.address(0).host_string(), "-tls.ca_file=/etc/weft/ca.pem",
                 "-tls.cert_file=/etc/weft/cert.pem", "-tls.key_file=/etc/weft/key.pem"};
+    in.flags.insert(in.flags.end(), extra.begin(), extra.end());
     auto cfg = config::load(in);
     AGENT_ASSERT_MSG(cfg.is_ok(), cfg.status().message().c_str());
     p->agent = std::make_unique<agent::Agent>(node.env(), node.loop(), node.executor(), std::move(cfg).value(), p->log);
@@ -282,4 +286,88 @@ TEST(AgentSim, NegativeControlALyingDiskLosesAcknowledgedWrites) {
     lost += run_server_crashes(seed, /*lying_disk=*/true).lost;
   }
   EXPECT_GT(lost, 0u) << "a disk that drops synced writes went unnoticed";
+}
+
+namespace {
+
+// The leader's core among the given servers, or nullptr.
+const raft::RaftCore* leader_core(sim::World& w, const std::vector<sim::NodeId>& servers) {
+  for (sim::NodeId id : servers) {
+    if (!w.node(id).up()) continue;
+    auto& p = agent_of(w, id);
+    if (!p.started.is_ok()) continue;
+    auto* host = p.agent->raft();
+    if (host != nullptr && host->core() != nullptr && host->core()->role() == raft::Role::kLeader) return host->core();
+  }
+  return nullptr;
+}
+
+raft::ServerId raft_id(sim::World& w, sim::NodeId id) { return server::server_id_of(agent_of(w, id).agent->node_id()); }
+
+}  // namespace
+
+// Chapter 4 through whole agents (the autopilot in server/raft_host.cc): three simulated
+// foundations form with bootstrap_expect=3 over gossip; a fourth with the same bootstrap_expect
+// does not bootstrap, is added as a non-voter (seen as one) and promoted after the stabilization
+// time; a crashed voter is removed by the leader once gossip reported it failed for the grace,
+// and a write through the leader is acknowledged with the three voters left.
+TEST(AgentSim, FoundationsJoinAsNonVotersAndDeadOnesAreRemoved) {
+  for (uint64_t seed : sim::test_seeds(2)) {
+    WEFT_SIM_SEED_SCOPE(seed);
+    sim::World w(seed);
+    const std::vector<std::string> common = {"-bootstrap_expect=3", "-gossip.profile=local",
+                                             "-autopilot.server_stabilization_time=2s",
+                                             "-autopilot.dead_server_grace=2s"};
+    std::vector<sim::NodeId> servers;
+    servers.push_back(w.add_node("s0", server_process(common)));
+    std::vector<std::string> joining = common;
+    joining.push_back("-retry_join=" + w.node(servers[0]).address(7702).to_string());
+    servers.push_back(w.add_node("s1", server_process(joining)));
+    servers.push_back(w.add_node("s2", server_process(joining)));
+    sim::NodeId client = w.add_node("client");
+    auto voters_are = [&](size_t n) {
+      const raft::RaftCore* l = leader_core(w, servers);
+      return l != nullptr && l->membership().voters.size() == n && l->membership().learners.empty() &&
+             l->membership_index() <= l->commit_index();
+    };
+    ASSERT_TRUE(w.run_for([&] { return voters_are(3); }, Duration::seconds(30))) << "three servers never formed";
+
+    servers.push_back(w.add_node("s3", server_process(joining)));
+    const raft::ServerId s3 = raft_id(w, servers[3]);
+    bool seen_as_learner = false;
+    const bool promoted = w.run_for(
+        [&] {
+          const raft::RaftCore* l = leader_core(w, servers);
+          if (l != nullptr && l->is_learner(s3)) seen_as_learner = true;
+          return l != nullptr && l->is_voter(s3) && voters_are(4);
+        },
+        Duration::seconds(30));
+    ASSERT_TRUE(promoted) << "s3 was never promoted";
+    EXPECT_TRUE(seen_as_learner) << "s3 became a voter without being a non-voter first";
+    EXPECT_FALSE(w.node(servers[3]).fs().file_exists("/var/lib/agent/raft/voters")) << "s3 bootstrapped";
+
+    // Crash a voter other than the leader; it must be removed after the grace.
+    const raft::ServerId leader = leader_core(w, servers)->id();
+    sim::NodeId victim = servers[0];
+    for (sim::NodeId id : servers) {
+      if (raft_id(w, id) != leader) victim = id;
+    }
+    const raft::ServerId dead = raft_id(w, victim);
+    w.crash(victim);
+    const bool removed = w.run_for(
+        [&] {
+          const raft::RaftCore* l = leader_core(w, servers);
+          return l != nullptr && !l->is_voter(dead) && !l->is_learner(dead) && voters_are(3);
+        },
+        Duration::seconds(60));
+    ASSERT_TRUE(removed) << "the crashed voter was never removed";
+    sim::NodeId via = servers[0];
+    for (sim::NodeId id : servers) {
+      if (w.node(id).up() && raft_id(w, id) == leader_core(w, servers)->id()) via = id;
+    }
+    auto r = sim_call(w, client, via, "PUT", "/v1/kv/after-removal", "yes");
+    ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+    EXPECT_EQ(r->body, "true");
+    simtest::report_failure(w);
+  }
 }
