@@ -141,20 +141,33 @@ base::Status Swim::leave(base::MonoTime now) {
   probe_.active = false;
   Node& self = members_.at(identity_.name);
   set_state(self, MemberState::kLeft, now);
-  wire::GossipMessage msg;
-  msg.type = wire::GossipType::kLeave;
-  msg.leave.incarnation = incarnation_;
-  msg.leave.name = identity_.name;
-  queue_broadcast(member_key(identity_.name), msg, /*urgent=*/true);
+  queue_leave_notice();
   left_queued_ = true;
   emit(MemberEventKind::kLeave, self.m, now);
   return base::Status::ok();
 }
 
+void Swim::queue_leave_notice() {
+  wire::GossipMessage msg;
+  msg.type = wire::GossipType::kLeave;
+  msg.leave.incarnation = incarnation_;
+  msg.leave.name = identity_.name;
+  queue_broadcast(member_key(identity_.name), msg, /*urgent=*/true);
+}
+
 bool Swim::leave_done() const {
   if (!leaving_) return false;
-  // Nobody else to tell, or the notice went out its retransmit limit.
-  return alive_count_ == 0 || !broadcasts_.contains(member_key(identity_.name));
+  // Nobody else to tell, or the notice went out its retransmit limit with at least one of
+  // those sends to a member that was alive (tick_gossip queues it again otherwise).
+  return !any_other_alive() || (!broadcasts_.contains(member_key(identity_.name)) && leave_told_alive_);
+}
+
+bool Swim::any_other_alive() const {
+  if (alive_count_ == 0) return false;
+  for (const auto& name : names_) {
+    if (name != identity_.name && members_.at(name).m.state == MemberState::kAlive) return true;
+  }
+  return false;
 }
 
 base::Status Swim::set_tags(Tags tags, base::MonoTime now) {
@@ -823,9 +836,20 @@ void Swim::tick_gossip(base::MonoTime now) {
   // memberlist's gossip(): a few random members, the recently dead among them, so that a
   // member declared dead by mistake hears it and refutes.
   auto targets = random_members(config_.gossip_nodes, "", true, now);
+  const std::string leave_key = leaving_ ? member_key(identity_.name) : std::string();
   for (const Node* t : targets) {
     if (broadcasts_.empty()) break;
+    // The leave notice is urgent, so it rides in this packet if it is still queued.
+    if (leaving_ && t->m.state == MemberState::kAlive && broadcasts_.contains(leave_key)) leave_told_alive_ = true;
     send(t->m.addr, {}, true);
+  }
+  // A leave notice whose whole retransmit budget went to suspect and recently dead members
+  // told nobody who will pass it on (seen with two of four members killed: the survivor never
+  // heard the leave and took the suspicion timeout to mark us failed). Queue it again; the
+  // agent bounds how long a leave may take.
+  if (leaving_ && !leave_told_alive_ && !broadcasts_.contains(leave_key) && any_other_alive()) {
+    queue_leave_notice();
+    ++counters_.leave_notices_requeued;
   }
 }
 

@@ -141,6 +141,7 @@ struct SwimCounters {
   uint64_t refutations = 0;
   uint64_t members_declared_dead = 0;
   uint64_t members_reaped = 0;
+  uint64_t leave_notices_requeued = 0;  // a leave notice that had gone only to non-alive members
   uint64_t members_rejected_full = 0;  // new names past members_max
   uint64_t push_pulls_opened = 0;
   uint64_t push_pulls_served = 0;
@@ -280,6 +281,8 @@ class Swim {
   void start_suspicion(Node& n, const wire::Suspect& s, base::MonoTime now);
   void handle_dead(const wire::Dead& d, base::MonoTime now);
   void handle_leave(const wire::Leave& l, base::MonoTime now);
+  void queue_leave_notice();
+  bool any_other_alive() const;  // a member other than us in state alive (not suspect)
   void handle_user_event(const wire::UserEvent& e, base::MonoTime now);
 
   void refute(uint64_t accused_incarnation, base::MonoTime now);
@@ -324,6 +327,7 @@ class Swim {
   uint64_t incarnation_;
   bool leaving_ = false;
   bool left_queued_ = false;
+  bool leave_told_alive_ = false;  // the leave notice went to at least one alive member
 
   std::map<std::string, Node, std::less<>> members_;
   size_t alive_count_ = 0;

@@ -119,7 +119,7 @@ check "remove-peer of a non-member answers 404 (got $code: $(cat "$WORK/remove-a
 t0=$(date +%s%N)
 kill -9 "${PID_OF[$B]}"
 wait "${PID_OF[$B]}" 2>/dev/null
-check "autopilot removes the dead voter $B after the grace" wait_for 30 config_is "$LEADER" "$(expect_without "$A" "$B")"
+check "autopilot removes the dead voter $B after the grace" wait_for 60 config_is "$LEADER" "$(expect_without "$A" "$B")"
 echo "dead voter removed $(( ($(date +%s%N) - t0) / 1000000 )) ms after kill -9"
 grep -h "autopilot\|failed\|suspect" "$WORK/$LEADER.log" | tail -n 8
 check "writes succeed with the two voters left" wait_for 10 put "$LEADER" after-cleanup yes

@@ -83,6 +83,48 @@ TEST(GossipBasic, FleetConvergesEventsSpreadLeaveIsSeen) {
   }
 }
 
+// A leave with half the fleet just crashed: of four members two are crashed and still only
+// suspect, so the leave notice's retransmit budget (local profile: 2 sends) can go entirely to
+// them. The one live survivor must still hear "left" -- found by the agent's membership test,
+// where the Raft leader took the suspicion timeout to mark a leaving server failed.
+TEST(GossipBasic, LeaveReachesTheLiveMemberWhenOthersAreSuspect) {
+  int told_suspects_only = 0;
+  for (uint64_t seed : sim::test_seeds(40)) {
+    WEFT_SIM_SEED_SCOPE(seed);
+    sim::World w(seed, sim::SimConfig{});
+    gossiptest::FleetOptions o;
+    o.swim = gossip::profile_config(gossip::Profile::kLocal);
+    gossiptest::Fleet fleet(w, o);
+    fleet.watch();
+    fleet.add_nodes(4);
+    ASSERT_TRUE(w.run_for([&] { return fleet.converged(); }, Duration::seconds(60)));
+    w.crash(0);
+    w.crash(1);
+    // Wait until the leaver sees both crashed members suspect (not yet dead).
+    auto suspect = [&](sim::NodeId at, const char* name) {
+      const gossip::Member* m = fleet.transport(at).swim()->member(name);
+      return m != nullptr && m->state == MemberState::kSuspect;
+    };
+    if (!w.run_for([&] { return suspect(3, "n0") && suspect(3, "n1"); }, Duration::seconds(30))) continue;
+    bool left_done = false;
+    ASSERT_TRUE(fleet.transport(3).leave(Duration::seconds(10), [&](base::Status st) { left_done = st.is_ok(); }).is_ok());
+    ASSERT_TRUE(w.run_for(
+        [&] {
+          const gossip::Member* m = fleet.transport(2).swim()->member("n3");
+          return m != nullptr && m->state == MemberState::kLeft;
+        },
+        Duration::seconds(5)))
+        << "the live member did not hear the leave within 5 s";
+    ASSERT_TRUE(w.run_for([&] { return left_done; }, Duration::seconds(10)));
+    told_suspects_only += fleet.transport(3).swim()->counters().leave_notices_requeued > 0;
+    for (const auto& e : w.node(2).process_as<gossiptest::GossipNode>().events) {
+      EXPECT_FALSE(e.kind == gossip::MemberEventKind::kFail && e.member.name == "n3") << "n2 saw the leaver fail";
+    }
+  }
+  printf("leave with two of four members suspect: notice re-sent after going only to suspects on %d seeds\n",
+         told_suspects_only);
+}
+
 uint64_t replay_hash(uint64_t seed) {
   sim::SimConfig cfg;
   cfg.link.loss_probability = 0.05;
