@@ -18,9 +18,10 @@
 // lin client keeps its own lines and they are written at the end.
 //
 // Keys in lin mode. Jepsen's trick for keeping histories checkable: each key takes at most
-// --ops-per-key operations per slot, then every client moves to a fresh generation of keys
+// --ops-per-key operations per slot, or --unknown-per-key operations of unknown outcome (an
+// outage makes many in few operations), then every client moves to a fresh generation of keys
 // (<prefix>/<generation>-<slot>). Operations of unknown outcome stay pending forever in the
-// checker's eyes; bounding each key's history bounds what they can cost.
+// checker's eyes; bounding each key's history and its unknowns bounds what they can cost.
 //
 // Compare-and-set in lin mode is by version (Consul ?cas=<ModifyIndex>, etcd mod_revision): a
 // client cas-es a key it has read, with the version it read, to a fresh value; it is recorded
@@ -65,7 +66,8 @@ const char kUsage[] =
     "  --value-bytes=N     value size for latency/throughput/probe (default 1024)\n"
     "  --out=FILE          lin: the history; durable-write: the acknowledged keys\n"
     "  --in=FILE           durable-check: the log durable-write made\n"
-    "lin:        --keys=K (5) --ops-per-key=N (250) --ops-max=N (1000000) --mix=R,W,C (1,1,1)\n"
+    "lin:        --keys=K (5) --ops-per-key=N (250) --unknown-per-key=N (8) --ops-max=N (1000000)\n"
+    "            --mix=R,W,C (1,1,1)\n"
     "            --read-mode=consistent|default|stale (consistent) --think-ms=N (0)\n"
     "            --backoff-ms=N (100, after an unknown outcome) --seed=N\n"
     "latency:    --count=N (1000) --warmup=N (20)\n"
@@ -88,6 +90,7 @@ struct Options {
   std::string out, in;
   int keys = 5;
   int ops_per_key = 250;
+  int unknown_per_key = 8;
   int64_t ops_max = 1'000'000;
   int mix[3] = {1, 1, 1};
   ReadMode read_mode = ReadMode::kConsistent;
@@ -181,6 +184,9 @@ bool parse_args(int argc, char** argv, Options* o, std::string* error) {
     } else if (name == "ops-per-key") {
       ok = parse_int(v, 1, 10'000'000, &n);
       o->ops_per_key = static_cast<int>(n);
+    } else if (name == "unknown-per-key") {
+      ok = parse_int(v, 1, 1'000'000, &n);
+      o->unknown_per_key = static_cast<int>(n);
     } else if (name == "ops-max") {
       ok = parse_int(v, 1, kOpsMaxCeiling, &o->ops_max);
     } else if (name == "mix") {
@@ -330,6 +336,12 @@ double mean_ms(const std::vector<int64_t>& v) {
 
 struct LinTotals {
   std::atomic<int64_t> started{0};
+  // The key generation and what it has taken so far. Advanced by whichever client sees a bound
+  // reached; the counters' reset races with other clients' increments, which only makes a
+  // generation a few operations longer or shorter -- any split of keys is checkable.
+  std::atomic<int64_t> generation{0};
+  std::atomic<int64_t> generation_ops{0};
+  std::atomic<int64_t> generation_unknown{0};
   std::atomic<int64_t> ok{0}, fail{0}, info{0};
   std::atomic<int64_t> reads{0}, writes{0}, cases{0};
 };
@@ -349,6 +361,14 @@ void lin_client(const Options& o, int id, int64_t deadline_ns, LinTotals* t, Err
   uint64_t seq = 0;
   const int mix_total = o.mix[0] + o.mix[1] + o.mix[2];
   const int64_t per_generation = int64_t{o.ops_per_key} * o.keys;
+  const int64_t unknown_per_generation = int64_t{o.unknown_per_key} * o.keys;
+  auto advance = [t](int64_t from) {
+    int64_t expected = from;
+    if (t->generation.compare_exchange_strong(expected, from + 1)) {
+      t->generation_ops = 0;
+      t->generation_unknown = 0;
+    }
+  };
   char buf[256];
   auto line = [&](int64_t ts, const char* type, const char* f, const std::string& key,
                   const std::string& a, const std::string& b) {
@@ -361,7 +381,8 @@ void lin_client(const Options& o, int id, int64_t deadline_ns, LinTotals* t, Err
     if (mono_ns() >= deadline_ns) break;
     int64_t n = t->started.fetch_add(1);
     if (n >= o.ops_max) break;
-    int64_t generation = n / per_generation;
+    int64_t generation = t->generation.load();
+    if (t->generation_ops.fetch_add(1) + 1 >= per_generation) advance(generation);
     if (generation != generation_seen) {
       seen.clear();
       generation_seen = generation;
@@ -426,6 +447,8 @@ void lin_client(const Options& o, int id, int64_t deadline_ns, LinTotals* t, Err
       t->fail++;
     } else {
       t->info++;
+      if (f != 0 && t->generation_unknown.fetch_add(1) + 1 >= unknown_per_generation)
+        advance(generation);
     }
     // An unknown outcome or an unreachable server: back off, so a dead or cut-off node costs a
     // few operations per second rather than thousands (each unknown write stays pending in the

@@ -31,6 +31,7 @@
 # Environment (defaults in brackets):
 #   SYSTEM weft|etcd [weft]       SERVERS [3,5]           SCENARIOS [halves,one,leader,ring,oneway,kill,pause]
 #   DURATION s per scenario [60]  FAULT_S [8]             CLIENTS [10]   KEYS [5]   OPS_PER_KEY [250]
+#   UNKNOWN_PER_KEY [8]: writes of unknown outcome per key before the clients move to new keys
 #   READ_MODE consistent|default|stale [consistent]       TIMEOUT_MS per request [2000]
 #   DURABILITY 0|1 [1]            DUR_S [30]              SEED [random; printed]
 #   BUILD dir with agent, tests/kvclient, tests/lincheck [build]        OUT dir kept [temporary]
@@ -50,6 +51,7 @@ FAULT_S=${FAULT_S:-8}
 CLIENTS=${CLIENTS:-10}
 KEYS=${KEYS:-5}
 OPS_PER_KEY=${OPS_PER_KEY:-250}
+UNKNOWN_PER_KEY=${UNKNOWN_PER_KEY:-8}
 READ_MODE=${READ_MODE:-consistent}
 TIMEOUT_MS=${TIMEOUT_MS:-2000}
 DURABILITY=${DURABILITY:-1}
@@ -66,7 +68,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 3; }
 [ $# -eq 0 ] || usage
 case $SYSTEM in weft|etcd) ;; *) die "SYSTEM must be weft or etcd" ;; esac
 case $READ_MODE in consistent|default|stale) ;; *) die "READ_MODE must be consistent, default or stale" ;; esac
-for v in DURATION FAULT_S CLIENTS KEYS OPS_PER_KEY TIMEOUT_MS DUR_S SEED BUDGET_MS; do
+for v in DURATION FAULT_S CLIENTS KEYS OPS_PER_KEY UNKNOWN_PER_KEY TIMEOUT_MS DUR_S SEED BUDGET_MS; do
   [[ "${!v}" =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || die "$v must be a positive whole number, got '${!v}'"
 done
 [ "$(id -u)" = 0 ] || die "needs root (tools/lab makes network namespaces)"
@@ -374,7 +376,7 @@ run_scenario() {  # run_scenario SCENARIO
   local s=$1 hist="$OUT/n$N-$1.history" round=0 faults=0 t_end summary
   note "scenario $s ($N servers) starts"
   lab exec hub -- "$KVCLIENT" lin --api="$API" --endpoints="$(endpoints)" --clients="$CLIENTS" \
-    --keys="$KEYS" --ops-per-key="$OPS_PER_KEY" --duration-s="$DURATION" --timeout-ms="$TIMEOUT_MS" \
+    --keys="$KEYS" --ops-per-key="$OPS_PER_KEY" --unknown-per-key="$UNKNOWN_PER_KEY" --duration-s="$DURATION" --timeout-ms="$TIMEOUT_MS" \
     --read-mode="$READ_MODE" --seed="$((SEED + N * 100 + ${#results[@]}))" --prefix="lin/$N/$s" \
     --out="$hist" >"$hist.client" 2>"$hist.client.err" &
   client_pid=$!
