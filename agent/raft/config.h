@@ -75,6 +75,14 @@ struct RaftConfig {
   // 64 MiB is many times a foundation's state (KV, catalog, jobs) and a bound a server can afford.
   size_t snapshot_bytes_max = size_t{64} << 20;
 
+  // §10.2.1: a leader sends its AppendEntries and InstallSnapshot chunks in Ready::messages_now,
+  // which the host sends before it writes the Ready, so its own disk write runs in parallel
+  // with the followers'. Safe because the leader counts itself in the commit only from what
+  // on_persisted() confirmed durable (stable_), like any follower's acknowledgement; a majority
+  // of followers may commit an entry before the leader's own write ends. Off: every message
+  // waits for the Ready's sync (the unit tests that look at Ready::messages).
+  bool leader_sends_before_persist = false;
+
   // --- negative controls: deliberate bugs that the simulation's checkers must catch -----------
   // Messages (votes, append acknowledgements) go out before what they promise is durable.
   bool debug_ack_before_persist = false;

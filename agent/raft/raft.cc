@@ -1419,8 +1419,20 @@ Ready RaftCore::take_ready() {
     rd.committed.push_back(entry(i));
   }
   applied_ += rd.committed.size();
-  if (config_.debug_ack_before_persist) rd.messages_before_persist = std::move(msgs_);
-  else rd.messages = std::move(msgs_);
+  if (config_.debug_ack_before_persist) {
+    rd.messages_before_persist = std::move(msgs_);
+  } else if (config_.leader_sends_before_persist && role_ == Role::kLeader) {
+    // §10.2.1: the leader's replication requests carry entries and its current term, which was
+    // made durable before it campaigned; they acknowledge nothing, so they need not wait for
+    // this Ready's write. Anything else a leader says (a reply to a stale leader or candidate)
+    // waits as usual.
+    for (Message& m : msgs_) {
+      const bool replication = m.type == RaftType::kAppendEntries || m.type == RaftType::kInstallSnapshot;
+      (replication ? rd.messages_now : rd.messages).push_back(std::move(m));
+    }
+  } else {
+    rd.messages = std::move(msgs_);
+  }
   msgs_.clear();
   read_round_unsent_ = false;  // the round's heartbeats are on their way
   rd.read_states = std::move(read_states_);

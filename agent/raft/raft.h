@@ -181,6 +181,9 @@ struct Ready {
   std::vector<Entry> entries;           // then append these (contiguous)
   Index compact_to = 0;                 // non-zero: then Storage::compact(compact_to) (§5.1)
   std::vector<Message> messages;        // to send once the above is durable
+  std::vector<Message> messages_now;    // §10.2.1 (RaftConfig::leader_sends_before_persist): a
+                                        // leader's AppendEntries and snapshot chunks, to send
+                                        // before the writes above; they promise nothing durable
   std::vector<Entry> committed;         // to apply once the above is durable, in index order
   std::vector<ReadState> read_states;   // reads confirmed (§6.4), in the order they were asked
   std::vector<uint64_t> reads_aborted;  // ctx of reads that will not be confirmed here (we lost

@@ -395,6 +395,7 @@ base::Status RaftHost::start_core(const std::vector<raft::ServerId>& voters) {
   // Over TCP a batch may be larger than the simulator's datagram: 256 KiB, well inside the RPC
   // frame limit set in start().
   rc.append_entries_bytes_max = 256 * 1024;
+  rc.leader_sends_before_persist = true;
   AGENT_TRY(rc.validate());
   uint64_t seed = 0;
   uint8_t b[8];
@@ -431,6 +432,8 @@ void RaftHost::pump() {
   if (core_ == nullptr || busy_ || failed_ || !core_->has_ready()) return;
   auto job = std::make_shared<Job>();
   job->ready = core_->take_ready();
+  // §10.2.1: the leader's replication goes out now, its own write in parallel on the worker.
+  for (const auto& m : job->ready.messages_now) send(m);
   busy_ = true;
   submit_job(std::move(job));
 }

@@ -14,6 +14,7 @@ raft::RaftConfig sim_config() {
   c.inflight_max = 4;
   c.snapshot_chunk_bytes = 256;  // images of ~1 KiB go in several chunks, two at a time
   c.snapshot_chunks_inflight_max = 2;
+  c.leader_sends_before_persist = true;  // as the agent's host runs it (§10.2.1)
   return c;
 }
 
@@ -336,6 +337,7 @@ void RaftServer::pump() {
   while (!syncing_ && core_->has_ready()) {
     raft::Ready rd = core_->take_ready();
     for (const raft::Message& m : rd.messages_before_persist) send(m);  // negative control only
+    for (const raft::Message& m : rd.messages_now) send(m);              // §10.2.1
     // Step 0 (raft.h): a leader's snapshot is saved durably before the log forgets what it covers.
     if (rd.snapshot) fleet_.snapshot_file[node_.id()] = *rd.snapshot;
     base::Status st = raft::write_ready(storage(), rd);

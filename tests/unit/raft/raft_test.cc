@@ -86,6 +86,7 @@ struct Cluster {
     while (c.has_ready()) {
       raft::Ready rd = c.take_ready();
       for (auto& m : rd.messages_before_persist) post(m);
+      for (auto& m : rd.messages_now) post(m);
       ASSERT_TRUE(raft::write_ready(*disk[id], rd).is_ok());
       ASSERT_TRUE(disk[id]->sync().is_ok());
       for (auto& m : rd.messages) post(m);
@@ -518,6 +519,49 @@ TEST(RaftDurability, NegativeControlAckBeforePersistSendsFirst) {
   raft::Ready rd = c.n(1).take_ready();
   EXPECT_TRUE(rd.messages.empty());
   ASSERT_EQ(rd.messages_before_persist.size(), 1u);
+}
+
+// §10.2.1: with leader_sends_before_persist the leader's AppendEntries leave before its own
+// write (Ready::messages_now), and the leader counts itself only once on_persisted() confirmed
+// the write: one follower's acknowledgement is not a majority of three while the leader's own
+// write is still out; both followers' are, even before it ends.
+TEST(RaftDurability, LeaderSendsAppendsBeforeItsWriteButCountsItselfOnlyAfter) {
+  for (bool both_followers : {false, true}) {
+    SCOPED_TRACE(both_followers ? "both followers answer" : "one follower answers");
+    Cluster c(3, [](ServerId, RaftConfig& k) { k.leader_sends_before_persist = true; });
+    ServerId l = c.elect();
+    ASSERT_NE(l, 0u);
+    c.deliver();
+    const ServerId f1 = l == 1 ? 2 : 1;
+    const ServerId f2 = 6 - l - f1;
+    if (!both_followers) c.cut.insert({l, f2});
+    auto idx = c.n(l).propose("x", c.now);
+    ASSERT_TRUE(idx.is_ok());
+    raft::Ready rd = c.n(l).take_ready();
+    ASSERT_EQ(rd.entries.size(), 1u);
+    size_t appends_now = 0;
+    for (const Message& m : rd.messages_now) {
+      EXPECT_EQ(m.type, RaftType::kAppendEntries);
+      appends_now += !m.entries.empty() && m.entries.back().index == *idx;
+    }
+    EXPECT_EQ(appends_now, 2u) << "the entry goes to both followers before the leader's write";
+    for (const Message& m : rd.messages) EXPECT_NE(m.type, RaftType::kAppendEntries);
+    for (auto& m : rd.messages_now) c.post(m);
+    c.deliver();  // the followers write, sync and answer; the leader's Ready is still out
+    if (both_followers) {
+      EXPECT_EQ(c.n(l).commit_index(), *idx) << "two followers of three are a majority";
+    } else {
+      EXPECT_LT(c.n(l).commit_index(), *idx) << "counted itself before its own write ended";
+    }
+    ASSERT_TRUE(raft::write_ready(*c.disk[l], rd).is_ok());
+    ASSERT_TRUE(c.disk[l]->sync().is_ok());
+    for (auto& m : rd.messages) c.post(m);
+    c.n(l).on_persisted(rd.id, c.now);
+    EXPECT_EQ(c.n(l).commit_index(), *idx) << "the leader's own write and one follower's";
+    c.deliver();
+    ASSERT_FALSE(c.commands(l).empty());
+    EXPECT_EQ(c.commands(l).back(), "x");
+  }
 }
 
 TEST(RaftCore, MessagesNotForUsAndMalformedEntriesAreDropped) {
