@@ -68,3 +68,60 @@ TEST(DnsMessage, RejectsLongLabelLongNameTruncatedAndLyingCounts) {
 
 }  // namespace
 }  // namespace dns
+
+namespace dns {
+namespace {
+
+// An A query for "a." with one additional record appended after the question.
+std::vector<uint8_t> query_with_additional(uint16_t type, uint16_t klass, uint32_t ttl,
+                                           uint8_t name_len_byte) {
+  std::vector<uint8_t> b = {0, 7, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 'a', 0, 0, 1, 0, 1};
+  b.push_back(name_len_byte);  // 0: root name
+  b.insert(b.end(), {static_cast<uint8_t>(type >> 8), static_cast<uint8_t>(type),
+                     static_cast<uint8_t>(klass >> 8), static_cast<uint8_t>(klass),
+                     static_cast<uint8_t>(ttl >> 24), static_cast<uint8_t>(ttl >> 16),
+                     static_cast<uint8_t>(ttl >> 8), static_cast<uint8_t>(ttl), 0, 2, 0xAB,
+                     0xCD});
+  return b;
+}
+
+TEST(DnsMessage, SkipsUnknownTypeAndReadsOptFields) {
+  Query q;
+  auto unknown = query_with_additional(65280, 1, 0, 0);  // private-use type, 2 bytes rdata
+  ASSERT_EQ(decode_query(unknown, &q), DecodeError::kNone);
+  EXPECT_FALSE(q.has_edns);
+  auto opt = query_with_additional(41, 100, 0x00018000u, 0);  // size 100, version 1, DO
+  ASSERT_EQ(decode_query(opt, &q), DecodeError::kNone);
+  EXPECT_TRUE(q.has_edns);
+  EXPECT_EQ(q.edns_udp_size, 512);  // RFC 6891 §6.2.5: below 512 means 512
+  EXPECT_EQ(q.edns_version, 1);
+  EXPECT_TRUE(q.edns_do);
+}
+
+TEST(DnsMessage, RejectsMisplacedOrNamedOpt) {
+  Query q;
+  auto named = query_with_additional(41, 1232, 0, 0);
+  named[19] = 0xC0;  // OPT owner is a pointer to "a.", not the root
+  named.insert(named.begin() + 20, 12);
+  EXPECT_EQ(decode_query(named, &q), DecodeError::kBadOpt);
+  auto in_answer = query_with_additional(41, 1232, 0, 0);
+  in_answer[7] = 1;  // same record counted as an answer
+  in_answer[11] = 0;
+  EXPECT_EQ(decode_query(in_answer, &q), DecodeError::kBadOpt);
+}
+
+TEST(DnsMessage, RejectsTwoPointerLoopAndReservedLabelTypes) {
+  Query q;
+  // Additional record owner at 19 points to 21, which points back to 19.
+  auto loop = query_with_additional(1, 1, 0, 0xC0);
+  loop.insert(loop.begin() + 20, {21, 0xC0, 19});
+  EXPECT_EQ(decode_query(loop, &q), DecodeError::kPointerForward);
+  auto b = query_with_additional(1, 1, 0, 0);
+  b[12] = 0x41;  // 0b01 extended label type (RFC 6891 §5)
+  EXPECT_EQ(decode_query(b, &q), DecodeError::kLabelTooLong);
+  b[12] = 0x81;  // 0b10, reserved
+  EXPECT_EQ(decode_query(b, &q), DecodeError::kLabelTooLong);
+}
+
+}  // namespace
+}  // namespace dns
