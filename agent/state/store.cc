@@ -496,6 +496,16 @@ Status Store::restore(std::string_view snap) {
                          "snapshot: its schema differs from this agent's (a table, column, index or trigger)");
     }
   }
+  {
+    // The database header's text encoding (offset 56, big-endian; 1 = UTF-8, which this store
+    // writes) is not part of the schema text: an image whose header says UTF-16 passes every check
+    // above, and once copied over the live database this connection can read none of it (found
+    // by state_snapshot_fuzz).
+    const auto* h = reinterpret_cast<const unsigned char*>(image.data());
+    if (image.size() < 100 || h[56] != 0 || h[57] != 0 || h[58] != 0 || h[59] != 1) {
+      return base::error(Code::kFailedPrecondition, "snapshot: the image's text encoding is not UTF-8");
+    }
+  }
   AGENT_ASSIGN_OR_RETURN(int64_t image_applied, query_int(mem.get(), "SELECT value FROM meta WHERE key = 'last_applied'"));
   if (from_sql(image_applied) != applied) {
     return base::error(Code::kFailedPrecondition, "snapshot: header says last applied %llu, the image %llu", ull(applied),
