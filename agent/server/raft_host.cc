@@ -608,14 +608,21 @@ void RaftHost::maybe_snapshot() {
   std::weak_ptr<bool> alive = alive_;
   base::Status s = executor_.submit(
       [disk, taken] {
-        std::lock_guard<std::mutex> lock(disk->store_mu);
-        auto r = disk->store->snapshot();
-        if (!r.is_ok()) {
-          taken->status = r.status();
-          return;
+        std::string image;
+        {
+          // The Ready pipeline's applies wait on this lock: hold it for the image only, and take
+          // the digest (a SHA-256 over the whole image) after.
+          std::lock_guard<std::mutex> lock(disk->store_mu);
+          auto r = disk->store->snapshot_unsealed();
+          if (!r.is_ok()) {
+            taken->status = r.status();
+            return;
+          }
+          taken->index = disk->store->last_applied();
+          image = std::move(r).value();
         }
-        taken->index = disk->store->last_applied();
-        taken->image = std::make_shared<const std::string>(std::move(r).value());
+        state::Store::seal_snapshot(&image);
+        taken->image = std::make_shared<const std::string>(std::move(image));
       },
       [this, alive, taken] {
         if (alive.expired()) return;

@@ -72,18 +72,46 @@ KvEntry read_entry(sqlite3_stmt* st) {
   return e;
 }
 
+// Schema version 2. kv is a rowid table (version 1 declared it WITHOUT ROWID): a WITHOUT ROWID
+// b-tree keeps whole rows in its leaf cells, so a value of a few hundred bytes or more spills to
+// overflow pages and every insert moves large cells between pages; the rowid table keeps rows in
+// their own b-tree and the key in an index, which halved the servers' SQLite time under a write
+// load of 1 KiB values (tests/bench/RESULTS.md, "etcd comparison"). kv's CREATE is its own
+// statement so that a migrated file and a new one store the same text for it: restore() compares
+// schema texts exactly.
+constexpr const char* kCreateKv =
+    "CREATE TABLE kv(key TEXT PRIMARY KEY, value BLOB NOT NULL, flags INTEGER NOT NULL,"
+    "  create_index INTEGER NOT NULL, modify_index INTEGER NOT NULL, lock_index INTEGER NOT NULL,"
+    "  session TEXT)";
 constexpr const char* kCreateSchema =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE nodes(name TEXT PRIMARY KEY, id TEXT NOT NULL, address TEXT NOT NULL,"
     "  meta BLOB NOT NULL DEFAULT x'') WITHOUT ROWID;"
-    "CREATE TABLE kv(key TEXT PRIMARY KEY, value BLOB NOT NULL, flags INTEGER NOT NULL,"
-    "  create_index INTEGER NOT NULL, modify_index INTEGER NOT NULL, lock_index INTEGER NOT NULL,"
-    "  session TEXT) WITHOUT ROWID;"
     "CREATE TABLE kv_tombstones(key TEXT PRIMARY KEY, modify_index INTEGER NOT NULL) WITHOUT ROWID;"
-    "INSERT INTO meta(key, value) VALUES ('schema_version', 1), ('last_applied', 0);";
+    "INSERT INTO meta(key, value) VALUES ('schema_version', 2), ('last_applied', 0);";
 
-// Checks a database's schema version and tables (the live file at open, an image at restore).
-Status check_schema(sqlite3* db) {
+// Version 1 -> 2, inside the caller's transaction. Weft's SQLite has no ALTER TABLE
+// (tools/sqlite.options), so the rows go to a temporary table and back; kv is created from the
+// same text as in a new file.
+Status migrate_1_to_2(sqlite3* db) {
+  AGENT_TRY(exec(db,
+                 "CREATE TEMP TABLE kv_v1 AS SELECT key, value, flags, create_index, modify_index, lock_index, session "
+                 "FROM main.kv;"
+                 "DROP TABLE main.kv;",
+                 "migrate: move kv aside"));
+  AGENT_TRY(exec(db, kCreateKv, "migrate: create kv"));
+  AGENT_TRY(exec(db,
+                 "INSERT INTO main.kv(key, value, flags, create_index, modify_index, lock_index, session) "
+                 "SELECT key, value, flags, create_index, modify_index, lock_index, session FROM temp.kv_v1 ORDER BY key;"
+                 "DROP TABLE temp.kv_v1;"
+                 "UPDATE main.meta SET value = 2 WHERE key = 'schema_version';",
+                 "migrate: copy kv"));
+  return Status::ok();
+}
+
+// Checks a database's schema version and tables (the live file at open, an image at restore) and
+// returns the version: 1 (to be migrated) or 2.
+base::Result<int64_t> check_schema(sqlite3* db) {
   AGENT_ASSIGN_OR_RETURN(int64_t has_meta,
                          query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'"));
   if (has_meta == 0) return base::error(Code::kFailedPrecondition, "state store: not a state database (no meta table)");
@@ -98,18 +126,18 @@ Status check_schema(sqlite3* db) {
                        "(was it written by a newer agent?)",
                        static_cast<long long>(v.value()), static_cast<long long>(Store::kSchemaVersion));
   }
-  if (v.value() != Store::kSchemaVersion) {
+  if (v.value() < 1) {
     return base::error(Code::kFailedPrecondition, "state store: schema version %lld is not valid", static_cast<long long>(v.value()));
   }
   AGENT_ASSIGN_OR_RETURN(int64_t tables, query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
                                                        "name IN ('nodes', 'kv', 'kv_tombstones')"));
-  if (tables != 3) return base::error(Code::kFailedPrecondition, "state store: a table of schema version 1 is missing");
+  if (tables != 3) return base::error(Code::kFailedPrecondition, "state store: a table of the schema is missing");
   base::Result<int64_t> applied = query_int(db, "SELECT value FROM meta WHERE key = 'last_applied'");
   if (!applied.is_ok()) {
     if (applied.status().code() == Code::kNotFound) return base::error(Code::kFailedPrecondition, "state store: meta has no last_applied");
     return applied.status();
   }
-  return Status::ok();
+  return v.value();
 }
 
 // Every schema object of `db` (type, name, table, CREATE statement), in a fixed order: what a
@@ -181,14 +209,24 @@ Status Store::init() {
   // last_applied back with it and is applied again from the log (store.h).
   AGENT_TRY(exec(db_, "PRAGMA synchronous=NORMAL", "synchronous"));
   AGENT_TRY(exec(db_, "PRAGMA cell_size_check=ON", "cell_size_check"));
+  // 32 MiB of page cache (SQLite's default is 2 MiB): the servers' working set under write load;
+  // pages are allocated as used, so a small store costs only what it holds.
+  AGENT_TRY(exec(db_, "PRAGMA cache_size=-32768", "cache_size"));
+  // Temporary tables (only the version-1 migration makes one) in memory, not in files beside it.
+  AGENT_TRY(exec(db_, "PRAGMA temp_store=MEMORY", "temp_store"));
   AGENT_ASSIGN_OR_RETURN(std::string qc, query_text(db_, "PRAGMA quick_check(1)"));
   if (qc != "ok") return base::error(Code::kFailedPrecondition, "state store: quick_check failed: %s", qc.c_str());
 
   AGENT_TRY(exec(db_, "BEGIN IMMEDIATE", "begin"));
   Status s = [&]() -> Status {
     AGENT_ASSIGN_OR_RETURN(int64_t objects, query_int(db_, "SELECT count(*) FROM sqlite_master"));
-    if (objects == 0) return exec(db_, kCreateSchema, "create schema");
-    return check_schema(db_);
+    if (objects == 0) {
+      AGENT_TRY(exec(db_, kCreateSchema, "create schema"));
+      return exec(db_, kCreateKv, "create kv");
+    }
+    AGENT_ASSIGN_OR_RETURN(int64_t version, check_schema(db_));
+    if (version == 1) return migrate_1_to_2(db_);  // in this transaction: all or nothing
+    return Status::ok();
   }();
   if (!s.is_ok()) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -413,6 +451,12 @@ base::Result<uint64_t> Store::prefix_index(std::string_view prefix) const {
 }
 
 base::Result<std::string> Store::snapshot() const {
+  base::Result<std::string> r = snapshot_unsealed();
+  if (r.is_ok()) seal_snapshot(&r.value());
+  return r;
+}
+
+base::Result<std::string> Store::snapshot_unsealed() const {
   if (failed_) return base::error(Code::kFailedPrecondition, "state store: an earlier batch failed; the process must stop");
   sqlite3_int64 size = 0;
   unsigned char* image = sqlite3_serialize(db_, "main", &size, 0);
@@ -424,7 +468,6 @@ base::Result<std::string> Store::snapshot() const {
   w.u64(static_cast<uint64_t>(kSchemaVersion));
   w.u64(last_applied_);
   w.u64(static_cast<uint64_t>(size));
-  size_t digest_at = out.size();
   w.raw(std::string(hal::crypto::kSha256Bytes, '\0'));
   w.raw(base::ByteSpan(image, static_cast<size_t>(size)));
   sqlite3_free(image);
@@ -434,10 +477,16 @@ base::Result<std::string> Store::snapshot() const {
   // database sets them back.
   char* img = out.data() + kSnapshotHeaderBytes;
   if (size >= 20) img[18] = img[19] = 1;
-  hal::crypto::Digest d = hal::crypto::sha256(
-      {base::as_bytes(std::string_view(out.data(), digest_at)), base::as_bytes(std::string_view(img, static_cast<size_t>(size)))});
-  std::memcpy(out.data() + digest_at, d.data(), d.size());
   return out;
+}
+
+void Store::seal_snapshot(std::string* snapshot) {
+  AGENT_ASSERT(snapshot->size() >= kSnapshotHeaderBytes);
+  const size_t digest_at = kSnapshotHeaderBytes - hal::crypto::kSha256Bytes;
+  std::string_view all(*snapshot);
+  hal::crypto::Digest d = hal::crypto::sha256(
+      {base::as_bytes(all.substr(0, digest_at)), base::as_bytes(all.substr(kSnapshotHeaderBytes))});
+  std::memcpy(snapshot->data() + digest_at, d.data(), d.size());
 }
 
 Status Store::restore(std::string_view snap) {
@@ -464,11 +513,22 @@ Status Store::restore(std::string_view snap) {
   if (std::memcmp(d.data(), snap.data() + digest_at, d.size()) != 0) {
     return base::error(Code::kInvalidArgument, "snapshot: SHA-256 mismatch (corrupt or truncated)");
   }
-  if (schema != static_cast<uint64_t>(kSchemaVersion)) {
-    return base::error(Code::kFailedPrecondition, "snapshot: schema version %llu, this agent understands %lld", ull(schema),
-                       static_cast<long long>(kSchemaVersion));
+  if (schema > static_cast<uint64_t>(kSchemaVersion)) {
+    return base::error(Code::kFailedPrecondition, "snapshot: schema version %llu is newer than this agent understands (%lld)",
+                       ull(schema), static_cast<long long>(kSchemaVersion));
   }
+  if (schema < 1) return base::error(Code::kFailedPrecondition, "snapshot: schema version %llu is not valid", ull(schema));
   if (image.empty()) return base::error(Code::kInvalidArgument, "snapshot: empty image");
+  {
+    // The database header's text encoding (offset 56, big-endian; 1 = UTF-8, which this store
+    // writes) is not part of the schema text: an image whose header says UTF-16 passes every check
+    // below, and once copied over the live database this connection can read none of it (found
+    // by state_snapshot_fuzz).
+    const auto* h = reinterpret_cast<const unsigned char*>(image.data());
+    if (image.size() < 100 || h[56] != 0 || h[57] != 0 || h[58] != 0 || h[59] != 1) {
+      return base::error(Code::kFailedPrecondition, "snapshot: the image's text encoding is not UTF-8");
+    }
+  }
 
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(":memory:", &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -477,17 +537,38 @@ Status Store::restore(std::string_view snap) {
   auto* buf = static_cast<unsigned char*>(sqlite3_malloc64(image.size()));
   if (buf == nullptr) return base::error(Code::kResourceExhausted, "snapshot: out of memory for %zu bytes", image.size());
   std::memcpy(buf, image.data(), image.size());
+  // Writable (and so resizeable) only so that an image of schema version 1 can be migrated here,
+  // in memory, before it is compared and copied; the caller's bytes are never written.
   rc = sqlite3_deserialize(mem.get(), "main", buf, static_cast<sqlite3_int64>(image.size()),
                            static_cast<sqlite3_int64>(image.size()),
-                           SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY);  // frees buf on error too
+                           SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);  // frees buf on error too
   if (rc != SQLITE_OK) return sql::error(mem.get(), rc, "deserialize snapshot image");
   base::Result<std::string> qc = query_text(mem.get(), "PRAGMA quick_check(1)");
   if (!qc.is_ok() || qc.value() != "ok") {
     return base::error(Code::kFailedPrecondition, "snapshot: quick_check failed: %s",
                        qc.is_ok() ? qc.value().c_str() : qc.status().message().c_str());
   }
-  Status s = check_schema(mem.get());
-  if (!s.is_ok()) return base::error(Code::kFailedPrecondition, "snapshot: %s", s.message().c_str());
+  base::Result<int64_t> version = check_schema(mem.get());
+  if (!version.is_ok()) return base::error(Code::kFailedPrecondition, "snapshot: %s", version.status().message().c_str());
+  if (static_cast<uint64_t>(version.value()) != schema) {
+    return base::error(Code::kFailedPrecondition, "snapshot: header says schema version %llu, the image %lld", ull(schema),
+                       static_cast<long long>(version.value()));
+  }
+  if (version.value() == 1) {
+    // A snapshot taken before the upgrade (the host's snapshot file, or a leader not yet upgraded).
+    // Its own triggers would run during the copy: an image with any is refused first (the schema
+    // comparison below would refuse it anyway).
+    AGENT_ASSIGN_OR_RETURN(int64_t extra, query_int(mem.get(), "SELECT count(*) FROM sqlite_master WHERE type IN ('trigger', 'view')"));
+    if (extra != 0) return base::error(Code::kFailedPrecondition, "snapshot: its schema differs from this agent's (a trigger or view)");
+    AGENT_TRY(exec(mem.get(), "PRAGMA temp_store=MEMORY", "temp_store"));
+    AGENT_TRY(exec(mem.get(), "BEGIN IMMEDIATE", "begin migration"));
+    Status m = migrate_1_to_2(mem.get());
+    if (!m.is_ok()) {
+      sqlite3_exec(mem.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      return base::error(Code::kFailedPrecondition, "snapshot: migrating its schema version 1: %s", m.message().c_str());
+    }
+    AGENT_TRY(exec(mem.get(), "COMMIT", "commit migration"));
+  }
   {
     AGENT_ASSIGN_OR_RETURN(std::string want, schema_text(db_));
     base::Result<std::string> have = schema_text(mem.get());
@@ -496,22 +577,23 @@ Status Store::restore(std::string_view snap) {
                          "snapshot: its schema differs from this agent's (a table, column, index or trigger)");
     }
   }
-  {
-    // The database header's text encoding (offset 56, big-endian; 1 = UTF-8, which this store
-    // writes) is not part of the schema text: an image whose header says UTF-16 passes every check
-    // above, and once copied over the live database this connection can read none of it (found
-    // by state_snapshot_fuzz).
-    const auto* h = reinterpret_cast<const unsigned char*>(image.data());
-    if (image.size() < 100 || h[56] != 0 || h[57] != 0 || h[58] != 0 || h[59] != 1) {
-      return base::error(Code::kFailedPrecondition, "snapshot: the image's text encoding is not UTF-8");
-    }
-  }
   AGENT_ASSIGN_OR_RETURN(int64_t image_applied, query_int(mem.get(), "SELECT value FROM meta WHERE key = 'last_applied'"));
   if (from_sql(image_applied) != applied) {
     return base::error(Code::kFailedPrecondition, "snapshot: header says last applied %llu, the image %llu", ull(applied),
                        ull(from_sql(image_applied)));
   }
 
+  {
+    // The backup cannot copy between page sizes into a WAL database (it fails with
+    // SQLITE_READONLY, which would read as an I/O error); every store uses SQLite's default, so an
+    // image with another is not one of ours.
+    AGENT_ASSIGN_OR_RETURN(int64_t want, query_int(db_, "PRAGMA page_size"));
+    AGENT_ASSIGN_OR_RETURN(int64_t have, query_int(mem.get(), "PRAGMA page_size"));
+    if (have != want) {
+      return base::error(Code::kFailedPrecondition, "snapshot: its page size is %lld bytes, this store's %lld",
+                         static_cast<long long>(have), static_cast<long long>(want));
+    }
+  }
   // Only now touch the live database: the backup copies every page in one write transaction, so it
   // either replaces the whole state or (on error) leaves it as it was.
   sqlite3_backup* b = sqlite3_backup_init(db_, "main", mem.get(), "main");

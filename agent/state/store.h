@@ -2,18 +2,20 @@
 // item 3). Every foundation applies the same committed Raft entries in the same order to its own
 // Store, so every replica holds the same rows; reads are served from it.
 //
-// How the file is organised (schema version 1; SQLite, WAL journal):
-//   meta(key TEXT PRIMARY KEY, value INTEGER)  'schema_version' = 1, 'last_applied' = the Raft
+// How the file is organised (schema version 2; SQLite, WAL journal):
+//   meta(key TEXT PRIMARY KEY, value INTEGER)  'schema_version' = 2, 'last_applied' = the Raft
 //                                              index of the last applied entry (0: none)
 //   nodes(name TEXT PRIMARY KEY, id TEXT, address TEXT, meta BLOB)     -- minimal; commands later
 //   kv(key TEXT PRIMARY KEY, value BLOB, flags, create_index, modify_index, lock_index,
-//      session TEXT NULL)                                              -- Consul's DirEntry
+//      session TEXT NULL)                  -- Consul's DirEntry; a rowid table since version 2
 //   kv_tombstones(key TEXT PRIMARY KEY, modify_index)  -- the index that deleted a key, so a
 //                                              prefix's X-Consul-Index moves on a delete (as
 //                                              Consul's tombstones do; reaping comes later)
 // Integers are the uint64 values stored as int64 bit for bit. Keys compare as bytes (BINARY
 // collation), so a prefix is the range [prefix, successor(prefix)). A database written by a newer
-// agent (schema_version > 1) is refused with kFailedPrecondition.
+// agent (schema_version > 2) is refused with kFailedPrecondition. A version-1 file (kv WITHOUT
+// ROWID) is migrated in place at open, in one transaction, and a version-1 snapshot image is
+// migrated in memory by restore() before its checks; a version-1 agent refuses a version-2 file.
 //
 // Applying: apply(first_index, commands) runs ONE transaction per batch. Command i has Raft index
 // first_index + i, which becomes its modify_index (and create_index when it creates the key); the
@@ -89,7 +91,7 @@ struct StoreOptions {
 
 class Store {
  public:
-  static constexpr int64_t kSchemaVersion = 1;
+  static constexpr int64_t kSchemaVersion = 2;
 
   // Opens (creating if absent) the database at `path`: WAL, exclusive locking, the schema created
   // or checked, PRAGMA quick_check. Errors: kIo (SQLite could not open or read it),
@@ -123,6 +125,12 @@ class Store {
   // --- snapshots --------------------------------------------------------------------------------
   // The serialized database with header and digest. Errors: kIo, kFailedPrecondition (poisoned).
   base::Result<std::string> snapshot() const;
+  // snapshot() in two steps, so a host can hold its lock on the store only while the image is
+  // taken: snapshot_unsealed() is the image and header with the digest left zero (the store's
+  // owner must be exclusive, as for every call); seal_snapshot() then writes the digest into it and
+  // touches no store (any thread, no lock). An unsealed snapshot fails restore()'s digest check.
+  base::Result<std::string> snapshot_unsealed() const;
+  static void seal_snapshot(std::string* snapshot);
   // Replaces the live state with `snapshot` after the checks above. Errors: kInvalidArgument (bad
   // header, digest, size), kFailedPrecondition (quick_check failed, wrong schema version or
   // contents), kIo (SQLite failed copying; the copy is one transaction). On any error the live

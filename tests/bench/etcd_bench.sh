@@ -83,7 +83,9 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 {
   echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC') on $(uname -n): $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r)"
   echo "# load average: $(cut -d' ' -f1-3 /proc/loadavg); disk of $work: $(df -P "$work" | awk 'NR==2 {print $1}')"
-  echo "# agent: $agent ($(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet 2>/dev/null || echo '+dirty'))"
+  # The binary does not carry its commit: say which file ran (its digest and build time) and the
+  # source tree's HEAD at the start of the run, which is the binary's only if it was built from it.
+  echo "# agent: $agent (sha256 $(sha256sum "$agent" | cut -c1-12), built $(date -u -r "$agent" '+%Y-%m-%d %H:%M UTC')); source tree at run start: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet 2>/dev/null || echo '+dirty')"
   echo "# etcd: $etcd ($("$etcd" --version | head -1 | sed 's/etcd Version: //'))"
   echo "# values $VALUE_BYTES bytes; latency: $LAT_COUNT sequential writes; throughput: $CLIENTS clients for $TPUT_S s; failover: $FAILOVERS kills"
 } | tee "$OUT/run.txt" >&2

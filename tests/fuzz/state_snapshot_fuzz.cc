@@ -4,7 +4,8 @@
 //   0  the rest as is (header, digest, image: almost always refused at the header or digest);
 //   1  the rest after 8 bytes is an image and those 8 bytes its last_applied: the harness writes
 //      a valid header and SHA-256 around it, so SQLite's deserialize, quick_check and the schema
-//      and last_applied checks see fuzzed database images;
+//      and last_applied checks see fuzzed database images; the header's schema version is the
+//      current one, or 1 when (first byte / 3) is odd (the in-memory migration of old images);
 //   2  the rest is edits (u16 offset, u8 xor) of a real snapshot's image (a store with a few
 //      keys), re-digested: corrupt pages and cells that still pass the digest.
 // Properties: restore never crashes or asserts; a refused snapshot leaves the live state as it
@@ -35,12 +36,13 @@ void check(bool ok) {
 constexpr size_t kHeaderBytes = 8 + 4 + 8 + 8 + 8 + hal::crypto::kSha256Bytes;
 
 // Wraps `image` in a valid snapshot header (store.h's layout) with its digest.
-std::string wrap(uint64_t last_applied, std::string_view image) {
+std::string wrap(uint64_t last_applied, std::string_view image,
+                 uint64_t schema = static_cast<uint64_t>(state::Store::kSchemaVersion)) {
   std::string out;
   base::ByteWriter w(&out, kHeaderBytes + image.size());
   w.raw(std::string_view("WEFTSNAP", 8));
   w.u32(1);
-  w.u64(static_cast<uint64_t>(state::Store::kSchemaVersion));
+  w.u64(schema);
   w.u64(last_applied);
   w.u64(image.size());
   const size_t digest_at = out.size();
@@ -125,7 +127,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (rest.size() < 8) return 0;
       base::ByteReader r(rest.substr(0, 8));
       const uint64_t applied = r.u64();
-      snap = wrap(applied, rest.substr(8));
+      snap = wrap(applied, rest.substr(8), (data[0] / 3) % 2 == 1 ? 1 : static_cast<uint64_t>(state::Store::kSchemaVersion));
       break;
     }
     default: {

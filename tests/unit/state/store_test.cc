@@ -346,7 +346,7 @@ TEST(StateStore, RefusesNewerSchemaAndForeignFiles) {
   TempDir dir;
   std::string path = dir.file("state.db");
   { auto s = open_ok(path); }
-  raw_sql(path, "UPDATE meta SET value = 2 WHERE key = 'schema_version';");
+  raw_sql(path, "UPDATE meta SET value = 3 WHERE key = 'schema_version';");
   auto r = Store::open(path);
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.status().code(), base::Code::kFailedPrecondition);
@@ -421,7 +421,7 @@ TEST(StateStore, CorruptSnapshotsAreRefusedAndLiveStateUntouched) {
     return s;
   };
   std::string newer = snap;
-  newer[12] = 2;  // header schema_version
+  newer[12] = 3;  // header schema_version
   refuse(resign(newer), base::Code::kFailedPrecondition, "newer schema in header");
   std::string wrong_applied = snap;
   wrong_applied[20] = 99;  // header last_applied
@@ -441,7 +441,7 @@ TEST(StateStore, CorruptSnapshotsAreRefusedAndLiveStateUntouched) {
     auto n = open_ok(dir.file("newer.db"));
     apply_ok(*n, 1, {set("k", "v")});
   }
-  raw_sql(dir.file("newer.db"), "UPDATE meta SET value = 2 WHERE key = 'schema_version';");
+  raw_sql(dir.file("newer.db"), "UPDATE meta SET value = 3 WHERE key = 'schema_version';");
   std::string image;
   {
     FILE* f = fopen(dir.file("newer.db").c_str(), "rb");
@@ -457,7 +457,7 @@ TEST(StateStore, CorruptSnapshotsAreRefusedAndLiveStateUntouched) {
   base::ByteWriter w(&inner, image.size() + 100);
   w.raw(std::string_view("WEFTSNAP"));
   w.u32(1);
-  w.u64(1);
+  w.u64(Store::kSchemaVersion);  // the header is current; the image's meta is not
   w.u64(1);
   w.u64(image.size());
   w.raw(std::string(32, '\0'));
@@ -500,7 +500,7 @@ TEST(StateStore, RestoreRefusesAnImageWhoseSchemaDiffers) {
     base::ByteWriter w(&out, image.size() + 100);
     w.raw(std::string_view("WEFTSNAP"));
     w.u32(1);
-    w.u64(1);  // schema version
+    w.u64(Store::kSchemaVersion);
     w.u64(1);  // last applied
     w.u64(image.size());
     const size_t digest_at = out.size();
@@ -521,6 +521,8 @@ TEST(StateStore, RestoreRefusesAnImageWhoseSchemaDiffers) {
       {"trigger.db", "CREATE TRIGGER sneaky AFTER INSERT ON kv BEGIN DELETE FROM kv_tombstones; END;"},
       {"index.db", "CREATE INDEX by_flags ON kv(flags);"},
       {"extra.db", "CREATE TABLE extra(x);"},
+      // Not a schema difference, but refused the same way (the backup cannot change page sizes).
+      {"pagesize.db", "PRAGMA journal_mode=DELETE; PRAGMA page_size=1024; VACUUM;"},
   };
   for (const Case& c : cases) {
     base::Status st = live->restore(snapshot_of(c.name, c.alter));
@@ -532,6 +534,177 @@ TEST(StateStore, RestoreRefusesAnImageWhoseSchemaDiffers) {
   EXPECT_EQ(get(*live, "k")->flags, 9u);
   live.reset();
   EXPECT_NE(open_ok(dir.file("live.db")), nullptr);
+}
+
+// Reads a whole file (a database the test wrote) as an image, marked as snapshot() marks them.
+std::string image_of(const std::string& path) {
+  std::string image;
+  FILE* f = fopen(path.c_str(), "rb");
+  EXPECT_NE(f, nullptr);
+  char buf[4096];
+  size_t n;
+  while (f != nullptr && (n = fread(buf, 1, sizeof buf, f)) > 0) image.append(buf, n);
+  if (f != nullptr) fclose(f);
+  EXPECT_GT(image.size(), 100u);
+  if (image.size() > 19) image[18] = image[19] = 1;
+  return image;
+}
+
+// A snapshot in store.h's layout around `image`, with its digest.
+std::string wrap_image(uint64_t schema, uint64_t last_applied, const std::string& image) {
+  std::string out;
+  base::ByteWriter w(&out, image.size() + 100);
+  w.raw(std::string_view("WEFTSNAP"));
+  w.u32(1);
+  w.u64(schema);
+  w.u64(last_applied);
+  w.u64(image.size());
+  const size_t digest_at = out.size();
+  w.raw(std::string(32, '\0'));
+  w.raw(image);
+  EXPECT_TRUE(w.ok());
+  hal::crypto::Digest d = hal::crypto::sha256(
+      {base::as_bytes(std::string_view(out).substr(0, digest_at)), base::as_bytes(std::string_view(image))});
+  std::memcpy(out.data() + digest_at, d.data(), d.size());
+  return out;
+}
+
+// A database as an agent of schema version 1 left it (kv WITHOUT ROWID), with the text that
+// version created, a value large enough for overflow pages, a session and a tombstone.
+void write_version_1(const std::string& path) {
+  raw_sql(path,
+          "PRAGMA journal_mode=WAL;"
+          "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+          "CREATE TABLE nodes(name TEXT PRIMARY KEY, id TEXT NOT NULL, address TEXT NOT NULL,"
+          "  meta BLOB NOT NULL DEFAULT x'') WITHOUT ROWID;"
+          "CREATE TABLE kv(key TEXT PRIMARY KEY, value BLOB NOT NULL, flags INTEGER NOT NULL,"
+          "  create_index INTEGER NOT NULL, modify_index INTEGER NOT NULL, lock_index INTEGER NOT NULL,"
+          "  session TEXT) WITHOUT ROWID;"
+          "CREATE TABLE kv_tombstones(key TEXT PRIMARY KEY, modify_index INTEGER NOT NULL) WITHOUT ROWID;"
+          "INSERT INTO meta(key, value) VALUES ('schema_version', 1), ('last_applied', 7);"
+          "INSERT INTO kv VALUES ('web/a', 'one', 3, 1, 5, 0, NULL);"
+          "INSERT INTO kv VALUES ('web/big', zeroblob(6000), 0, 2, 2, 1, 'sess');"
+          "INSERT INTO kv VALUES ('db/x', '', 0, 7, 7, 0, NULL);"
+          "INSERT INTO kv_tombstones VALUES ('web/gone', 6);"
+          "PRAGMA wal_checkpoint(TRUNCATE);");
+}
+
+std::string kv_create_sql(const std::string& path) {
+  sqlite3* db = nullptr;
+  std::string out;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name = 'kv'", -1, &st, nullptr), SQLITE_OK);
+  if (sqlite3_step(st) == SQLITE_ROW) out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+// Schema version 2 made kv a rowid table. A version-1 file is migrated at open in one
+// transaction: every row and tombstone kept, the version set to 2, kv created with the same text
+// as in a new file (so the snapshots of migrated and new servers restore into each other).
+TEST(StateStore, AVersion1FileIsMigratedAtOpen) {
+  TempDir dir;
+  const std::string path = dir.file("old.db");
+  write_version_1(path);
+  ASSERT_NE(kv_create_sql(path).find("WITHOUT ROWID"), std::string::npos);
+  {
+    auto s = open_ok(path);
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->last_applied(), 7u);
+    EXPECT_EQ(get(*s, "web/a")->value, "one");
+    EXPECT_EQ(get(*s, "web/a")->flags, 3u);
+    EXPECT_EQ(get(*s, "web/a")->modify_index, 5u);
+    EXPECT_EQ(get(*s, "web/big")->value, std::string(6000, '\0'));
+    EXPECT_EQ(get(*s, "web/big")->session, "sess");
+    EXPECT_EQ(get(*s, "web/big")->lock_index, 1u);
+    EXPECT_EQ(s->prefix_index("web/").value(), 6u);  // the tombstone survived
+    EXPECT_EQ(s->list("").value().size(), 3u);
+  }
+  EXPECT_EQ(kv_create_sql(path), kv_create_sql([&] {
+              std::string fresh = dir.file("fresh.db");
+              open_ok(fresh);
+              return fresh;
+            }()));
+  EXPECT_EQ(kv_create_sql(path).find("WITHOUT ROWID"), std::string::npos);
+
+  auto s = open_ok(path);  // a second open finds version 2 and changes nothing
+  ASSERT_NE(s, nullptr);
+  apply_ok(*s, 8, {set("web/a", "two")});
+  EXPECT_EQ(get(*s, "web/a")->create_index, 1u);
+  EXPECT_EQ(get(*s, "web/a")->modify_index, 8u);
+  // A migrated server's snapshot restores into a new one, and the other way round.
+  auto fresh = open_ok(dir.file("fresh2.db"));
+  auto snap = s->snapshot();
+  ASSERT_TRUE(snap.is_ok());
+  ASSERT_TRUE(fresh->restore(snap.value()).is_ok()) << fresh->restore(snap.value()).to_string();
+  EXPECT_EQ(dump(*fresh), dump(*s));
+  auto other = open_ok(dir.file("other.db"));
+  apply_ok(*other, 1, {set("o", "p")});
+  EXPECT_TRUE(s->restore(other->snapshot().value()).is_ok());
+  EXPECT_EQ(dump(*s), dump(*other));
+}
+
+// A snapshot of schema version 1 (the snapshot file a server kept from before its upgrade) is
+// migrated in memory and restored; a header that disagrees with its image, and a version-1 image
+// carrying a trigger, are refused with the live state untouched.
+TEST(StateStore, AVersion1SnapshotIsMigratedAtRestore) {
+  TempDir dir;
+  const std::string old_path = dir.file("old.db");
+  write_version_1(old_path);
+  const std::string v1_image = image_of(old_path);
+
+  auto migrated = open_ok(dir.file("copy.db"));
+  ASSERT_NE(migrated, nullptr);
+  auto live = open_ok(dir.file("live.db"));
+  apply_ok(*live, 1, {set("mine", "keep")});
+  const std::string before = dump(*live);
+
+  base::Status st = live->restore(wrap_image(2, 7, v1_image));
+  EXPECT_EQ(st.code(), base::Code::kFailedPrecondition) << "header 2, image 1: " << st.to_string();
+  EXPECT_EQ(dump(*live), before);
+
+  {
+    std::string trig = dir.file("trig.db");
+    write_version_1(trig);
+    raw_sql(trig, "CREATE TRIGGER t AFTER INSERT ON kv_tombstones BEGIN DELETE FROM meta; END;"
+                  "PRAGMA wal_checkpoint(TRUNCATE);");
+    st = live->restore(wrap_image(1, 7, image_of(trig)));
+    EXPECT_EQ(st.code(), base::Code::kFailedPrecondition) << "trigger: " << st.to_string();
+    EXPECT_EQ(dump(*live), before);
+  }
+
+  st = live->restore(wrap_image(1, 7, v1_image));
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+  EXPECT_EQ(live->last_applied(), 7u);
+  EXPECT_EQ(get(*live, "web/big")->value, std::string(6000, '\0'));
+  EXPECT_EQ(live->prefix_index("web/").value(), 6u);
+  EXPECT_FALSE(get(*live, "mine").has_value());
+  // The same rows as the same file migrated at open.
+  std::filesystem::copy_file(old_path, dir.file("copy2.db"));
+  auto at_open = open_ok(dir.file("copy2.db"));
+  EXPECT_EQ(dump(*live), dump(*at_open));
+  live.reset();
+  EXPECT_NE(open_ok(dir.file("live.db")), nullptr);
+  EXPECT_EQ(kv_create_sql(dir.file("live.db")).find("WITHOUT ROWID"), std::string::npos);
+}
+
+// snapshot() in two steps, as the Raft host takes it (the digest outside its store lock): the
+// unsealed image is refused by restore (its digest is zero), sealing it gives snapshot()'s bytes.
+TEST(StateStore, AnUnsealedSnapshotIsRefusedAndSealingItGivesTheSnapshot) {
+  TempDir dir;
+  auto a = open_ok(dir.file("a.db"));
+  fill(*a);
+  auto unsealed = a->snapshot_unsealed();
+  ASSERT_TRUE(unsealed.is_ok());
+  auto b = open_ok(dir.file("b.db"));
+  EXPECT_EQ(b->restore(unsealed.value()).code(), base::Code::kInvalidArgument);
+  std::string sealed = unsealed.value();
+  Store::seal_snapshot(&sealed);
+  EXPECT_EQ(sealed, a->snapshot().value());
+  ASSERT_TRUE(b->restore(sealed).is_ok());
+  EXPECT_EQ(dump(*b), dump(*a));
 }
 
 }  // namespace
