@@ -33,11 +33,24 @@ base::Status Connection::fatal(base::Status s) {
 }
 
 base::Status Connection::send(const RpcFrame& f) {
-  std::string bytes;
-  AGENT_TRY(wire::append_rpc_frame(f, limits_.body_bytes_max, &bytes));
-  base::Status s = session_.write_plaintext(base::as_bytes(bytes));
-  if (!s.is_ok() && session_.failed()) return fatal(s);
-  return s;
+  if (!error_.is_ok()) return error_;
+  if (!session_.handshake_done()) return base::Status(base::Code::kFailedPrecondition, "TLS handshake not done");
+  return wire::append_rpc_frame(f, limits_.body_bytes_max, &plain_out_);
+}
+
+std::string Connection::take_output() {
+  if (!plain_out_.empty() && error_.is_ok()) {
+    base::Status s = session_.write_plaintext(base::as_bytes(plain_out_));
+    // Keep the buffer for the next pass unless a large body (a snapshot chunk) grew it.
+    constexpr size_t kKeepBytes = 64 * 1024;
+    if (plain_out_.capacity() > kKeepBytes) {
+      std::string().swap(plain_out_);
+    } else {
+      plain_out_.clear();
+    }
+    if (!s.is_ok()) (void)fatal(s);
+  }
+  return session_.take_ciphertext();
 }
 
 base::Status Connection::on_ciphertext(base::ByteSpan bytes, std::vector<Event>* events) {

@@ -2,8 +2,10 @@
 // frame decoder (wire/rpc_frame.h) and the table of calls in flight -- as a sans-I/O object.
 //
 // The event loop owns the socket. It hands every read to on_ciphertext(), which decrypts,
-// cuts frames and returns them as Events; it sends whatever take_output() returns after every
-// call into the connection. A client connection opens calls (call(), cancel()) and receives
+// cuts frames and returns them as Events; it sends whatever take_output() returns after
+// calling into the connection (at once, or once per loop pass: frames wait as plaintext until
+// take_output(), which encrypts them together, so many small calls or answers make a few TLS
+// records and one write instead of one each). A client connection opens calls (call(), cancel()) and receives
 // responses; a server connection receives requests and answers them (respond(), fail()). Many
 // calls share the connection: each has a call id, and answers may come in any order.
 //
@@ -82,12 +84,15 @@ class Connection {
   // Server: ends a call in flight with an error. kNotFound for a call not in flight.
   [[nodiscard]] base::Status fail(uint32_t call_id, const base::Status& error);
 
-  // Ciphertext to send: TLS handshake records, frames, alerts.
-  std::string take_output() { return session_.take_ciphertext(); }
-  bool has_output() const { return session_.has_ciphertext(); }
+  // Ciphertext to send: TLS handshake records, frames, alerts. Encrypts the frames waiting since
+  // the last take_output(); if that fails the connection is failed() (error() says why) and what
+  // is returned is at most an alert.
+  std::string take_output();
+  bool has_output() const { return !plain_out_.empty() || session_.has_ciphertext(); }
 
   bool ready() const { return session_.handshake_done() && error_.is_ok(); }
   bool failed() const { return !error_.is_ok(); }
+  const base::Status& error() const { return error_; }
   size_t calls_in_flight() const { return in_flight_.size(); }
   uint64_t stale_frames() const { return stale_frames_; }
   std::string peer_subject() const { return session_.peer_subject(); }
@@ -100,6 +105,9 @@ class Connection {
 
   hal::tls::Session session_;
   ConnectionLimits limits_;
+  // Frames not yet encrypted (take_output()); its capacity is kept, so steady traffic does not
+  // allocate for it.
+  std::string plain_out_;
   bool is_client_;
   wire::RpcFrameDecoder decoder_;
   // Ordered so that behaviour never depends on hash order; at most calls_in_flight_max entries.

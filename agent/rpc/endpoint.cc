@@ -1,5 +1,7 @@
 #include "agent/rpc/endpoint.h"
 
+#include <algorithm>
+
 #include <utility>
 
 namespace rpc {
@@ -164,7 +166,7 @@ void Endpoint::call(const hal::SockAddr& to, std::string_view method, std::strin
       return;
     }
     c->calls.emplace(*call_id, Pending{deadline, std::move(done)});
-    flush(*c);
+    flush_soon(c->id);
   }
   if (sweep_timer_ == runtime::kNoTimer) {
     auto t = loop_.arm_after(options_.sweep_interval, [this] {
@@ -308,7 +310,7 @@ void Endpoint::handle_events(Conn& c, std::vector<Event>& events) {
           } else {
             (void)conn->rpc->fail(call_id, r.status());
           }
-          flush(*conn);
+          flush_soon(id);
         };
         m->second(std::move(e.body), cp->rpc->peer_subject(), std::move(respond));
         break;
@@ -320,9 +322,44 @@ void Endpoint::handle_events(Conn& c, std::vector<Event>& events) {
   }
 }
 
+void Endpoint::flush_soon(uint64_t id) {
+  flush_soon_.push_back(id);
+  if (flush_posted_) return;
+  std::weak_ptr<bool> alive = alive_;
+  base::Status s = loop_.post([this, alive] {
+    if (alive.expired()) return;
+    flush_posted_ = false;
+    std::vector<uint64_t> ids = std::move(flush_soon_);
+    flush_soon_.clear();
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    for (uint64_t i : ids) {
+      Conn* c = find(i);
+      if (c != nullptr) flush(*c);
+    }
+  });
+  if (s.is_ok()) {
+    flush_posted_ = true;
+  } else {
+    flush_soon_.pop_back();
+    Conn* c = find(id);
+    if (c != nullptr) flush(*c);
+  }
+}
+
 void Endpoint::flush(Conn& c) {
   if (c.connecting || c.rpc == nullptr) return;
-  if (c.rpc->has_output()) c.out += c.rpc->take_output();
+  if (c.rpc->has_output()) {
+    c.out += c.rpc->take_output();
+    if (c.rpc->failed()) {
+      // Encrypting the frames failed (the session is broken): send what TLS produced (an alert,
+      // if any) and fail the connection's calls.
+      (void)net_.write(c.handle, base::as_bytes(c.out));
+      ++counters_.connection_errors;
+      fail(c, base::error(base::Code::kUnavailable, "%s: %s", c.peer.to_string().c_str(), c.rpc->error().message().c_str()));
+      return;
+    }
+  }
   while (!c.out.empty()) {
     auto n = net_.write(c.handle, base::as_bytes(c.out));
     if (!n.is_ok()) {

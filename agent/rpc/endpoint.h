@@ -132,6 +132,8 @@ class Endpoint {
   void handle_events(Conn& c, std::vector<Event>& events);
   void flush_queued(Conn& c);
   void flush(Conn& c);
+  // flush() once at the end of this loop pass, with whatever else goes to that connection.
+  void flush_soon(uint64_t id);
   void update_interest(Conn& c);
   void fail(Conn& c, const base::Status& why);
   void sweep();
@@ -153,6 +155,9 @@ class Endpoint {
   uint64_t next_id_ = 1;
   runtime::TimerId sweep_timer_ = runtime::kNoTimer;
   EndpointCounters counters_;
+  // Connections with output waiting for the end of this loop pass (flush_soon()).
+  std::vector<uint64_t> flush_soon_;
+  bool flush_posted_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

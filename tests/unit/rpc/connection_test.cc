@@ -97,6 +97,33 @@ TEST(RpcConnection, CallsAreAnsweredOutOfOrder) {
   EXPECT_EQ(p.server->calls_in_flight(), 0u);
 }
 
+// Frames wait as plaintext until take_output(), which encrypts them together: eight calls made
+// in one loop pass go out as one TLS record (the same bytes as one call's, plus the frames),
+// not eight, and arrive as eight requests in order.
+TEST(RpcConnection, CallsMadeTogetherAreEncryptedTogether) {
+  Pair p;
+  ASSERT_TRUE(p.client->ready() && p.server->ready());
+  ASSERT_TRUE(p.client->call("KV.Get", b("k0")).is_ok());
+  const std::string first = p.client->take_output();
+  ASSERT_FALSE(first.empty());
+  std::vector<Event> events;
+  ASSERT_TRUE(p.server->on_ciphertext(b(first), &events).is_ok());
+  ASSERT_EQ(events.size(), 1u);
+  events.clear();
+  for (int i = 1; i <= 8; ++i) ASSERT_TRUE(p.client->call("KV.Get", b("k" + std::to_string(i))).is_ok());
+  EXPECT_TRUE(p.client->has_output());
+  std::string eight = p.client->take_output();
+  // One record's overhead (header, nonce, tag) is paid once: 8 frames of the same size as the
+  // first add 7 frames' bytes to one call's record, where 8 records would add 7 overheads more.
+  const size_t frame_bytes = 12 + 6 + 2;  // header, "KV.Get", "kN"
+  EXPECT_EQ(eight.size(), first.size() + 7 * frame_bytes);
+  ASSERT_TRUE(p.server->on_ciphertext(b(eight), &events).is_ok());
+  ASSERT_EQ(events.size(), 8u);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(events[static_cast<size_t>(i)].body, "k" + std::to_string(i + 1));
+  EXPECT_FALSE(p.client->has_output());
+  EXPECT_TRUE(p.client->take_output().empty());
+}
+
 TEST(RpcConnection, StreamedResponsesAndErrors) {
   Pair p;
   auto id = p.client->call("KV.List", b("")).value();
