@@ -40,14 +40,25 @@ DecodeError read_name(std::span<const uint8_t> msg, size_t offset, Name* out, si
     if (pos + 1 + len > msg.size()) return DecodeError::kTruncated;
     if (out->size + 1u + len + 1u > kNameBytesMax) return DecodeError::kNameTooLong;
     out->bytes[out->size++] = len;
-    for (size_t i = 0; i < len; ++i) {
-      uint8_t c = msg[pos + 1 + i];
-      if (c >= 'A' && c <= 'Z') c = static_cast<uint8_t>(c + 32);
-      out->bytes[out->size++] = c;
-    }
+    for (size_t i = 0; i < len; ++i) out->bytes[out->size++] = msg[pos + 1 + i];
     pos += 1 + len;
   }
   return DecodeError::kPointerForward;
+}
+
+uint8_t ascii_lower(uint8_t c) { return c >= 'A' && c <= 'Z' ? static_cast<uint8_t>(c + 32) : c; }
+
+bool name_equal(const Name& a, const Name& b) {
+  if (a.size != b.size) return false;
+  // Length bytes are at most 63, below 'A', so folding every byte leaves them as they are.
+  for (size_t i = 0; i < a.size; ++i) {
+    if (ascii_lower(a.bytes[i]) != ascii_lower(b.bytes[i])) return false;
+  }
+  return true;
+}
+
+void lower_name(Name* n) {
+  for (size_t i = 0; i < n->size; ++i) n->bytes[i] = ascii_lower(n->bytes[i]);
 }
 
 DecodeError decode_query(std::span<const uint8_t> msg, Query* out) {
@@ -60,6 +71,9 @@ DecodeError decode_query(std::span<const uint8_t> msg, Query* out) {
   h.ancount = be16(msg, 6);
   h.nscount = be16(msg, 8);
   h.arcount = be16(msg, 10);
+  // A response (QR set) is never answered: answering one lets a forged source bounce two
+  // servers' replies off each other (RFC 5452 §9.1's reflection, and loops between resolvers).
+  if (h.is_response()) return DecodeError::kNotQuery;
   if (h.qdcount != 1) return DecodeError::kNotOneQuestion;
   // Every record takes at least 11 bytes (root name + 10), the question at least 5.
   size_t records = size_t{h.ancount} + h.nscount + h.arcount;

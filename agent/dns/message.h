@@ -1,8 +1,11 @@
 // DNS message codec, decode side (RFC 1035 §4, RFC 6891 EDNS0, RFC 9267 pitfalls).
 //
 // Sans-I/O: decodes a bounded byte span into a fixed-capacity Query; no allocation, no asserts on
-// input. Names are kept in uncompressed wire form (length-prefixed labels, lower-cased so that
-// comparison is case-insensitive per RFC 1035 §2.3.3). Single-threaded use; no shared state.
+// input. Names are kept in uncompressed wire form (length-prefixed labels) with the case they
+// were sent in: an answer must echo the question exactly, since resolvers randomise its case as
+// extra entropy against forgery (draft-vixie-dnsext-dns0x20) and drop a reply that does not
+// match. Comparison is case-insensitive for ASCII (RFC 1035 §2.3.3, RFC 4343): name_equal(), or
+// lower_name() on a copy used as a lookup key. Single-threaded use; no shared state.
 // Not here yet: the encoder, truncation and the responder (see README.md).
 #pragma once
 
@@ -26,6 +29,7 @@ enum class DecodeError : uint8_t {
   kCountLies,        // a count claims more records than the bytes can hold
   kNotOneQuestion,   // QDCOUNT != 1 in a query
   kBadOpt,           // OPT not in additional, not root-named, or more than one
+  kNotQuery,         // QR is set: a response, dropped unanswered (header filled)
 };
 
 struct Name {
@@ -52,14 +56,19 @@ struct Query {
   bool edns_do = false;
 };
 
-// Reads the name starting at `offset` in `msg` into `out` (lower-cased). On success sets
+// Case-insensitive (ASCII only, RFC 4343 §3) equality of two wire-form names.
+bool name_equal(const Name& a, const Name& b);
+// Folds A-Z to a-z in place (other bytes, binary labels included, unchanged).
+void lower_name(Name* n);
+
+// Reads the name starting at `offset` in `msg` into `out` (as sent, case kept). On success sets
 // `*next` to the offset just after the name in place (after the first pointer, if any).
 // Every pointer must point strictly before the start of the label sequence that holds it,
 // which makes loops impossible (RFC 9267 §2); the total is bounded by 255 bytes.
 DecodeError read_name(std::span<const uint8_t> msg, size_t offset, Name* out, size_t* next);
 
 // Decodes a query. Header is always filled when the result is not kShortHeader, so the
-// caller may answer FORMERR with its ID. Answer/authority records are skipped by length;
+// caller may answer FORMERR with its ID (never for kNotQuery: a response is dropped). Answer/authority records are skipped by length;
 // unknown types in additional are skipped, an OPT record fills the edns_* fields.
 DecodeError decode_query(std::span<const uint8_t> msg, Query* out);
 

@@ -23,7 +23,7 @@ TEST(DnsMessage, DecodesQueryWithEdns) {
   EXPECT_EQ(q.header.id, 0x1234);
   EXPECT_EQ(q.qtype, 1);
   EXPECT_EQ(q.qname.size, 18);
-  EXPECT_EQ(q.qname.bytes[1], 'w');  // lower-cased
+  EXPECT_EQ(q.qname.bytes[1], 'W');  // the case as sent, to be echoed (0x20)
   EXPECT_TRUE(q.has_edns);
   EXPECT_EQ(q.edns_udp_size, 1232);
   EXPECT_TRUE(q.edns_do);
@@ -121,6 +121,39 @@ TEST(DnsMessage, RejectsTwoPointerLoopAndReservedLabelTypes) {
   EXPECT_EQ(decode_query(b, &q), DecodeError::kLabelTooLong);
   b[12] = 0x81;  // 0b10, reserved
   EXPECT_EQ(decode_query(b, &q), DecodeError::kLabelTooLong);
+}
+
+// The question name keeps the case it was sent in (a 0x20-randomised question must be echoed
+// exactly); comparison folds ASCII case only.
+TEST(DnsMessage, KeepsQuestionCaseAndComparesCaseInsensitively) {
+  auto b = query_bytes();
+  Query q;
+  ASSERT_EQ(decode_query(b, &q), DecodeError::kNone);
+  const uint8_t sent[] = {3, 'W', 'e', 'b', 7, 's', 'e', 'r', 'v', 'i', 'c', 'e', 4, 'w', 'e', 'f', 't', 0};
+  ASSERT_EQ(q.qname.size, sizeof sent);
+  EXPECT_EQ(std::vector<uint8_t>(q.qname.bytes, q.qname.bytes + q.qname.size), std::vector<uint8_t>(sent, sent + sizeof sent));
+
+  Name lower = q.qname;
+  lower_name(&lower);
+  EXPECT_EQ(lower.bytes[1], 'w');
+  EXPECT_TRUE(name_equal(q.qname, lower));
+  Name other = lower;
+  other.bytes[2] = 'x';
+  EXPECT_FALSE(name_equal(q.qname, other));
+  // Only A-Z fold: '[' (0x5B) and '{' (0x7B) are 0x20 apart but different characters.
+  Name a{}, c{};
+  a.bytes[0] = 1, a.bytes[1] = '[', a.bytes[2] = 0, a.size = 3;
+  c.bytes[0] = 1, c.bytes[1] = '{', c.bytes[2] = 0, c.size = 3;
+  EXPECT_FALSE(name_equal(a, c));
+}
+
+// A message with QR set is a response: it is dropped, never answered (not even FORMERR).
+TEST(DnsMessage, ResponsesAreNotQueries) {
+  auto b = query_bytes();
+  b[2] |= 0x80;
+  Query q;
+  EXPECT_EQ(decode_query(b, &q), DecodeError::kNotQuery);
+  EXPECT_EQ(q.header.id, 0x1234);
 }
 
 }  // namespace
