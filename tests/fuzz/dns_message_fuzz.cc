@@ -4,14 +4,19 @@
 // answered (dns/writer.h) within the size its EDNS0 allows (or 512), with the question echoed, an
 // answer RRset whose size the query picks, SRV targets and additional records: the response never
 // exceeds the limit, walks record by record with read_name to its exact end, echoes the question
-// byte for byte, and keeps or drops the answer whole, with TC exactly when it dropped it.
+// byte for byte, and keeps or drops the answer whole, with TC exactly when it dropped it. Last,
+// the responder (dns/responder.h) answers it from a fixed catalog view: within the size the
+// query allows, and the response walks to its exact end.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <span>
+#include <string_view>
 
 #include "agent/dns/message.h"
+#include "agent/dns/responder.h"
 #include "agent/dns/writer.h"
 
 namespace {
@@ -63,6 +68,51 @@ void answer_and_check(const dns::Query& q) {
   if (pos != n) abort();
 }
 
+// Walks a response record by record; aborts unless it ends exactly at its size.
+void walk(std::span<const uint8_t> m) {
+  if (m.size() < dns::kHeaderBytes) abort();
+  size_t pos = dns::kHeaderBytes;
+  dns::Name n;
+  for (uint16_t i = 0; i < be16(m, 4); ++i) {
+    if (dns::read_name(m, pos, &n, &pos) != dns::DecodeError::kNone || pos + 4 > m.size()) abort();
+    pos += 4;
+  }
+  const size_t total = size_t{be16(m, 6)} + be16(m, 8) + be16(m, 10);
+  for (size_t r = 0; r < total; ++r) {
+    if (dns::read_name(m, pos, &n, &pos) != dns::DecodeError::kNone || pos + 10 > m.size()) abort();
+    pos += 10 + be16(m, pos + 8);
+    if (pos > m.size()) abort();
+  }
+  if (pos != m.size()) abort();
+}
+
+void respond_and_check(const dns::Query& q) {
+  static const std::string_view tags[] = {"v1", "http"};
+  static const dns::Instance instances[] = {
+      {"web", "n1", tags, {{10, 0, 0, 1}, false}, 80, dns::Health::kPassing},
+      {"web", "n2", {}, {{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}, true}, 81, dns::Health::kWarning},
+      {"db", "n2", {}, {{10, 0, 0, 2}, false}, 5432, dns::Health::kCritical},
+  };
+  static const dns::NodeEntry nodes[] = {{"n1", {{10, 0, 0, 1}, false}}, {"n2", {{10, 0, 0, 2}, false}}};
+  static dns::ResponderConfig config = [] {
+    dns::ResponderConfig c;
+    c.domain.bytes[0] = 4;
+    std::memcpy(c.domain.bytes + 1, "weft", 4);
+    c.domain.bytes[5] = 0;
+    c.domain.size = 6;
+    c.datacenter = "dc1";
+    return c;
+  }();
+  static uint8_t buf[65535];
+  const bool tcp = (q.header.id & 1) != 0;
+  const dns::Result r = dns::respond(q, dns::View{instances, nodes}, config, q.header.id, tcp, std::span<uint8_t>(buf, sizeof buf));
+  if (r.outcome != dns::Outcome::kAnswered) return;
+  const size_t limit = tcp ? 65535 : (q.has_edns ? std::max<size_t>(512, std::min<size_t>(q.edns_udp_size, config.udp_answer_max)) : 512);
+  if (r.size > limit) abort();
+  walk(std::span<const uint8_t>(buf, r.size));
+  if (be16(std::span<const uint8_t>(buf, r.size), 0) != q.header.id) abort();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -87,5 +137,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (lower.bytes[i] >= 'A' && lower.bytes[i] <= 'Z') abort();
   }
   answer_and_check(q);
+  respond_and_check(q);
   return 0;
 }
