@@ -142,6 +142,7 @@ struct Config {
   GossipSettings gossip;
   LogSettings log;
   bool enable_exec_checks = false;
+  bool dns_enabled = false;  // dns.enabled: the DNS server on client_addr:ports.dns
   bool dev = false;
 
   // Every key in schema order, with its value in effect and its origin.

@@ -229,6 +229,10 @@ std::vector<KeySpec> build_table() {
       [](Config& c, const Value& v) { c.log.ring_bytes_max = static_cast<uint64_t>(v.i); }));
   t.push_back(key_bool({"enable_exec_checks", "false", "", "allow health checks that run commands on this node"},
       [](Config& c, const Value& v) { c.enable_exec_checks = v.b; }));
+  // Off by default until the catalog lands (then on, as in Consul): it answers only node names
+  // from gossip today, and every agent would otherwise need a port of its own in tests.
+  t.push_back(key_bool({"dns.enabled", "false", "", "answer DNS on client_addr:ports.dns (today: <node>.node names from gossip)"},
+      [](Config& c, const Value& v) { c.dns_enabled = v.b; }));
   t.push_back(key_bool({"dev", "false", "", "development mode: one local server, temporary data, DNS on 8600"},
       [](Config& c, const Value& v) { c.dev = v.b; }));
   // clang-format on

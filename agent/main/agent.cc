@@ -198,6 +198,8 @@ base::Status Agent::start() {
   socket_listening_ = true;
   AGENT_LOG_INFO(log_, "http", "agentctl socket %s (owner-only)", config_.socket_path.c_str());
 
+  if (config_.dns_enabled) AGENT_TRY(start_dns());
+
   add_health_source("http", [this] {
     size_t n = http_ ? http_->listeners() : 0;
     if (n < 2) return HealthResult{false, "HTTP listeners: " + std::to_string(n) + " of 2 open"};
@@ -323,6 +325,7 @@ void Agent::shutdown() {
     http_->close();
     http_.reset();
   }
+  dns_.reset();
   kv_api_.reset();
   forwarder_.reset();
   if (raft_) raft_->shutdown();
@@ -412,6 +415,18 @@ void Agent::handle_self(http::Request&, http::Responder resp) {
     doc.add_u64(h, "parse_errors", c.parse_errors);
     doc.add_u64(h, "responses_4xx", c.responses_by_class[4]);
     doc.add_u64(h, "responses_5xx", c.responses_by_class[5]);
+  }
+  if (dns_) {
+    const dns::ServerCounters& c = dns_->counters();
+    cJSON* d = doc.add_object(stats, "dns");
+    doc.add_u64(d, "received", c.received);
+    doc.add_u64(d, "answered", c.answered);
+    doc.add_u64(d, "refused", c.refused);
+    doc.add_u64(d, "formerr", c.formerr);
+    doc.add_u64(d, "dropped_short", c.dropped_short);
+    doc.add_u64(d, "dropped_response", c.dropped_response);
+    doc.add_u64(d, "dropped_oversize", c.dropped_oversize);
+    doc.add_u64(d, "send_failed", c.send_failed);
   }
   doc.add_tree(doc.get(), "EffectiveConfig", http::Json(config::to_json(config_, /*with_origins=*/true).release()));
   resp.send(json_response(200, doc));
@@ -545,6 +560,71 @@ void Agent::answer_log_waiters(bool timed_out_only) {
     });
     if (t.is_ok()) log_waiter_timer_ = *t;
   }
+}
+
+base::Status Agent::start_dns() {
+  auto bind = hal::SockAddr::parse(config_.client_addr, config_.ports.dns);
+  if (!bind.is_ok()) return base::error(base::Code::kInvalidArgument, "client_addr: %s", bind.status().message().c_str());
+  bind->port = config_.ports.dns;
+  dns::ServerOptions o;
+  o.bind = *bind;
+  // The domain in wire form; config checked it is dot-separated labels of 1..63 bytes.
+  dns::Name& d = o.responder.domain;
+  size_t start = 0;
+  const std::string& domain = config_.domain;
+  while (start < domain.size()) {
+    size_t dot = domain.find('.', start);
+    if (dot == std::string::npos) dot = domain.size();
+    const size_t len = dot - start;
+    if (len == 0 || len > dns::kLabelBytesMax || d.size + 1 + len + 1 > dns::kNameBytesMax) {
+      return base::error(base::Code::kInvalidArgument, "domain %s is not a DNS name", domain.c_str());
+    }
+    d.bytes[d.size++] = static_cast<uint8_t>(len);
+    for (size_t i = start; i < dot; ++i) d.bytes[d.size++] = static_cast<uint8_t>(domain[i]);
+    start = dot + 1;
+  }
+  d.bytes[d.size++] = 0;
+  o.responder.datacenter = config_.datacenter;
+  uint8_t seed[8];
+  AGENT_TRY(env_.entropy->fill(std::span<uint8_t>(seed, sizeof seed)));
+  for (uint8_t b : seed) o.seed = o.seed << 8 | b;
+  dns_ = std::make_unique<dns::Server>(loop_, *env_.net, o, [this] { return dns_view(); });
+  base::Status s = dns_->start();
+  if (!s.is_ok()) {
+    dns_.reset();
+    return base::error(s.code(), "DNS cannot listen on %s: %s", bind->to_string().c_str(), s.message().c_str());
+  }
+  auto bound = dns_->local_addr();
+  AGENT_LOG_INFO(log_, "dns", "DNS (UDP) answering for %s. on %s", config_.domain.c_str(),
+                 bound.is_ok() ? bound->to_string().c_str() : "?");
+  return base::Status::ok();
+}
+
+dns::View Agent::dns_view() {
+  const base::MonoTime now = loop_.now();
+  if (!dns_view_built_ || now - dns_view_at_ >= base::Duration::seconds(1)) {
+    dns_view_built_ = true;
+    dns_view_at_ = now;
+    dns_names_.clear();
+    dns_nodes_.clear();
+    gossip::Transport* t = membership_ ? membership_->transport() : nullptr;
+    if (t != nullptr) {
+      const std::vector<gossip::Member> members = t->members();
+      dns_names_.reserve(members.size());
+      for (const gossip::Member& m : members) {
+        if (m.state != gossip::MemberState::kAlive && m.state != gossip::MemberState::kSuspect) continue;
+        if (m.addr.family != hal::AddrFamily::kIpv4 && m.addr.family != hal::AddrFamily::kIpv6) continue;
+        dns_names_.push_back(m.name);
+        dns::NodeEntry e;
+        e.address.v6 = m.addr.family == hal::AddrFamily::kIpv6;
+        std::copy(m.addr.ip.begin(), m.addr.ip.end(), e.address.bytes);
+        dns_nodes_.push_back(e);
+      }
+      // Names point into dns_names_, which no longer grows.
+      for (size_t i = 0; i < dns_nodes_.size(); ++i) dns_nodes_[i].name = dns_names_[i];
+    }
+  }
+  return dns::View{{}, dns_nodes_};
 }
 
 }  // namespace agent

@@ -26,6 +26,7 @@
 #include "agent/base/log.h"
 #include "agent/base/status.h"
 #include "agent/config/config.h"
+#include "agent/dns/server/server.h"
 #include "agent/http/router.h"
 #include "agent/http/server.h"
 #include "agent/kv/kv_api.h"
@@ -93,6 +94,8 @@ class Agent {
   base::Status start_server();
   base::Status start_forwarder();
   void on_member(const gossip::Member& m);
+  base::Status start_dns();
+  dns::View dns_view();
 
   hal::Env& env_;
   config::Config config_;
@@ -107,6 +110,12 @@ class Agent {
   // Client agents: the RPC identity (if configured) and the forwarder of the servers' API.
   std::unique_ptr<hal::tls::TlsConfig> client_tls_;
   std::unique_ptr<server::Forwarder> forwarder_;
+  // DNS (dns.enabled): the server and its view, the gossip members rebuilt at most once a second.
+  std::unique_ptr<dns::Server> dns_;
+  std::vector<std::string> dns_names_;
+  std::vector<dns::NodeEntry> dns_nodes_;
+  base::MonoTime dns_view_at_;
+  bool dns_view_built_ = false;
   base::Status fatal_;  // why the agent stopped itself (a storage failure)
   std::vector<std::pair<std::string, HealthSource>> health_;
   std::string node_id_;

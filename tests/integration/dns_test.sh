@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Proves the agent's DNS server (dns.enabled) over real UDP: the dev agent's own node name answers
+# A with its gossip address (and keeps the client's case), an unknown node is NXDOMAIN with SOA,
+# a name outside the domain is REFUSED, garbage and a response packet are dropped, and the agent
+# keeps answering after them. Queries are raw bytes from python3 (no resolver tools needed).
+source "$(dirname "$0")/lib.sh"
+
+DNS_PORT=$(free_port)
+start_dev dns -node_name=dnstest -dns.enabled -ports.dns="$DNS_PORT" || { fail "agent dev starts with dns.enabled"; finish; }
+URL=http://127.0.0.1:$PORT
+NODE=$(curl -fsS "$URL/v1/agent/self" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Config"]["NodeName"])')
+check "the agent has a node name ($NODE)" test -n "$NODE"
+
+# ask NAME TYPE [raw-hex]: prints "rcode ancount nscount qname-as-echoed answer-ips", or "timeout".
+ask() {
+  python3 - "$DNS_PORT" "$@" <<'PY'
+import socket, struct, sys
+port, name, qtype = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+raw = bytes.fromhex(sys.argv[4]) if len(sys.argv) > 4 else None
+q = raw or struct.pack(">HHHHHH", 0x5151, 0x0100, 1, 0, 0, 0) + b"".join(
+    bytes([len(l)]) + l.encode() for l in name.split(".") if l) + b"\0" + struct.pack(">HH", qtype, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.sendto(q, ("127.0.0.1", port))
+try:
+    m, _ = s.recvfrom(4096)
+except socket.timeout:
+    print("timeout"); sys.exit(0)
+ident, flags, qd, an, ns, ar = struct.unpack(">HHHHHH", m[:12])
+assert ident == struct.unpack(">H", q[:2])[0] and flags & 0x8000
+def read_name(m, p):
+    labels, jumped, end = [], False, None
+    while True:
+        n = m[p]
+        if n & 0xC0 == 0xC0:
+            if end is None: end = p + 2
+            p = ((n & 0x3F) << 8) | m[p + 1]; continue
+        if n == 0: return ".".join(labels), (end if end is not None else p + 1)
+        labels.append(m[p + 1:p + 1 + n].decode("latin-1")); p += 1 + n
+p, qname = 12, ""
+for _ in range(qd):
+    qname, p = read_name(m, p); p += 4
+ips = []
+for _ in range(an):
+    _, p = read_name(m, p)
+    t, c, ttl, rdlen = struct.unpack(">HHIH", m[p:p + 10]); p += 10
+    if t == 1: ips.append(socket.inet_ntoa(m[p:p + 4]))
+    p += rdlen
+print(flags & 0xF, an, ns, qname or "-", ",".join(ips) or "-")
+PY
+}
+
+upper=$(tr '[:lower:]' '[:upper:]' <<<"$NODE")
+out=$(ask "$upper.node.weft" 1)
+check "$upper.node.weft A answers 127.0.0.1 with the case echoed ($out)" test "$out" = "0 1 0 $upper.node.weft 127.0.0.1"
+out=$(ask "$NODE.node.dc1.weft" 1)
+check "the datacenter label is accepted ($out)" test "$out" = "0 1 0 $NODE.node.dc1.weft 127.0.0.1"
+out=$(ask "nosuchnode.node.weft" 1)
+check "an unknown node is NXDOMAIN with SOA ($out)" test "$out" = "3 0 1 nosuchnode.node.weft -"
+out=$(ask "$NODE.node.weft" 28)
+check "AAAA of an IPv4 node is NODATA ($out)" test "$out" = "0 0 1 $NODE.node.weft -"
+out=$(ask "example.org" 1)
+check "a name outside the domain is REFUSED ($out)" test "$out" = "5 0 0 example.org -"
+out=$(ask x 1 0102)
+check "a 2-byte datagram is dropped ($out)" test "$out" = "timeout"
+out=$(ask x 1 "51518100000100000000000001780000010001")
+check "a response packet is dropped ($out)" test "$out" = "timeout"
+out=$(ask x 1 "5151010000010000000000004178000001000100")
+check "a label type 0x40 gets FORMERR ($out)" test "${out%% *}" = "1"
+out=$(ask "$NODE.node.weft" 1)
+check "still answering after them ($out)" test "$out" = "0 1 0 $NODE.node.weft 127.0.0.1"
+check "the agent is still running" kill -0 "$PID"
+stats=$(curl -fsS "$URL/v1/agent/self")
+check "Stats.dns counts what it dropped and answered" python3 -c '
+import json,sys
+d=json.loads(sys.argv[1])["Stats"]["dns"]
+assert d["dropped_short"]==1 and d["dropped_response"]==1 and d["formerr"]==1 and d["refused"]==1, d
+assert d["answered"]==5 and d["received"]==9, d' "$stats"
+finish
