@@ -329,14 +329,15 @@ void Endpoint::flush_soon(uint64_t id) {
   base::Status s = loop_.post([this, alive] {
     if (alive.expired()) return;
     flush_posted_ = false;
-    std::vector<uint64_t> ids = std::move(flush_soon_);
-    flush_soon_.clear();
-    std::sort(ids.begin(), ids.end());
-    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-    for (uint64_t i : ids) {
+    // Swapped, not moved: both vectors keep their capacity, so a steady pass allocates nothing.
+    flushing_.swap(flush_soon_);
+    std::sort(flushing_.begin(), flushing_.end());
+    flushing_.erase(std::unique(flushing_.begin(), flushing_.end()), flushing_.end());
+    for (uint64_t i : flushing_) {
       Conn* c = find(i);
       if (c != nullptr) flush(*c);
     }
+    flushing_.clear();
   });
   if (s.is_ok()) {
     flush_posted_ = true;

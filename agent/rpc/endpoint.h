@@ -157,6 +157,7 @@ class Endpoint {
   EndpointCounters counters_;
   // Connections with output waiting for the end of this loop pass (flush_soon()).
   std::vector<uint64_t> flush_soon_;
+  std::vector<uint64_t> flushing_;  // the pass's list while it is flushed (flush() may add to flush_soon_)
   bool flush_posted_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
