@@ -30,6 +30,12 @@ using wire::StateCommandType;
 constexpr char kSnapshotMagic[8] = {'W', 'E', 'F', 'T', 'S', 'N', 'A', 'P'};
 constexpr uint32_t kSnapshotFormat = 1;
 constexpr size_t kSnapshotHeaderBytes = 8 + 4 + 8 + 8 + 8 + hal::crypto::kSha256Bytes;
+constexpr size_t kSnapshotDigestAt = kSnapshotHeaderBytes - hal::crypto::kSha256Bytes;
+
+// The SHA-256 a snapshot carries: of the header before the digest and of the image after it.
+hal::crypto::Digest snapshot_digest(std::string_view snap) {
+  return hal::crypto::sha256({base::as_bytes(snap.substr(0, kSnapshotDigestAt)), base::as_bytes(snap.substr(kSnapshotHeaderBytes))});
+}
 
 unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
 
@@ -75,8 +81,9 @@ KvEntry read_entry(sqlite3_stmt* st) {
 // Schema version 2. kv is a rowid table (version 1 declared it WITHOUT ROWID): a WITHOUT ROWID
 // b-tree keeps whole rows in its leaf cells, so a value of a few hundred bytes or more spills to
 // overflow pages and every insert moves large cells between pages; the rowid table keeps rows in
-// their own b-tree and the key in an index, which halved the servers' SQLite time under a write
-// load of 1 KiB values (tests/bench/RESULTS.md, "etcd comparison"). kv's CREATE is its own
+// their own b-tree and the key in an index (SQLite's withoutrowid.html advises rowid tables for
+// rows over about 1/20 of a page). tests/bench/RESULTS.md "Fourth round" measures the release
+// that made this change with the others of its round. kv's CREATE is its own
 // statement so that a migrated file and a new one store the same text for it: restore() compares
 // schema texts exactly.
 constexpr const char* kCreateKv =
@@ -482,11 +489,8 @@ base::Result<std::string> Store::snapshot_unsealed() const {
 
 void Store::seal_snapshot(std::string* snapshot) {
   AGENT_ASSERT(snapshot->size() >= kSnapshotHeaderBytes);
-  const size_t digest_at = kSnapshotHeaderBytes - hal::crypto::kSha256Bytes;
-  std::string_view all(*snapshot);
-  hal::crypto::Digest d = hal::crypto::sha256(
-      {base::as_bytes(all.substr(0, digest_at)), base::as_bytes(all.substr(kSnapshotHeaderBytes))});
-  std::memcpy(snapshot->data() + digest_at, d.data(), d.size());
+  hal::crypto::Digest d = snapshot_digest(*snapshot);
+  std::memcpy(snapshot->data() + kSnapshotDigestAt, d.data(), d.size());
 }
 
 Status Store::restore(std::string_view snap) {
@@ -507,10 +511,9 @@ Status Store::restore(std::string_view snap) {
     return base::error(Code::kInvalidArgument, "snapshot: header says %llu image bytes, %zu follow", ull(image_bytes),
                        snap.size() - kSnapshotHeaderBytes);
   }
-  size_t digest_at = kSnapshotHeaderBytes - hal::crypto::kSha256Bytes;
   std::string_view image = snap.substr(kSnapshotHeaderBytes);
-  hal::crypto::Digest d = hal::crypto::sha256({base::as_bytes(snap.substr(0, digest_at)), base::as_bytes(image)});
-  if (std::memcmp(d.data(), snap.data() + digest_at, d.size()) != 0) {
+  hal::crypto::Digest d = snapshot_digest(snap);
+  if (std::memcmp(d.data(), snap.data() + kSnapshotDigestAt, d.size()) != 0) {
     return base::error(Code::kInvalidArgument, "snapshot: SHA-256 mismatch (corrupt or truncated)");
   }
   if (schema > static_cast<uint64_t>(kSchemaVersion)) {
