@@ -4,6 +4,8 @@
 namespace dns {
 namespace {
 
+uint8_t ascii_lower(uint8_t c) { return c >= 'A' && c <= 'Z' ? static_cast<uint8_t>(c + 32) : c; }
+
 uint16_t be16(std::span<const uint8_t> m, size_t at) {
   return static_cast<uint16_t>((m[at] << 8) | m[at + 1]);
 }
@@ -46,7 +48,22 @@ DecodeError read_name(std::span<const uint8_t> msg, size_t offset, Name* out, si
   return DecodeError::kPointerForward;
 }
 
-uint8_t ascii_lower(uint8_t c) { return c >= 'A' && c <= 'Z' ? static_cast<uint8_t>(c + 32) : c; }
+bool name_from_text(std::string_view dotted, Name* out) {
+  *out = Name{};
+  if (!dotted.empty() && dotted.back() == '.') dotted.remove_suffix(1);
+  for (size_t start = 0; !dotted.empty();) {
+    size_t dot = dotted.find('.', start);
+    if (dot == std::string_view::npos) dot = dotted.size();
+    const size_t len = dot - start;
+    if (len == 0 || len > kLabelBytesMax || out->size + 1u + len + 1u > kNameBytesMax) return false;
+    out->bytes[out->size++] = static_cast<uint8_t>(len);
+    for (size_t i = start; i < dot; ++i) out->bytes[out->size++] = static_cast<uint8_t>(dotted[i]);
+    if (dot == dotted.size()) break;
+    start = dot + 1;
+  }
+  out->bytes[out->size++] = 0;
+  return true;
+}
 
 bool name_equal(const Name& a, const Name& b) {
   if (a.size != b.size) return false;

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 namespace dns {
 
@@ -55,6 +56,10 @@ struct Query {
   uint8_t edns_version = 0;
   bool edns_do = false;
 };
+
+// "web.service.weft" (a trailing dot allowed) as a wire-form name, case kept. False for an empty
+// label, a label over 63 bytes or a name over 255 bytes; "" and "." are the root.
+bool name_from_text(std::string_view dotted, Name* out);
 
 // Case-insensitive (ASCII only, RFC 4343 §3) equality of two wire-form names.
 bool name_equal(const Name& a, const Name& b);

@@ -568,22 +568,9 @@ base::Status Agent::start_dns() {
   bind->port = config_.ports.dns;
   dns::ServerOptions o;
   o.bind = *bind;
-  // The domain in wire form; config checked it is dot-separated labels of 1..63 bytes.
-  dns::Name& d = o.responder.domain;
-  size_t start = 0;
-  const std::string& domain = config_.domain;
-  while (start < domain.size()) {
-    size_t dot = domain.find('.', start);
-    if (dot == std::string::npos) dot = domain.size();
-    const size_t len = dot - start;
-    if (len == 0 || len > dns::kLabelBytesMax || d.size + 1 + len + 1 > dns::kNameBytesMax) {
-      return base::error(base::Code::kInvalidArgument, "domain %s is not a DNS name", domain.c_str());
-    }
-    d.bytes[d.size++] = static_cast<uint8_t>(len);
-    for (size_t i = start; i < dot; ++i) d.bytes[d.size++] = static_cast<uint8_t>(domain[i]);
-    start = dot + 1;
+  if (!dns::name_from_text(config_.domain, &o.responder.domain)) {
+    return base::error(base::Code::kInvalidArgument, "domain %s is not a DNS name", config_.domain.c_str());
   }
-  d.bytes[d.size++] = 0;
   o.responder.datacenter = config_.datacenter;
   uint8_t seed[8];
   AGENT_TRY(env_.entropy->fill(std::span<uint8_t>(seed, sizeof seed)));

@@ -96,10 +96,7 @@ void respond_and_check(const dns::Query& q) {
   static const dns::NodeEntry nodes[] = {{"n1", {{10, 0, 0, 1}, false}}, {"n2", {{10, 0, 0, 2}, false}}};
   static dns::ResponderConfig config = [] {
     dns::ResponderConfig c;
-    c.domain.bytes[0] = 4;
-    std::memcpy(c.domain.bytes + 1, "weft", 4);
-    c.domain.bytes[5] = 0;
-    c.domain.size = 6;
+    if (!dns::name_from_text("weft", &c.domain)) abort();
     c.datacenter = "dc1";
     return c;
   }();

@@ -2,6 +2,8 @@
 // with read_name (which refuses forward pointers and loops).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -13,18 +15,10 @@
 namespace dns {
 namespace test {
 
-// "Web.service.weft" -> wire form.
+// "Web.service.weft" -> wire form (dns::name_from_text; a test's names are always valid).
 inline Name name(std::string_view dotted) {
   Name n;
-  size_t start = 0;
-  while (start < dotted.size()) {
-    size_t dot = dotted.find('.', start);
-    if (dot == std::string_view::npos) dot = dotted.size();
-    n.bytes[n.size++] = static_cast<uint8_t>(dot - start);
-    for (size_t i = start; i < dot; ++i) n.bytes[n.size++] = static_cast<uint8_t>(dotted[i]);
-    start = dot + 1;
-  }
-  n.bytes[n.size++] = 0;
+  EXPECT_TRUE(name_from_text(dotted, &n)) << dotted;
   return n;
 }
 

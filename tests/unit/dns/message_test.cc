@@ -1,6 +1,7 @@
 // DNS query decoding: real query bytes decode, and each RFC 9267 pitfall is rejected.
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 #include "agent/dns/message.h"
@@ -154,6 +155,27 @@ TEST(DnsMessage, ResponsesAreNotQueries) {
   Query q;
   EXPECT_EQ(decode_query(b, &q), DecodeError::kNotQuery);
   EXPECT_EQ(q.header.id, 0x1234);
+}
+
+TEST(DnsMessage, NameFromText) {
+  Name n;
+  ASSERT_TRUE(name_from_text("Web.weft.", &n));
+  const uint8_t want[] = {3, 'W', 'e', 'b', 4, 'w', 'e', 'f', 't', 0};
+  EXPECT_EQ(std::vector<uint8_t>(n.bytes, n.bytes + n.size), std::vector<uint8_t>(want, want + sizeof want));
+  ASSERT_TRUE(name_from_text("", &n));
+  EXPECT_EQ(n.size, 1);
+  ASSERT_TRUE(name_from_text(".", &n));
+  EXPECT_EQ(n.size, 1);
+  EXPECT_FALSE(name_from_text("a..b", &n));
+  EXPECT_FALSE(name_from_text(".a", &n));
+  EXPECT_FALSE(name_from_text(std::string(64, 'x'), &n));
+  EXPECT_TRUE(name_from_text(std::string(63, 'x'), &n));
+  std::string long_name;
+  for (int i = 0; i < 4; ++i) long_name += std::string(63, 'x') + ".";  // 4 x 64 + root = 257
+  EXPECT_FALSE(name_from_text(long_name, &n));
+  long_name.resize(long_name.size() - 3);  // labels of 63, 63, 63, 61: 3 x 64 + 62 + root = 255
+  EXPECT_TRUE(name_from_text(long_name, &n));
+  EXPECT_EQ(n.size, 255);
 }
 
 }  // namespace
