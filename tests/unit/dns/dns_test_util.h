@@ -1,4 +1,4 @@
-// Helpers for the DNS tests: names from dotted text, and an independent walk of a response
+// Helpers for the DNS tests: names from dotted text, query bytes, and an independent walk of a response
 // with read_name (which refuses forward pointers and loops).
 #pragma once
 
@@ -20,6 +20,22 @@ inline Name name(std::string_view dotted) {
   Name n;
   EXPECT_TRUE(name_from_text(dotted, &n)) << dotted;
   return n;
+}
+
+// A query (ID 0x4242) for `dotted`, with an OPT record when edns_size >= 0.
+inline std::vector<uint8_t> query_bytes(std::string_view dotted, uint16_t type, int edns_size = -1, uint8_t edns_version = 0,
+                                 uint16_t flags = kFlagRd, uint16_t klass = kClassIn) {
+  std::vector<uint8_t> b = {0x42, 0x42, static_cast<uint8_t>(flags >> 8), static_cast<uint8_t>(flags), 0, 1, 0, 0, 0, 0, 0,
+                            static_cast<uint8_t>(edns_size >= 0 ? 1 : 0)};
+  Name n = name(dotted);
+  b.insert(b.end(), n.bytes, n.bytes + n.size);
+  b.insert(b.end(), {static_cast<uint8_t>(type >> 8), static_cast<uint8_t>(type), static_cast<uint8_t>(klass >> 8),
+                     static_cast<uint8_t>(klass)});
+  if (edns_size >= 0) {
+    b.insert(b.end(), {0, 0, 41, static_cast<uint8_t>(edns_size >> 8), static_cast<uint8_t>(edns_size), 0, edns_version, 0, 0,
+                       0, 0});
+  }
+  return b;
 }
 
 inline std::string text(const Name& n) {

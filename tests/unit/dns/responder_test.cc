@@ -19,22 +19,8 @@ namespace {
 using test::be16;
 using test::name;
 using test::parse;
+using test::query_bytes;
 using test::Parsed;
-
-std::vector<uint8_t> query_bytes(std::string_view dotted, uint16_t type, int edns_size = -1, uint8_t edns_version = 0,
-                                 uint16_t flags = kFlagRd, uint16_t klass = kClassIn) {
-  std::vector<uint8_t> b = {0x42, 0x42, static_cast<uint8_t>(flags >> 8), static_cast<uint8_t>(flags), 0, 1, 0, 0, 0, 0, 0,
-                            static_cast<uint8_t>(edns_size >= 0 ? 1 : 0)};
-  Name n = name(dotted);
-  b.insert(b.end(), n.bytes, n.bytes + n.size);
-  b.insert(b.end(), {static_cast<uint8_t>(type >> 8), static_cast<uint8_t>(type), static_cast<uint8_t>(klass >> 8),
-                     static_cast<uint8_t>(klass)});
-  if (edns_size >= 0) {
-    b.insert(b.end(), {0, 0, 41, static_cast<uint8_t>(edns_size >> 8), static_cast<uint8_t>(edns_size), 0, edns_version, 0, 0,
-                       0, 0});
-  }
-  return b;
-}
 
 Address v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
   Address x;

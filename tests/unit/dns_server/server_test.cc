@@ -57,14 +57,6 @@ class DnsServerTest : public ::testing::Test {
     return std::nullopt;
   }
 
-  static std::vector<uint8_t> query(const char* dotted, uint16_t type, uint16_t flags = kFlagRd) {
-    std::vector<uint8_t> b = {0x12, 0x34, static_cast<uint8_t>(flags >> 8), static_cast<uint8_t>(flags), 0, 1, 0, 0, 0, 0, 0, 0};
-    Name n = test::name(dotted);
-    b.insert(b.end(), n.bytes, n.bytes + n.size);
-    b.insert(b.end(), {0, static_cast<uint8_t>(type), 0, 1});
-    return b;
-  }
-
   hal::posix::PosixEnv env_;
   runtime::Loop loop_;
   NodeEntry node_;
@@ -74,22 +66,22 @@ class DnsServerTest : public ::testing::Test {
 };
 
 TEST_F(DnsServerTest, AnswersRefusesAndRejects) {
-  auto a = exchange(query("n1.node.weft", kTypeA));
+  auto a = exchange(test::query_bytes("n1.node.weft", kTypeA));
   ASSERT_TRUE(a.has_value());
   test::Parsed p = test::parse(*a);
   ASSERT_TRUE(p.ok);
-  EXPECT_EQ(p.id, 0x1234);
+  EXPECT_EQ(p.id, 0x4242);
   ASSERT_EQ(p.counts[1], 1);
   EXPECT_EQ(p.rrs[0].rdata, (std::vector<uint8_t>{10, 0, 0, 1}));
 
-  a = exchange(query("example.org", kTypeA));
+  a = exchange(test::query_bytes("example.org", kTypeA));
   ASSERT_TRUE(a.has_value());
   p = test::parse(*a);
   ASSERT_TRUE(p.ok);
   EXPECT_EQ(p.flags & 0xF, kRcodeRefused);
   EXPECT_EQ(p.qname, "example.org.");
 
-  std::vector<uint8_t> bad = query("n1.node.weft", kTypeA);
+  std::vector<uint8_t> bad = test::query_bytes("n1.node.weft", kTypeA);
   bad[12] = 0x50;  // a label type 0x40: not allowed
   a = exchange(bad);
   ASSERT_TRUE(a.has_value());
@@ -98,11 +90,11 @@ TEST_F(DnsServerTest, AnswersRefusesAndRejects) {
   EXPECT_EQ(server_->counters().formerr, 1u);
 
   EXPECT_FALSE(exchange({1, 2, 3}, true).has_value());
-  EXPECT_FALSE(exchange(query("n1.node.weft", kTypeA, kFlagQr), true).has_value());
+  EXPECT_FALSE(exchange(test::query_bytes("n1.node.weft", kTypeA, -1, 0, kFlagQr), true).has_value());
   EXPECT_EQ(server_->counters().dropped_short, 1u);
   EXPECT_EQ(server_->counters().dropped_response, 1u);
 
-  a = exchange(query("n2.node.weft", kTypeA));  // still answering: NXDOMAIN
+  a = exchange(test::query_bytes("n2.node.weft", kTypeA));  // still answering: NXDOMAIN
   ASSERT_TRUE(a.has_value());
   EXPECT_EQ(test::parse(*a).flags & 0xF, kRcodeNxDomain);
   EXPECT_EQ(server_->counters().answered, 2u);

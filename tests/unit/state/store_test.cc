@@ -386,6 +386,39 @@ TEST(StateStore, SnapshotRoundTripIntoAFreshStoreGivesIdenticalReads) {
   EXPECT_EQ(dump(*b), dump(*a));
 }
 
+// Reads a whole file (a database the test wrote) as an image, marked as snapshot() marks them.
+std::string image_of(const std::string& path) {
+  std::string image;
+  FILE* f = fopen(path.c_str(), "rb");
+  EXPECT_NE(f, nullptr);
+  char buf[4096];
+  size_t n;
+  while (f != nullptr && (n = fread(buf, 1, sizeof buf, f)) > 0) image.append(buf, n);
+  if (f != nullptr) fclose(f);
+  EXPECT_GT(image.size(), 100u);
+  if (image.size() > 19) image[18] = image[19] = 1;
+  return image;
+}
+
+// A snapshot in store.h's layout around `image`, with its digest.
+std::string wrap_image(uint64_t schema, uint64_t last_applied, const std::string& image) {
+  std::string out;
+  base::ByteWriter w(&out, image.size() + 100);
+  w.raw(std::string_view("WEFTSNAP"));
+  w.u32(1);
+  w.u64(schema);
+  w.u64(last_applied);
+  w.u64(image.size());
+  const size_t digest_at = out.size();
+  w.raw(std::string(32, '\0'));
+  w.raw(image);
+  EXPECT_TRUE(w.ok());
+  hal::crypto::Digest d = hal::crypto::sha256(
+      {base::as_bytes(std::string_view(out).substr(0, digest_at)), base::as_bytes(std::string_view(image))});
+  std::memcpy(out.data() + digest_at, d.data(), d.size());
+  return out;
+}
+
 TEST(StateStore, CorruptSnapshotsAreRefusedAndLiveStateUntouched) {
   // Flipped bytes (header, digest, image), truncation, a newer schema version and an image whose
   // digest is right but whose database is broken: each a clear error, the live store unchanged.
@@ -442,28 +475,9 @@ TEST(StateStore, CorruptSnapshotsAreRefusedAndLiveStateUntouched) {
     apply_ok(*n, 1, {set("k", "v")});
   }
   raw_sql(dir.file("newer.db"), "UPDATE meta SET value = 3 WHERE key = 'schema_version';");
-  std::string image;
-  {
-    FILE* f = fopen(dir.file("newer.db").c_str(), "rb");
-    ASSERT_NE(f, nullptr);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) image.append(buf, n);
-    fclose(f);
-  }
-  ASSERT_GT(image.size(), 100u);
-  image[18] = image[19] = 1;  // as snapshot() marks its images
-  std::string inner;
-  base::ByteWriter w(&inner, image.size() + 100);
-  w.raw(std::string_view("WEFTSNAP"));
-  w.u32(1);
-  w.u64(Store::kSchemaVersion);  // the header is current; the image's meta is not
-  w.u64(1);
-  w.u64(image.size());
-  w.raw(std::string(32, '\0'));
-  w.raw(image);
-  ASSERT_TRUE(w.ok());
-  refuse(resign(inner), base::Code::kFailedPrecondition, "newer schema inside the image");
+  // The header is current; the image's meta is not.
+  refuse(wrap_image(Store::kSchemaVersion, 1, image_of(dir.file("newer.db"))), base::Code::kFailedPrecondition,
+         "newer schema inside the image");
 
   // Still usable afterwards.
   ASSERT_TRUE(live->restore(snap).is_ok());
@@ -487,30 +501,7 @@ TEST(StateStore, RestoreRefusesAnImageWhoseSchemaDiffers) {
       apply_ok(*s, 1, {set("k", "v")});
     }
     raw_sql(dir.file(name), alter);
-    std::string image;
-    FILE* f = fopen(dir.file(name).c_str(), "rb");
-    EXPECT_NE(f, nullptr);
-    char buf[4096];
-    size_t n;
-    while (f != nullptr && (n = fread(buf, 1, sizeof buf, f)) > 0) image.append(buf, n);
-    if (f != nullptr) fclose(f);
-    EXPECT_GT(image.size(), 100u);
-    image[18] = image[19] = 1;  // as snapshot() marks its images
-    std::string out;
-    base::ByteWriter w(&out, image.size() + 100);
-    w.raw(std::string_view("WEFTSNAP"));
-    w.u32(1);
-    w.u64(Store::kSchemaVersion);
-    w.u64(1);  // last applied
-    w.u64(image.size());
-    const size_t digest_at = out.size();
-    w.raw(std::string(32, '\0'));
-    w.raw(image);
-    EXPECT_TRUE(w.ok());
-    hal::crypto::Digest d = hal::crypto::sha256(
-        {base::as_bytes(std::string_view(out).substr(0, digest_at)), base::as_bytes(std::string_view(image))});
-    std::memcpy(out.data() + digest_at, d.data(), d.size());
-    return out;
+    return wrap_image(Store::kSchemaVersion, 1, image_of(dir.file(name)));
   };
   struct Case {
     const char* name;
@@ -536,38 +527,6 @@ TEST(StateStore, RestoreRefusesAnImageWhoseSchemaDiffers) {
   EXPECT_NE(open_ok(dir.file("live.db")), nullptr);
 }
 
-// Reads a whole file (a database the test wrote) as an image, marked as snapshot() marks them.
-std::string image_of(const std::string& path) {
-  std::string image;
-  FILE* f = fopen(path.c_str(), "rb");
-  EXPECT_NE(f, nullptr);
-  char buf[4096];
-  size_t n;
-  while (f != nullptr && (n = fread(buf, 1, sizeof buf, f)) > 0) image.append(buf, n);
-  if (f != nullptr) fclose(f);
-  EXPECT_GT(image.size(), 100u);
-  if (image.size() > 19) image[18] = image[19] = 1;
-  return image;
-}
-
-// A snapshot in store.h's layout around `image`, with its digest.
-std::string wrap_image(uint64_t schema, uint64_t last_applied, const std::string& image) {
-  std::string out;
-  base::ByteWriter w(&out, image.size() + 100);
-  w.raw(std::string_view("WEFTSNAP"));
-  w.u32(1);
-  w.u64(schema);
-  w.u64(last_applied);
-  w.u64(image.size());
-  const size_t digest_at = out.size();
-  w.raw(std::string(32, '\0'));
-  w.raw(image);
-  EXPECT_TRUE(w.ok());
-  hal::crypto::Digest d = hal::crypto::sha256(
-      {base::as_bytes(std::string_view(out).substr(0, digest_at)), base::as_bytes(std::string_view(image))});
-  std::memcpy(out.data() + digest_at, d.data(), d.size());
-  return out;
-}
 
 // A database as an agent of schema version 1 left it (kv WITHOUT ROWID), with the text that
 // version created, a value large enough for overflow pages, a session and a tombstone.
