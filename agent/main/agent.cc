@@ -427,6 +427,12 @@ void Agent::handle_self(http::Request&, http::Responder resp) {
     doc.add_u64(d, "dropped_response", c.dropped_response);
     doc.add_u64(d, "dropped_oversize", c.dropped_oversize);
     doc.add_u64(d, "send_failed", c.send_failed);
+    doc.add_u64(d, "tcp_accepted", c.tcp_accepted);
+    doc.add_u64(d, "tcp_refused", c.tcp_refused);
+    doc.add_u64(d, "tcp_bad_length", c.tcp_bad_length);
+    doc.add_u64(d, "tcp_idle_closed", c.tcp_idle_closed);
+    doc.add_u64(d, "tcp_paused", c.tcp_paused);
+    doc.add_u64(d, "tcp_open", c.tcp_open);
   }
   doc.add_tree(doc.get(), "EffectiveConfig", http::Json(config::to_json(config_, /*with_origins=*/true).release()));
   resp.send(json_response(200, doc));

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Proves the agent's DNS server (dns.enabled) over real UDP: the dev agent's own node name answers
-# A with its gossip address (and keeps the client's case), an unknown node is NXDOMAIN with SOA,
-# a name outside the domain is REFUSED, garbage and a response packet are dropped, and the agent
-# keeps answering after them. Queries are raw bytes from python3 (no resolver tools needed).
+# Proves the agent's DNS server (dns.enabled) over real UDP and TCP: the dev agent's own node name
+# answers A with its gossip address (and keeps the client's case), an unknown node is NXDOMAIN
+# with SOA, a name outside the domain is REFUSED, garbage and a response packet are dropped, the
+# agent keeps answering after them, and TCP on the same port answers framed queries. Queries are
+# raw bytes from python3 (no resolver tools needed).
 source "$(dirname "$0")/lib.sh"
 
 DNS_PORT=$(free_port)
@@ -12,18 +13,31 @@ NODE=$(curl -fsS "$URL/v1/agent/self" | python3 -c 'import json,sys; print(json.
 check "the agent has a node name ($NODE)" test -n "$NODE"
 
 # ask NAME TYPE [raw-hex]: prints "rcode ancount nscount qname-as-echoed answer-ips", or "timeout".
+# DNS_TCP=1 asks over TCP (RFC 1035 §4.2.2 framing).
 ask() {
   python3 - "$DNS_PORT" "$@" <<'PY'
-import socket, struct, sys
+import os, socket, struct, sys
 port, name, qtype = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 raw = bytes.fromhex(sys.argv[4]) if len(sys.argv) > 4 else None
 q = raw or struct.pack(">HHHHHH", 0x5151, 0x0100, 1, 0, 0, 0) + b"".join(
     bytes([len(l)]) + l.encode() for l in name.split(".") if l) + b"\0" + struct.pack(">HH", qtype, 1)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(2)
-s.sendto(q, ("127.0.0.1", port))
 try:
-    m, _ = s.recvfrom(4096)
+    if os.environ.get("DNS_TCP"):
+        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+        s.sendall(struct.pack(">H", len(q)) + q)
+        def need(n):
+            b = b""
+            while len(b) < n:
+                c = s.recv(n - len(b))
+                if not c: raise socket.timeout()
+                b += c
+            return b
+        m = need(struct.unpack(">H", need(2))[0])
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(2)
+        s.sendto(q, ("127.0.0.1", port))
+        m, _ = s.recvfrom(4096)
 except socket.timeout:
     print("timeout"); sys.exit(0)
 ident, flags, qd, an, ns, ar = struct.unpack(">HHHHHH", m[:12])
@@ -69,11 +83,15 @@ out=$(ask x 1 "5151010000010000000000004178000001000100")
 check "a label type 0x40 gets FORMERR ($out)" test "${out%% *}" = "1"
 out=$(ask "$NODE.node.weft" 1)
 check "still answering after them ($out)" test "$out" = "0 1 0 $NODE.node.weft 127.0.0.1"
+out=$(DNS_TCP=1 ask "$upper.node.weft" 1)
+check "over TCP on the same port too ($out)" test "$out" = "0 1 0 $upper.node.weft 127.0.0.1"
+out=$(DNS_TCP=1 ask "nosuchnode.node.weft" 1)
+check "TCP: an unknown node is NXDOMAIN ($out)" test "$out" = "3 0 1 nosuchnode.node.weft -"
 check "the agent is still running" kill -0 "$PID"
 stats=$(curl -fsS "$URL/v1/agent/self")
 check "Stats.dns counts what it dropped and answered" python3 -c '
 import json,sys
 d=json.loads(sys.argv[1])["Stats"]["dns"]
 assert d["dropped_short"]==1 and d["dropped_response"]==1 and d["formerr"]==1 and d["refused"]==1, d
-assert d["answered"]==5 and d["received"]==9, d' "$stats"
+assert d["answered"]==7 and d["received"]==11 and d["tcp_accepted"]==2, d' "$stats"
 finish
