@@ -164,6 +164,11 @@ base::Status Agent::start() {
   } else {
     AGENT_TRY(start_forwarder());
   }
+  services_ = std::make_unique<catalog::LocalServices>(*env_.fs, config_.data_dir, config_.datacenter, log_, [this] {
+    fatal_ = base::error(base::Code::kIo, "cannot persist the registered services");
+    loop_.stop();
+  });
+  AGENT_TRY(services_->load());
 
   add_routes();
   http::ServerOptions options;
@@ -326,6 +331,7 @@ void Agent::shutdown() {
     http_.reset();
   }
   dns_.reset();
+  services_.reset();
   kv_api_.reset();
   forwarder_.reset();
   if (raft_) raft_->shutdown();
@@ -350,6 +356,7 @@ void Agent::add_routes() {
   if (raft_) raft_->add_routes(router_);
   if (kv_api_) kv_api_->add_routes(router_);
   if (forwarder_) forwarder_->add_routes(router_);
+  if (services_) services_->add_routes(router_);
 }
 
 void Agent::handle_self(http::Request&, http::Responder resp) {
@@ -595,11 +602,16 @@ base::Status Agent::start_dns() {
 
 dns::View Agent::dns_view() {
   const base::MonoTime now = loop_.now();
-  if (!dns_view_built_ || now - dns_view_at_ >= base::Duration::seconds(1)) {
+  // Gossip members at most once a second; the registered services whenever they changed (their
+  // string_views point into services_, so a change must be seen before the next answer).
+  const bool services_changed = services_ && services_->version() != dns_services_version_;
+  if (!dns_view_built_ || services_changed || now - dns_view_at_ >= base::Duration::seconds(1)) {
     dns_view_built_ = true;
     dns_view_at_ = now;
     dns_names_.clear();
     dns_nodes_.clear();
+    dns::Address self;
+    bool have_self = false;
     gossip::Transport* t = membership_ ? membership_->transport() : nullptr;
     if (t != nullptr) {
       const std::vector<gossip::Member> members = t->members();
@@ -612,12 +624,42 @@ dns::View Agent::dns_view() {
         e.address.v6 = m.addr.family == hal::AddrFamily::kIpv6;
         std::copy(m.addr.ip.begin(), m.addr.ip.end(), e.address.bytes);
         dns_nodes_.push_back(e);
+        if (m.name == config_.node_name) {
+          self = e.address;
+          have_self = true;
+        }
       }
       // Names point into dns_names_, which no longer grows.
       for (size_t i = 0; i < dns_nodes_.size(); ++i) dns_nodes_[i].name = dns_names_[i];
     }
+    dns_instances_.clear();
+    dns_instance_tags_.clear();
+    if (services_) {
+      dns_services_version_ = services_->version();
+      size_t tags = 0;
+      for (const auto& [id, svc] : services_->services()) tags += svc.tags.size();
+      dns_instance_tags_.reserve(tags);  // no reallocation below: the spans stay valid
+      for (const auto& [id, svc] : services_->services()) {
+        dns::Instance in;
+        in.service = svc.name;
+        in.node = config_.node_name;
+        if (svc.ip.family == hal::AddrFamily::kIpv4 || svc.ip.family == hal::AddrFamily::kIpv6) {
+          in.address.v6 = svc.ip.family == hal::AddrFamily::kIpv6;
+          std::copy(svc.ip.ip.begin(), svc.ip.ip.end(), in.address.bytes);
+        } else if (have_self) {
+          in.address = self;
+        } else {
+          continue;  // no address to give (this node is not in its own member list yet)
+        }
+        in.port = svc.port;
+        const size_t first = dns_instance_tags_.size();
+        for (const std::string& tag : svc.tags) dns_instance_tags_.push_back(tag);
+        in.tags = std::span<const std::string_view>(dns_instance_tags_.data() + first, svc.tags.size());
+        dns_instances_.push_back(in);
+      }
+    }
   }
-  return dns::View{{}, dns_nodes_};
+  return dns::View{dns_instances_, dns_nodes_};
 }
 
 }  // namespace agent

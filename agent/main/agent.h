@@ -21,10 +21,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/base/log.h"
 #include "agent/base/status.h"
+#include "agent/catalog/local.h"
 #include "agent/config/config.h"
 #include "agent/dns/server/server.h"
 #include "agent/http/router.h"
@@ -110,10 +112,15 @@ class Agent {
   // Client agents: the RPC identity (if configured) and the forwarder of the servers' API.
   std::unique_ptr<hal::tls::TlsConfig> client_tls_;
   std::unique_ptr<server::Forwarder> forwarder_;
+  // The services registered on this node (PUT /v1/agent/service/register).
+  std::unique_ptr<catalog::LocalServices> services_;
   // DNS (dns.enabled): the server and its view, the gossip members rebuilt at most once a second.
   std::unique_ptr<dns::Server> dns_;
   std::vector<std::string> dns_names_;
   std::vector<dns::NodeEntry> dns_nodes_;
+  std::vector<dns::Instance> dns_instances_;       // this node's registered services
+  std::vector<std::string_view> dns_instance_tags_;  // their tags, each instance a span of it
+  uint64_t dns_services_version_ = 0;
   base::MonoTime dns_view_at_;
   bool dns_view_built_ = false;
   base::Status fatal_;  // why the agent stopped itself (a storage failure)

@@ -12,57 +12,9 @@ URL=http://127.0.0.1:$PORT
 NODE=$(curl -fsS "$URL/v1/agent/self" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Config"]["NodeName"])')
 check "the agent has a node name ($NODE)" test -n "$NODE"
 
-# ask NAME TYPE [raw-hex]: prints "rcode ancount nscount qname-as-echoed answer-ips", or "timeout".
-# DNS_TCP=1 asks over TCP (RFC 1035 §4.2.2 framing).
-ask() {
-  python3 - "$DNS_PORT" "$@" <<'PY'
-import os, socket, struct, sys
-port, name, qtype = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-raw = bytes.fromhex(sys.argv[4]) if len(sys.argv) > 4 else None
-q = raw or struct.pack(">HHHHHH", 0x5151, 0x0100, 1, 0, 0, 0) + b"".join(
-    bytes([len(l)]) + l.encode() for l in name.split(".") if l) + b"\0" + struct.pack(">HH", qtype, 1)
-try:
-    if os.environ.get("DNS_TCP"):
-        s = socket.create_connection(("127.0.0.1", port), timeout=2)
-        s.sendall(struct.pack(">H", len(q)) + q)
-        def need(n):
-            b = b""
-            while len(b) < n:
-                c = s.recv(n - len(b))
-                if not c: raise socket.timeout()
-                b += c
-            return b
-        m = need(struct.unpack(">H", need(2))[0])
-    else:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(2)
-        s.sendto(q, ("127.0.0.1", port))
-        m, _ = s.recvfrom(4096)
-except socket.timeout:
-    print("timeout"); sys.exit(0)
-ident, flags, qd, an, ns, ar = struct.unpack(">HHHHHH", m[:12])
-assert ident == struct.unpack(">H", q[:2])[0] and flags & 0x8000
-def read_name(m, p):
-    labels, jumped, end = [], False, None
-    while True:
-        n = m[p]
-        if n & 0xC0 == 0xC0:
-            if end is None: end = p + 2
-            p = ((n & 0x3F) << 8) | m[p + 1]; continue
-        if n == 0: return ".".join(labels), (end if end is not None else p + 1)
-        labels.append(m[p + 1:p + 1 + n].decode("latin-1")); p += 1 + n
-p, qname = 12, ""
-for _ in range(qd):
-    qname, p = read_name(m, p); p += 4
-ips = []
-for _ in range(an):
-    _, p = read_name(m, p)
-    t, c, ttl, rdlen = struct.unpack(">HHIH", m[p:p + 10]); p += 10
-    if t == 1: ips.append(socket.inet_ntoa(m[p:p + 4]))
-    p += rdlen
-print(flags & 0xF, an, ns, qname or "-", ",".join(ips) or "-")
-PY
-}
+# ask NAME TYPE [raw-hex]: "rcode ancount nscount qname-as-echoed answer-ips", or "timeout";
+# DNS_TCP=1 asks over TCP.
+ask() { python3 "$(dirname "$0")/tools/dns_ask.py" ${DNS_TCP:+--tcp} "$DNS_PORT" "$@"; }
 
 upper=$(tr '[:lower:]' '[:upper:]' <<<"$NODE")
 out=$(ask "$upper.node.weft" 1)

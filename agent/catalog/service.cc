@@ -1,0 +1,192 @@
+// See service.h.
+#include "agent/catalog/service.h"
+
+#include <cstdio>
+#include <strings.h>
+
+namespace catalog {
+namespace {
+
+base::Status bad(const char* fmt, const std::string& a, const std::string& b = "") {
+  char buf[320];
+  std::snprintf(buf, sizeof buf, fmt, a.c_str(), b.c_str());
+  return base::error(base::Code::kInvalidArgument, "%s", buf);
+}
+
+bool is_label_byte(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+bool all_label_bytes(std::string_view s) {
+  for (char c : s) {
+    if (!is_label_byte(c)) return false;
+  }
+  return true;
+}
+
+bool has_control(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7F) return true;
+  }
+  return false;
+}
+
+// The members a registration may have, as Go's encoding/json would match them.
+enum class Member { kId, kName, kTags, kAddress, kPort, kMeta, kIgnored, kKind, kChecks, kUnknown };
+
+Member member_of(const char* name) {
+  struct Known {
+    const char* name;
+    Member m;
+  } static const known[] = {
+      {"ID", Member::kId},           {"Name", Member::kName},
+      {"Tags", Member::kTags},       {"Address", Member::kAddress},
+      {"Port", Member::kPort},       {"Meta", Member::kMeta},
+      {"EnableTagOverride", Member::kIgnored}, {"Weights", Member::kIgnored},
+      {"TaggedAddresses", Member::kIgnored},   {"Kind", Member::kKind},
+      {"Check", Member::kChecks},    {"Checks", Member::kChecks},
+  };
+  for (const Known& k : known) {
+    if (strcasecmp(name, k.name) == 0) return k.m;
+  }
+  return Member::kUnknown;
+}
+
+base::Status check_address(const std::string& text, hal::SockAddr* out) {
+  *out = hal::SockAddr{};
+  if (text.empty()) return base::Status::ok();
+  // A literal only: no port, no brackets, no Unix path, no name to resolve.
+  const bool v6 = text.find(':') != std::string::npos;
+  if (text.front() == '[' || text.front() == '/' || text.rfind("unix:", 0) == 0) {
+    return bad("Address \"%s\" is not an IPv4 or IPv6 address", text);
+  }
+  base::Result<hal::SockAddr> a = hal::SockAddr::parse(text, 1);
+  if (!a.is_ok() || a->port != 1 || a->family != (v6 ? hal::AddrFamily::kIpv6 : hal::AddrFamily::kIpv4)) {
+    return bad("Address \"%s\" is not an IPv4 or IPv6 address (names are not resolved)", text);
+  }
+  *out = *a;
+  out->port = 0;
+  return base::Status::ok();
+}
+
+}  // namespace
+
+base::Result<Service> decode_registration(std::string_view body, size_t bytes_max) {
+  AGENT_ASSIGN_OR_RETURN(http::Json doc, http::Json::parse(body, bytes_max));
+  const cJSON* root = doc.get();
+  if (!cJSON_IsObject(root)) return base::error(base::Code::kInvalidArgument, "the registration must be a JSON object");
+  Service s;
+  bool have_name = false;
+  std::string unknown;
+  const cJSON* item = nullptr;
+  cJSON_ArrayForEach(item, root) {
+    const std::string key = item->string != nullptr ? item->string : "";
+    switch (member_of(key.c_str())) {
+      case Member::kId:
+        if (!cJSON_IsString(item)) return bad("%s must be a string", key);
+        s.id = item->valuestring;
+        break;
+      case Member::kName:
+        if (!cJSON_IsString(item)) return bad("%s must be a string", key);
+        s.name = item->valuestring;
+        have_name = true;
+        break;
+      case Member::kTags: {
+        if (cJSON_IsNull(item)) break;
+        if (!cJSON_IsArray(item)) return bad("%s must be an array of strings", key);
+        const cJSON* t = nullptr;
+        cJSON_ArrayForEach(t, item) {
+          if (!cJSON_IsString(t)) return bad("%s must be an array of strings", key);
+          if (s.tags.size() == kTagsMax) return bad("%s: at most 64 tags%s", key);
+          const std::string tag = t->valuestring;
+          if (tag.empty() || tag.size() > kTagBytesMax || has_control(tag)) {
+            return bad("tag \"%s\" must be 1 to 255 bytes without control characters%s", tag.substr(0, 64));
+          }
+          s.tags.push_back(tag);
+        }
+        break;
+      }
+      case Member::kAddress:
+        if (!cJSON_IsString(item)) return bad("%s must be a string", key);
+        s.address = item->valuestring;
+        break;
+      case Member::kPort: {
+        int64_t port = -1;
+        if (!http::json_get_i64(root, key, &port) || port < 0 || port > 65535) return bad("%s must be a whole number from 0 to 65535", key);
+        s.port = static_cast<uint16_t>(port);
+        break;
+      }
+      case Member::kMeta: {
+        if (cJSON_IsNull(item)) break;
+        if (!cJSON_IsObject(item)) return bad("%s must be an object of strings", key);
+        const cJSON* m = nullptr;
+        cJSON_ArrayForEach(m, item) {
+          const std::string mk = m->string != nullptr ? m->string : "";
+          if (!cJSON_IsString(m)) return bad("Meta \"%s\" must be a string%s", mk);
+          if (s.meta.size() == kMetaKeysMax) return bad("%s: at most 64 keys%s", key);
+          if (mk.empty() || mk.size() > kMetaKeyBytesMax || !all_label_bytes(mk)) {
+            return bad("Meta key \"%s\" must be 1 to 128 letters, digits, '-' or '_'%s", mk.substr(0, 64));
+          }
+          if (strncasecmp(mk.c_str(), "consul-", 7) == 0) return bad("Meta key \"%s\": the consul- prefix is reserved%s", mk);
+          const std::string v = m->valuestring;
+          if (v.size() > kMetaValueBytesMax) return bad("Meta \"%s\": a value is at most 512 bytes%s", mk);
+          s.meta[mk] = v;
+        }
+        break;
+      }
+      case Member::kIgnored:
+        break;
+      case Member::kKind:
+        if (!cJSON_IsString(item) || item->valuestring[0] != '\0') {
+          return bad("%s: only plain services are supported (Kind \"\")%s", key);
+        }
+        break;
+      case Member::kChecks:
+        if (cJSON_IsNull(item)) break;
+        return bad("%s: health checks are not supported yet; register the service without them%s", key);
+      case Member::kUnknown:
+        unknown += (unknown.empty() ? "" : ", ") + key.substr(0, 64);
+        break;
+    }
+  }
+  if (!unknown.empty()) return bad("unknown member(s): %s%s", unknown);
+  if (!have_name || s.name.empty()) return base::error(base::Code::kInvalidArgument, "Name is required");
+  if (s.name.size() > kServiceNameBytesMax || !all_label_bytes(s.name)) {
+    return bad("Name \"%s\" must be 1 to 63 letters, digits, '-' or '_' (one DNS label)%s", s.name.substr(0, 80));
+  }
+  if (s.id.empty()) s.id = s.name;
+  if (s.id.size() > kServiceIdBytesMax || s.id.find('/') != std::string::npos || has_control(s.id)) {
+    return bad("ID \"%s\" must be 1 to 128 bytes without '/' or control characters%s", s.id.substr(0, 80));
+  }
+  AGENT_TRY(check_address(s.address, &s.ip));
+  return s;
+}
+
+void fill_registration(http::Json& doc, cJSON* o, const Service& s) {
+  doc.add_string(o, "ID", s.id);
+  doc.add_string(o, "Name", s.name);
+  cJSON* tags = doc.add_array(o, "Tags");
+  for (const std::string& t : s.tags) doc.add_string(tags, "", t);
+  if (!s.address.empty()) doc.add_string(o, "Address", s.address);
+  doc.add_i64(o, "Port", s.port);
+  cJSON* meta = doc.add_object(o, "Meta");
+  for (const auto& [k, v] : s.meta) doc.add_string(meta, k, v);
+}
+
+void fill_agent_service(http::Json& doc, cJSON* o, const Service& s, std::string_view datacenter) {
+  doc.add_string(o, "ID", s.id);
+  doc.add_string(o, "Service", s.name);
+  cJSON* tags = doc.add_array(o, "Tags");
+  for (const std::string& t : s.tags) doc.add_string(tags, "", t);
+  cJSON* meta = doc.add_object(o, "Meta");
+  for (const auto& [k, v] : s.meta) doc.add_string(meta, k, v);
+  doc.add_i64(o, "Port", s.port);
+  doc.add_string(o, "Address", s.address);
+  cJSON* w = doc.add_object(o, "Weights");
+  doc.add_i64(w, "Passing", 1);
+  doc.add_i64(w, "Warning", 1);
+  doc.add_bool(o, "EnableTagOverride", false);
+  doc.add_string(o, "Datacenter", datacenter);
+}
+
+}  // namespace catalog

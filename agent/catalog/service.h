@@ -1,0 +1,68 @@
+// A service registration as Consul's agent API takes it (issue 5 item 1):
+// `PUT /v1/agent/service/register` with a body like
+//   {"ID": "web-1", "Name": "web", "Tags": ["v2", "http"], "Address": "10.0.0.5", "Port": 8080,
+//    "Meta": {"version": "2.1"}}
+// and `GET /v1/agent/services` answering each as Consul's AgentService
+//   {"ID", "Service", "Tags", "Meta", "Port", "Address", "Weights", "EnableTagOverride", "Datacenter"}.
+//
+// Decoding follows Go's encoding/json, which Consul uses: member names match case-insensitively
+// ("name" is "Name"). Unlike Consul, a member Weft does not know is an error naming it, never
+// ignored; members Consul knows that change nothing here (EnableTagOverride, Weights,
+// TaggedAddresses, Kind "") are accepted. Checks ("Check", "Checks") are refused until health
+// checks exist, so a registration never silently loses one.
+//
+// Bounds and rules (each violation is kInvalidArgument naming the member):
+//   Name: 1..63 bytes of letters, digits, '-' and '_' (one DNS label, so <name>.service and
+//         _<name>._tcp answer for it);
+//   ID: 1..128 printable bytes without '/' (it is a path segment in deregister); default Name;
+//   Tags: at most 64, each 1..255 bytes, no control bytes;
+//   Address: "" (the node's address) or an IPv4/IPv6 literal;
+//   Port: 0..65535;
+//   Meta: at most 64 keys of 1..128 bytes of letters, digits, '-' and '_' (not starting with
+//         "consul-", which Consul reserves), values at most 512 bytes (Consul's limits).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/base/status.h"
+#include "agent/http/json.h"
+#include "hal/net.h"
+
+namespace catalog {
+
+inline constexpr size_t kServiceNameBytesMax = 63;
+inline constexpr size_t kServiceIdBytesMax = 128;
+inline constexpr size_t kTagsMax = 64;
+inline constexpr size_t kTagBytesMax = 255;
+inline constexpr size_t kMetaKeysMax = 64;
+inline constexpr size_t kMetaKeyBytesMax = 128;
+inline constexpr size_t kMetaValueBytesMax = 512;
+
+struct Service {
+  std::string id;
+  std::string name;
+  std::vector<std::string> tags;
+  std::string address;    // as given ("" or an IP literal)
+  hal::SockAddr ip;       // `address` parsed (family kNone when empty)
+  uint16_t port = 0;
+  std::map<std::string, std::string> meta;
+
+  bool operator==(const Service& o) const {
+    return id == o.id && name == o.name && tags == o.tags && address == o.address && port == o.port && meta == o.meta;
+  }
+};
+
+// Decodes a registration body (JSON text, at most `bytes_max` bytes). kInvalidArgument says
+// which member is wrong and why; kResourceExhausted when the body is too large.
+base::Result<Service> decode_registration(std::string_view body, size_t bytes_max);
+
+// Fills the object `o` with `s` as a registration that decode_registration reads back to `s`.
+void fill_registration(http::Json& doc, cJSON* o, const Service& s);
+// Fills the object `o` with `s` as Consul's AgentService.
+void fill_agent_service(http::Json& doc, cJSON* o, const Service& s, std::string_view datacenter);
+
+}  // namespace catalog

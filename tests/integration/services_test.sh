@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Proves services registered through Consul's agent API: PUT /v1/agent/service/register in
+# Consul's JSON shape (member names in any case, as Consul's decoder takes them), the
+# AgentService listing, the node's DNS answering <svc>.service, <tag>.<svc>.service and RFC 2782
+# SRV for them at once, bad registrations refused with the member named, deregistration (404 for
+# an unknown ID), and registrations surviving a restart of the agent (services.json).
+source "$(dirname "$0")/lib.sh"
+
+DNS_PORT=$(free_port)
+start_dev svc -node_name=svctest -dns.enabled -ports.dns="$DNS_PORT" || { fail "agent dev starts"; finish; }
+URL=http://127.0.0.1:$PORT
+
+# put PATH BODY: prints the HTTP status, then the body.
+put() { curl -sS -o "$WORK/body" -w '%{http_code}' -X PUT --data-binary "$2" "$URL$1"; echo " $(cat "$WORK/body")"; }
+
+out=$(put /v1/agent/service/register '{"ID":"web-1","Name":"web","Tags":["v2","http"],"Address":"10.1.2.3","Port":8080,"Meta":{"version":"2.1"}}')
+check "register web-1 ($out)" test "${out%% *}" = 200
+out=$(put /v1/agent/service/register '{"id":"web-2","name":"web","tags":["v1"],"port":8081}')
+check "register web-2 with lower-case member names, no address ($out)" test "${out%% *}" = 200
+out=$(put /v1/agent/service/register '{"Name":"db","Port":5432,"Weights":{"Passing":1,"Warning":1},"EnableTagOverride":false}')
+check "register db with members Weft accepts and ignores ($out)" test "${out%% *}" = 200
+
+out=$(put /v1/agent/service/register '{"Name":"x","Prot":1}')
+check "a misspelled member is refused and named ($out)" grep -q '^400 .*Prot' <<<"$out"
+out=$(put /v1/agent/service/register '{"Name":"a.b"}')
+check "a name that is not one DNS label is refused ($out)" grep -q '^400 .*Name' <<<"$out"
+out=$(put /v1/agent/service/register '{"Name":"x","Address":"web.example.com"}')
+check "a host name as Address is refused ($out)" grep -q '^400 .*Address' <<<"$out"
+out=$(put /v1/agent/service/register '{"Name":"x","Port":70000}')
+check "a port over 65535 is refused ($out)" grep -q '^400 .*Port' <<<"$out"
+out=$(put /v1/agent/service/register '{"Name":"x","Check":{"TTL":"10s"}}')
+check "a check is refused until checks exist ($out)" grep -q '^400 .*Check' <<<"$out"
+out=$(put /v1/agent/service/register 'not json')
+check "a body that is not JSON is refused ($out)" grep -q '^400' <<<"$out"
+
+list=$(curl -fsS "$URL/v1/agent/services")
+check "GET /v1/agent/services lists the three in Consul's AgentService shape" python3 -c '
+import json,sys
+d=json.loads(sys.argv[1])
+assert sorted(d)==["db","web-1","web-2"], d
+w=d["web-1"]
+assert w["ID"]=="web-1" and w["Service"]=="web" and w["Tags"]==["v2","http"] and w["Port"]==8080, w
+assert w["Address"]=="10.1.2.3" and w["Meta"]=={"version":"2.1"} and w["Datacenter"]=="dc1", w
+assert d["web-2"]["Address"]=="" and d["web-2"]["Tags"]==["v1"], d["web-2"]' "$list"
+one=$(curl -fsS "$URL/v1/agent/service/web-2")
+check "GET /v1/agent/service/web-2" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["ID"]=="web-2" and d["Port"]==8081, d' "$one"
+code=$(curl -sS -o /dev/null -w '%{http_code}' "$URL/v1/agent/service/nope")
+check "an unknown service ID is 404 ($code)" test "$code" = 404
+
+# ask NAME TYPE: "rcode ancount sorted-answers", an answer an IPv4 address or, for SRV,
+# "priority/weight/port/target".
+ask() { python3 "$(dirname "$0")/tools/dns_ask.py" --sort "$DNS_PORT" "$@" | awk '{print $1, $2, $5}'; }
+
+out=$(ask web.service.weft 1)
+check "web.service.weft A: both instances, web-2 at the node's address ($out)" test "$out" = "0 2 10.1.2.3,127.0.0.1"
+out=$(ask v2.web.service.weft 1)
+check "v2.web.service.weft A: the tagged one ($out)" test "$out" = "0 1 10.1.2.3"
+out=$(ask _web._tcp.service.weft 33)
+check "_web._tcp.service.weft SRV: both ports ($out)" grep -Eq '^0 2 1/1/8080/.+,1/1/8081/.+$' <<<"$out"
+out=$(ask db.service.weft 1)
+check "db.service.weft A ($out)" test "$out" = "0 1 127.0.0.1"
+
+out=$(put /v1/agent/service/deregister/web-1 '')
+check "deregister web-1 ($out)" test "${out%% *}" = 200
+out=$(put /v1/agent/service/deregister/web-1 '')
+check "deregistering it again is 404 ($out)" test "${out%% *}" = 404
+out=$(ask v2.web.service.weft 1)
+check "v2.web.service.weft is NXDOMAIN at once ($out)" test "$out" = "3 0 -"
+
+# A restart keeps the registrations (services.json).
+kill "$PID"
+wait "$PID" 2>/dev/null
+check "services.json holds the registrations" python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert sorted(s["ID"] for s in d)==["db","web-2"], d' "$DATA/services.json"
+"$AGENT" dev -node_name=svctest -dns.enabled -ports.dns="$DNS_PORT" -ports.http="$PORT" -ports.gossip="$GOSSIP_PORT" \
+  -ports.rpc="$(free_port)" -data_dir="$DATA" -socket_path="$SOCK" >>"$LOG" 2>&1 &
+PID=$!
+PIDS+=("$PID")
+wait_for 10 curl -fsS "$URL/v1/agent/health" >/dev/null || fail "the agent comes back"
+list=$(curl -fsS "$URL/v1/agent/services")
+check "after a restart web-2 and db are still registered" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert sorted(d)==["db","web-2"], d' "$list"
+web_answers_once() { [ "$(ask web.service.weft 1)" = "0 1 127.0.0.1" ]; }
+check "and web.service.weft answers with the one left ($(ask web.service.weft 1))" wait_for 5 web_answers_once
+finish

@@ -1,0 +1,155 @@
+// Service registrations: Consul's JSON decoded (member names in any case, the members Weft
+// ignores), every rule refused with the member named, the AgentService shape, and
+// LocalServices keeping its registrations in services.json across a reload (a corrupt file an
+// error that names it, a failed write fatal).
+#include "agent/catalog/local.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "hal/posix/posix_fs.h"
+#include "tests/unit/hal/posix/test_util.h"
+
+namespace catalog {
+namespace {
+
+constexpr size_t kMax = 128 * 1024;
+
+Service ok(const std::string& body) {
+  auto r = decode_registration(body, kMax);
+  EXPECT_TRUE(r.is_ok()) << body << ": " << r.status().to_string();
+  return r.is_ok() ? *r : Service{};
+}
+
+void refused(const std::string& body, const std::string& names) {
+  auto r = decode_registration(body, kMax);
+  ASSERT_FALSE(r.is_ok()) << body;
+  EXPECT_EQ(r.status().code(), base::Code::kInvalidArgument) << body;
+  EXPECT_NE(r.status().message().find(names), std::string::npos) << body << ": " << r.status().message();
+}
+
+TEST(CatalogService, DecodesConsulsShape) {
+  Service s = ok(R"({"ID":"web-1","Name":"web","Tags":["v2","http"],"Address":"10.1.2.3","Port":8080,
+                    "Meta":{"version":"2.1"},"EnableTagOverride":false,"Weights":{"Passing":1,"Warning":1},
+                    "TaggedAddresses":{},"Kind":""})");
+  EXPECT_EQ(s.id, "web-1");
+  EXPECT_EQ(s.name, "web");
+  EXPECT_EQ(s.tags, (std::vector<std::string>{"v2", "http"}));
+  EXPECT_EQ(s.address, "10.1.2.3");
+  EXPECT_EQ(s.ip.family, hal::AddrFamily::kIpv4);
+  EXPECT_EQ(s.ip.ip[3], 3);
+  EXPECT_EQ(s.port, 8080);
+  EXPECT_EQ(s.meta.at("version"), "2.1");
+  // Case-insensitive member names (Go's encoding/json); the ID defaults to the name; null lists.
+  s = ok(R"({"name":"db","PORT":5432,"tags":null,"meta":null,"address":"fd00::5"})");
+  EXPECT_EQ(s.id, "db");
+  EXPECT_EQ(s.port, 5432);
+  EXPECT_EQ(s.ip.family, hal::AddrFamily::kIpv6);
+  EXPECT_TRUE(s.tags.empty());
+  s = ok(R"({"Name":"a_b-9","Port":0,"Check":null})");
+  EXPECT_EQ(s.name, "a_b-9");
+}
+
+TEST(CatalogService, RefusesWithTheMemberNamed) {
+  refused(R"({"Name":"x","Prot":1,"Tgas":[]})", "unknown member(s): Prot, Tgas");
+  refused(R"({"Port":1})", "Name is required");
+  refused(R"({"Name":""})", "Name is required");
+  refused(R"({"Name":"a.b"})", "Name \"a.b\"");
+  refused(R"({"Name":")" + std::string(64, 'x') + R"("})", "Name");
+  refused(R"({"Name":7})", "Name must be a string");
+  refused(R"({"Name":"x","ID":"a/b"})", "ID \"a/b\"");
+  refused(R"({"Name":"x","ID":")" + std::string(129, 'i') + R"("})", "ID");
+  refused(R"({"Name":"x","Tags":"v1"})", "Tags must be an array");
+  refused(R"({"Name":"x","Tags":[""]})", "tag \"\"");
+  refused(R"({"Name":"x","Tags":["a\nb"]})", "tag");
+  std::string many = R"({"Name":"x","Tags":[)";
+  for (int i = 0; i < 65; ++i) many += std::string(i ? "," : "") + "\"t" + std::to_string(i) + "\"";
+  refused(many + "]}", "at most 64 tags");
+  refused(R"({"Name":"x","Address":"web.example.com"})", "Address");
+  refused(R"({"Name":"x","Address":"10.0.0.1:80"})", "Address");
+  refused(R"({"Name":"x","Address":"[::1]"})", "Address");
+  refused(R"({"Name":"x","Address":"/run/x.sock"})", "Address");
+  refused(R"({"Name":"x","Port":65536})", "Port");
+  refused(R"({"Name":"x","Port":-1})", "Port");
+  refused(R"({"Name":"x","Port":1.5})", "Port");
+  refused(R"({"Name":"x","Meta":{"consul-x":"y"}})", "reserved");
+  refused(R"({"Name":"x","Meta":{"a b":"y"}})", "Meta key");
+  refused(R"({"Name":"x","Meta":{"k":1}})", "Meta \"k\"");
+  refused(R"({"Name":"x","Meta":{"k":")" + std::string(513, 'v') + R"("}})", "512");
+  refused(R"({"Name":"x","Check":{"TTL":"10s"}})", "Check");
+  refused(R"({"Name":"x","Checks":[]})", "Checks");
+  refused(R"({"Name":"x","Kind":"connect-proxy"})", "Kind");
+  refused(R"(["x"])", "JSON object");
+  auto r = decode_registration("{", kMax);
+  EXPECT_FALSE(r.is_ok());
+  r = decode_registration(std::string(200, ' '), 100);
+  EXPECT_EQ(r.status().code(), base::Code::kResourceExhausted);
+}
+
+TEST(CatalogService, AgentServiceShape) {
+  Service s = ok(R"({"ID":"web-1","Name":"web","Port":80})");
+  http::Json doc = http::Json::object();
+  fill_agent_service(doc, doc.get(), s, "dc1");
+  ASSERT_TRUE(doc.ok());
+  EXPECT_EQ(doc.dump().value(),
+            R"({"ID":"web-1","Service":"web","Tags":[],"Meta":{},"Port":80,"Address":"",)"
+            R"("Weights":{"Passing":1,"Warning":1},"EnableTagOverride":false,"Datacenter":"dc1"})");
+}
+
+class LocalServicesTest : public ::testing::Test {
+ protected:
+  LocalServices make() {
+    return LocalServices(fs_, dir_.path(), "dc1", log_, [this] { ++fatal_; }, /*services_max=*/3);
+  }
+  hal::posix::PosixFs fs_;
+  posix_test::TempDir dir_;
+  base::Logger log_;
+  int fatal_ = 0;
+};
+
+TEST_F(LocalServicesTest, KeepsRegistrationsAcrossAReload) {
+  {
+    LocalServices l = make();
+    ASSERT_TRUE(l.load().is_ok());
+    EXPECT_TRUE(l.services().empty());
+    ASSERT_TRUE(l.put(ok(R"({"ID":"a","Name":"web","Tags":["v1"],"Address":"10.0.0.1","Port":1,"Meta":{"k":"v"}})")).is_ok());
+    ASSERT_TRUE(l.put(ok(R"({"ID":"b","Name":"web"})")).is_ok());
+    ASSERT_TRUE(l.put(ok(R"({"ID":"c","Name":"db"})")).is_ok());
+    const uint64_t v = l.version();
+    ASSERT_TRUE(l.put(ok(R"({"ID":"c","Name":"db"})")).is_ok());  // unchanged: no new version
+    EXPECT_EQ(l.version(), v);
+    // At the cap: a new ID is refused, replacing one is not.
+    EXPECT_EQ(l.put(ok(R"({"ID":"d","Name":"db"})")).code(), base::Code::kResourceExhausted);
+    ASSERT_TRUE(l.put(ok(R"({"ID":"c","Name":"db","Port":5})")).is_ok());
+    EXPECT_GT(l.version(), v);
+    ASSERT_TRUE(l.remove("b").is_ok());
+    EXPECT_EQ(l.remove("b").code(), base::Code::kNotFound);
+  }
+  LocalServices again = make();
+  ASSERT_TRUE(again.load().is_ok());
+  ASSERT_EQ(again.services().size(), 2u);
+  EXPECT_EQ(again.services().at("a"), ok(R"({"ID":"a","Name":"web","Tags":["v1"],"Address":"10.0.0.1","Port":1,"Meta":{"k":"v"}})"));
+  EXPECT_EQ(again.services().at("c").port, 5);
+  EXPECT_EQ(fatal_, 0);
+}
+
+TEST_F(LocalServicesTest, ACorruptFileIsAnErrorNamingIt) {
+  for (const char* text : {"{", "{}", R"([{"Name":"a.b"}])", R"([{"Name":"a"},{"Name":"b"},{"Name":"c"},{"Name":"d"}])"}) {
+    ASSERT_TRUE(fs_.write_file(dir_.join("services.json"), base::as_bytes(std::string_view(text)), 0600, false).is_ok());
+    LocalServices l = make();
+    base::Status st = l.load();
+    EXPECT_EQ(st.code(), base::Code::kInvalidArgument) << text;
+    EXPECT_NE(st.message().find("services.json"), std::string::npos) << st.message();
+  }
+}
+
+TEST_F(LocalServicesTest, AFailedWriteIsFatalAndChangesNothing) {
+  LocalServices l(fs_, dir_.join("no/such/dir"), "dc1", log_, [this] { ++fatal_; });
+  EXPECT_EQ(l.put(ok(R"({"Name":"web"})")).code(), base::Code::kIo);
+  EXPECT_EQ(fatal_, 1);
+  EXPECT_TRUE(l.services().empty());
+}
+
+}  // namespace
+}  // namespace catalog
