@@ -41,6 +41,7 @@ constexpr std::string_view kUsage =
     "  logs [-f] [-level L] [-n N]   recent log lines (-f: follow)\n"
     "  version                       client and agent versions\n"
     "  members [-status S] [-tag k=v]  the fleet as this node sees it\n"
+    "  services                      the services registered on this node\n"
     "  join [-replay] ADDRESS...     join the fleet through a member's gossip address\n"
     "                                (-replay: also deliver the user events fired before joining)\n"
     "  leave                         leave the fleet gracefully and stop the agent\n"
@@ -542,6 +543,52 @@ int cmd_members(Client& client, const Options& o, FILE* out, FILE* err) {
   return kExitOk;
 }
 
+// services: the services registered on this node (GET /v1/agent/services), one line each.
+int cmd_services(Client& client, const Options& o, FILE* out, FILE* err) {
+  if (!o.args.empty()) {
+    std::fprintf(err, "agentctl services: unexpected argument \"%s\"\nusage: agentctl services\n", o.args[0].c_str());
+    return kExitUsage;
+  }
+  http::ClientResponse r;
+  int rc = simple_call(client, o, "GET", "/v1/agent/services", "", err, &r);
+  if (rc != kExitOk) return rc;
+  http::Json doc = parse_body(r, err);
+  if (!doc.ok()) return kExitFailed;
+  if (o.format == Format::kJson) {
+    print_json(out, doc);
+    return kExitOk;
+  }
+  struct Row {
+    std::string id, name, addr, tags;
+  };
+  std::vector<Row> rows;
+  const cJSON* s;
+  cJSON_ArrayForEach(s, doc.get()) {
+    std::string addr = str(s, "Address");
+    addr = (addr.empty() ? "(node)" : addr.find(':') != std::string::npos ? "[" + addr + "]" : addr) + ":" +
+           std::to_string(num(s, "Port"));
+    std::string tags;
+    const cJSON* t;
+    cJSON_ArrayForEach(t, member(s, "Tags")) {
+      if (cJSON_IsString(t)) tags += (tags.empty() ? "" : ",") + std::string(t->valuestring);
+    }
+    rows.push_back(Row{str(s, "ID"), str(s, "Service"), addr, tags});
+  }
+  size_t w_id = 2, w_name = 7, w_addr = 7;
+  for (const auto& row : rows) {
+    w_id = std::max(w_id, row.id.size());
+    w_name = std::max(w_name, row.name.size());
+    w_addr = std::max(w_addr, row.addr.size());
+  }
+  std::fprintf(out, "%-*s  %-*s  %-*s  %s\n", static_cast<int>(w_id), "ID", static_cast<int>(w_name), "Service",
+               static_cast<int>(w_addr), "Address", "Tags");
+  for (const auto& row : rows) {
+    std::fprintf(out, "%-*s  %-*s  %-*s  %s\n", static_cast<int>(w_id), row.id.c_str(), static_cast<int>(w_name),
+                 row.name.c_str(), static_cast<int>(w_addr), row.addr.c_str(), row.tags.c_str());
+  }
+  return kExitOk;
+}
+
 // join [-replay] ADDRESS...: like `serf join`, the fleet's earlier user events are not delivered
 // to this node unless -replay asks for them.
 int cmd_join(Client& client, const Options& o, FILE* out, FILE* err) {
@@ -800,6 +847,7 @@ int run(hal::Env& env, const std::vector<std::string>& args, FILE* in, FILE* out
   if (o.command == "status") return cmd_status(client, o, out, err);
   if (o.command == "logs") return cmd_logs(client, o, out, err);
   if (o.command == "members") return cmd_members(client, o, out, err);
+  if (o.command == "services") return cmd_services(client, o, out, err);
   if (o.command == "join") return cmd_join(client, o, out, err);
   if (o.command == "leave") return cmd_leave(client, o, out, err);
   if (o.command == "force-leave") return cmd_force_leave(client, o, out, err);

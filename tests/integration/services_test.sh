@@ -2,8 +2,9 @@
 # Proves services registered through Consul's agent API: PUT /v1/agent/service/register in
 # Consul's JSON shape (member names in any case, as Consul's decoder takes them), the
 # AgentService listing, the node's DNS answering <svc>.service, <tag>.<svc>.service and RFC 2782
-# SRV for them at once, bad registrations refused with the member named, deregistration (404 for
-# an unknown ID), and registrations surviving a restart of the agent (services.json).
+# SRV for them at once, `agentctl services`, bad registrations refused with the member named,
+# deregistration (404 for an unknown ID), and registrations surviving a restart of the agent
+# (services.json).
 source "$(dirname "$0")/lib.sh"
 
 DNS_PORT=$(free_port)
@@ -44,6 +45,10 @@ assert w["Address"]=="10.1.2.3" and w["Meta"]=={"version":"2.1"} and w["Datacent
 assert d["web-2"]["Address"]=="" and d["web-2"]["Tags"]==["v1"], d["web-2"]' "$list"
 one=$(curl -fsS "$URL/v1/agent/service/web-2")
 check "GET /v1/agent/service/web-2" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["ID"]=="web-2" and d["Port"]==8081, d' "$one"
+table=$("$AGENTCTL" -socket "$SOCK" services)
+check "agentctl services shows each with its address and tags" bash -c '
+grep -Eq "^web-1 +web +10\.1\.2\.3:8080 +v2,http$" <<<"$1" && grep -Eq "^web-2 +web +\(node\):8081 +v1$" <<<"$1" &&
+grep -Eq "^db +db +\(node\):5432 +$" <<<"$1" && [ "$(wc -l <<<"$1")" -eq 4 ]' _ "$table"
 code=$(curl -sS -o /dev/null -w '%{http_code}' "$URL/v1/agent/service/nope")
 check "an unknown service ID is 404 ($code)" test "$code" = 404
 
