@@ -196,7 +196,7 @@ std::vector<KeySpec> build_table() {
   // 10s: a real client sends its headers at once; a slow one is holding a connection slot.
   t.push_back(key_duration({"http.header_timeout", "10s", "duration", "close an HTTP connection whose request headers take longer"}, kNsPerSec, 600 * kNsPerSec,
       [](Config& c, const Value& v) { c.http.header_timeout = base::Duration::nanos(v.i); }));
-  t.push_back(key_int({"raft.snapshot_threshold", "8192", "entries", "server: snapshot the state after this many applied entries"}, 16, 1LL << 30,
+  t.push_back(key_int({"raft.snapshot_threshold", "16384", "entries", "server: snapshot the state after this many applied entries"}, 16, 1LL << 30,
       [](Config& c, const Value& v) { c.raft.snapshot_threshold = v.i; }));
   t.push_back(key_int({"raft.trailing_logs", "1024", "entries", "server: log entries kept below a snapshot for lagging followers"}, 0, 1LL << 30,
       [](Config& c, const Value& v) { c.raft.trailing_logs = v.i; }));
