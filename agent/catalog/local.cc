@@ -18,14 +18,22 @@ http::Response json_response(int status, const http::Json& doc) {
 
 }  // namespace
 
-LocalServices::LocalServices(hal::Fs& fs, std::string data_dir, std::string datacenter, base::Logger& log,
-                             std::function<void()> on_fatal, size_t services_max)
-    : fs_(fs),
+LocalServices::LocalServices(runtime::Loop& loop, hal::Fs& fs, std::string data_dir, std::string datacenter,
+                             std::string node_name, base::Logger& log, std::function<void()> on_fatal, size_t services_max)
+    : loop_(loop),
+      fs_(fs),
       path_(std::move(data_dir) + "/services.json"),
       datacenter_(std::move(datacenter)),
+      node_name_(std::move(node_name)),
       log_(log),
       on_fatal_(std::move(on_fatal)),
       services_max_(services_max) {}
+
+LocalServices::~LocalServices() {
+  for (auto& [id, c] : checks_) {
+    if (c.timer != runtime::kNoTimer) loop_.cancel(c.timer);
+  }
+}
 
 base::Status LocalServices::load() {
   auto text = fs_.read_file(path_, kServicesFileBytesMax);
@@ -51,7 +59,14 @@ base::Status LocalServices::load() {
     std::string id = s->id;
     loaded[id] = std::move(s).value();
   }
+  std::map<std::string, std::string> owner;  // check ID -> service ID
+  for (const auto& [id, svc] : loaded) {
+    for (const CheckDef& d : svc.checks) {
+      if (!owner.emplace(d.id, id).second) return fail("services " + owner[d.id] + " and " + id + " both have the check " + d.id);
+    }
+  }
   services_ = std::move(loaded);
+  sync_checks();
   ++version_;
   if (!services_.empty()) AGENT_LOG_INFO(log_, kModule, "%zu service(s) registered, from %s", services_.size(), path_.c_str());
   return base::Status::ok();
@@ -73,6 +88,13 @@ base::Status LocalServices::put(const Service& s) {
     return base::error(base::Code::kResourceExhausted, "this node already has %zu services, the most it keeps",
                        services_.size());
   }
+  for (const CheckDef& d : s.checks) {
+    auto c = checks_.find(d.id);
+    if (c != checks_.end() && c->second.service_id != s.id) {
+      return base::error(base::Code::kAlreadyExists, "the check ID \"%s\" is service %s's", d.id.c_str(),
+                         c->second.service_id.c_str());
+    }
+  }
   std::map<std::string, Service> next = services_;
   next[s.id] = s;
   base::Status st = save(next);
@@ -83,6 +105,7 @@ base::Status LocalServices::put(const Service& s) {
   }
   AGENT_LOG_INFO(log_, kModule, "service %s (%s) %s", s.id.c_str(), s.name.c_str(), it == services_.end() ? "registered" : "updated");
   services_ = std::move(next);
+  sync_checks();
   ++version_;
   return base::Status::ok();
 }
@@ -99,8 +122,85 @@ base::Status LocalServices::remove(const std::string& id) {
   }
   AGENT_LOG_INFO(log_, kModule, "service %s deregistered", id.c_str());
   services_ = std::move(next);
+  sync_checks();
   ++version_;
   return base::Status::ok();
+}
+
+void LocalServices::sync_checks() {
+  std::map<std::string, CheckState> next;
+  for (const auto& [id, svc] : services_) {
+    for (const CheckDef& d : svc.checks) {
+      auto old = checks_.find(d.id);
+      if (old != checks_.end() && old->second.service_id == id && old->second.def.ttl_ns == d.ttl_ns) {
+        CheckState kept = std::move(old->second);
+        kept.def = d;
+        checks_.erase(old);
+        next.emplace(d.id, std::move(kept));
+        continue;
+      }
+      CheckState c;
+      c.service_id = id;
+      c.def = d;
+      c.status = d.initial;
+      auto [it, added] = next.emplace(d.id, std::move(c));
+      if (added) arm_ttl(d.id, it->second);
+    }
+  }
+  for (auto& [id, c] : checks_) {  // the ones that went
+    if (c.timer != runtime::kNoTimer) loop_.cancel(c.timer);
+  }
+  checks_ = std::move(next);
+}
+
+void LocalServices::arm_ttl(const std::string& check_id, CheckState& c) {
+  if (c.timer != runtime::kNoTimer) loop_.cancel(c.timer);
+  c.timer = runtime::kNoTimer;
+  auto t = loop_.arm_after(base::Duration::nanos(c.def.ttl_ns), [this, check_id] {
+    auto it = checks_.find(check_id);
+    if (it == checks_.end()) return;
+    it->second.timer = runtime::kNoTimer;
+    if (it->second.status != CheckStatus::kCritical) {
+      AGENT_LOG_WARN(log_, kModule, "check %s: TTL expired, now critical", check_id.c_str());
+    }
+    it->second.status = CheckStatus::kCritical;
+    it->second.output = "TTL expired";
+    ++version_;
+  });
+  if (!t.is_ok()) {
+    // No timer to expire it: it cannot be trusted to be passing.
+    c.status = CheckStatus::kCritical;
+    c.output = "cannot arm the TTL timer: " + t.status().message();
+    return;
+  }
+  c.timer = *t;
+}
+
+base::Status LocalServices::set_check(const std::string& check_id, CheckStatus status, std::string_view output) {
+  auto it = checks_.find(check_id);
+  if (it == checks_.end()) return base::error(base::Code::kNotFound, "Unknown check ID \"%s\"", check_id.c_str());
+  CheckState& c = it->second;
+  if (c.status != status) {
+    AGENT_LOG_INFO(log_, kModule, "check %s: %s -> %s", check_id.c_str(), std::string(check_status_name(c.status)).c_str(),
+                   std::string(check_status_name(status)).c_str());
+  }
+  c.status = status;
+  c.output.assign(output.substr(0, kCheckOutputBytesMax));
+  arm_ttl(check_id, c);
+  ++version_;
+  return base::Status::ok();
+}
+
+CheckStatus LocalServices::service_health(const std::string& service_id) const {
+  CheckStatus worst = CheckStatus::kPassing;
+  auto svc = services_.find(service_id);
+  if (svc == services_.end()) return worst;
+  for (const CheckDef& d : svc->second.checks) {
+    auto c = checks_.find(d.id);
+    const CheckStatus s = c == checks_.end() ? CheckStatus::kCritical : c->second.status;
+    if (static_cast<int>(s) > static_cast<int>(worst)) worst = s;
+  }
+  return worst;
 }
 
 void LocalServices::add_routes(http::Router& router) {
@@ -111,6 +211,11 @@ void LocalServices::add_routes(http::Router& router) {
   router.add_prefix("PUT", "/v1/agent/service/deregister/", bind(&LocalServices::handle_deregister));
   router.add("GET", "/v1/agent/services", bind(&LocalServices::handle_list));
   router.add_prefix("GET", "/v1/agent/service/", bind(&LocalServices::handle_one));
+  router.add("GET", "/v1/agent/checks", bind(&LocalServices::handle_checks));
+  router.add_prefix("PUT", "/v1/agent/check/pass/", bind(&LocalServices::handle_ttl));
+  router.add_prefix("PUT", "/v1/agent/check/warn/", bind(&LocalServices::handle_ttl));
+  router.add_prefix("PUT", "/v1/agent/check/fail/", bind(&LocalServices::handle_ttl));
+  router.add_prefix("PUT", "/v1/agent/check/update/", bind(&LocalServices::handle_update));
 }
 
 void LocalServices::handle_register(http::Request& req, http::Responder resp) {
@@ -122,7 +227,8 @@ void LocalServices::handle_register(http::Request& req, http::Responder resp) {
   }
   base::Status st = put(*s);
   if (!st.is_ok()) {
-    resp.send(http::Response::error(st.code() == base::Code::kResourceExhausted ? 429 : 500, st.message()));
+    const int status = st.code() == base::Code::kResourceExhausted ? 429 : st.code() == base::Code::kAlreadyExists ? 400 : 500;
+    resp.send(http::Response::error(status, st.message()));
     return;
   }
   resp.send(http::Response::text(200, ""));
@@ -154,6 +260,65 @@ void LocalServices::handle_one(http::Request& req, http::Responder resp) {
   http::Json doc = http::Json::object();
   fill_agent_service(doc, doc.get(), it->second, datacenter_);
   resp.send(json_response(200, doc));
+}
+
+void LocalServices::handle_checks(http::Request&, http::Responder resp) {
+  http::Json doc = http::Json::object();
+  for (const auto& [id, c] : checks_) {
+    cJSON* o = doc.add_object(doc.get(), id);
+    const Service& svc = services_.at(c.service_id);
+    doc.add_string(o, "Node", node_name_);
+    doc.add_string(o, "CheckID", id);
+    doc.add_string(o, "Name", c.def.name);
+    doc.add_string(o, "Status", check_status_name(c.status));
+    doc.add_string(o, "Notes", c.def.notes);
+    doc.add_string(o, "Output", c.output);
+    doc.add_string(o, "ServiceID", svc.id);
+    doc.add_string(o, "ServiceName", svc.name);
+    cJSON* tags = doc.add_array(o, "ServiceTags");
+    for (const std::string& t : svc.tags) doc.add_string(tags, "", t);
+    doc.add_string(o, "Type", "ttl");
+    doc.add_string(o, "Interval", "");
+    doc.add_string(o, "Timeout", "");
+    doc.add_i64(o, "ExposedPort", 0);
+    doc.add_object(o, "Definition");
+    doc.add_i64(o, "CreateIndex", 0);
+    doc.add_i64(o, "ModifyIndex", 0);
+  }
+  resp.send(json_response(200, doc));
+}
+
+void LocalServices::handle_ttl(http::Request& req, http::Responder resp) {
+  // /v1/agent/check/<pass|warn|fail>/<id>: the verb is the path segment before the ID.
+  const std::string_view path = req.path;
+  const std::string id(req.path_rest());
+  const std::string_view verb = path.substr(std::string_view("/v1/agent/check/").size(), 4);
+  const CheckStatus status = verb == "pass" ? CheckStatus::kPassing : verb == "warn" ? CheckStatus::kWarning : CheckStatus::kCritical;
+  const std::string* note = req.query_value("note");
+  base::Status st = set_check(id, status, note != nullptr ? *note : "");
+  if (!st.is_ok()) {
+    resp.send(http::Response::error(404, st.message()));
+    return;
+  }
+  resp.send(http::Response::text(200, ""));
+}
+
+void LocalServices::handle_update(http::Request& req, http::Responder resp) {
+  const std::string id(req.path_rest());
+  auto doc = http::Json::parse(req.body, kCheckOutputBytesMax + 1024);
+  std::string status_text, output;
+  CheckStatus status = CheckStatus::kCritical;
+  if (!doc.is_ok() || !http::json_get_string(doc->get(), "Status", &status_text) || !parse_check_status(status_text, &status)) {
+    resp.send(http::Response::error(400, "want a body {\"Status\": \"passing|warning|critical\", \"Output\": \"...\"}"));
+    return;
+  }
+  http::json_get_string(doc->get(), "Output", &output);
+  base::Status st = set_check(id, status, output);
+  if (!st.is_ok()) {
+    resp.send(http::Response::error(404, st.message()));
+    return;
+  }
+  resp.send(http::Response::text(200, ""));
 }
 
 }  // namespace catalog

@@ -8,6 +8,18 @@
 //   PUT /v1/agent/service/deregister/<id>      404 "Unknown service ID" if none
 //   GET /v1/agent/services                     {"<id>": AgentService, ...}
 //   GET /v1/agent/service/<id>                 AgentService, or 404
+//   GET /v1/agent/checks                       {"<check id>": HealthCheck, ...}
+//   PUT /v1/agent/check/pass|warn|fail/<id>[?note=TEXT]   a TTL check's status, its output TEXT
+//   PUT /v1/agent/check/update/<id>            body {"Status": "passing", "Output": "..."}
+//
+// Checks (TTL only, yet): each registered service's checks start with their definition's Status
+// (critical by default, as Consul). A TTL check whose status was not set for its TTL turns
+// critical with the output "TTL expired". A check ID is unique on the node: a registration whose
+// check ID another service's check holds is refused. Re-registering a service keeps the status
+// of each check it still has (same ID and TTL). An instance is critical if any of its checks is,
+// else warning if any is, else passing; the DNS server leaves critical ones out. Statuses are
+// not persisted: after a restart every check starts from its definition's Status again.
+// Output is kept up to kCheckOutputBytesMax bytes (Consul's default, 4 KiB).
 //
 // Durability: registrations survive a restart, as Consul's do: each change rewrites
 // <data_dir>/services.json (a JSON array of registrations, written durably in one rename)
@@ -28,46 +40,75 @@
 #include "agent/base/log.h"
 #include "agent/catalog/service.h"
 #include "agent/http/router.h"
+#include "agent/runtime/loop.h"
 #include "hal/fs.h"
 
 namespace catalog {
 
 inline constexpr size_t kServicesMaxDefault = 512;
 inline constexpr size_t kServicesFileBytesMax = 8u << 20;
+inline constexpr size_t kCheckOutputBytesMax = 4096;
+
+struct CheckState {
+  std::string service_id;
+  CheckDef def;
+  CheckStatus status = CheckStatus::kCritical;
+  std::string output;
+  runtime::TimerId timer = runtime::kNoTimer;  // the TTL's expiry
+};
 
 class LocalServices {
  public:
   // `on_fatal` runs after a failed write of the file (the agent stops).
-  LocalServices(hal::Fs& fs, std::string data_dir, std::string datacenter, base::Logger& log,
-                std::function<void()> on_fatal, size_t services_max = kServicesMaxDefault);
+  LocalServices(runtime::Loop& loop, hal::Fs& fs, std::string data_dir, std::string datacenter, std::string node_name,
+                base::Logger& log, std::function<void()> on_fatal, size_t services_max = kServicesMaxDefault);
+  ~LocalServices();
+  LocalServices(const LocalServices&) = delete;
+  LocalServices& operator=(const LocalServices&) = delete;
 
   // Reads <data_dir>/services.json if it exists.
   [[nodiscard]] base::Status load();
   void add_routes(http::Router& router);
 
-  // Registers or replaces `s`; kResourceExhausted past services_max, kIo if the file write failed.
+  // Registers or replaces `s`; kResourceExhausted past services_max, kAlreadyExists when another
+  // service holds one of its check IDs, kIo if the file write failed.
   [[nodiscard]] base::Status put(const Service& s);
+  // Sets a TTL check's status and output (restarting its TTL); kNotFound if no such check.
+  [[nodiscard]] base::Status set_check(const std::string& check_id, CheckStatus status, std::string_view output);
+  const std::map<std::string, CheckState>& checks() const { return checks_; }
+  // The instance's health from its checks (passing with none).
+  CheckStatus service_health(const std::string& service_id) const;
   // kNotFound if no such ID.
   [[nodiscard]] base::Status remove(const std::string& id);
 
   const std::map<std::string, Service>& services() const { return services_; }
-  // Bumped by every change, so a reader (the DNS view) knows when to rebuild.
+  // Bumped by every change, a check's status included, so a reader (the DNS view) knows when to
+  // rebuild.
   uint64_t version() const { return version_; }
 
  private:
   base::Status save(const std::map<std::string, Service>& next);
+  // Makes checks_ follow services_ (new checks at their initial status, kept ones unchanged).
+  void sync_checks();
+  void arm_ttl(const std::string& check_id, CheckState& c);
+  void handle_checks(http::Request& req, http::Responder resp);
+  void handle_ttl(http::Request& req, http::Responder resp);
+  void handle_update(http::Request& req, http::Responder resp);
   void handle_register(http::Request& req, http::Responder resp);
   void handle_deregister(http::Request& req, http::Responder resp);
   void handle_list(http::Request& req, http::Responder resp);
   void handle_one(http::Request& req, http::Responder resp);
 
+  runtime::Loop& loop_;
   hal::Fs& fs_;
   std::string path_;
   std::string datacenter_;
+  std::string node_name_;
   base::Logger& log_;
   std::function<void()> on_fatal_;
   size_t services_max_;
   std::map<std::string, Service> services_;  // by ID
+  std::map<std::string, CheckState> checks_;  // by check ID
   uint64_t version_ = 0;
 };
 

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <strings.h>
 
+#include "agent/config/parse.h"
+
 namespace catalog {
 namespace {
 
@@ -69,7 +71,84 @@ base::Status check_address(const std::string& text, hal::SockAddr* out) {
   return base::Status::ok();
 }
 
+// One check definition (service.h).
+base::Status decode_check(const cJSON* c, CheckDef* out) {
+  if (!cJSON_IsObject(c)) return bad("a check must be a JSON object%s", "");
+  static const char* const kOtherKinds[] = {
+      "HTTP", "TCP", "UDP", "Args", "ScriptArgs", "GRPC", "GRPCUseTLS", "H2PING", "H2PingUseTLS", "Interval",
+      "Timeout", "Method", "Header", "Body", "TLSSkipVerify", "TLSServerName", "DockerContainerID", "Shell",
+      "AliasNode", "AliasService", "OSService", "DeregisterCriticalServiceAfter", "SuccessBeforePassing",
+      "FailuresBeforeWarning", "FailuresBeforeCritical", "OutputMaxSize", "DisableRedirects"};
+  bool have_ttl = false;
+  std::string unknown;
+  const cJSON* m = nullptr;
+  cJSON_ArrayForEach(m, c) {
+    const std::string key = m->string != nullptr ? m->string : "";
+    auto text = [&](std::string* to, size_t max) -> base::Status {
+      if (!cJSON_IsString(m)) return bad("check %s must be a string%s", key);
+      *to = m->valuestring;
+      if (to->size() > max || has_control(*to)) return bad("check %s is too long or has control characters%s", key);
+      return base::Status::ok();
+    };
+    if (strcasecmp(key.c_str(), "CheckID") == 0 || strcasecmp(key.c_str(), "ID") == 0) {
+      AGENT_TRY(text(&out->id, kCheckIdBytesMax));
+    } else if (strcasecmp(key.c_str(), "Name") == 0) {
+      AGENT_TRY(text(&out->name, kCheckTextBytesMax));
+    } else if (strcasecmp(key.c_str(), "Notes") == 0) {
+      AGENT_TRY(text(&out->notes, kCheckTextBytesMax));
+    } else if (strcasecmp(key.c_str(), "Status") == 0) {
+      std::string st;
+      AGENT_TRY(text(&st, 16));
+      if (!st.empty() && !parse_check_status(st, &out->initial)) {
+        return bad("check Status \"%s\": want passing, warning or critical%s", st);
+      }
+    } else if (strcasecmp(key.c_str(), "TTL") == 0) {
+      std::string ttl;
+      AGENT_TRY(text(&ttl, 32));
+      if (!config::parse_duration(ttl, &out->ttl_ns) || out->ttl_ns < 100'000'000 || out->ttl_ns > 86400'000'000'000) {
+        return bad("check TTL \"%s\": want a duration from 100ms to 24h, like \"10s\"%s", ttl);
+      }
+      have_ttl = true;
+    } else {
+      bool other = false;
+      for (const char* k : kOtherKinds) other = other || strcasecmp(key.c_str(), k) == 0;
+      if (other && !cJSON_IsNull(m) && !(cJSON_IsString(m) && m->valuestring[0] == '\0') && !cJSON_IsFalse(m)) {
+        return bad("check %s: only TTL checks are supported yet%s", key);
+      }
+      if (!other) unknown += (unknown.empty() ? "" : ", ") + key.substr(0, 64);
+    }
+  }
+  if (!unknown.empty()) return bad("check: unknown member(s): %s%s", unknown);
+  if (!have_ttl) return bad("a check needs a TTL (only TTL checks are supported yet)%s", "");
+  if (has_control(out->id) || out->id.find('/') != std::string::npos) {
+    return bad("CheckID \"%s\" must have no '/' or control characters%s", out->id.substr(0, 80));
+  }
+  return base::Status::ok();
+}
+
 }  // namespace
+
+std::string_view check_status_name(CheckStatus s) {
+  switch (s) {
+    case CheckStatus::kPassing:
+      return "passing";
+    case CheckStatus::kWarning:
+      return "warning";
+    case CheckStatus::kCritical:
+      break;
+  }
+  return "critical";
+}
+
+bool parse_check_status(std::string_view text, CheckStatus* out) {
+  for (CheckStatus s : {CheckStatus::kPassing, CheckStatus::kWarning, CheckStatus::kCritical}) {
+    if (text == check_status_name(s)) {
+      *out = s;
+      return true;
+    }
+  }
+  return false;
+}
 
 base::Result<Service> decode_registration(std::string_view body, size_t bytes_max) {
   AGENT_ASSIGN_OR_RETURN(http::Json doc, http::Json::parse(body, bytes_max));
@@ -141,9 +220,18 @@ base::Result<Service> decode_registration(std::string_view body, size_t bytes_ma
           return bad("%s: only plain services are supported (Kind \"\")%s", key);
         }
         break;
-      case Member::kChecks:
+      case Member::kChecks: {
         if (cJSON_IsNull(item)) break;
-        return bad("%s: health checks are not supported yet; register the service without them%s", key);
+        const bool list = cJSON_IsArray(item);
+        const cJSON* c = list ? item->child : item;
+        for (; c != nullptr; c = list ? c->next : nullptr) {
+          if (s.checks.size() == kChecksMax) return bad("at most 8 checks per service%s%s", "");
+          CheckDef d;
+          AGENT_TRY(decode_check(c, &d));
+          s.checks.push_back(std::move(d));
+        }
+        break;
+      }
       case Member::kUnknown:
         unknown += (unknown.empty() ? "" : ", ") + key.substr(0, 64);
         break;
@@ -159,10 +247,29 @@ base::Result<Service> decode_registration(std::string_view body, size_t bytes_ma
     return bad("ID \"%s\" must be 1 to 128 bytes without '/' or control characters%s", s.id.substr(0, 80));
   }
   AGENT_TRY(check_address(s.address, &s.ip));
+  for (size_t i = 0; i < s.checks.size(); ++i) {
+    CheckDef& d = s.checks[i];
+    if (d.id.empty()) d.id = "service:" + s.id + (s.checks.size() > 1 ? ":" + std::to_string(i + 1) : "");
+    if (d.name.empty()) d.name = "Service '" + s.name + "' check";
+    for (size_t j = 0; j < i; ++j) {
+      if (s.checks[j].id == d.id) return bad("two checks have the CheckID \"%s\"%s", d.id);
+    }
+  }
   return s;
 }
 
 void fill_registration(http::Json& doc, cJSON* o, const Service& s) {
+  if (!s.checks.empty()) {
+    cJSON* checks = doc.add_array(o, "Checks");
+    for (const CheckDef& d : s.checks) {
+      cJSON* c = doc.add_object(checks, "");
+      doc.add_string(c, "CheckID", d.id);
+      doc.add_string(c, "Name", d.name);
+      if (!d.notes.empty()) doc.add_string(c, "Notes", d.notes);
+      doc.add_string(c, "TTL", config::format_duration(d.ttl_ns));
+      doc.add_string(c, "Status", check_status_name(d.initial));
+    }
+  }
   doc.add_string(o, "ID", s.id);
   doc.add_string(o, "Name", s.name);
   cJSON* tags = doc.add_array(o, "Tags");

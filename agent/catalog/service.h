@@ -8,8 +8,14 @@
 // Decoding follows Go's encoding/json, which Consul uses: member names match case-insensitively
 // ("name" is "Name"). Unlike Consul, a member Weft does not know is an error naming it, never
 // ignored; members Consul knows that change nothing here (EnableTagOverride, Weights,
-// TaggedAddresses, Kind "") are accepted. Checks ("Check", "Checks") are refused until health
-// checks exist, so a registration never silently loses one.
+// TaggedAddresses, Kind "") are accepted.
+//
+// Checks: "Check" (one) or "Checks" (a list, at most kChecksMax), each
+//   {"CheckID" or "ID", "Name", "TTL": "10s", "Notes", "Status": "passing|warning|critical"}.
+// Only TTL checks exist yet: a check with HTTP, TCP, Args/ScriptArgs, GRPC, Interval or any other
+// kind's member is refused naming it ("not supported yet"), so a registration never silently
+// loses a check. Defaults as Consul's: CheckID "service:<service ID>" (":<n>" appended, from 1,
+// when there are several), Name "Service '<name>' check", Status critical. TTL 100ms..24h.
 //
 // Bounds and rules (each violation is kInvalidArgument naming the member):
 //   Name: 1..63 bytes of letters, digits, '-' and '_' (one DNS label, so <name>.service and
@@ -41,6 +47,22 @@ inline constexpr size_t kTagBytesMax = 255;
 inline constexpr size_t kMetaKeysMax = 64;
 inline constexpr size_t kMetaKeyBytesMax = 128;
 inline constexpr size_t kMetaValueBytesMax = 512;
+inline constexpr size_t kChecksMax = 8;
+inline constexpr size_t kCheckIdBytesMax = 192;
+inline constexpr size_t kCheckTextBytesMax = 1024;  // Name, Notes
+
+enum class CheckStatus : uint8_t { kPassing, kWarning, kCritical };
+std::string_view check_status_name(CheckStatus s);  // "passing", "warning", "critical"
+bool parse_check_status(std::string_view text, CheckStatus* out);
+
+struct CheckDef {
+  std::string id;
+  std::string name;
+  std::string notes;
+  int64_t ttl_ns = 0;
+  CheckStatus initial = CheckStatus::kCritical;
+  bool operator==(const CheckDef& o) const = default;
+};
 
 struct Service {
   std::string id;
@@ -50,9 +72,11 @@ struct Service {
   hal::SockAddr ip;       // `address` parsed (family kNone when empty)
   uint16_t port = 0;
   std::map<std::string, std::string> meta;
+  std::vector<CheckDef> checks;
 
   bool operator==(const Service& o) const {
-    return id == o.id && name == o.name && tags == o.tags && address == o.address && port == o.port && meta == o.meta;
+    return id == o.id && name == o.name && tags == o.tags && address == o.address && port == o.port && meta == o.meta &&
+           checks == o.checks;
   }
 };
 

@@ -164,7 +164,7 @@ base::Status Agent::start() {
   } else {
     AGENT_TRY(start_forwarder());
   }
-  services_ = std::make_unique<catalog::LocalServices>(*env_.fs, config_.data_dir, config_.datacenter, log_, [this] {
+  services_ = std::make_unique<catalog::LocalServices>(loop_, *env_.fs, config_.data_dir, config_.datacenter, config_.node_name, log_, [this] {
     fatal_ = base::error(base::Code::kIo, "cannot persist the registered services");
     loop_.stop();
   });
@@ -652,6 +652,17 @@ dns::View Agent::dns_view() {
           continue;  // no address to give (this node is not in its own member list yet)
         }
         in.port = svc.port;
+        switch (services_->service_health(id)) {
+          case catalog::CheckStatus::kPassing:
+            in.health = dns::Health::kPassing;
+            break;
+          case catalog::CheckStatus::kWarning:
+            in.health = dns::Health::kWarning;
+            break;
+          case catalog::CheckStatus::kCritical:
+            in.health = dns::Health::kCritical;
+            break;
+        }
         const size_t first = dns_instance_tags_.size();
         for (const std::string& tag : svc.tags) dns_instance_tags_.push_back(tag);
         in.tags = std::span<const std::string_view>(dns_instance_tags_.data() + first, svc.tags.size());

@@ -2,7 +2,8 @@
 # Proves services registered through Consul's agent API: PUT /v1/agent/service/register in
 # Consul's JSON shape (member names in any case, as Consul's decoder takes them), the
 # AgentService listing, the node's DNS answering <svc>.service, <tag>.<svc>.service and RFC 2782
-# SRV for them at once, `agentctl services`, bad registrations refused with the member named,
+# SRV for them at once, `agentctl services`, a TTL check (critical instances out of DNS, pass,
+# update, expiry), bad registrations refused with the member named,
 # deregistration (404 for an unknown ID), and registrations surviving a restart of the agent
 # (services.json).
 source "$(dirname "$0")/lib.sh"
@@ -29,8 +30,8 @@ out=$(put /v1/agent/service/register '{"Name":"x","Address":"web.example.com"}')
 check "a host name as Address is refused ($out)" grep -q '^400 .*Address' <<<"$out"
 out=$(put /v1/agent/service/register '{"Name":"x","Port":70000}')
 check "a port over 65535 is refused ($out)" grep -q '^400 .*Port' <<<"$out"
-out=$(put /v1/agent/service/register '{"Name":"x","Check":{"TTL":"10s"}}')
-check "a check is refused until checks exist ($out)" grep -q '^400 .*Check' <<<"$out"
+out=$(put /v1/agent/service/register '{"Name":"x","Check":{"HTTP":"http://127.0.0.1/","Interval":"10s"}}')
+check "an HTTP check is refused until HTTP checks exist ($out)" grep -q '^400 .*HTTP' <<<"$out"
 out=$(put /v1/agent/service/register 'not json')
 check "a body that is not JSON is refused ($out)" grep -q '^400' <<<"$out"
 
@@ -64,6 +65,34 @@ out=$(ask _web._tcp.service.weft 33)
 check "_web._tcp.service.weft SRV: both ports ($out)" grep -Eq '^0 2 1/1/8080/.+,1/1/8081/.+$' <<<"$out"
 out=$(ask db.service.weft 1)
 check "db.service.weft A ($out)" test "$out" = "0 1 127.0.0.1"
+
+# A TTL check: critical at first (out of DNS), in once passed, out again when its TTL runs out.
+out=$(put /v1/agent/service/register '{"ID":"api-1","Name":"api","Port":9000,"Check":{"TTL":"2s"}}')
+check "register api-1 with a 2 s TTL check ($out)" test "${out%% *}" = 200
+out=$(ask api.service.weft 1)
+check "api.service.weft leaves out the critical instance ($out)" test "$out" = "3 0 -"
+checks=$(curl -fsS "$URL/v1/agent/checks")
+check "GET /v1/agent/checks shows service:api-1 critical, in Consul's shape" python3 -c '
+import json,sys
+c=json.loads(sys.argv[1])["service:api-1"]
+assert c["Status"]=="critical" and c["ServiceID"]=="api-1" and c["ServiceName"]=="api" and c["Type"]=="ttl", c
+assert c["Node"]=="svctest" and c["Name"]=="Service '"'"'api'"'"' check", c' "$checks"
+out=$(put "/v1/agent/check/pass/service:api-1?note=all%20good" '')
+check "PUT /v1/agent/check/pass/service:api-1 ($out)" test "${out%% *}" = 200
+out=$(ask api.service.weft 1)
+check "api.service.weft answers once the check passes ($out)" test "$out" = "0 1 127.0.0.1"
+check "its output is the note" python3 -c 'import json,sys; c=json.loads(sys.argv[1])["service:api-1"]; assert c["Status"]=="passing" and c["Output"]=="all good", c' "$(curl -fsS "$URL/v1/agent/checks")"
+out=$(put /v1/agent/check/update/service:api-1 '{"Status":"warning","Output":"slow"}')
+check "PUT /v1/agent/check/update: warning ($out)" test "${out%% *}" = 200
+out=$(ask api.service.weft 1)
+check "a warning instance still answers ($out)" test "$out" = "0 1 127.0.0.1"
+out=$(put /v1/agent/check/pass/nosuchcheck '')
+check "an unknown check is 404 ($out)" test "${out%% *}" = 404
+api_gone() { [ "$(ask api.service.weft 1)" = "3 0 -" ]; }
+check "after the 2 s TTL with no update it is critical and out of DNS" wait_for 6 api_gone
+check "with the output TTL expired" python3 -c 'import json,sys; c=json.loads(sys.argv[1])["service:api-1"]; assert c["Status"]=="critical" and c["Output"]=="TTL expired", c' "$(curl -fsS "$URL/v1/agent/checks")"
+out=$(put /v1/agent/service/deregister/api-1 '')
+check "deregister api-1 ($out)" test "${out%% *}" = 200
 
 out=$(put /v1/agent/service/deregister/web-1 '')
 check "deregister web-1 ($out)" test "${out%% *}" = 200

@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "hal/posix/posix_env.h"
 #include "hal/posix/posix_fs.h"
 #include "tests/unit/hal/posix/test_util.h"
 
@@ -49,6 +50,21 @@ TEST(CatalogService, DecodesConsulsShape) {
   EXPECT_TRUE(s.tags.empty());
   s = ok(R"({"Name":"a_b-9","Port":0,"Check":null})");
   EXPECT_EQ(s.name, "a_b-9");
+  EXPECT_TRUE(s.checks.empty());
+  // Checks, with Consul's defaults; members of other kinds that are empty are accepted.
+  s = ok(R"({"ID":"w1","Name":"web","Check":{"TTL":"30s","HTTP":"","Interval":null}})");
+  ASSERT_EQ(s.checks.size(), 1u);
+  EXPECT_EQ(s.checks[0].id, "service:w1");
+  EXPECT_EQ(s.checks[0].name, "Service 'web' check");
+  EXPECT_EQ(s.checks[0].ttl_ns, 30'000'000'000);
+  EXPECT_EQ(s.checks[0].initial, CheckStatus::kCritical);
+  s = ok(R"({"ID":"w1","Name":"web","Checks":[{"TTL":"1s"},{"ttl":"1m30s","checkid":"mine","status":"passing","notes":"n"}]})");
+  ASSERT_EQ(s.checks.size(), 2u);
+  EXPECT_EQ(s.checks[0].id, "service:w1:1");
+  EXPECT_EQ(s.checks[1].id, "mine");
+  EXPECT_EQ(s.checks[1].ttl_ns, 90'000'000'000);
+  EXPECT_EQ(s.checks[1].initial, CheckStatus::kPassing);
+  EXPECT_EQ(s.checks[1].notes, "n");
 }
 
 TEST(CatalogService, RefusesWithTheMemberNamed) {
@@ -77,8 +93,16 @@ TEST(CatalogService, RefusesWithTheMemberNamed) {
   refused(R"({"Name":"x","Meta":{"a b":"y"}})", "Meta key");
   refused(R"({"Name":"x","Meta":{"k":1}})", "Meta \"k\"");
   refused(R"({"Name":"x","Meta":{"k":")" + std::string(513, 'v') + R"("}})", "512");
-  refused(R"({"Name":"x","Check":{"TTL":"10s"}})", "Check");
-  refused(R"({"Name":"x","Checks":[]})", "Checks");
+  refused(R"({"Name":"x","Check":{"HTTP":"http://x/","Interval":"10s"}})", "only TTL checks");
+  refused(R"({"Name":"x","Check":{"Name":"c"}})", "needs a TTL");
+  refused(R"({"Name":"x","Check":{"TTL":"10"}})", "TTL \"10\"");
+  refused(R"({"Name":"x","Check":{"TTL":"50ms"}})", "TTL");
+  refused(R"({"Name":"x","Check":{"TTL":"25h"}})", "TTL");
+  refused(R"({"Name":"x","Check":{"TTL":"1s","Status":"ok"}})", "Status \"ok\"");
+  refused(R"({"Name":"x","Check":{"TTL":"1s","Intervall":"1s"}})", "unknown member(s): Intervall");
+  refused(R"({"Name":"x","Check":{"TTL":"1s","CheckID":"a/b"}})", "CheckID");
+  refused(R"({"Name":"x","Checks":[{"TTL":"1s","ID":"c"},{"TTL":"2s","ID":"c"}]})", "two checks");
+  refused(R"({"Name":"x","Checks":[1]})", "JSON object");
   refused(R"({"Name":"x","Kind":"connect-proxy"})", "Kind");
   refused(R"(["x"])", "JSON object");
   auto r = decode_registration("{", kMax);
@@ -99,9 +123,13 @@ TEST(CatalogService, AgentServiceShape) {
 
 class LocalServicesTest : public ::testing::Test {
  protected:
-  LocalServices make() {
-    return LocalServices(fs_, dir_.path(), "dc1", log_, [this] { ++fatal_; }, /*services_max=*/3);
+  LocalServicesTest() : loop_(env_.clock(), env_.poller()) {}
+  std::unique_ptr<LocalServices> make(const std::string& dir = "") {
+    return std::make_unique<LocalServices>(loop_, fs_, dir.empty() ? dir_.path() : dir, "dc1", "n1", log_,
+                                           [this] { ++fatal_; }, /*services_max=*/3);
   }
+  hal::posix::PosixEnv env_;
+  runtime::Loop loop_;
   hal::posix::PosixFs fs_;
   posix_test::TempDir dir_;
   base::Logger log_;
@@ -110,7 +138,8 @@ class LocalServicesTest : public ::testing::Test {
 
 TEST_F(LocalServicesTest, KeepsRegistrationsAcrossAReload) {
   {
-    LocalServices l = make();
+    auto lp = make();
+    LocalServices& l = *lp;
     ASSERT_TRUE(l.load().is_ok());
     EXPECT_TRUE(l.services().empty());
     ASSERT_TRUE(l.put(ok(R"({"ID":"a","Name":"web","Tags":["v1"],"Address":"10.0.0.1","Port":1,"Meta":{"k":"v"}})")).is_ok());
@@ -126,7 +155,8 @@ TEST_F(LocalServicesTest, KeepsRegistrationsAcrossAReload) {
     ASSERT_TRUE(l.remove("b").is_ok());
     EXPECT_EQ(l.remove("b").code(), base::Code::kNotFound);
   }
-  LocalServices again = make();
+  auto again_p = make();
+  LocalServices& again = *again_p;
   ASSERT_TRUE(again.load().is_ok());
   ASSERT_EQ(again.services().size(), 2u);
   EXPECT_EQ(again.services().at("a"), ok(R"({"ID":"a","Name":"web","Tags":["v1"],"Address":"10.0.0.1","Port":1,"Meta":{"k":"v"}})"));
@@ -137,18 +167,58 @@ TEST_F(LocalServicesTest, KeepsRegistrationsAcrossAReload) {
 TEST_F(LocalServicesTest, ACorruptFileIsAnErrorNamingIt) {
   for (const char* text : {"{", "{}", R"([{"Name":"a.b"}])", R"([{"Name":"a"},{"Name":"b"},{"Name":"c"},{"Name":"d"}])"}) {
     ASSERT_TRUE(fs_.write_file(dir_.join("services.json"), base::as_bytes(std::string_view(text)), 0600, false).is_ok());
-    LocalServices l = make();
-    base::Status st = l.load();
+    base::Status st = make()->load();
     EXPECT_EQ(st.code(), base::Code::kInvalidArgument) << text;
     EXPECT_NE(st.message().find("services.json"), std::string::npos) << st.message();
   }
 }
 
 TEST_F(LocalServicesTest, AFailedWriteIsFatalAndChangesNothing) {
-  LocalServices l(fs_, dir_.join("no/such/dir"), "dc1", log_, [this] { ++fatal_; });
-  EXPECT_EQ(l.put(ok(R"({"Name":"web"})")).code(), base::Code::kIo);
+  auto l = make(dir_.join("no/such/dir"));
+  EXPECT_EQ(l->put(ok(R"({"Name":"web"})")).code(), base::Code::kIo);
   EXPECT_EQ(fatal_, 1);
-  EXPECT_TRUE(l.services().empty());
+  EXPECT_TRUE(l->services().empty());
+}
+
+// TTL checks: the initial status, pass/warn/fail through set_check, expiry to critical after the
+// TTL with nothing set, the instance's health the worst of its checks, a check ID unique on the
+// node, and re-registration keeping a kept check's status.
+TEST_F(LocalServicesTest, TtlChecks) {
+  auto l = make();
+  ASSERT_TRUE(l->load().is_ok());
+  ASSERT_TRUE(l->put(ok(R"({"ID":"w1","Name":"web","Checks":[{"CheckID":"a","TTL":"200ms"},{"CheckID":"b","TTL":"1h","Status":"passing"}]})")).is_ok());
+  EXPECT_EQ(l->checks().at("a").status, CheckStatus::kCritical);
+  EXPECT_EQ(l->checks().at("b").status, CheckStatus::kPassing);
+  EXPECT_EQ(l->service_health("w1"), CheckStatus::kCritical);
+  ASSERT_TRUE(l->set_check("a", CheckStatus::kWarning, "slow").is_ok());
+  EXPECT_EQ(l->service_health("w1"), CheckStatus::kWarning);
+  ASSERT_TRUE(l->set_check("a", CheckStatus::kPassing, std::string(5000, 'o')).is_ok());
+  EXPECT_EQ(l->checks().at("a").output.size(), kCheckOutputBytesMax);
+  EXPECT_EQ(l->service_health("w1"), CheckStatus::kPassing);
+  EXPECT_EQ(l->set_check("zz", CheckStatus::kPassing, "").code(), base::Code::kNotFound);
+  // Another service cannot take check "a".
+  EXPECT_EQ(l->put(ok(R"({"ID":"w2","Name":"web","Check":{"CheckID":"a","TTL":"1s"}})")).code(), base::Code::kAlreadyExists);
+  // Re-registering w1 with "a" unchanged keeps its status; "b" dropped, "c" new (critical).
+  const uint64_t v = l->version();
+  ASSERT_TRUE(l->put(ok(R"({"ID":"w1","Name":"web","Checks":[{"CheckID":"a","TTL":"200ms"},{"CheckID":"c","TTL":"1h"}]})")).is_ok());
+  EXPECT_GT(l->version(), v);
+  EXPECT_EQ(l->checks().at("a").status, CheckStatus::kPassing);
+  EXPECT_EQ(l->checks().count("b"), 0u);
+  EXPECT_EQ(l->checks().at("c").status, CheckStatus::kCritical);
+  ASSERT_TRUE(l->set_check("c", CheckStatus::kPassing, "").is_ok());
+  // Nothing sets "a" again: after its 200 ms TTL it is critical, and so is the instance.
+  const uint64_t before = l->version();
+  const base::MonoTime deadline = loop_.refresh_now() + base::Duration::seconds(5);
+  while (l->checks().at("a").status != CheckStatus::kCritical && loop_.refresh_now() < deadline) {
+    ASSERT_TRUE(loop_.run_once(base::Duration::millis(20)).is_ok());
+  }
+  EXPECT_EQ(l->checks().at("a").status, CheckStatus::kCritical);
+  EXPECT_EQ(l->checks().at("a").output, "TTL expired");
+  EXPECT_GT(l->version(), before);
+  EXPECT_EQ(l->service_health("w1"), CheckStatus::kCritical);
+  // Deregistering removes its checks.
+  ASSERT_TRUE(l->remove("w1").is_ok());
+  EXPECT_TRUE(l->checks().empty());
 }
 
 }  // namespace
