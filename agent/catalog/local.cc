@@ -1,7 +1,10 @@
 // See local.h.
 #include "agent/catalog/local.h"
 
+#include <algorithm>
 #include <utility>
+
+#include "agent/config/parse.h"
 
 namespace catalog {
 namespace {
@@ -18,10 +21,11 @@ http::Response json_response(int status, const http::Json& doc) {
 
 }  // namespace
 
-LocalServices::LocalServices(runtime::Loop& loop, hal::Fs& fs, std::string data_dir, std::string datacenter,
+LocalServices::LocalServices(runtime::Loop& loop, hal::Fs& fs, hal::Net& net, std::string data_dir, std::string datacenter,
                              std::string node_name, base::Logger& log, std::function<void()> on_fatal, size_t services_max)
     : loop_(loop),
       fs_(fs),
+      net_(net),
       path_(std::move(data_dir) + "/services.json"),
       datacenter_(std::move(datacenter)),
       node_name_(std::move(node_name)),
@@ -30,8 +34,16 @@ LocalServices::LocalServices(runtime::Loop& loop, hal::Fs& fs, std::string data_
       services_max_(services_max) {}
 
 LocalServices::~LocalServices() {
-  for (auto& [id, c] : checks_) {
-    if (c.timer != runtime::kNoTimer) loop_.cancel(c.timer);
+  for (auto& [id, c] : checks_) stop_check(c);
+}
+
+void LocalServices::stop_check(CheckState& c) {
+  if (c.timer != runtime::kNoTimer) loop_.cancel(c.timer);
+  c.timer = runtime::kNoTimer;
+  if (c.conn != hal::kInvalidHandle) {
+    loop_.unwatch(c.conn);
+    net_.close(c.conn);
+    c.conn = hal::kInvalidHandle;
   }
 }
 
@@ -132,7 +144,9 @@ void LocalServices::sync_checks() {
   for (const auto& [id, svc] : services_) {
     for (const CheckDef& d : svc.checks) {
       auto old = checks_.find(d.id);
-      if (old != checks_.end() && old->second.service_id == id && old->second.def.ttl_ns == d.ttl_ns) {
+      if (old != checks_.end() && old->second.service_id == id && old->second.def.ttl_ns == d.ttl_ns &&
+          old->second.def.tcp_addr == d.tcp_addr && old->second.def.interval_ns == d.interval_ns &&
+          old->second.def.timeout_ns == d.timeout_ns) {
         CheckState kept = std::move(old->second);
         kept.def = d;
         checks_.erase(old);
@@ -143,14 +157,91 @@ void LocalServices::sync_checks() {
       c.service_id = id;
       c.def = d;
       c.status = d.initial;
-      auto [it, added] = next.emplace(d.id, std::move(c));
-      if (added) arm_ttl(d.id, it->second);
+      next.emplace(d.id, std::move(c));
     }
   }
-  for (auto& [id, c] : checks_) {  // the ones that went
-    if (c.timer != runtime::kNoTimer) loop_.cancel(c.timer);
-  }
+  for (auto& [id, c] : checks_) stop_check(c);  // the ones that went (kept ones were moved out)
   checks_ = std::move(next);
+  // Start the new ones (a kept one has its timer or connection already).
+  for (auto& [id, c] : checks_) {
+    if (c.timer != runtime::kNoTimer || c.conn != hal::kInvalidHandle) continue;
+    if (c.def.ttl_ns != 0) {
+      arm_ttl(id, c);
+    } else {
+      arm_tcp(id, c, base::Duration::nanos(0));
+    }
+  }
+}
+
+void LocalServices::arm_tcp(const std::string& check_id, CheckState& c, base::Duration delay) {
+  auto t = loop_.arm_after(delay, [this, check_id] {
+    auto it = checks_.find(check_id);
+    if (it == checks_.end()) return;
+    it->second.timer = runtime::kNoTimer;
+    run_tcp(check_id);
+  });
+  if (!t.is_ok()) {
+    set_status(check_id, c, CheckStatus::kCritical, "cannot arm the check's timer: " + t.status().message());
+    return;
+  }
+  c.timer = *t;
+}
+
+void LocalServices::run_tcp(const std::string& check_id) {
+  CheckState& c = checks_.at(check_id);
+  const std::string target = c.def.tcp;
+  base::Result<hal::Handle> h = net_.connect(c.def.tcp_addr);
+  if (!h.is_ok()) {
+    finish_tcp(check_id, CheckStatus::kCritical, "TCP connect " + target + ": " + h.status().message());
+    return;
+  }
+  c.conn = *h;
+  base::Status w = loop_.watch(c.conn, hal::kWritable, [this, check_id, target](uint8_t) {
+    auto it = checks_.find(check_id);
+    if (it == checks_.end() || it->second.conn == hal::kInvalidHandle) return;
+    base::Status r = net_.connect_result(it->second.conn);
+    if (r.is_ok()) {
+      finish_tcp(check_id, CheckStatus::kPassing, "TCP connect " + target + ": Success");
+    } else if (r.code() != base::Code::kUnavailable) {
+      finish_tcp(check_id, CheckStatus::kCritical, "TCP connect " + target + ": " + r.message());
+    }
+  });
+  if (!w.is_ok()) {
+    net_.close(c.conn);
+    c.conn = hal::kInvalidHandle;
+    finish_tcp(check_id, CheckStatus::kCritical, "TCP connect " + target + ": " + w.message());
+    return;
+  }
+  auto t = loop_.arm_after(base::Duration::nanos(c.def.timeout_ns), [this, check_id, target] {
+    auto it = checks_.find(check_id);
+    if (it == checks_.end()) return;
+    it->second.timer = runtime::kNoTimer;
+    finish_tcp(check_id, CheckStatus::kCritical, "TCP connect " + target + ": timed out after " +
+                                                     config::format_duration(it->second.def.timeout_ns));
+  });
+  if (!t.is_ok()) {
+    finish_tcp(check_id, CheckStatus::kCritical, "cannot arm the check's timeout: " + t.status().message());
+    return;
+  }
+  c.timer = *t;
+}
+
+void LocalServices::finish_tcp(const std::string& check_id, CheckStatus status, const std::string& output) {
+  CheckState& c = checks_.at(check_id);
+  stop_check(c);
+  set_status(check_id, c, status, output);
+  arm_tcp(check_id, c, base::Duration::nanos(c.def.interval_ns));
+}
+
+void LocalServices::set_status(const std::string& check_id, CheckState& c, CheckStatus status, std::string_view output) {
+  if (c.status != status) {
+    AGENT_LOG_INFO(log_, kModule, "check %s: %s -> %s (%.*s)", check_id.c_str(), std::string(check_status_name(c.status)).c_str(),
+                   std::string(check_status_name(status)).c_str(), static_cast<int>(std::min<size_t>(output.size(), 200)),
+                   output.data());
+    ++version_;
+  }
+  c.status = status;
+  c.output.assign(output.substr(0, kCheckOutputBytesMax));
 }
 
 void LocalServices::arm_ttl(const std::string& check_id, CheckState& c) {
@@ -180,12 +271,10 @@ base::Status LocalServices::set_check(const std::string& check_id, CheckStatus s
   auto it = checks_.find(check_id);
   if (it == checks_.end()) return base::error(base::Code::kNotFound, "Unknown check ID \"%s\"", check_id.c_str());
   CheckState& c = it->second;
-  if (c.status != status) {
-    AGENT_LOG_INFO(log_, kModule, "check %s: %s -> %s", check_id.c_str(), std::string(check_status_name(c.status)).c_str(),
-                   std::string(check_status_name(status)).c_str());
+  if (c.def.ttl_ns == 0) {
+    return base::error(base::Code::kFailedPrecondition, "check \"%s\" is not a TTL check; the node runs it", check_id.c_str());
   }
-  c.status = status;
-  c.output.assign(output.substr(0, kCheckOutputBytesMax));
+  set_status(check_id, c, status, output);
   arm_ttl(check_id, c);
   ++version_;
   return base::Status::ok();
@@ -277,9 +366,10 @@ void LocalServices::handle_checks(http::Request&, http::Responder resp) {
     doc.add_string(o, "ServiceName", svc.name);
     cJSON* tags = doc.add_array(o, "ServiceTags");
     for (const std::string& t : svc.tags) doc.add_string(tags, "", t);
-    doc.add_string(o, "Type", "ttl");
-    doc.add_string(o, "Interval", "");
-    doc.add_string(o, "Timeout", "");
+    const bool ttl = c.def.ttl_ns != 0;
+    doc.add_string(o, "Type", ttl ? "ttl" : "tcp");
+    doc.add_string(o, "Interval", ttl ? "" : config::format_duration(c.def.interval_ns));
+    doc.add_string(o, "Timeout", ttl ? "" : config::format_duration(c.def.timeout_ns));
     doc.add_i64(o, "ExposedPort", 0);
     doc.add_object(o, "Definition");
     doc.add_i64(o, "CreateIndex", 0);
@@ -297,7 +387,7 @@ void LocalServices::handle_ttl(http::Request& req, http::Responder resp) {
   const std::string* note = req.query_value("note");
   base::Status st = set_check(id, status, note != nullptr ? *note : "");
   if (!st.is_ok()) {
-    resp.send(http::Response::error(404, st.message()));
+    resp.send(http::Response::error(st.code() == base::Code::kNotFound ? 404 : 400, st.message()));
     return;
   }
   resp.send(http::Response::text(200, ""));
@@ -315,7 +405,7 @@ void LocalServices::handle_update(http::Request& req, http::Responder resp) {
   http::json_get_string(doc->get(), "Output", &output);
   base::Status st = set_check(id, status, output);
   if (!st.is_ok()) {
-    resp.send(http::Response::error(404, st.message()));
+    resp.send(http::Response::error(st.code() == base::Code::kNotFound ? 404 : 400, st.message()));
     return;
   }
   resp.send(http::Response::text(200, ""));

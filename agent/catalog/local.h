@@ -12,9 +12,11 @@
 //   PUT /v1/agent/check/pass|warn|fail/<id>[?note=TEXT]   a TTL check's status, its output TEXT
 //   PUT /v1/agent/check/update/<id>            body {"Status": "passing", "Output": "..."}
 //
-// Checks (TTL only, yet): each registered service's checks start with their definition's Status
-// (critical by default, as Consul). A TTL check whose status was not set for its TTL turns
-// critical with the output "TTL expired". A check ID is unique on the node: a registration whose
+// Checks (TTL and TCP, yet): each registered service's checks start with their definition's
+// Status (critical by default, as Consul). A TTL check whose status was not set for its TTL turns
+// critical with the output "TTL expired". A TCP check connects to its address first at once and
+// then every Interval: connected within Timeout -> passing, refused, failed or timed out ->
+// critical, the reason in the output (one attempt at a time; the socket closed at once). A check ID is unique on the node: a registration whose
 // check ID another service's check holds is refused. Re-registering a service keeps the status
 // of each check it still has (same ID and TTL). An instance is critical if any of its checks is,
 // else warning if any is, else passing; the DNS server leaves critical ones out. Statuses are
@@ -42,6 +44,7 @@
 #include "agent/http/router.h"
 #include "agent/runtime/loop.h"
 #include "hal/fs.h"
+#include "hal/net.h"
 
 namespace catalog {
 
@@ -54,13 +57,14 @@ struct CheckState {
   CheckDef def;
   CheckStatus status = CheckStatus::kCritical;
   std::string output;
-  runtime::TimerId timer = runtime::kNoTimer;  // the TTL's expiry
+  runtime::TimerId timer = runtime::kNoTimer;  // TTL: its expiry; TCP: the next run or the attempt's timeout
+  hal::Handle conn = hal::kInvalidHandle;      // TCP: the connection being attempted
 };
 
 class LocalServices {
  public:
   // `on_fatal` runs after a failed write of the file (the agent stops).
-  LocalServices(runtime::Loop& loop, hal::Fs& fs, std::string data_dir, std::string datacenter, std::string node_name,
+  LocalServices(runtime::Loop& loop, hal::Fs& fs, hal::Net& net, std::string data_dir, std::string datacenter, std::string node_name,
                 base::Logger& log, std::function<void()> on_fatal, size_t services_max = kServicesMaxDefault);
   ~LocalServices();
   LocalServices(const LocalServices&) = delete;
@@ -91,6 +95,12 @@ class LocalServices {
   // Makes checks_ follow services_ (new checks at their initial status, kept ones unchanged).
   void sync_checks();
   void arm_ttl(const std::string& check_id, CheckState& c);
+  // TCP checks: the next attempt after `delay`; an attempt; its end.
+  void arm_tcp(const std::string& check_id, CheckState& c, base::Duration delay);
+  void run_tcp(const std::string& check_id);
+  void finish_tcp(const std::string& check_id, CheckStatus status, const std::string& output);
+  void stop_check(CheckState& c);
+  void set_status(const std::string& check_id, CheckState& c, CheckStatus status, std::string_view output);
   void handle_checks(http::Request& req, http::Responder resp);
   void handle_ttl(http::Request& req, http::Responder resp);
   void handle_update(http::Request& req, http::Responder resp);
@@ -101,6 +111,7 @@ class LocalServices {
 
   runtime::Loop& loop_;
   hal::Fs& fs_;
+  hal::Net& net_;
   std::string path_;
   std::string datacenter_;
   std::string node_name_;

@@ -75,11 +75,11 @@ base::Status check_address(const std::string& text, hal::SockAddr* out) {
 base::Status decode_check(const cJSON* c, CheckDef* out) {
   if (!cJSON_IsObject(c)) return bad("a check must be a JSON object%s", "");
   static const char* const kOtherKinds[] = {
-      "HTTP", "TCP", "UDP", "Args", "ScriptArgs", "GRPC", "GRPCUseTLS", "H2PING", "H2PingUseTLS", "Interval",
-      "Timeout", "Method", "Header", "Body", "TLSSkipVerify", "TLSServerName", "DockerContainerID", "Shell",
+      "HTTP", "UDP", "Args", "ScriptArgs", "GRPC", "GRPCUseTLS", "H2PING", "H2PingUseTLS", "Method", "Header", "Body", "TLSSkipVerify", "TLSServerName", "DockerContainerID", "Shell",
       "AliasNode", "AliasService", "OSService", "DeregisterCriticalServiceAfter", "SuccessBeforePassing",
       "FailuresBeforeWarning", "FailuresBeforeCritical", "OutputMaxSize", "DisableRedirects"};
   bool have_ttl = false;
+  std::string interval_text, timeout_text;
   std::string unknown;
   const cJSON* m = nullptr;
   cJSON_ArrayForEach(m, c) {
@@ -103,23 +103,52 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
         return bad("check Status \"%s\": want passing, warning or critical%s", st);
       }
     } else if (strcasecmp(key.c_str(), "TTL") == 0) {
+      if (cJSON_IsNull(m)) continue;
       std::string ttl;
       AGENT_TRY(text(&ttl, 32));
       if (!config::parse_duration(ttl, &out->ttl_ns) || out->ttl_ns < 100'000'000 || out->ttl_ns > 86400'000'000'000) {
         return bad("check TTL \"%s\": want a duration from 100ms to 24h, like \"10s\"%s", ttl);
       }
       have_ttl = true;
+    } else if (strcasecmp(key.c_str(), "TCP") == 0) {
+      if (!cJSON_IsNull(m)) AGENT_TRY(text(&out->tcp, 128));
+    } else if (strcasecmp(key.c_str(), "Interval") == 0) {
+      if (!cJSON_IsNull(m)) AGENT_TRY(text(&interval_text, 32));
+    } else if (strcasecmp(key.c_str(), "Timeout") == 0) {
+      if (!cJSON_IsNull(m)) AGENT_TRY(text(&timeout_text, 32));
     } else {
       bool other = false;
       for (const char* k : kOtherKinds) other = other || strcasecmp(key.c_str(), k) == 0;
       if (other && !cJSON_IsNull(m) && !(cJSON_IsString(m) && m->valuestring[0] == '\0') && !cJSON_IsFalse(m)) {
-        return bad("check %s: only TTL checks are supported yet%s", key);
+        return bad("check %s: only TTL and TCP checks are supported yet%s", key);
       }
       if (!other) unknown += (unknown.empty() ? "" : ", ") + key.substr(0, 64);
     }
   }
   if (!unknown.empty()) return bad("check: unknown member(s): %s%s", unknown);
-  if (!have_ttl) return bad("a check needs a TTL (only TTL checks are supported yet)%s", "");
+  if (have_ttl == !out->tcp.empty()) {
+    return bad("a check needs exactly one of TTL and TCP (only TTL and TCP checks are supported yet)%s%s", "");
+  }
+  if (have_ttl && (!interval_text.empty() || !timeout_text.empty())) {
+    return bad("check: Interval and Timeout apply to TCP checks, not TTL ones%s%s", "");
+  }
+  if (!out->tcp.empty()) {
+    base::Result<hal::SockAddr> a = hal::SockAddr::parse(out->tcp);
+    if (!a.is_ok() || (a->family != hal::AddrFamily::kIpv4 && a->family != hal::AddrFamily::kIpv6) || a->port == 0) {
+      return bad("check TCP \"%s\": want an IP address and port, like \"10.0.0.5:8080\" or \"[fd00::5]:8080\"%s", out->tcp);
+    }
+    out->tcp_addr = *a;
+    if (interval_text.empty()) return bad("a TCP check needs an Interval%s%s", "");
+    if (!config::parse_duration(interval_text, &out->interval_ns) || out->interval_ns < 1'000'000'000 ||
+        out->interval_ns > 86400'000'000'000) {
+      return bad("check Interval \"%s\": want a duration from 1s to 24h%s", interval_text);
+    }
+    out->timeout_ns = 10'000'000'000;
+    if (!timeout_text.empty() && (!config::parse_duration(timeout_text, &out->timeout_ns) ||
+                                  out->timeout_ns < 100'000'000 || out->timeout_ns > 300'000'000'000)) {
+      return bad("check Timeout \"%s\": want a duration from 100ms to 5m%s", timeout_text);
+    }
+  }
   if (has_control(out->id) || out->id.find('/') != std::string::npos) {
     return bad("CheckID \"%s\" must have no '/' or control characters%s", out->id.substr(0, 80));
   }
@@ -266,7 +295,13 @@ void fill_registration(http::Json& doc, cJSON* o, const Service& s) {
       doc.add_string(c, "CheckID", d.id);
       doc.add_string(c, "Name", d.name);
       if (!d.notes.empty()) doc.add_string(c, "Notes", d.notes);
-      doc.add_string(c, "TTL", config::format_duration(d.ttl_ns));
+      if (d.ttl_ns != 0) {
+        doc.add_string(c, "TTL", config::format_duration(d.ttl_ns));
+      } else {
+        doc.add_string(c, "TCP", d.tcp);
+        doc.add_string(c, "Interval", config::format_duration(d.interval_ns));
+        doc.add_string(c, "Timeout", config::format_duration(d.timeout_ns));
+      }
       doc.add_string(c, "Status", check_status_name(d.initial));
     }
   }

@@ -11,11 +11,15 @@
 // TaggedAddresses, Kind "") are accepted.
 //
 // Checks: "Check" (one) or "Checks" (a list, at most kChecksMax), each
-//   {"CheckID" or "ID", "Name", "TTL": "10s", "Notes", "Status": "passing|warning|critical"}.
-// Only TTL checks exist yet: a check with HTTP, TCP, Args/ScriptArgs, GRPC, Interval or any other
-// kind's member is refused naming it ("not supported yet"), so a registration never silently
-// loses a check. Defaults as Consul's: CheckID "service:<service ID>" (":<n>" appended, from 1,
-// when there are several), Name "Service '<name>' check", Status critical. TTL 100ms..24h.
+//   {"CheckID" or "ID", "Name", "Notes", "Status": "passing|warning|critical", and one of
+//    "TTL": "10s"                                          (the service reports its status), or
+//    "TCP": "10.0.0.5:8080", "Interval": "10s", "Timeout": "1s"   (the node connects each interval)}.
+// TTL and TCP checks exist yet: a check with HTTP, Args/ScriptArgs, GRPC or any other kind's
+// member is refused naming it ("not supported yet"), so a registration never silently loses a
+// check. Defaults as Consul's: CheckID "service:<service ID>" (":<n>" appended, from 1, when there
+// are several), Name "Service '<name>' check", Status critical, Timeout 10s. Bounds: TTL
+// 100ms..24h, Interval 1s..24h, Timeout 100ms..5m; TCP an IP literal with a port (names are not
+// resolved).
 //
 // Bounds and rules (each violation is kInvalidArgument naming the member):
 //   Name: 1..63 bytes of letters, digits, '-' and '_' (one DNS label, so <name>.service and
@@ -59,7 +63,11 @@ struct CheckDef {
   std::string id;
   std::string name;
   std::string notes;
-  int64_t ttl_ns = 0;
+  int64_t ttl_ns = 0;       // a TTL check when non-zero
+  std::string tcp;          // a TCP check when non-empty: "ip:port" as given
+  hal::SockAddr tcp_addr;   // `tcp` parsed
+  int64_t interval_ns = 0;  // TCP
+  int64_t timeout_ns = 0;   // TCP
   CheckStatus initial = CheckStatus::kCritical;
   bool operator==(const CheckDef& o) const = default;
 };

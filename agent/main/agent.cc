@@ -164,7 +164,7 @@ base::Status Agent::start() {
   } else {
     AGENT_TRY(start_forwarder());
   }
-  services_ = std::make_unique<catalog::LocalServices>(loop_, *env_.fs, config_.data_dir, config_.datacenter, config_.node_name, log_, [this] {
+  services_ = std::make_unique<catalog::LocalServices>(loop_, *env_.fs, *env_.net, config_.data_dir, config_.datacenter, config_.node_name, log_, [this] {
     fatal_ = base::error(base::Code::kIo, "cannot persist the registered services");
     loop_.stop();
   });

@@ -3,7 +3,7 @@
 # Consul's JSON shape (member names in any case, as Consul's decoder takes them), the
 # AgentService listing, the node's DNS answering <svc>.service, <tag>.<svc>.service and RFC 2782
 # SRV for them at once, `agentctl services`, a TTL check (critical instances out of DNS, pass,
-# update, expiry), bad registrations refused with the member named,
+# update, expiry), TCP checks (a listening and a closed port), bad registrations refused with the member named,
 # deregistration (404 for an unknown ID), and registrations surviving a restart of the agent
 # (services.json).
 source "$(dirname "$0")/lib.sh"
@@ -93,6 +93,30 @@ check "after the 2 s TTL with no update it is critical and out of DNS" wait_for 
 check "with the output TTL expired" python3 -c 'import json,sys; c=json.loads(sys.argv[1])["service:api-1"]; assert c["Status"]=="critical" and c["Output"]=="TTL expired", c' "$(curl -fsS "$URL/v1/agent/checks")"
 out=$(put /v1/agent/service/deregister/api-1 '')
 check "deregister api-1 ($out)" test "${out%% *}" = 200
+
+# TCP checks: one against the agent's own HTTP port (passing), one against a closed port
+# (critical, out of DNS, the reason in its output).
+CLOSED=$(free_port)
+out=$(put /v1/agent/service/register "{\"ID\":\"tcp-up\",\"Name\":\"tcpsvc\",\"Port\":1,\"Check\":{\"TCP\":\"127.0.0.1:$PORT\",\"Interval\":\"1s\"}}")
+check "register tcp-up with a TCP check ($out)" test "${out%% *}" = 200
+out=$(put /v1/agent/service/register "{\"ID\":\"tcp-down\",\"Name\":\"tcpsvc\",\"Port\":2,\"Check\":{\"TCP\":\"127.0.0.1:$CLOSED\",\"Interval\":\"1s\"}}")
+check "register tcp-down with a TCP check on a closed port ($out)" test "${out%% *}" = 200
+tcp_settled() {
+  python3 -c 'import json,sys; c=json.loads(sys.argv[1]); assert c["service:tcp-up"]["Status"]=="passing" and c["service:tcp-down"]["Output"]!=""' \
+    "$(curl -fsS "$URL/v1/agent/checks")"
+}
+check "the TCP checks ran within 5 s" wait_for 5 tcp_settled
+check "tcp-up passing, tcp-down critical with the reason, both Type tcp" python3 -c '
+import json,sys
+c=json.loads(sys.argv[1])
+u,d=c["service:tcp-up"],c["service:tcp-down"]
+assert u["Status"]=="passing" and u["Type"]=="tcp" and u["Interval"]=="1s" and u["Timeout"]=="10s", u
+assert d["Status"]=="critical" and "TCP connect 127.0.0.1:" in d["Output"], d' "$(curl -fsS "$URL/v1/agent/checks")"
+out=$(ask _tcpsvc._tcp.service.weft 33)
+check "_tcpsvc._tcp.service.weft SRV: only the reachable instance's port ($out)" grep -Eq '^0 1 1/1/1/' <<<"$out"
+out=$(put /v1/agent/check/pass/service:tcp-down '')
+check "a TCP check's status cannot be set through the TTL API ($out)" grep -q '^400 .*not a TTL check' <<<"$out"
+for id in tcp-up tcp-down; do put /v1/agent/service/deregister/$id '' >/dev/null; done
 
 out=$(put /v1/agent/service/deregister/web-1 '')
 check "deregister web-1 ($out)" test "${out%% *}" = 200

@@ -65,6 +65,12 @@ TEST(CatalogService, DecodesConsulsShape) {
   EXPECT_EQ(s.checks[1].ttl_ns, 90'000'000'000);
   EXPECT_EQ(s.checks[1].initial, CheckStatus::kPassing);
   EXPECT_EQ(s.checks[1].notes, "n");
+  s = ok(R"({"Name":"db","Check":{"TCP":"[fd00::5]:5432","Interval":"10s","TTL":null}})");
+  ASSERT_EQ(s.checks.size(), 1u);
+  EXPECT_EQ(s.checks[0].tcp_addr.family, hal::AddrFamily::kIpv6);
+  EXPECT_EQ(s.checks[0].tcp_addr.port, 5432);
+  EXPECT_EQ(s.checks[0].interval_ns, 10'000'000'000);
+  EXPECT_EQ(s.checks[0].timeout_ns, 10'000'000'000);  // Consul's default
 }
 
 TEST(CatalogService, RefusesWithTheMemberNamed) {
@@ -93,8 +99,15 @@ TEST(CatalogService, RefusesWithTheMemberNamed) {
   refused(R"({"Name":"x","Meta":{"a b":"y"}})", "Meta key");
   refused(R"({"Name":"x","Meta":{"k":1}})", "Meta \"k\"");
   refused(R"({"Name":"x","Meta":{"k":")" + std::string(513, 'v') + R"("}})", "512");
-  refused(R"({"Name":"x","Check":{"HTTP":"http://x/","Interval":"10s"}})", "only TTL checks");
-  refused(R"({"Name":"x","Check":{"Name":"c"}})", "needs a TTL");
+  refused(R"({"Name":"x","Check":{"HTTP":"http://x/","Interval":"10s"}})", "only TTL and TCP checks");
+  refused(R"({"Name":"x","Check":{"Name":"c"}})", "exactly one of TTL and TCP");
+  refused(R"({"Name":"x","Check":{"TTL":"1s","TCP":"127.0.0.1:1","Interval":"1s"}})", "exactly one of TTL and TCP");
+  refused(R"({"Name":"x","Check":{"TTL":"1s","Interval":"1s"}})", "apply to TCP checks");
+  refused(R"({"Name":"x","Check":{"TCP":"127.0.0.1:80"}})", "needs an Interval");
+  refused(R"({"Name":"x","Check":{"TCP":"db.example:80","Interval":"10s"}})", "check TCP \"db.example:80\"");
+  refused(R"({"Name":"x","Check":{"TCP":"127.0.0.1","Interval":"10s"}})", "check TCP");
+  refused(R"({"Name":"x","Check":{"TCP":"127.0.0.1:80","Interval":"500ms"}})", "Interval \"500ms\"");
+  refused(R"({"Name":"x","Check":{"TCP":"127.0.0.1:80","Interval":"5s","Timeout":"10m"}})", "Timeout \"10m\"");
   refused(R"({"Name":"x","Check":{"TTL":"10"}})", "TTL \"10\"");
   refused(R"({"Name":"x","Check":{"TTL":"50ms"}})", "TTL");
   refused(R"({"Name":"x","Check":{"TTL":"25h"}})", "TTL");
@@ -125,7 +138,7 @@ class LocalServicesTest : public ::testing::Test {
  protected:
   LocalServicesTest() : loop_(env_.clock(), env_.poller()) {}
   std::unique_ptr<LocalServices> make(const std::string& dir = "") {
-    return std::make_unique<LocalServices>(loop_, fs_, dir.empty() ? dir_.path() : dir, "dc1", "n1", log_,
+    return std::make_unique<LocalServices>(loop_, fs_, env_.net(), dir.empty() ? dir_.path() : dir, "dc1", "n1", log_,
                                            [this] { ++fatal_; }, /*services_max=*/3);
   }
   hal::posix::PosixEnv env_;
@@ -218,6 +231,45 @@ TEST_F(LocalServicesTest, TtlChecks) {
   EXPECT_EQ(l->service_health("w1"), CheckStatus::kCritical);
   // Deregistering removes its checks.
   ASSERT_TRUE(l->remove("w1").is_ok());
+  EXPECT_TRUE(l->checks().empty());
+}
+
+// TCP checks against real loopback sockets: a listener makes it passing at once, a closed port
+// critical with the reason; a TCP check refuses TTL updates.
+TEST_F(LocalServicesTest, TcpChecks) {
+  hal::Handle listener = env_.net().listen(hal::SockAddr::ipv4(127, 0, 0, 1, 0), hal::ListenOptions{}).value();
+  const uint16_t open_port = env_.net().local_addr(listener).value().port;
+  // A port nothing listens on: bind one, learn it, close it.
+  hal::Handle gone = env_.net().listen(hal::SockAddr::ipv4(127, 0, 0, 1, 0), hal::ListenOptions{}).value();
+  const uint16_t closed_port = env_.net().local_addr(gone).value().port;
+  env_.net().close(gone);
+  auto l = make();
+  ASSERT_TRUE(l->load().is_ok());
+  ASSERT_TRUE(l->put(ok(R"({"ID":"up","Name":"db","Check":{"CheckID":"up","TCP":"127.0.0.1:)" + std::to_string(open_port) +
+                        R"(","Interval":"1s","Timeout":"2s"}})")).is_ok());
+  ASSERT_TRUE(l->put(ok(R"({"ID":"down","Name":"db","Check":{"CheckID":"down","TCP":"127.0.0.1:)" +
+                        std::to_string(closed_port) + R"(","Interval":"1s"}})")).is_ok());
+  EXPECT_EQ(l->checks().at("up").status, CheckStatus::kCritical);  // before the first attempt
+  const base::MonoTime deadline = loop_.refresh_now() + base::Duration::seconds(5);
+  while ((l->checks().at("up").status != CheckStatus::kPassing || l->checks().at("down").output.empty()) &&
+         loop_.refresh_now() < deadline) {
+    ASSERT_TRUE(loop_.run_once(base::Duration::millis(20)).is_ok());
+  }
+  EXPECT_EQ(l->checks().at("up").status, CheckStatus::kPassing);
+  EXPECT_NE(l->checks().at("up").output.find("Success"), std::string::npos) << l->checks().at("up").output;
+  EXPECT_EQ(l->checks().at("down").status, CheckStatus::kCritical);
+  EXPECT_NE(l->checks().at("down").output.find("TCP connect 127.0.0.1:"), std::string::npos) << l->checks().at("down").output;
+  EXPECT_EQ(l->service_health("up"), CheckStatus::kPassing);
+  EXPECT_EQ(l->service_health("down"), CheckStatus::kCritical);
+  EXPECT_EQ(l->set_check("up", CheckStatus::kCritical, "").code(), base::Code::kFailedPrecondition);
+  // The listener goes: the next attempt (within the 1 s interval) turns it critical.
+  env_.net().close(listener);
+  while (l->checks().at("up").status != CheckStatus::kCritical && loop_.refresh_now() < deadline + base::Duration::seconds(3)) {
+    ASSERT_TRUE(loop_.run_once(base::Duration::millis(20)).is_ok());
+  }
+  EXPECT_EQ(l->checks().at("up").status, CheckStatus::kCritical);
+  ASSERT_TRUE(l->remove("up").is_ok());
+  ASSERT_TRUE(l->remove("down").is_ok());
   EXPECT_TRUE(l->checks().empty());
 }
 
