@@ -45,6 +45,10 @@ void LocalServices::stop_check(CheckState& c) {
     net_.close(c.conn);
     c.conn = hal::kInvalidHandle;
   }
+  c.connected = false;
+  c.parser.reset();
+  c.http_out.clear();
+  c.http_out_at = 0;
 }
 
 base::Status LocalServices::load() {
@@ -144,9 +148,7 @@ void LocalServices::sync_checks() {
   for (const auto& [id, svc] : services_) {
     for (const CheckDef& d : svc.checks) {
       auto old = checks_.find(d.id);
-      if (old != checks_.end() && old->second.service_id == id && old->second.def.ttl_ns == d.ttl_ns &&
-          old->second.def.tcp_addr == d.tcp_addr && old->second.def.interval_ns == d.interval_ns &&
-          old->second.def.timeout_ns == d.timeout_ns) {
+      if (old != checks_.end() && old->second.service_id == id && old->second.def == d) {
         CheckState kept = std::move(old->second);
         kept.def = d;
         checks_.erase(old);
@@ -189,41 +191,96 @@ void LocalServices::arm_tcp(const std::string& check_id, CheckState& c, base::Du
 
 void LocalServices::run_tcp(const std::string& check_id) {
   CheckState& c = checks_.at(check_id);
-  const std::string target = c.def.tcp;
+  const bool http = !c.def.http.empty();
+  // How the output names the attempt, as Consul's does.
+  const std::string what = http ? "HTTP " + c.def.method + " " + c.def.http : "TCP connect " + c.def.tcp;
   base::Result<hal::Handle> h = net_.connect(c.def.tcp_addr);
   if (!h.is_ok()) {
-    finish_tcp(check_id, CheckStatus::kCritical, "TCP connect " + target + ": " + h.status().message());
+    finish_tcp(check_id, CheckStatus::kCritical, what + ": " + h.status().message());
     return;
   }
   c.conn = *h;
-  base::Status w = loop_.watch(c.conn, hal::kWritable, [this, check_id, target](uint8_t) {
-    auto it = checks_.find(check_id);
-    if (it == checks_.end() || it->second.conn == hal::kInvalidHandle) return;
-    base::Status r = net_.connect_result(it->second.conn);
-    if (r.is_ok()) {
-      finish_tcp(check_id, CheckStatus::kPassing, "TCP connect " + target + ": Success");
-    } else if (r.code() != base::Code::kUnavailable) {
-      finish_tcp(check_id, CheckStatus::kCritical, "TCP connect " + target + ": " + r.message());
-    }
-  });
+  if (http) {
+    http::ClientRequest req;
+    req.method = c.def.method;
+    req.target = c.def.http_target;
+    req.host = c.def.tcp_addr.to_string();
+    for (const auto& [name, value] : c.def.headers) req.headers.push_back(http::Header{name, value});
+    if (find_header(req.headers, "User-Agent") == nullptr) req.headers.push_back(http::Header{"User-Agent", "Weft Health Check"});
+    req.body = c.def.body;
+    c.http_out.clear();
+    c.http_out_at = 0;
+    http::write_request(req, &c.http_out);
+    http::ClientLimits limits;
+    limits.body_bytes_max = kCheckResponseBytesMax;
+    c.parser = std::make_unique<http::ResponseParser>(limits, c.def.method == "HEAD");
+  }
+  base::Status w = loop_.watch(c.conn, hal::kWritable, [this, check_id, what](uint8_t) { on_probe_io(check_id, what); });
   if (!w.is_ok()) {
     net_.close(c.conn);
     c.conn = hal::kInvalidHandle;
-    finish_tcp(check_id, CheckStatus::kCritical, "TCP connect " + target + ": " + w.message());
+    finish_tcp(check_id, CheckStatus::kCritical, what + ": " + w.message());
     return;
   }
-  auto t = loop_.arm_after(base::Duration::nanos(c.def.timeout_ns), [this, check_id, target] {
+  auto t = loop_.arm_after(base::Duration::nanos(c.def.timeout_ns), [this, check_id, what] {
     auto it = checks_.find(check_id);
     if (it == checks_.end()) return;
     it->second.timer = runtime::kNoTimer;
-    finish_tcp(check_id, CheckStatus::kCritical, "TCP connect " + target + ": timed out after " +
-                                                     config::format_duration(it->second.def.timeout_ns));
+    finish_tcp(check_id, CheckStatus::kCritical, what + ": timed out after " + config::format_duration(it->second.def.timeout_ns));
   });
   if (!t.is_ok()) {
     finish_tcp(check_id, CheckStatus::kCritical, "cannot arm the check's timeout: " + t.status().message());
     return;
   }
   c.timer = *t;
+}
+
+void LocalServices::on_probe_io(const std::string& check_id, const std::string& what) {
+  auto it = checks_.find(check_id);
+  if (it == checks_.end() || it->second.conn == hal::kInvalidHandle) return;
+  CheckState& c = it->second;
+  if (!c.connected) {
+    base::Status r = net_.connect_result(c.conn);
+    if (r.code() == base::Code::kUnavailable) return;
+    if (!r.is_ok()) return finish_tcp(check_id, CheckStatus::kCritical, what + ": " + r.message());
+    if (!c.parser) return finish_tcp(check_id, CheckStatus::kPassing, what + ": Success");
+    c.connected = true;
+  }
+  // HTTP: write the request, then read the response.
+  while (c.http_out_at < c.http_out.size()) {
+    base::Result<size_t> n = net_.write(c.conn, base::ByteSpan(reinterpret_cast<const uint8_t*>(c.http_out.data()) + c.http_out_at,
+                                                               c.http_out.size() - c.http_out_at));
+    if (!n.is_ok()) {
+      if (n.status().code() == base::Code::kUnavailable) return;
+      return finish_tcp(check_id, CheckStatus::kCritical, what + ": " + n.status().message());
+    }
+    c.http_out_at += *n;
+    if (c.http_out_at == c.http_out.size() && !loop_.set_interest(c.conn, hal::kReadable).is_ok()) {
+      return finish_tcp(check_id, CheckStatus::kCritical, what + ": cannot watch the connection");
+    }
+  }
+  uint8_t buf[4096];
+  base::Result<size_t> n = net_.read(c.conn, buf);
+  if (!n.is_ok()) {
+    if (n.status().code() == base::Code::kUnavailable) return;
+    return finish_tcp(check_id, CheckStatus::kCritical, what + ": " + n.status().message());
+  }
+  if (*n == 0) {
+    c.parser->finish_eof();
+  } else {
+    c.parser->feed(std::string_view(reinterpret_cast<const char*>(buf), *n));
+  }
+  if (c.parser->failed()) return finish_tcp(check_id, CheckStatus::kCritical, what + ": " + std::string(c.parser->error()));
+  if (!c.parser->complete()) {
+    if (*n == 0) finish_tcp(check_id, CheckStatus::kCritical, what + ": the connection closed before the response ended");
+    return;
+  }
+  // Consul's mapping: 2xx passing, 429 Too Many Requests warning, anything else critical.
+  const http::ClientResponse r = c.parser->take();
+  const CheckStatus status = r.status >= 200 && r.status <= 299 ? CheckStatus::kPassing
+                             : r.status == 429                  ? CheckStatus::kWarning
+                                                                : CheckStatus::kCritical;
+  finish_tcp(check_id, status, what + ": " + std::to_string(r.status) + " Output: " + r.body);
 }
 
 void LocalServices::finish_tcp(const std::string& check_id, CheckStatus status, const std::string& output) {
@@ -367,7 +424,7 @@ void LocalServices::handle_checks(http::Request&, http::Responder resp) {
     cJSON* tags = doc.add_array(o, "ServiceTags");
     for (const std::string& t : svc.tags) doc.add_string(tags, "", t);
     const bool ttl = c.def.ttl_ns != 0;
-    doc.add_string(o, "Type", ttl ? "ttl" : "tcp");
+    doc.add_string(o, "Type", ttl ? "ttl" : c.def.http.empty() ? "tcp" : "http");
     doc.add_string(o, "Interval", ttl ? "" : config::format_duration(c.def.interval_ns));
     doc.add_string(o, "Timeout", ttl ? "" : config::format_duration(c.def.timeout_ns));
     doc.add_i64(o, "ExposedPort", 0);

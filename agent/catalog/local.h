@@ -16,7 +16,11 @@
 // Status (critical by default, as Consul). A TTL check whose status was not set for its TTL turns
 // critical with the output "TTL expired". A TCP check connects to its address first at once and
 // then every Interval: connected within Timeout -> passing, refused, failed or timed out ->
-// critical, the reason in the output (one attempt at a time; the socket closed at once). A check ID is unique on the node: a registration whose
+// critical, the reason in the output (one attempt at a time; the socket closed at once). An HTTP
+// check does the same and then sends its request (Connection: close, User-Agent "Weft Health
+// Check" unless given) and reads the response within the same Timeout: 2xx passing, 429
+// warning, anything else critical (redirects are not followed: 3xx is critical), the status and
+// the start of the body in the output (a body over kCheckResponseBytesMax is critical). A check ID is unique on the node: a registration whose
 // check ID another service's check holds is refused. Re-registering a service keeps the status
 // of each check it still has (same ID and TTL). An instance is critical if any of its checks is,
 // else warning if any is, else passing; the DNS server leaves critical ones out. Statuses are
@@ -37,10 +41,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "agent/base/log.h"
 #include "agent/catalog/service.h"
+#include "agent/http/client.h"
 #include "agent/http/router.h"
 #include "agent/runtime/loop.h"
 #include "hal/fs.h"
@@ -51,6 +57,8 @@ namespace catalog {
 inline constexpr size_t kServicesMaxDefault = 512;
 inline constexpr size_t kServicesFileBytesMax = 8u << 20;
 inline constexpr size_t kCheckOutputBytesMax = 4096;
+// An HTTP check's response body is read up to this; a longer one makes the check critical.
+inline constexpr size_t kCheckResponseBytesMax = 64 * 1024;
 
 struct CheckState {
   std::string service_id;
@@ -58,7 +66,11 @@ struct CheckState {
   CheckStatus status = CheckStatus::kCritical;
   std::string output;
   runtime::TimerId timer = runtime::kNoTimer;  // TTL: its expiry; TCP: the next run or the attempt's timeout
-  hal::Handle conn = hal::kInvalidHandle;      // TCP: the connection being attempted
+  hal::Handle conn = hal::kInvalidHandle;      // TCP, HTTP: the connection being attempted
+  bool connected = false;                      // HTTP: connected, the request going out
+  std::string http_out;                        // HTTP: the request's bytes
+  size_t http_out_at = 0;
+  std::unique_ptr<http::ResponseParser> parser;  // HTTP: the response
 };
 
 class LocalServices {
@@ -98,6 +110,7 @@ class LocalServices {
   // TCP checks: the next attempt after `delay`; an attempt; its end.
   void arm_tcp(const std::string& check_id, CheckState& c, base::Duration delay);
   void run_tcp(const std::string& check_id);
+  void on_probe_io(const std::string& check_id, const std::string& what);
   void finish_tcp(const std::string& check_id, CheckStatus status, const std::string& output);
   void stop_check(CheckState& c);
   void set_status(const std::string& check_id, CheckState& c, CheckStatus status, std::string_view output);

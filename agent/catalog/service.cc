@@ -71,6 +71,31 @@ base::Status check_address(const std::string& text, hal::SockAddr* out) {
   return base::Status::ok();
 }
 
+// "http://10.0.0.5:8080/health?x=1" -> the address (port 80 by default) and "/health?x=1".
+base::Status parse_http_url(const std::string& url, hal::SockAddr* addr, std::string* target) {
+  constexpr std::string_view kScheme = "http://";
+  if (url.rfind("https://", 0) == 0) return bad("check HTTP \"%s\": https checks are not supported yet%s", url.substr(0, 200));
+  if (url.rfind(kScheme, 0) != 0) return bad("check HTTP \"%s\": want an http:// URL%s", url.substr(0, 200));
+  const std::string rest = url.substr(kScheme.size());
+  const size_t slash = rest.find_first_of("/?");
+  const std::string authority = rest.substr(0, slash);
+  *target = slash == std::string::npos ? "/" : rest.substr(slash);
+  if (target->front() == '?') target->insert(0, "/");
+  for (char ch : *target) {
+    if (static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7F || ch == '#') {
+      return bad("check HTTP \"%s\": the path has spaces, control characters or a fragment%s", url.substr(0, 200));
+    }
+  }
+  base::Result<hal::SockAddr> a = hal::SockAddr::parse(authority, 80);
+  if (authority.empty() || authority.find('@') != std::string::npos || !a.is_ok() ||
+      (a->family != hal::AddrFamily::kIpv4 && a->family != hal::AddrFamily::kIpv6) || a->port == 0) {
+    return bad("check HTTP \"%s\": the host must be an IP address (names are not resolved), with an optional port%s",
+               url.substr(0, 200));
+  }
+  *addr = *a;
+  return base::Status::ok();
+}
+
 // One check definition (service.h).
 base::Status decode_check(const cJSON* c, CheckDef* out) {
   if (!cJSON_IsObject(c)) return bad("a check must be a JSON object%s", "");
@@ -110,6 +135,39 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
         return bad("check TTL \"%s\": want a duration from 100ms to 24h, like \"10s\"%s", ttl);
       }
       have_ttl = true;
+    } else if (strcasecmp(key.c_str(), "HTTP") == 0) {
+      if (!cJSON_IsNull(m)) AGENT_TRY(text(&out->http, 1024));
+    } else if (strcasecmp(key.c_str(), "Method") == 0) {
+      if (!cJSON_IsNull(m)) AGENT_TRY(text(&out->method, 8));
+    } else if (strcasecmp(key.c_str(), "Body") == 0) {
+      if (!cJSON_IsNull(m)) {
+        if (!cJSON_IsString(m) || std::string_view(m->valuestring).size() > 4096) return bad("check Body must be a string of at most 4 KiB%s%s", "");
+        out->body = m->valuestring;
+      }
+    } else if (strcasecmp(key.c_str(), "Header") == 0) {
+      if (cJSON_IsNull(m)) continue;
+      if (!cJSON_IsObject(m)) return bad("check Header must be an object of string lists, like {\"X-A\": [\"b\"]}%s%s", "");
+      const cJSON* h = nullptr;
+      std::vector<std::string> seen;
+      cJSON_ArrayForEach(h, m) {
+        const std::string name = h->string != nullptr ? h->string : "";
+        for (const std::string& n : seen) {
+          if (strcasecmp(n.c_str(), name.c_str()) == 0) return bad("check Header \"%s\" is given twice%s", name.substr(0, 64));
+        }
+        seen.push_back(name);
+        if (seen.size() > 16) return bad("check Header: at most 16 fields%s%s", "");
+        bool token = !name.empty() && name.size() <= 64;
+        for (char ch : name) token = token && (is_label_byte(ch) || ch == '.');
+        if (!token || !cJSON_IsArray(h)) return bad("check Header \"%s\": want a field name and a list of strings%s", name.substr(0, 64));
+        const cJSON* v = nullptr;
+        size_t values = 0;
+        cJSON_ArrayForEach(v, h) {
+          if (!cJSON_IsString(v) || has_control(v->valuestring) || std::string_view(v->valuestring).size() > 1024 || ++values > 8) {
+            return bad("check Header \"%s\": at most 8 values of 1 KiB without control characters%s", name);
+          }
+          out->headers.emplace_back(name, v->valuestring);
+        }
+      }
     } else if (strcasecmp(key.c_str(), "TCP") == 0) {
       if (!cJSON_IsNull(m)) AGENT_TRY(text(&out->tcp, 128));
     } else if (strcasecmp(key.c_str(), "Interval") == 0) {
@@ -120,17 +178,27 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
       bool other = false;
       for (const char* k : kOtherKinds) other = other || strcasecmp(key.c_str(), k) == 0;
       if (other && !cJSON_IsNull(m) && !(cJSON_IsString(m) && m->valuestring[0] == '\0') && !cJSON_IsFalse(m)) {
-        return bad("check %s: only TTL and TCP checks are supported yet%s", key);
+        return bad("check %s: only TTL, TCP and HTTP checks are supported yet%s", key);
       }
       if (!other) unknown += (unknown.empty() ? "" : ", ") + key.substr(0, 64);
     }
   }
   if (!unknown.empty()) return bad("check: unknown member(s): %s%s", unknown);
-  if (have_ttl == !out->tcp.empty()) {
-    return bad("a check needs exactly one of TTL and TCP (only TTL and TCP checks are supported yet)%s%s", "");
+  if (int{have_ttl} + int{!out->tcp.empty()} + int{!out->http.empty()} != 1) {
+    return bad("a check needs exactly one of TTL, TCP and HTTP (only those kinds are supported yet)%s%s", "");
   }
   if (have_ttl && (!interval_text.empty() || !timeout_text.empty())) {
-    return bad("check: Interval and Timeout apply to TCP checks, not TTL ones%s%s", "");
+    return bad("check: Interval and Timeout apply to TCP and HTTP checks, not TTL ones%s%s", "");
+  }
+  if (out->http.empty() && (!out->method.empty() || !out->headers.empty() || !out->body.empty())) {
+    return bad("check: Method, Header and Body apply to HTTP checks only%s%s", "");
+  }
+  if (!out->http.empty()) {
+    AGENT_TRY(parse_http_url(out->http, &out->tcp_addr, &out->http_target));
+    if (out->method.empty()) out->method = "GET";
+    if (out->method != "GET" && out->method != "HEAD" && out->method != "POST" && out->method != "PUT") {
+      return bad("check Method \"%s\": want GET, HEAD, POST or PUT%s", out->method);
+    }
   }
   if (!out->tcp.empty()) {
     base::Result<hal::SockAddr> a = hal::SockAddr::parse(out->tcp);
@@ -138,7 +206,9 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
       return bad("check TCP \"%s\": want an IP address and port, like \"10.0.0.5:8080\" or \"[fd00::5]:8080\"%s", out->tcp);
     }
     out->tcp_addr = *a;
-    if (interval_text.empty()) return bad("a TCP check needs an Interval%s%s", "");
+  }
+  if (!have_ttl) {
+    if (interval_text.empty()) return bad("a TCP or HTTP check needs an Interval%s%s", "");
     if (!config::parse_duration(interval_text, &out->interval_ns) || out->interval_ns < 1'000'000'000 ||
         out->interval_ns > 86400'000'000'000) {
       return bad("check Interval \"%s\": want a duration from 1s to 24h%s", interval_text);
@@ -298,7 +368,20 @@ void fill_registration(http::Json& doc, cJSON* o, const Service& s) {
       if (d.ttl_ns != 0) {
         doc.add_string(c, "TTL", config::format_duration(d.ttl_ns));
       } else {
-        doc.add_string(c, "TCP", d.tcp);
+        if (!d.tcp.empty()) doc.add_string(c, "TCP", d.tcp);
+        if (!d.http.empty()) {
+          doc.add_string(c, "HTTP", d.http);
+          doc.add_string(c, "Method", d.method);
+          if (!d.body.empty()) doc.add_string(c, "Body", d.body);
+          if (!d.headers.empty()) {
+            cJSON* h = doc.add_object(c, "Header");
+            for (const auto& [name, value] : d.headers) {
+              cJSON* list = cJSON_GetObjectItemCaseSensitive(h, name.c_str());
+              if (list == nullptr) list = doc.add_array(h, name);
+              doc.add_string(list, "", value);
+            }
+          }
+        }
         doc.add_string(c, "Interval", config::format_duration(d.interval_ns));
         doc.add_string(c, "Timeout", config::format_duration(d.timeout_ns));
       }

@@ -13,13 +13,18 @@
 // Checks: "Check" (one) or "Checks" (a list, at most kChecksMax), each
 //   {"CheckID" or "ID", "Name", "Notes", "Status": "passing|warning|critical", and one of
 //    "TTL": "10s"                                          (the service reports its status), or
-//    "TCP": "10.0.0.5:8080", "Interval": "10s", "Timeout": "1s"   (the node connects each interval)}.
-// TTL and TCP checks exist yet: a check with HTTP, Args/ScriptArgs, GRPC or any other kind's
-// member is refused naming it ("not supported yet"), so a registration never silently loses a
-// check. Defaults as Consul's: CheckID "service:<service ID>" (":<n>" appended, from 1, when there
+//    "TCP": "10.0.0.5:8080", "Interval": "10s", "Timeout": "1s"   (the node connects each interval), or
+//    "HTTP": "http://10.0.0.5:8080/health", "Method": "GET", "Header": {"X-A": ["b"]}, "Body": "",
+//    "Interval", "Timeout"                               (the node asks each interval: 2xx passing,
+//                                                         429 warning, else critical; redirects not
+//                                                         followed)}.
+// TTL, TCP and HTTP checks exist yet: a check with Args/ScriptArgs, GRPC, an https URL or any
+// other kind's member is refused naming it ("not supported yet"), so a registration never
+// silently loses a check. Defaults as Consul's: CheckID "service:<service ID>" (":<n>" appended, from 1, when there
 // are several), Name "Service '<name>' check", Status critical, Timeout 10s. Bounds: TTL
-// 100ms..24h, Interval 1s..24h, Timeout 100ms..5m; TCP an IP literal with a port (names are not
-// resolved).
+// 100ms..24h, Interval 1s..24h, Timeout 100ms..5m; TCP an IP literal with a port, HTTP an
+// http:// URL with an IP literal host (names are not resolved); Method GET, HEAD, POST or PUT; at
+// most 16 header fields of 8 values, 4 KiB of body.
 //
 // Bounds and rules (each violation is kInvalidArgument naming the member):
 //   Name: 1..63 bytes of letters, digits, '-' and '_' (one DNS label, so <name>.service and
@@ -65,9 +70,14 @@ struct CheckDef {
   std::string notes;
   int64_t ttl_ns = 0;       // a TTL check when non-zero
   std::string tcp;          // a TCP check when non-empty: "ip:port" as given
-  hal::SockAddr tcp_addr;   // `tcp` parsed
-  int64_t interval_ns = 0;  // TCP
-  int64_t timeout_ns = 0;   // TCP
+  hal::SockAddr tcp_addr;   // `tcp` parsed, or the HTTP URL's host and port
+  std::string http;         // an HTTP check when non-empty: the URL as given
+  std::string method;       // HTTP: GET when not given
+  std::string http_target;  // HTTP: the URL's path and query ("/" at least)
+  std::vector<std::pair<std::string, std::string>> headers;  // HTTP: extra fields, in order
+  std::string body;         // HTTP
+  int64_t interval_ns = 0;  // TCP, HTTP
+  int64_t timeout_ns = 0;   // TCP, HTTP
   CheckStatus initial = CheckStatus::kCritical;
   bool operator==(const CheckDef& o) const = default;
 };

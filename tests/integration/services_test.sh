@@ -3,7 +3,8 @@
 # Consul's JSON shape (member names in any case, as Consul's decoder takes them), the
 # AgentService listing, the node's DNS answering <svc>.service, <tag>.<svc>.service and RFC 2782
 # SRV for them at once, `agentctl services`, a TTL check (critical instances out of DNS, pass,
-# update, expiry), TCP checks (a listening and a closed port), bad registrations refused with the member named,
+# update, expiry), TCP checks (a listening and a closed port), HTTP checks (200 and 404), bad
+# registrations refused with the member named,
 # deregistration (404 for an unknown ID), and registrations surviving a restart of the agent
 # (services.json).
 source "$(dirname "$0")/lib.sh"
@@ -30,8 +31,8 @@ out=$(put /v1/agent/service/register '{"Name":"x","Address":"web.example.com"}')
 check "a host name as Address is refused ($out)" grep -q '^400 .*Address' <<<"$out"
 out=$(put /v1/agent/service/register '{"Name":"x","Port":70000}')
 check "a port over 65535 is refused ($out)" grep -q '^400 .*Port' <<<"$out"
-out=$(put /v1/agent/service/register '{"Name":"x","Check":{"HTTP":"http://127.0.0.1/","Interval":"10s"}}')
-check "an HTTP check is refused until HTTP checks exist ($out)" grep -q '^400 .*HTTP' <<<"$out"
+out=$(put /v1/agent/service/register '{"Name":"x","Check":{"Args":["/bin/true"],"Interval":"10s"}}')
+check "an exec check is refused until exec checks exist ($out)" grep -q '^400 .*Args' <<<"$out"
 out=$(put /v1/agent/service/register 'not json')
 check "a body that is not JSON is refused ($out)" grep -q '^400' <<<"$out"
 
@@ -94,29 +95,45 @@ check "with the output TTL expired" python3 -c 'import json,sys; c=json.loads(sy
 out=$(put /v1/agent/service/deregister/api-1 '')
 check "deregister api-1 ($out)" test "${out%% *}" = 200
 
-# TCP checks: one against the agent's own HTTP port (passing), one against a closed port
-# (critical, out of DNS, the reason in its output).
-CLOSED=$(free_port)
-out=$(put /v1/agent/service/register "{\"ID\":\"tcp-up\",\"Name\":\"tcpsvc\",\"Port\":1,\"Check\":{\"TCP\":\"127.0.0.1:$PORT\",\"Interval\":\"1s\"}}")
-check "register tcp-up with a TCP check ($out)" test "${out%% *}" = 200
-out=$(put /v1/agent/service/register "{\"ID\":\"tcp-down\",\"Name\":\"tcpsvc\",\"Port\":2,\"Check\":{\"TCP\":\"127.0.0.1:$CLOSED\",\"Interval\":\"1s\"}}")
-check "register tcp-down with a TCP check on a closed port ($out)" test "${out%% *}" = 200
-tcp_settled() {
-  python3 -c 'import json,sys; c=json.loads(sys.argv[1]); assert c["service:tcp-up"]["Status"]=="passing" and c["service:tcp-down"]["Output"]!=""' \
-    "$(curl -fsS "$URL/v1/agent/checks")"
-}
-check "the TCP checks ran within 5 s" wait_for 5 tcp_settled
-check "tcp-up passing, tcp-down critical with the reason, both Type tcp" python3 -c '
+# probe_pair KIND UP-CHECK DOWN-CHECK: registers <kind>svc instances <kind>-up (port 1) and
+# <kind>-down (port 2) with those checks (JSON members), checks both ran within 5 s, that the
+# up one passes and the down one is critical in /v1/agent/checks with Type KIND, and that DNS
+# SRV answers only the up one; prints the down check's output.
+probe_pair() {
+  local kind=$1 up=$2 down=$3 out
+  for side in up down; do
+    local chk=$up
+    [ "$side" = down ] && chk=$down
+    out=$(put /v1/agent/service/register "{\"ID\":\"$kind-$side\",\"Name\":\"${kind}svc\",\"Port\":$([ "$side" = up ] && echo 1 || echo 2),\"Check\":{$chk,\"Interval\":\"1s\"}}")
+    check "register $kind-$side with a $kind check ($out)" test "${out%% *}" = 200
+  done
+  settled() {
+    python3 -c 'import json,sys; c=json.loads(sys.argv[1]); k=sys.argv[2]; assert c["service:%s-up" % k]["Status"]=="passing" and c["service:%s-down" % k]["Output"]!=""' \
+      "$(curl -fsS "$URL/v1/agent/checks")" "$kind"
+  }
+  check "the $kind checks ran within 5 s" wait_for 5 settled
+  local checks
+  checks=$(curl -fsS "$URL/v1/agent/checks")
+  check "$kind-up passing, $kind-down critical, both Type $kind" python3 -c '
 import json,sys
-c=json.loads(sys.argv[1])
-u,d=c["service:tcp-up"],c["service:tcp-down"]
-assert u["Status"]=="passing" and u["Type"]=="tcp" and u["Interval"]=="1s" and u["Timeout"]=="10s", u
-assert d["Status"]=="critical" and "TCP connect 127.0.0.1:" in d["Output"], d' "$(curl -fsS "$URL/v1/agent/checks")"
-out=$(ask _tcpsvc._tcp.service.weft 33)
-check "_tcpsvc._tcp.service.weft SRV: only the reachable instance's port ($out)" grep -Eq '^0 1 1/1/1/' <<<"$out"
+c=json.loads(sys.argv[1]); k=sys.argv[2]
+u,d=c["service:%s-up" % k],c["service:%s-down" % k]
+assert u["Status"]=="passing" and u["Type"]==k and u["Interval"]=="1s" and u["Timeout"]=="10s", u
+assert d["Status"]=="critical" and d["Type"]==k, d' "$checks" "$kind"
+  out=$(ask _${kind}svc._tcp.service.weft 33)
+  check "_${kind}svc._tcp.service.weft SRV: only the healthy instance's port ($out)" grep -Eq '^0 1 1/1/1/' <<<"$out"
+  DOWN_OUTPUT=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["service:%s-down" % sys.argv[2]]["Output"])' "$checks" "$kind")
+}
+
+# TCP checks: the agent's own HTTP port passes, a closed port is critical with the reason.
+probe_pair tcp "\"TCP\":\"127.0.0.1:$PORT\"" "\"TCP\":\"127.0.0.1:$(free_port)\""
+check "the closed port's output says why ($DOWN_OUTPUT)" grep -q '^TCP connect 127.0.0.1:' <<<"$DOWN_OUTPUT"
 out=$(put /v1/agent/check/pass/service:tcp-down '')
 check "a TCP check's status cannot be set through the TTL API ($out)" grep -q '^400 .*not a TTL check' <<<"$out"
-for id in tcp-up tcp-down; do put /v1/agent/service/deregister/$id '' >/dev/null; done
+# HTTP checks against the agent's own API: a 200 passes, a 404 is critical.
+probe_pair http "\"HTTP\":\"http://127.0.0.1:$PORT/v1/agent/self\"" "\"HTTP\":\"http://127.0.0.1:$PORT/v1/nosuch\""
+check "the 404's output has the status ($DOWN_OUTPUT)" grep -q '^HTTP GET http://127.0.0.1:[0-9]*/v1/nosuch: 404 Output: ' <<<"$DOWN_OUTPUT"
+for id in tcp-up tcp-down http-up http-down; do put /v1/agent/service/deregister/$id '' >/dev/null; done
 
 out=$(put /v1/agent/service/deregister/web-1 '')
 check "deregister web-1 ($out)" test "${out%% *}" = 200

@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "agent/http/server.h"
 #include "hal/posix/posix_env.h"
 #include "hal/posix/posix_fs.h"
 #include "tests/unit/hal/posix/test_util.h"
@@ -71,6 +72,16 @@ TEST(CatalogService, DecodesConsulsShape) {
   EXPECT_EQ(s.checks[0].tcp_addr.port, 5432);
   EXPECT_EQ(s.checks[0].interval_ns, 10'000'000'000);
   EXPECT_EQ(s.checks[0].timeout_ns, 10'000'000'000);  // Consul's default
+  s = ok(R"({"Name":"web","Check":{"HTTP":"http://10.0.0.5:8080/health?deep=1","Interval":"5s","Timeout":"1s",
+                                    "Header":{"X-A":["b","c"]},"TLSSkipVerify":false}})");
+  ASSERT_EQ(s.checks.size(), 1u);
+  EXPECT_EQ(s.checks[0].tcp_addr.port, 8080);
+  EXPECT_EQ(s.checks[0].http_target, "/health?deep=1");
+  EXPECT_EQ(s.checks[0].method, "GET");
+  EXPECT_EQ(s.checks[0].headers.size(), 2u);
+  s = ok(R"({"Name":"web","Check":{"HTTP":"http://[fd00::5]","Interval":"5s"}})");
+  EXPECT_EQ(s.checks[0].tcp_addr.port, 80);
+  EXPECT_EQ(s.checks[0].http_target, "/");
 }
 
 TEST(CatalogService, RefusesWithTheMemberNamed) {
@@ -99,10 +110,19 @@ TEST(CatalogService, RefusesWithTheMemberNamed) {
   refused(R"({"Name":"x","Meta":{"a b":"y"}})", "Meta key");
   refused(R"({"Name":"x","Meta":{"k":1}})", "Meta \"k\"");
   refused(R"({"Name":"x","Meta":{"k":")" + std::string(513, 'v') + R"("}})", "512");
-  refused(R"({"Name":"x","Check":{"HTTP":"http://x/","Interval":"10s"}})", "only TTL and TCP checks");
-  refused(R"({"Name":"x","Check":{"Name":"c"}})", "exactly one of TTL and TCP");
-  refused(R"({"Name":"x","Check":{"TTL":"1s","TCP":"127.0.0.1:1","Interval":"1s"}})", "exactly one of TTL and TCP");
-  refused(R"({"Name":"x","Check":{"TTL":"1s","Interval":"1s"}})", "apply to TCP checks");
+  refused(R"({"Name":"x","Check":{"Args":["/bin/true"],"Interval":"10s"}})", "check Args: only TTL, TCP and HTTP");
+  refused(R"({"Name":"x","Check":{"Name":"c"}})", "exactly one of TTL, TCP and HTTP");
+  refused(R"({"Name":"x","Check":{"TTL":"1s","TCP":"127.0.0.1:1","Interval":"1s"}})", "exactly one of TTL, TCP and HTTP");
+  refused(R"({"Name":"x","Check":{"TTL":"1s","Interval":"1s"}})", "apply to TCP and HTTP checks");
+  refused(R"({"Name":"x","Check":{"HTTP":"https://127.0.0.1/","Interval":"1s"}})", "https checks are not supported");
+  refused(R"({"Name":"x","Check":{"HTTP":"http://web.example/","Interval":"1s"}})", "the host must be an IP address");
+  refused(R"({"Name":"x","Check":{"HTTP":"ftp://127.0.0.1/","Interval":"1s"}})", "want an http:// URL");
+  refused(R"({"Name":"x","Check":{"HTTP":"http://127.0.0.1/a b","Interval":"1s"}})", "spaces");
+  refused(R"({"Name":"x","Check":{"HTTP":"http://u@127.0.0.1/","Interval":"1s"}})", "the host");
+  refused(R"({"Name":"x","Check":{"HTTP":"http://127.0.0.1/","Method":"DELETE","Interval":"1s"}})", "Method \"DELETE\"");
+  refused(R"({"Name":"x","Check":{"HTTP":"http://127.0.0.1/","Header":{"X":"y"},"Interval":"1s"}})", "check Header \"X\"");
+  refused(R"({"Name":"x","Check":{"HTTP":"http://127.0.0.1/","Header":{"X":["a"],"x":["b"]},"Interval":"1s"}})", "given twice");
+  refused(R"({"Name":"x","Check":{"TCP":"127.0.0.1:1","Method":"GET","Interval":"1s"}})", "HTTP checks only");
   refused(R"({"Name":"x","Check":{"TCP":"127.0.0.1:80"}})", "needs an Interval");
   refused(R"({"Name":"x","Check":{"TCP":"db.example:80","Interval":"10s"}})", "check TCP \"db.example:80\"");
   refused(R"({"Name":"x","Check":{"TCP":"127.0.0.1","Interval":"10s"}})", "check TCP");
@@ -271,6 +291,77 @@ TEST_F(LocalServicesTest, TcpChecks) {
   ASSERT_TRUE(l->remove("up").is_ok());
   ASSERT_TRUE(l->remove("down").is_ok());
   EXPECT_TRUE(l->checks().empty());
+}
+
+// HTTP checks against a real HTTP server on loopback: 200 passing with the body in the output,
+// 429 warning, 500 critical, a redirect critical (not followed), a body over the limit critical,
+// the check's method, header and body sent.
+TEST_F(LocalServicesTest, HttpChecks) {
+  http::Router router;
+  std::string seen_method, seen_header, seen_body, seen_agent;
+  router.add("GET", "/ok", [](http::Request&, http::Responder r) { r.send(http::Response::text(200, "all good")); });
+  router.add("GET", "/busy", [](http::Request&, http::Responder r) { r.send(http::Response::text(429, "later")); });
+  router.add("GET", "/bad", [](http::Request&, http::Responder r) { r.send(http::Response::text(500, "broken")); });
+  router.add("GET", "/moved", [](http::Request&, http::Responder r) {
+    http::Response resp = http::Response::text(302, "");
+    resp.headers.push_back(http::Header{"Location", "/ok"});
+    r.send(std::move(resp));
+  });
+  router.add("GET", "/huge", [](http::Request&, http::Responder r) { r.send(http::Response::text(200, std::string(kCheckResponseBytesMax + 1, 'x'))); });
+  router.add("POST", "/post", [&](http::Request& q, http::Responder r) {
+    seen_method = q.method;
+    const std::string* h = q.header("X-Probe");
+    seen_header = h != nullptr ? *h : "";
+    const std::string* ua = q.header("User-Agent");
+    seen_agent = ua != nullptr ? *ua : "";
+    seen_body = q.body;
+    r.send(http::Response::text(204, ""));
+  });
+  http::Server server(loop_, env_.net(), env_.clock(), router.handler());
+  ASSERT_TRUE(server.listen(hal::SockAddr::ipv4(127, 0, 0, 1, 0)).is_ok());
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.listen_addr(0).value().port);
+  auto l = make();
+  ASSERT_TRUE(l->load().is_ok());
+  auto reg = [&](const std::string& id, const std::string& check) {
+    ASSERT_TRUE(l->put(ok(R"({"ID":")" + id + R"(","Name":"web","Check":{"CheckID":")" + id + R"(",)" + check +
+                          R"(,"Interval":"1s","Timeout":"2s"}})")).is_ok()) << id;
+  };
+  reg("ok", R"("HTTP":")" + base + R"(/ok")");
+  reg("busy", R"("HTTP":")" + base + R"(/busy")");
+  reg("bad", R"("HTTP":")" + base + R"(/bad")");
+  // (a fourth service would pass services_max = 3: a second LocalServices for the rest)
+  auto l2 = make(dir_.join("second"));
+  ASSERT_TRUE(fs_.make_dirs(dir_.join("second"), 0700).is_ok());
+  ASSERT_TRUE(l2->put(ok(R"({"ID":"moved","Name":"web","Check":{"CheckID":"moved","HTTP":")" + base +
+                         R"(/moved","Interval":"1s"}})")).is_ok());
+  ASSERT_TRUE(l2->put(ok(R"({"ID":"huge","Name":"web","Check":{"CheckID":"huge","HTTP":")" + base +
+                         R"(/huge","Interval":"1s"}})")).is_ok());
+  ASSERT_TRUE(l2->put(ok(R"({"ID":"post","Name":"web","Check":{"CheckID":"post","HTTP":")" + base +
+                         R"(/post","Method":"POST","Header":{"X-Probe":["yes"]},"Body":"ping","Interval":"1s"}})")).is_ok());
+  auto all_ran = [&] {
+    for (const auto* m : {&l->checks(), &l2->checks()}) {
+      for (const auto& [id, c] : *m) {
+        if (c.output.empty()) return false;
+      }
+    }
+    return true;
+  };
+  const base::MonoTime deadline = loop_.refresh_now() + base::Duration::seconds(5);
+  while (!all_ran() && loop_.refresh_now() < deadline) ASSERT_TRUE(loop_.run_once(base::Duration::millis(20)).is_ok());
+  ASSERT_TRUE(all_ran());
+  EXPECT_EQ(l->checks().at("ok").status, CheckStatus::kPassing);
+  EXPECT_EQ(l->checks().at("ok").output, "HTTP GET " + base + "/ok: 200 Output: all good");
+  EXPECT_EQ(l->checks().at("busy").status, CheckStatus::kWarning);
+  EXPECT_EQ(l->checks().at("bad").status, CheckStatus::kCritical);
+  EXPECT_NE(l->checks().at("bad").output.find(": 500 Output: "), std::string::npos) << l->checks().at("bad").output;
+  EXPECT_EQ(l2->checks().at("moved").status, CheckStatus::kCritical);
+  EXPECT_NE(l2->checks().at("moved").output.find(": 302 "), std::string::npos) << l2->checks().at("moved").output;
+  EXPECT_EQ(l2->checks().at("huge").status, CheckStatus::kCritical);
+  EXPECT_EQ(l2->checks().at("post").status, CheckStatus::kPassing) << l2->checks().at("post").output;
+  EXPECT_EQ(seen_method, "POST");
+  EXPECT_EQ(seen_header, "yes");
+  EXPECT_EQ(seen_body, "ping");
+  EXPECT_EQ(seen_agent, "Weft Health Check");
 }
 
 }  // namespace
