@@ -2,6 +2,7 @@
 #include "agent/ctl/tls_cmd.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <map>
 #include <set>
@@ -42,6 +43,7 @@ constexpr std::string_view kUsage =
     "  version                       client and agent versions\n"
     "  members [-status S] [-tag k=v]  the fleet as this node sees it\n"
     "  services                      the services registered on this node\n"
+    "  checks                        their health checks: status and last output\n"
     "  join [-replay] ADDRESS...     join the fleet through a member's gossip address\n"
     "                                (-replay: also deliver the user events fired before joining)\n"
     "  leave                         leave the fleet gracefully and stop the agent\n"
@@ -589,6 +591,43 @@ int cmd_services(Client& client, const Options& o, FILE* out, FILE* err) {
   return kExitOk;
 }
 
+// checks: this node's health checks (GET /v1/agent/checks), one line each, the output's first
+// line cut to 60 bytes.
+int cmd_checks(Client& client, const Options& o, FILE* out, FILE* err) {
+  if (!o.args.empty()) {
+    std::fprintf(err, "agentctl checks: unexpected argument \"%s\"\nusage: agentctl checks\n", o.args[0].c_str());
+    return kExitUsage;
+  }
+  http::ClientResponse r;
+  int rc = simple_call(client, o, "GET", "/v1/agent/checks", "", err, &r);
+  if (rc != kExitOk) return rc;
+  http::Json doc = parse_body(r, err);
+  if (!doc.ok()) return kExitFailed;
+  if (o.format == Format::kJson) {
+    print_json(out, doc);
+    return kExitOk;
+  }
+  std::vector<std::array<std::string, 5>> rows;
+  const cJSON* c;
+  cJSON_ArrayForEach(c, doc.get()) {
+    std::string output = str(c, "Output");
+    output = output.substr(0, output.find('\n'));
+    if (output.size() > 60) output = output.substr(0, 57) + "...";
+    rows.push_back({str(c, "CheckID"), str(c, "ServiceID"), str(c, "Type"), str(c, "Status"), output});
+  }
+  std::array<size_t, 4> w = {7, 7, 4, 6};
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < w.size(); ++i) w[i] = std::max(w[i], row[i].size());
+  }
+  auto line = [&](const std::array<std::string, 5>& row) {
+    std::fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s\n", static_cast<int>(w[0]), row[0].c_str(), static_cast<int>(w[1]),
+                 row[1].c_str(), static_cast<int>(w[2]), row[2].c_str(), static_cast<int>(w[3]), row[3].c_str(), row[4].c_str());
+  };
+  line({"CheckID", "Service", "Type", "Status", "Output"});
+  for (const auto& row : rows) line(row);
+  return kExitOk;
+}
+
 // join [-replay] ADDRESS...: like `serf join`, the fleet's earlier user events are not delivered
 // to this node unless -replay asks for them.
 int cmd_join(Client& client, const Options& o, FILE* out, FILE* err) {
@@ -848,6 +887,7 @@ int run(hal::Env& env, const std::vector<std::string>& args, FILE* in, FILE* out
   if (o.command == "logs") return cmd_logs(client, o, out, err);
   if (o.command == "members") return cmd_members(client, o, out, err);
   if (o.command == "services") return cmd_services(client, o, out, err);
+  if (o.command == "checks") return cmd_checks(client, o, out, err);
   if (o.command == "join") return cmd_join(client, o, out, err);
   if (o.command == "leave") return cmd_leave(client, o, out, err);
   if (o.command == "force-leave") return cmd_force_leave(client, o, out, err);

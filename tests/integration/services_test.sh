@@ -83,6 +83,8 @@ check "PUT /v1/agent/check/pass/service:api-1 ($out)" test "${out%% *}" = 200
 out=$(ask api.service.weft 1)
 check "api.service.weft answers once the check passes ($out)" test "$out" = "0 1 127.0.0.1"
 check "its output is the note" python3 -c 'import json,sys; c=json.loads(sys.argv[1])["service:api-1"]; assert c["Status"]=="passing" and c["Output"]=="all good", c' "$(curl -fsS "$URL/v1/agent/checks")"
+table=$("$AGENTCTL" -socket "$SOCK" checks)
+check "agentctl checks shows it passing with its output" grep -Eq '^service:api-1 +api-1 +ttl +passing +all good$' <<<"$table"
 out=$(put /v1/agent/check/update/service:api-1 '{"Status":"warning","Output":"slow"}')
 check "PUT /v1/agent/check/update: warning ($out)" test "${out%% *}" = 200
 out=$(ask api.service.weft 1)
