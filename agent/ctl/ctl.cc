@@ -546,20 +546,30 @@ int cmd_members(Client& client, const Options& o, FILE* out, FILE* err) {
 }
 
 // services: the services registered on this node (GET /v1/agent/services), one line each.
-int cmd_services(Client& client, const Options& o, FILE* out, FILE* err) {
+// For a listing command that takes no arguments: GETs `path`. With -format json it prints the
+// body and returns kExitOk; on an error it returns the exit status; otherwise it fills *doc and
+// returns -1 (the caller prints the table).
+int fetch_listing(Client& client, const Options& o, const char* command, const char* path, FILE* out, FILE* err,
+                  http::Json* doc) {
   if (!o.args.empty()) {
-    std::fprintf(err, "agentctl services: unexpected argument \"%s\"\nusage: agentctl services\n", o.args[0].c_str());
+    std::fprintf(err, "agentctl %s: unexpected argument \"%s\"\nusage: agentctl %s\n", command, o.args[0].c_str(), command);
     return kExitUsage;
   }
   http::ClientResponse r;
-  int rc = simple_call(client, o, "GET", "/v1/agent/services", "", err, &r);
+  int rc = simple_call(client, o, "GET", path, "", err, &r);
   if (rc != kExitOk) return rc;
-  http::Json doc = parse_body(r, err);
-  if (!doc.ok()) return kExitFailed;
+  *doc = parse_body(r, err);
+  if (!doc->ok()) return kExitFailed;
   if (o.format == Format::kJson) {
-    print_json(out, doc);
+    print_json(out, *doc);
     return kExitOk;
   }
+  return -1;
+}
+
+int cmd_services(Client& client, const Options& o, FILE* out, FILE* err) {
+  http::Json doc;
+  if (int rc = fetch_listing(client, o, "services", "/v1/agent/services", out, err, &doc); rc >= 0) return rc;
   struct Row {
     std::string id, name, addr, tags;
   };
@@ -594,19 +604,8 @@ int cmd_services(Client& client, const Options& o, FILE* out, FILE* err) {
 // checks: this node's health checks (GET /v1/agent/checks), one line each, the output's first
 // line cut to 60 bytes.
 int cmd_checks(Client& client, const Options& o, FILE* out, FILE* err) {
-  if (!o.args.empty()) {
-    std::fprintf(err, "agentctl checks: unexpected argument \"%s\"\nusage: agentctl checks\n", o.args[0].c_str());
-    return kExitUsage;
-  }
-  http::ClientResponse r;
-  int rc = simple_call(client, o, "GET", "/v1/agent/checks", "", err, &r);
-  if (rc != kExitOk) return rc;
-  http::Json doc = parse_body(r, err);
-  if (!doc.ok()) return kExitFailed;
-  if (o.format == Format::kJson) {
-    print_json(out, doc);
-    return kExitOk;
-  }
+  http::Json doc;
+  if (int rc = fetch_listing(client, o, "checks", "/v1/agent/checks", out, err, &doc); rc >= 0) return rc;
   std::vector<std::array<std::string, 5>> rows;
   const cJSON* c;
   cJSON_ArrayForEach(c, doc.get()) {
