@@ -286,7 +286,14 @@ void LocalServices::on_probe_io(const std::string& check_id, const std::string& 
 void LocalServices::finish_tcp(const std::string& check_id, CheckStatus status, const std::string& output) {
   CheckState& c = checks_.at(check_id);
   stop_check(c);
-  set_status(check_id, c, status, output);
+  // Consul's thresholds: a result counts only once enough like it came in a row.
+  if (status == CheckStatus::kCritical) {
+    c.successes = 0;
+    if (++c.failures >= c.def.failures_before_critical) set_status(check_id, c, status, output);
+  } else {
+    c.failures = 0;
+    if (++c.successes >= c.def.success_before_passing) set_status(check_id, c, status, output);
+  }
   arm_tcp(check_id, c, base::Duration::nanos(c.def.interval_ns));
 }
 

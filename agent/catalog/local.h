@@ -71,6 +71,8 @@ struct CheckState {
   std::string http_out;                        // HTTP: the request's bytes
   size_t http_out_at = 0;
   std::unique_ptr<http::ResponseParser> parser;  // HTTP: the response
+  int64_t successes = 0;  // TCP, HTTP: consecutive passing (or warning) results
+  int64_t failures = 0;   // TCP, HTTP: consecutive critical results
 };
 
 class LocalServices {

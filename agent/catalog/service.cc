@@ -101,8 +101,7 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
   if (!cJSON_IsObject(c)) return bad("a check must be a JSON object%s", "");
   static const char* const kOtherKinds[] = {
       "HTTP", "UDP", "Args", "ScriptArgs", "GRPC", "GRPCUseTLS", "H2PING", "H2PingUseTLS", "Method", "Header", "Body", "TLSSkipVerify", "TLSServerName", "DockerContainerID", "Shell",
-      "AliasNode", "AliasService", "OSService", "DeregisterCriticalServiceAfter", "SuccessBeforePassing",
-      "FailuresBeforeWarning", "FailuresBeforeCritical", "OutputMaxSize", "DisableRedirects"};
+      "AliasNode", "AliasService", "OSService", "DeregisterCriticalServiceAfter", "FailuresBeforeWarning", "OutputMaxSize", "DisableRedirects"};
   bool have_ttl = false;
   std::string interval_text, timeout_text;
   std::string unknown;
@@ -168,6 +167,14 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
           out->headers.emplace_back(name, v->valuestring);
         }
       }
+    } else if (strcasecmp(key.c_str(), "SuccessBeforePassing") == 0 || strcasecmp(key.c_str(), "FailuresBeforeCritical") == 0) {
+      int64_t n = -1;
+      if (!http::json_get_i64(c, key, &n) || n < 0 || n > 100) return bad("check %s must be a whole number from 0 to 100%s", key);
+      if (strcasecmp(key.c_str(), "SuccessBeforePassing") == 0) {
+        out->success_before_passing = n;
+      } else {
+        out->failures_before_critical = n;
+      }
     } else if (strcasecmp(key.c_str(), "TCP") == 0) {
       if (!cJSON_IsNull(m)) AGENT_TRY(text(&out->tcp, 128));
     } else if (strcasecmp(key.c_str(), "Interval") == 0) {
@@ -187,8 +194,9 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
   if (int{have_ttl} + int{!out->tcp.empty()} + int{!out->http.empty()} != 1) {
     return bad("a check needs exactly one of TTL, TCP and HTTP (only those kinds are supported yet)%s%s", "");
   }
-  if (have_ttl && (!interval_text.empty() || !timeout_text.empty())) {
-    return bad("check: Interval and Timeout apply to TCP and HTTP checks, not TTL ones%s%s", "");
+  if (have_ttl && (!interval_text.empty() || !timeout_text.empty() || out->success_before_passing != 0 ||
+                   out->failures_before_critical != 0)) {
+    return bad("check: Interval, Timeout, SuccessBeforePassing and FailuresBeforeCritical apply to TCP and HTTP checks, not TTL ones%s%s", "");
   }
   if (out->http.empty() && (!out->method.empty() || !out->headers.empty() || !out->body.empty())) {
     return bad("check: Method, Header and Body apply to HTTP checks only%s%s", "");
@@ -384,6 +392,8 @@ void fill_registration(http::Json& doc, cJSON* o, const Service& s) {
         }
         doc.add_string(c, "Interval", config::format_duration(d.interval_ns));
         doc.add_string(c, "Timeout", config::format_duration(d.timeout_ns));
+        if (d.success_before_passing != 0) doc.add_i64(c, "SuccessBeforePassing", d.success_before_passing);
+        if (d.failures_before_critical != 0) doc.add_i64(c, "FailuresBeforeCritical", d.failures_before_critical);
       }
       doc.add_string(c, "Status", check_status_name(d.initial));
     }

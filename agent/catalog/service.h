@@ -21,7 +21,10 @@
 // TTL, TCP and HTTP checks exist yet: a check with Args/ScriptArgs, GRPC, an https URL or any
 // other kind's member is refused naming it ("not supported yet"), so a registration never
 // silently loses a check. Defaults as Consul's: CheckID "service:<service ID>" (":<n>" appended, from 1, when there
-// are several), Name "Service '<name>' check", Status critical, Timeout 10s. Bounds: TTL
+// are several), Name "Service '<name>' check", Status critical, Timeout 10s. TCP and HTTP checks
+// also take Consul's "SuccessBeforePassing" and "FailuresBeforeCritical" (0..100, default 0: the
+// status follows each result): that many consecutive results are needed before the status
+// changes to passing (or warning) or to critical. Bounds: TTL
 // 100ms..24h, Interval 1s..24h, Timeout 100ms..5m; TCP an IP literal with a port, HTTP an
 // http:// URL with an IP literal host (names are not resolved); Method GET, HEAD, POST or PUT; at
 // most 16 header fields of 8 values, 4 KiB of body.
@@ -78,6 +81,8 @@ struct CheckDef {
   std::string body;         // HTTP
   int64_t interval_ns = 0;  // TCP, HTTP
   int64_t timeout_ns = 0;   // TCP, HTTP
+  int64_t success_before_passing = 0;    // TCP, HTTP
+  int64_t failures_before_critical = 0;  // TCP, HTTP
   CheckStatus initial = CheckStatus::kCritical;
   bool operator==(const CheckDef& o) const = default;
 };

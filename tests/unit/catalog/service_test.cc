@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <tuple>
 
 #include "agent/http/server.h"
 #include "hal/posix/posix_env.h"
@@ -123,6 +124,9 @@ TEST(CatalogService, RefusesWithTheMemberNamed) {
   refused(R"({"Name":"x","Check":{"HTTP":"http://127.0.0.1/","Header":{"X":"y"},"Interval":"1s"}})", "check Header \"X\"");
   refused(R"({"Name":"x","Check":{"HTTP":"http://127.0.0.1/","Header":{"X":["a"],"x":["b"]},"Interval":"1s"}})", "given twice");
   refused(R"({"Name":"x","Check":{"TCP":"127.0.0.1:1","Method":"GET","Interval":"1s"}})", "HTTP checks only");
+  refused(R"({"Name":"x","Check":{"TCP":"127.0.0.1:1","Interval":"1s","SuccessBeforePassing":101}})", "SuccessBeforePassing");
+  refused(R"({"Name":"x","Check":{"TCP":"127.0.0.1:1","Interval":"1s","FailuresBeforeCritical":"2"}})", "FailuresBeforeCritical");
+  refused(R"({"Name":"x","Check":{"TTL":"1s","FailuresBeforeCritical":2}})", "not TTL ones");
   refused(R"({"Name":"x","Check":{"TCP":"127.0.0.1:80"}})", "needs an Interval");
   refused(R"({"Name":"x","Check":{"TCP":"db.example:80","Interval":"10s"}})", "check TCP \"db.example:80\"");
   refused(R"({"Name":"x","Check":{"TCP":"127.0.0.1","Interval":"10s"}})", "check TCP");
@@ -161,6 +165,41 @@ class LocalServicesTest : public ::testing::Test {
     return std::make_unique<LocalServices>(loop_, fs_, env_.net(), dir.empty() ? dir_.path() : dir, "dc1", "n1", log_,
                                            [this] { ++fatal_; }, /*services_max=*/3);
   }
+  // A loopback listener's port (the listener in *h, for the test to close).
+  uint16_t listening_port(hal::Handle* h) {
+    *h = env_.net().listen(hal::SockAddr::ipv4(127, 0, 0, 1, 0), hal::ListenOptions{}).value();
+    return env_.net().local_addr(*h).value().port;
+  }
+  // A loopback port nothing listens on: bound, learnt, closed.
+  uint16_t closed_port() {
+    hal::Handle h;
+    const uint16_t port = listening_port(&h);
+    env_.net().close(h);
+    return port;
+  }
+  // "127.0.0.1:<port>"
+  static std::string local(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
+  // A LocalServices holding service "up", whose TCP check (ID "up") reaches a listening port
+  // (listener_), and "down", whose check (ID "down") reaches a closed one; `up_extra` and
+  // `down_extra` are more members for each check (each starting with a comma).
+  std::unique_ptr<LocalServices> tcp_pair(const std::string& up_extra, const std::string& down_extra) {
+    auto l = make();
+    EXPECT_TRUE(l->load().is_ok());
+    const std::string up = local(listening_port(&listener_));
+    const std::string down = local(closed_port());
+    for (const auto& [id, addr, extra] : {std::tuple{"up", up, up_extra}, std::tuple{"down", down, down_extra}}) {
+      EXPECT_TRUE(l->put(ok(std::string(R"({"ID":")") + id + R"(","Name":"db","Check":{"CheckID":")" + id + R"(","TCP":")" +
+                            addr + R"(","Interval":"1s")" + extra + "}}"))
+                      .is_ok())
+          << id;
+    }
+    return l;
+  }
+  ~LocalServicesTest() override {
+    if (listener_ != hal::kInvalidHandle) env_.net().close(listener_);
+  }
+  hal::Handle listener_ = hal::kInvalidHandle;
+
   hal::posix::PosixEnv env_;
   runtime::Loop loop_;
   hal::posix::PosixFs fs_;
@@ -257,18 +296,7 @@ TEST_F(LocalServicesTest, TtlChecks) {
 // TCP checks against real loopback sockets: a listener makes it passing at once, a closed port
 // critical with the reason; a TCP check refuses TTL updates.
 TEST_F(LocalServicesTest, TcpChecks) {
-  hal::Handle listener = env_.net().listen(hal::SockAddr::ipv4(127, 0, 0, 1, 0), hal::ListenOptions{}).value();
-  const uint16_t open_port = env_.net().local_addr(listener).value().port;
-  // A port nothing listens on: bind one, learn it, close it.
-  hal::Handle gone = env_.net().listen(hal::SockAddr::ipv4(127, 0, 0, 1, 0), hal::ListenOptions{}).value();
-  const uint16_t closed_port = env_.net().local_addr(gone).value().port;
-  env_.net().close(gone);
-  auto l = make();
-  ASSERT_TRUE(l->load().is_ok());
-  ASSERT_TRUE(l->put(ok(R"({"ID":"up","Name":"db","Check":{"CheckID":"up","TCP":"127.0.0.1:)" + std::to_string(open_port) +
-                        R"(","Interval":"1s","Timeout":"2s"}})")).is_ok());
-  ASSERT_TRUE(l->put(ok(R"({"ID":"down","Name":"db","Check":{"CheckID":"down","TCP":"127.0.0.1:)" +
-                        std::to_string(closed_port) + R"(","Interval":"1s"}})")).is_ok());
+  auto l = tcp_pair(R"(,"Timeout":"2s")", "");
   EXPECT_EQ(l->checks().at("up").status, CheckStatus::kCritical);  // before the first attempt
   const base::MonoTime deadline = loop_.refresh_now() + base::Duration::seconds(5);
   while ((l->checks().at("up").status != CheckStatus::kPassing || l->checks().at("down").output.empty()) &&
@@ -283,7 +311,8 @@ TEST_F(LocalServicesTest, TcpChecks) {
   EXPECT_EQ(l->service_health("down"), CheckStatus::kCritical);
   EXPECT_EQ(l->set_check("up", CheckStatus::kCritical, "").code(), base::Code::kFailedPrecondition);
   // The listener goes: the next attempt (within the 1 s interval) turns it critical.
-  env_.net().close(listener);
+  env_.net().close(listener_);
+  listener_ = hal::kInvalidHandle;
   while (l->checks().at("up").status != CheckStatus::kCritical && loop_.refresh_now() < deadline + base::Duration::seconds(3)) {
     ASSERT_TRUE(loop_.run_once(base::Duration::millis(20)).is_ok());
   }
@@ -291,6 +320,31 @@ TEST_F(LocalServicesTest, TcpChecks) {
   ASSERT_TRUE(l->remove("up").is_ok());
   ASSERT_TRUE(l->remove("down").is_ok());
   EXPECT_TRUE(l->checks().empty());
+}
+
+// Consul's thresholds: with SuccessBeforePassing 2 a reachable port turns passing only on the
+// second success; with FailuresBeforeCritical 2 a closed port stays passing after one failure.
+TEST_F(LocalServicesTest, CheckThresholds) {
+  auto l = tcp_pair(R"(,"SuccessBeforePassing":2)", R"(,"Status":"passing","FailuresBeforeCritical":2)");
+  // The first attempts run at once: neither status moves yet.
+  const base::MonoTime first = loop_.refresh_now() + base::Duration::seconds(5);
+  while ((l->checks().at("up").successes == 0 || l->checks().at("down").failures == 0) && loop_.refresh_now() < first) {
+    ASSERT_TRUE(loop_.run_once(base::Duration::millis(10)).is_ok());
+  }
+  EXPECT_EQ(l->checks().at("up").status, CheckStatus::kCritical);
+  EXPECT_EQ(l->checks().at("up").successes, 1);
+  EXPECT_EQ(l->checks().at("down").status, CheckStatus::kPassing);
+  EXPECT_EQ(l->checks().at("down").failures, 1);
+  EXPECT_TRUE(l->checks().at("down").output.empty());
+  // The second ones (after the 1 s interval) do.
+  const base::MonoTime deadline = loop_.refresh_now() + base::Duration::seconds(5);
+  while ((l->checks().at("up").status != CheckStatus::kPassing || l->checks().at("down").status != CheckStatus::kCritical) &&
+         loop_.refresh_now() < deadline) {
+    ASSERT_TRUE(loop_.run_once(base::Duration::millis(20)).is_ok());
+  }
+  EXPECT_EQ(l->checks().at("up").status, CheckStatus::kPassing);
+  EXPECT_EQ(l->checks().at("down").status, CheckStatus::kCritical);
+  EXPECT_NE(l->checks().at("down").output.find("TCP connect"), std::string::npos);
 }
 
 // HTTP checks against a real HTTP server on loopback: 200 passing with the body in the output,
