@@ -109,7 +109,7 @@ bool has_tag(const Instance& in, std::string_view tag) {
 // What one query resolved to, before it is written.
 struct Plan {
   uint8_t rcode = kRcodeNoError;
-  enum class Kind : uint8_t { kNone, kApex, kService, kNode, kPtr } kind = Kind::kNone;
+  enum class Kind : uint8_t { kNone, kApex, kService, kNode, kPtr, kAddr } kind = Kind::kNone;
   // kService: the chosen instances (indices into view.instances), shuffled.
   uint16_t chosen[kCandidatesMax] = {};
   size_t chosen_count = 0;
@@ -117,7 +117,43 @@ struct Plan {
   // kNode / kPtr: the node.
   const NodeEntry* node = nullptr;
   std::string_view ptr_node;
+  // kAddr: the address a <hex>.addr name spells.
+  Address addr;
 };
+
+// "0a010203" -> 10.1.2.3, 32 hex digits -> an IPv6 address (either case); false otherwise.
+bool hex_address(std::string_view label, Address* out) {
+  if (label.size() != 8 && label.size() != 32) return false;
+  *out = Address{};
+  out->v6 = label.size() == 32;
+  for (size_t i = 0; i < label.size(); ++i) {
+    const char c = label[i];
+    const int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (v < 0) return false;
+    out->bytes[i / 2] = static_cast<uint8_t>(out->bytes[i / 2] | (i % 2 == 0 ? v << 4 : v));
+  }
+  return true;
+}
+
+// An instance's SRV target: its node's name when it has its node's address, else the
+// <hex>.addr name of its own.
+bool srv_target(const Instance& in, const View& view, const Name& node_suffix, const Name& addr_suffix, Name* out) {
+  for (const NodeEntry& n : view.nodes) {
+    if (ieq(n.name, in.node) && same_address(n.address, in.address)) {
+      const std::string_view node[] = {in.node};
+      return build(node, node_suffix, out);
+    }
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  char hex[32];
+  const size_t bytes = in.address.v6 ? 16 : 4;
+  for (size_t i = 0; i < bytes; ++i) {
+    hex[2 * i] = kHex[in.address.bytes[i] >> 4];
+    hex[2 * i + 1] = kHex[in.address.bytes[i] & 0xF];
+  }
+  const std::string_view label[] = {std::string_view(hex, 2 * bytes)};
+  return build(label, addr_suffix, out);
+}
 
 bool wants_address(uint16_t qtype, const Address& a) {
   return qtype == kTypeAny || (qtype == kTypeA && !a.v6) || (qtype == kTypeAaaa && a.v6);
@@ -255,6 +291,9 @@ Result respond(const Query& q, const View& view, const ResponderConfig& config, 
           plan.kind = Plan::Kind::kService;
           plan.rcode = kRcodeNoError;
         }
+      } else if (ieq(labels[rest - 1], "addr") && rest == 2 && hex_address(labels[0], &plan.addr)) {
+        plan.kind = Plan::Kind::kAddr;
+        plan.rcode = kRcodeNoError;
       } else if (ieq(labels[rest - 1], "node") && rest == 2) {
         for (const NodeEntry& n : view.nodes) {
           if (ieq(n.name, labels[0])) {
@@ -275,7 +314,9 @@ Result respond(const Query& q, const View& view, const ResponderConfig& config, 
   bool answered = false;
   static constexpr std::string_view kNodeLabel[] = {"node"};
   Name node_suffix;
-  const bool have_suffix = build(kNodeLabel, config.domain, &node_suffix);
+  static constexpr std::string_view kAddrLabel[] = {"addr"};
+  Name addr_suffix;
+  const bool have_suffix = build(kNodeLabel, config.domain, &node_suffix) && build(kAddrLabel, config.domain, &addr_suffix);
   switch (plan.kind) {
     case Plan::Kind::kNone:
       break;
@@ -292,6 +333,13 @@ Result respond(const Query& q, const View& view, const ResponderConfig& config, 
           w.add_name_rr(q.qname, kTypeNs, config.node_ttl, ns);
           answered = w.end_rrset() || answered;
         }
+      }
+      break;
+    case Plan::Kind::kAddr:
+      if (wants_address(q.qtype, plan.addr)) {
+        w.begin_rrset(Section::kAnswer);
+        add_address(w, q.qname, config.service_ttl, plan.addr);
+        answered = w.end_rrset();
       }
       break;
     case Plan::Kind::kNode:
@@ -318,9 +366,8 @@ Result respond(const Query& q, const View& view, const ResponderConfig& config, 
       for (size_t i = 0; i < n; ++i) {
         const Instance& in = view.instances[plan.chosen[i]];
         if (plan.srv) {
-          const std::string_view node[] = {in.node};
           Name target;
-          if (!have_suffix || !build(node, node_suffix, &target)) continue;  // a node name that is no label
+          if (!have_suffix || !srv_target(in, view, node_suffix, addr_suffix, &target)) continue;  // a node name that is no label
           w.add_srv(q.qname, config.service_ttl, 1, 1, in.port, target);
         } else {
           add_address(w, q.qname, config.service_ttl, in.address);
@@ -330,16 +377,18 @@ Result respond(const Query& q, const View& view, const ResponderConfig& config, 
       if (answered && plan.srv) {
         // Each target's address, once, as its own RRset: one that does not fit is left out
         // without TC (RFC 2181 §9).
+        // (A target name stands for one address, so instances with the same target repeat it.)
         for (size_t i = 0; i < n; ++i) {
           const Instance& in = view.instances[plan.chosen[i]];
+          Name target;
+          if (!have_suffix || !srv_target(in, view, node_suffix, addr_suffix, &target)) continue;
           bool repeat = false;
           for (size_t k = 0; k < i && !repeat; ++k) {
-            const Instance& before = view.instances[plan.chosen[k]];
-            repeat = ieq(before.node, in.node) && same_address(before.address, in.address);
+            Name before;
+            repeat = srv_target(view.instances[plan.chosen[k]], view, node_suffix, addr_suffix, &before) &&
+                     name_equal(before, target);
           }
-          const std::string_view node[] = {in.node};
-          Name target;
-          if (repeat || !have_suffix || !build(node, node_suffix, &target)) continue;
+          if (repeat) continue;
           w.begin_rrset(Section::kAdditional);
           add_address(w, target, config.service_ttl, in.address);
           (void)w.end_rrset();

@@ -7,8 +7,12 @@
 //   <svc>.service                     A / AAAA of the instances that are not critical
 //   <tag>.<svc>.service               the same, only instances with that tag
 //   _<svc>._<tag>.service             SRV (RFC 2782; "_tcp" or "_udp" mean any tag), the
-//                                     instance addresses as A/AAAA in the additional section
+//                                     targets' addresses as A/AAAA in the additional section
 //   <node>.node                       A / AAAA of the node
+//   <hex>.addr                        A (8 hex digits) or AAAA (32) of that address, as Consul
+// An SRV target is <node>.node.<domain> when the instance has its node's address, else
+// <hex>.addr.<domain> (Consul's form), so a target name always resolves to the address its
+// additional record gives, and two instances of one node on different addresses get two names.
 //   d.c.b.a.in-addr.arpa, ip6.arpa    PTR to <node>.node.<domain> for a node or instance address
 // A name that has records of some type but not the one asked is NODATA (NOERROR, no answer, SOA in
 // authority); a name with none is NXDOMAIN (SOA in authority) -- a service whose instances are all

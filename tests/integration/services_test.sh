@@ -63,7 +63,10 @@ check "web.service.weft A: both instances, web-2 at the node's address ($out)" t
 out=$(ask v2.web.service.weft 1)
 check "v2.web.service.weft A: the tagged one ($out)" test "$out" = "0 1 10.1.2.3"
 out=$(ask _web._tcp.service.weft 33)
-check "_web._tcp.service.weft SRV: both ports ($out)" grep -Eq '^0 2 1/1/8080/.+,1/1/8081/.+$' <<<"$out"
+check "_web._tcp.service.weft SRV: web-1 (its own address) by a .addr target, web-2 by the node ($out)" \
+  test "$out" = "0 2 1/1/8080/0a010203.addr.weft,1/1/8081/svctest.node.weft"
+out=$(ask 0a010203.addr.weft 1)
+check "the .addr target resolves to web-1's address ($out)" test "$out" = "0 1 10.1.2.3"
 out=$(ask db.service.weft 1)
 check "db.service.weft A ($out)" test "$out" = "0 1 127.0.0.1"
 

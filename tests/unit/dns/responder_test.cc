@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -115,6 +116,58 @@ TEST(DnsResponder, Rfc2782SrvWithTargetsInAdditional) {
   EXPECT_EQ(rcode(p), kRcodeNoError);
   EXPECT_EQ(p.counts[1], 0);
   EXPECT_EQ(p.counts[2], 1);
+}
+
+// An instance on another address than its node's gets Consul's <hex>.addr target, whose
+// additional record and whose own A query both give that address; two instances of one node on
+// two addresses get two names; <hex>.addr answers AAAA for 32 digits and nothing for bad hex.
+TEST(DnsResponder, SrvTargetOfAnInstanceOffItsNodesAddress) {
+  Fixture f;
+  f.instances.push_back(Instance{"api", "n1", {}, v4(192, 168, 7, 9), 7000, Health::kPassing});
+  f.instances.push_back(Instance{"api", "n1", {}, v4(10, 0, 0, 1), 7001, Health::kPassing});  // n1's own
+  f.instances.push_back(Instance{"api", "n1", {}, v4(192, 168, 7, 10), 7002, Health::kPassing});
+  f.config.answers_max = 8;
+  std::vector<uint8_t> out;
+  f.ask(query_bytes("_api._tcp.service.weft", kTypeSrv), &out);
+  Parsed p = parse(out);
+  ASSERT_TRUE(p.ok);
+  ASSERT_EQ(p.counts[1], 3);
+  ASSERT_EQ(p.counts[3], 3);
+  std::map<uint16_t, std::string> target_of_port;
+  for (int i = 0; i < 3; ++i) {
+    const test::Rr& srv = p.rrs[static_cast<size_t>(i)];
+    Name t;
+    size_t end = 0;
+    ASSERT_EQ(read_name(out, srv.rdata_at + 6, &t, &end), DecodeError::kNone);
+    target_of_port[be16(srv.rdata, 4)] = test::text(t);
+  }
+  EXPECT_EQ(target_of_port[7000], "c0a80709.addr.weft.");
+  EXPECT_EQ(target_of_port[7001], "n1.node.weft.");
+  EXPECT_EQ(target_of_port[7002], "c0a8070a.addr.weft.");
+  std::map<std::string, std::vector<uint8_t>> additional;
+  for (size_t i = 3; i < p.rrs.size(); ++i) additional[p.rrs[i].owner] = p.rrs[i].rdata;
+  EXPECT_EQ(additional["c0a80709.addr.weft."], (std::vector<uint8_t>{192, 168, 7, 9}));
+  EXPECT_EQ(additional["c0a8070a.addr.weft."], (std::vector<uint8_t>{192, 168, 7, 10}));
+  EXPECT_EQ(additional["n1.node.weft."], (std::vector<uint8_t>{10, 0, 0, 1}));
+  // The target resolves by itself to the same address (with the datacenter label too).
+  for (const char* q : {"c0a80709.addr.weft", "C0A80709.addr.dc1.weft"}) {
+    f.ask(query_bytes(q, kTypeA), &out);
+    p = parse(out);
+    ASSERT_EQ(p.counts[1], 1) << q;
+    EXPECT_EQ(p.rrs[0].rdata, (std::vector<uint8_t>{192, 168, 7, 9})) << q;
+  }
+  f.ask(query_bytes("fd00000000000000000000000000002a.addr.weft", kTypeAaaa), &out);
+  p = parse(out);
+  ASSERT_EQ(p.counts[1], 1);
+  EXPECT_EQ(p.rrs[0].rdata[0], 0xfd);
+  EXPECT_EQ(p.rrs[0].rdata[15], 0x2a);
+  f.ask(query_bytes("c0a80709.addr.weft", kTypeAaaa), &out);
+  EXPECT_EQ(rcode(parse(out)), kRcodeNoError);  // NODATA
+  EXPECT_EQ(parse(out).counts[1], 0);
+  for (const char* bad : {"c0a8070g.addr.weft", "c0a807.addr.weft", "x.c0a80709.addr.weft"}) {
+    f.ask(query_bytes(bad, kTypeA), &out);
+    EXPECT_EQ(rcode(parse(out)), kRcodeNxDomain) << bad;
+  }
 }
 
 TEST(DnsResponder, NxdomainAgainstNodata) {
