@@ -2,9 +2,9 @@
 #include "agent/catalog/service.h"
 
 #include <cstdio>
-#include <strings.h>
 
 #include "agent/config/parse.h"
+#include "agent/http/message.h"
 
 namespace catalog {
 namespace {
@@ -49,7 +49,7 @@ Member member_of(const char* name) {
       {"Check", Member::kChecks},    {"Checks", Member::kChecks},
   };
   for (const Known& k : known) {
-    if (strcasecmp(name, k.name) == 0) return k.m;
+    if (http::equals_ignore_case(name, k.name)) return k.m;
   }
   return Member::kUnknown;
 }
@@ -114,19 +114,19 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
       if (to->size() > max || has_control(*to)) return bad("check %s is too long or has control characters%s", key);
       return base::Status::ok();
     };
-    if (strcasecmp(key.c_str(), "CheckID") == 0 || strcasecmp(key.c_str(), "ID") == 0) {
+    if (http::equals_ignore_case(key, "CheckID") || http::equals_ignore_case(key, "ID")) {
       AGENT_TRY(text(&out->id, kCheckIdBytesMax));
-    } else if (strcasecmp(key.c_str(), "Name") == 0) {
+    } else if (http::equals_ignore_case(key, "Name")) {
       AGENT_TRY(text(&out->name, kCheckTextBytesMax));
-    } else if (strcasecmp(key.c_str(), "Notes") == 0) {
+    } else if (http::equals_ignore_case(key, "Notes")) {
       AGENT_TRY(text(&out->notes, kCheckTextBytesMax));
-    } else if (strcasecmp(key.c_str(), "Status") == 0) {
+    } else if (http::equals_ignore_case(key, "Status")) {
       std::string st;
       AGENT_TRY(text(&st, 16));
       if (!st.empty() && !parse_check_status(st, &out->initial)) {
         return bad("check Status \"%s\": want passing, warning or critical%s", st);
       }
-    } else if (strcasecmp(key.c_str(), "TTL") == 0) {
+    } else if (http::equals_ignore_case(key, "TTL")) {
       if (cJSON_IsNull(m)) continue;
       std::string ttl;
       AGENT_TRY(text(&ttl, 32));
@@ -134,16 +134,16 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
         return bad("check TTL \"%s\": want a duration from 100ms to 24h, like \"10s\"%s", ttl);
       }
       have_ttl = true;
-    } else if (strcasecmp(key.c_str(), "HTTP") == 0) {
+    } else if (http::equals_ignore_case(key, "HTTP")) {
       if (!cJSON_IsNull(m)) AGENT_TRY(text(&out->http, 1024));
-    } else if (strcasecmp(key.c_str(), "Method") == 0) {
+    } else if (http::equals_ignore_case(key, "Method")) {
       if (!cJSON_IsNull(m)) AGENT_TRY(text(&out->method, 8));
-    } else if (strcasecmp(key.c_str(), "Body") == 0) {
+    } else if (http::equals_ignore_case(key, "Body")) {
       if (!cJSON_IsNull(m)) {
         if (!cJSON_IsString(m) || std::string_view(m->valuestring).size() > 4096) return bad("check Body must be a string of at most 4 KiB%s%s", "");
         out->body = m->valuestring;
       }
-    } else if (strcasecmp(key.c_str(), "Header") == 0) {
+    } else if (http::equals_ignore_case(key, "Header")) {
       if (cJSON_IsNull(m)) continue;
       if (!cJSON_IsObject(m)) return bad("check Header must be an object of string lists, like {\"X-A\": [\"b\"]}%s%s", "");
       const cJSON* h = nullptr;
@@ -151,7 +151,7 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
       cJSON_ArrayForEach(h, m) {
         const std::string name = h->string != nullptr ? h->string : "";
         for (const std::string& n : seen) {
-          if (strcasecmp(n.c_str(), name.c_str()) == 0) return bad("check Header \"%s\" is given twice%s", name.substr(0, 64));
+          if (http::equals_ignore_case(n, name)) return bad("check Header \"%s\" is given twice%s", name.substr(0, 64));
         }
         seen.push_back(name);
         if (seen.size() > 16) return bad("check Header: at most 16 fields%s%s", "");
@@ -167,23 +167,23 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
           out->headers.emplace_back(name, v->valuestring);
         }
       }
-    } else if (strcasecmp(key.c_str(), "SuccessBeforePassing") == 0 || strcasecmp(key.c_str(), "FailuresBeforeCritical") == 0) {
+    } else if (http::equals_ignore_case(key, "SuccessBeforePassing") || http::equals_ignore_case(key, "FailuresBeforeCritical")) {
       int64_t n = -1;
       if (!http::json_get_i64(c, key, &n) || n < 0 || n > 100) return bad("check %s must be a whole number from 0 to 100%s", key);
-      if (strcasecmp(key.c_str(), "SuccessBeforePassing") == 0) {
+      if (http::equals_ignore_case(key, "SuccessBeforePassing")) {
         out->success_before_passing = n;
       } else {
         out->failures_before_critical = n;
       }
-    } else if (strcasecmp(key.c_str(), "TCP") == 0) {
+    } else if (http::equals_ignore_case(key, "TCP")) {
       if (!cJSON_IsNull(m)) AGENT_TRY(text(&out->tcp, 128));
-    } else if (strcasecmp(key.c_str(), "Interval") == 0) {
+    } else if (http::equals_ignore_case(key, "Interval")) {
       if (!cJSON_IsNull(m)) AGENT_TRY(text(&interval_text, 32));
-    } else if (strcasecmp(key.c_str(), "Timeout") == 0) {
+    } else if (http::equals_ignore_case(key, "Timeout")) {
       if (!cJSON_IsNull(m)) AGENT_TRY(text(&timeout_text, 32));
     } else {
       bool other = false;
-      for (const char* k : kOtherKinds) other = other || strcasecmp(key.c_str(), k) == 0;
+      for (const char* k : kOtherKinds) other = other || http::equals_ignore_case(key, k);
       if (other && !cJSON_IsNull(m) && !(cJSON_IsString(m) && m->valuestring[0] == '\0') && !cJSON_IsFalse(m)) {
         return bad("check %s: only TTL, TCP and HTTP checks are supported yet%s", key);
       }
@@ -313,7 +313,7 @@ base::Result<Service> decode_registration(std::string_view body, size_t bytes_ma
           if (mk.empty() || mk.size() > kMetaKeyBytesMax || !all_label_bytes(mk)) {
             return bad("Meta key \"%s\" must be 1 to 128 letters, digits, '-' or '_'%s", mk.substr(0, 64));
           }
-          if (strncasecmp(mk.c_str(), "consul-", 7) == 0) return bad("Meta key \"%s\": the consul- prefix is reserved%s", mk);
+          if (http::equals_ignore_case(std::string_view(mk).substr(0, 7), "consul-")) return bad("Meta key \"%s\": the consul- prefix is reserved%s", mk);
           const std::string v = m->valuestring;
           if (v.size() > kMetaValueBytesMax) return bad("Meta \"%s\": a value is at most 512 bytes%s", mk);
           s.meta[mk] = v;
