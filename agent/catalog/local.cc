@@ -13,12 +13,6 @@ constexpr const char* kModule = "catalog";
 // A registration of the largest shape service.h allows is about 60 KiB of JSON.
 constexpr size_t kRegistrationBytesMax = 128 * 1024;
 
-http::Response json_response(int status, const http::Json& doc) {
-  auto text = doc.dump();
-  if (!text.is_ok()) return http::Response::error(500, "out of memory building the response");
-  return http::Response::json(status, std::move(text).value());
-}
-
 }  // namespace
 
 LocalServices::LocalServices(runtime::Loop& loop, hal::Fs& fs, hal::Net& net, std::string data_dir, std::string datacenter,
@@ -150,7 +144,6 @@ void LocalServices::sync_checks() {
       auto old = checks_.find(d.id);
       if (old != checks_.end() && old->second.service_id == id && old->second.def == d) {
         CheckState kept = std::move(old->second);
-        kept.def = d;
         checks_.erase(old);
         next.emplace(d.id, std::move(kept));
         continue;
@@ -170,17 +163,17 @@ void LocalServices::sync_checks() {
     if (c.def.ttl_ns != 0) {
       arm_ttl(id, c);
     } else {
-      arm_tcp(id, c, base::Duration::nanos(0));
+      arm_probe(id, c, base::Duration::nanos(0));
     }
   }
 }
 
-void LocalServices::arm_tcp(const std::string& check_id, CheckState& c, base::Duration delay) {
+void LocalServices::arm_probe(const std::string& check_id, CheckState& c, base::Duration delay) {
   auto t = loop_.arm_after(delay, [this, check_id] {
     auto it = checks_.find(check_id);
     if (it == checks_.end()) return;
     it->second.timer = runtime::kNoTimer;
-    run_tcp(check_id);
+    run_probe(check_id);
   });
   if (!t.is_ok()) {
     set_status(check_id, c, CheckStatus::kCritical, "cannot arm the check's timer: " + t.status().message());
@@ -189,14 +182,14 @@ void LocalServices::arm_tcp(const std::string& check_id, CheckState& c, base::Du
   c.timer = *t;
 }
 
-void LocalServices::run_tcp(const std::string& check_id) {
+void LocalServices::run_probe(const std::string& check_id) {
   CheckState& c = checks_.at(check_id);
   const bool http = !c.def.http.empty();
   // How the output names the attempt, as Consul's does.
   const std::string what = http ? "HTTP " + c.def.method + " " + c.def.http : "TCP connect " + c.def.tcp;
   base::Result<hal::Handle> h = net_.connect(c.def.tcp_addr);
   if (!h.is_ok()) {
-    finish_tcp(check_id, CheckStatus::kCritical, what + ": " + h.status().message());
+    finish_probe(check_id, CheckStatus::kCritical, what + ": " + h.status().message());
     return;
   }
   c.conn = *h;
@@ -219,17 +212,17 @@ void LocalServices::run_tcp(const std::string& check_id) {
   if (!w.is_ok()) {
     net_.close(c.conn);
     c.conn = hal::kInvalidHandle;
-    finish_tcp(check_id, CheckStatus::kCritical, what + ": " + w.message());
+    finish_probe(check_id, CheckStatus::kCritical, what + ": " + w.message());
     return;
   }
   auto t = loop_.arm_after(base::Duration::nanos(c.def.timeout_ns), [this, check_id, what] {
     auto it = checks_.find(check_id);
     if (it == checks_.end()) return;
     it->second.timer = runtime::kNoTimer;
-    finish_tcp(check_id, CheckStatus::kCritical, what + ": timed out after " + config::format_duration(it->second.def.timeout_ns));
+    finish_probe(check_id, CheckStatus::kCritical, what + ": timed out after " + config::format_duration(it->second.def.timeout_ns));
   });
   if (!t.is_ok()) {
-    finish_tcp(check_id, CheckStatus::kCritical, "cannot arm the check's timeout: " + t.status().message());
+    finish_probe(check_id, CheckStatus::kCritical, "cannot arm the check's timeout: " + t.status().message());
     return;
   }
   c.timer = *t;
@@ -242,8 +235,8 @@ void LocalServices::on_probe_io(const std::string& check_id, const std::string& 
   if (!c.connected) {
     base::Status r = net_.connect_result(c.conn);
     if (r.code() == base::Code::kUnavailable) return;
-    if (!r.is_ok()) return finish_tcp(check_id, CheckStatus::kCritical, what + ": " + r.message());
-    if (!c.parser) return finish_tcp(check_id, CheckStatus::kPassing, what + ": Success");
+    if (!r.is_ok()) return finish_probe(check_id, CheckStatus::kCritical, what + ": " + r.message());
+    if (!c.parser) return finish_probe(check_id, CheckStatus::kPassing, what + ": Success");
     c.connected = true;
   }
   // HTTP: write the request, then read the response.
@@ -252,27 +245,27 @@ void LocalServices::on_probe_io(const std::string& check_id, const std::string& 
                                                                c.http_out.size() - c.http_out_at));
     if (!n.is_ok()) {
       if (n.status().code() == base::Code::kUnavailable) return;
-      return finish_tcp(check_id, CheckStatus::kCritical, what + ": " + n.status().message());
+      return finish_probe(check_id, CheckStatus::kCritical, what + ": " + n.status().message());
     }
     c.http_out_at += *n;
     if (c.http_out_at == c.http_out.size() && !loop_.set_interest(c.conn, hal::kReadable).is_ok()) {
-      return finish_tcp(check_id, CheckStatus::kCritical, what + ": cannot watch the connection");
+      return finish_probe(check_id, CheckStatus::kCritical, what + ": cannot watch the connection");
     }
   }
   uint8_t buf[4096];
   base::Result<size_t> n = net_.read(c.conn, buf);
   if (!n.is_ok()) {
     if (n.status().code() == base::Code::kUnavailable) return;
-    return finish_tcp(check_id, CheckStatus::kCritical, what + ": " + n.status().message());
+    return finish_probe(check_id, CheckStatus::kCritical, what + ": " + n.status().message());
   }
   if (*n == 0) {
     c.parser->finish_eof();
   } else {
     c.parser->feed(std::string_view(reinterpret_cast<const char*>(buf), *n));
   }
-  if (c.parser->failed()) return finish_tcp(check_id, CheckStatus::kCritical, what + ": " + std::string(c.parser->error()));
+  if (c.parser->failed()) return finish_probe(check_id, CheckStatus::kCritical, what + ": " + std::string(c.parser->error()));
   if (!c.parser->complete()) {
-    if (*n == 0) finish_tcp(check_id, CheckStatus::kCritical, what + ": the connection closed before the response ended");
+    if (*n == 0) finish_probe(check_id, CheckStatus::kCritical, what + ": the connection closed before the response ended");
     return;
   }
   // Consul's mapping: 2xx passing, 429 Too Many Requests warning, anything else critical.
@@ -280,10 +273,10 @@ void LocalServices::on_probe_io(const std::string& check_id, const std::string& 
   const CheckStatus status = r.status >= 200 && r.status <= 299 ? CheckStatus::kPassing
                              : r.status == 429                  ? CheckStatus::kWarning
                                                                 : CheckStatus::kCritical;
-  finish_tcp(check_id, status, what + ": " + std::to_string(r.status) + " Output: " + r.body);
+  finish_probe(check_id, status, what + ": " + std::to_string(r.status) + " Output: " + r.body);
 }
 
-void LocalServices::finish_tcp(const std::string& check_id, CheckStatus status, const std::string& output) {
+void LocalServices::finish_probe(const std::string& check_id, CheckStatus status, const std::string& output) {
   CheckState& c = checks_.at(check_id);
   stop_check(c);
   // Consul's thresholds: a result counts only once enough like it came in a row.
@@ -294,7 +287,7 @@ void LocalServices::finish_tcp(const std::string& check_id, CheckStatus status, 
     c.failures = 0;
     if (++c.successes >= c.def.success_before_passing) set_status(check_id, c, status, output);
   }
-  arm_tcp(check_id, c, base::Duration::nanos(c.def.interval_ns));
+  arm_probe(check_id, c, base::Duration::nanos(c.def.interval_ns));
 }
 
 void LocalServices::set_status(const std::string& check_id, CheckState& c, CheckStatus status, std::string_view output) {
@@ -315,17 +308,11 @@ void LocalServices::arm_ttl(const std::string& check_id, CheckState& c) {
     auto it = checks_.find(check_id);
     if (it == checks_.end()) return;
     it->second.timer = runtime::kNoTimer;
-    if (it->second.status != CheckStatus::kCritical) {
-      AGENT_LOG_WARN(log_, kModule, "check %s: TTL expired, now critical", check_id.c_str());
-    }
-    it->second.status = CheckStatus::kCritical;
-    it->second.output = "TTL expired";
-    ++version_;
+    set_status(check_id, it->second, CheckStatus::kCritical, "TTL expired");
   });
   if (!t.is_ok()) {
     // No timer to expire it: it cannot be trusted to be passing.
-    c.status = CheckStatus::kCritical;
-    c.output = "cannot arm the TTL timer: " + t.status().message();
+    set_status(check_id, c, CheckStatus::kCritical, "cannot arm the TTL timer: " + t.status().message());
     return;
   }
   c.timer = *t;
@@ -340,7 +327,6 @@ base::Status LocalServices::set_check(const std::string& check_id, CheckStatus s
   }
   set_status(check_id, c, status, output);
   arm_ttl(check_id, c);
-  ++version_;
   return base::Status::ok();
 }
 
@@ -401,7 +387,7 @@ void LocalServices::handle_deregister(http::Request& req, http::Responder resp) 
 void LocalServices::handle_list(http::Request&, http::Responder resp) {
   http::Json doc = http::Json::object();
   for (const auto& [id, s] : services_) fill_agent_service(doc, doc.add_object(doc.get(), id), s, datacenter_);
-  resp.send(json_response(200, doc));
+  resp.send(http::json_response(200, doc));
 }
 
 void LocalServices::handle_one(http::Request& req, http::Responder resp) {
@@ -412,7 +398,7 @@ void LocalServices::handle_one(http::Request& req, http::Responder resp) {
   }
   http::Json doc = http::Json::object();
   fill_agent_service(doc, doc.get(), it->second, datacenter_);
-  resp.send(json_response(200, doc));
+  resp.send(http::json_response(200, doc));
 }
 
 void LocalServices::handle_checks(http::Request&, http::Responder resp) {
@@ -439,7 +425,7 @@ void LocalServices::handle_checks(http::Request&, http::Responder resp) {
     doc.add_i64(o, "CreateIndex", 0);
     doc.add_i64(o, "ModifyIndex", 0);
   }
-  resp.send(json_response(200, doc));
+  resp.send(http::json_response(200, doc));
 }
 
 void LocalServices::handle_ttl(http::Request& req, http::Responder resp) {

@@ -100,8 +100,8 @@ class LocalServices {
   [[nodiscard]] base::Status remove(const std::string& id);
 
   const std::map<std::string, Service>& services() const { return services_; }
-  // Bumped by every change, a check's status included, so a reader (the DNS view) knows when to
-  // rebuild.
+  // Bumped by every change of the services or of a check's status (not of its output alone), so a
+  // reader (the DNS view) knows when to rebuild.
   uint64_t version() const { return version_; }
 
  private:
@@ -109,11 +109,11 @@ class LocalServices {
   // Makes checks_ follow services_ (new checks at their initial status, kept ones unchanged).
   void sync_checks();
   void arm_ttl(const std::string& check_id, CheckState& c);
-  // TCP checks: the next attempt after `delay`; an attempt; its end.
-  void arm_tcp(const std::string& check_id, CheckState& c, base::Duration delay);
-  void run_tcp(const std::string& check_id);
+  // TCP and HTTP checks: the next attempt after `delay`; an attempt; its I/O; its end.
+  void arm_probe(const std::string& check_id, CheckState& c, base::Duration delay);
+  void run_probe(const std::string& check_id);
   void on_probe_io(const std::string& check_id, const std::string& what);
-  void finish_tcp(const std::string& check_id, CheckStatus status, const std::string& output);
+  void finish_probe(const std::string& check_id, CheckStatus status, const std::string& output);
   void stop_check(CheckState& c);
   void set_status(const std::string& check_id, CheckState& c, CheckStatus status, std::string_view output);
   void handle_checks(http::Request& req, http::Responder resp);

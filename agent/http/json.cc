@@ -198,4 +198,10 @@ bool json_get_i64(const cJSON* obj, std::string_view key, int64_t* out) {
   return true;
 }
 
+Response json_response(int status, const Json& doc) {
+  auto text = doc.dump();
+  if (!text.is_ok()) return Response::error(500, "out of memory building the response");
+  return Response::json(status, std::move(text).value());
+}
+
 }  // namespace http

@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "agent/base/status.h"
+#include "agent/http/message.h"
 #include "cJSON.h"
 
 namespace http {
@@ -81,6 +82,8 @@ class Json {
 
 // Serializes any cJSON tree compactly ("" when `item` is nullptr or cJSON ran out of memory).
 std::string json_dump(const cJSON* item);
+// `doc` as an application/json response with `status`; 500 if it cannot be serialized.
+Response json_response(int status, const Json& doc);
 
 // Typed getters for reading request bodies. Each returns false when `obj` is not an object, the
 // member is absent, or has another type; `out` is then untouched. Keys are case-sensitive.

@@ -58,12 +58,6 @@ bool valid_uuid(std::string_view s) {
   return true;
 }
 
-http::Response json_response(int status, const http::Json& doc) {
-  auto text = doc.dump();
-  if (!text.is_ok()) return http::Response::error(500, "out of memory building the response");
-  return http::Response::json(status, std::move(text).value());
-}
-
 }  // namespace
 
 Agent::Agent(hal::Env& env, runtime::Loop& loop, runtime::Executor& executor, config::Config config,
@@ -442,7 +436,7 @@ void Agent::handle_self(http::Request&, http::Responder resp) {
     doc.add_u64(d, "tcp_open", c.tcp_open);
   }
   doc.add_tree(doc.get(), "EffectiveConfig", http::Json(config::to_json(config_, /*with_origins=*/true).release()));
-  resp.send(json_response(200, doc));
+  resp.send(http::json_response(200, doc));
 }
 
 void Agent::handle_health(http::Request&, http::Responder resp) {
@@ -464,7 +458,7 @@ void Agent::handle_health(http::Request&, http::Responder resp) {
   }
   doc.add_bool("Healthy", healthy);
   doc.add_string("Node", config_.node_name);
-  resp.send(json_response(healthy ? 200 : 503, doc));
+  resp.send(http::json_response(healthy ? 200 : 503, doc));
 }
 
 // GET /v1/agent/logs?after=SEQ|tail=N&level=LEVEL&limit=N&wait=DURATION
@@ -532,7 +526,7 @@ void Agent::handle_logs(http::Request& req, http::Responder resp) {
     doc.add_string(o, "Module", r.module);
     doc.add_string(o, "Message", r.text);
   }
-  http::Response out = json_response(200, doc);
+  http::Response out = http::json_response(200, doc);
   out.set_header("X-Consul-Index", std::to_string(last));
   resp.send(std::move(out));
 }
@@ -595,7 +589,7 @@ base::Status Agent::start_dns() {
     return base::error(s.code(), "DNS cannot listen on %s: %s", bind->to_string().c_str(), s.message().c_str());
   }
   auto bound = dns_->local_addr();
-  AGENT_LOG_INFO(log_, "dns", "DNS (UDP) answering for %s. on %s", config_.domain.c_str(),
+  AGENT_LOG_INFO(log_, "dns", "DNS (UDP and TCP) answering for %s. on %s", config_.domain.c_str(),
                  bound.is_ok() ? bound->to_string().c_str() : "?");
   return base::Status::ok();
 }

@@ -24,12 +24,6 @@ constexpr std::string_view kProtocolVersion = "1";
 // User event payloads accepted from the API (Serf's limit is 512 bytes for name and payload).
 constexpr size_t kEventPayloadBytesMax = 512;
 
-http::Response json_response(int status, const http::Json& doc) {
-  auto text = doc.dump();
-  if (!text.is_ok()) return http::Response::error(500, "out of memory building the response");
-  return http::Response::json(status, std::move(text).value());
-}
-
 // Consul's member status numbers (serf.MemberStatus): alive 1, leaving 2, left 3, failed 4.
 // A suspect member is still alive to Serf's consumers.
 int consul_status(gossip::MemberState s) {
@@ -497,7 +491,7 @@ void Membership::handle_members(http::Request&, http::Responder resp) {
     doc.add_string(o, "State", gossip::member_state_name(m.state));
     doc.add_u64(o, "Incarnation", m.incarnation);
   }
-  resp.send(json_response(200, doc));
+  resp.send(http::json_response(200, doc));
 }
 
 void Membership::handle_join(http::Request& req, http::Responder resp) {
@@ -575,7 +569,7 @@ void Membership::handle_event_fire(http::Request& req, http::Responder resp) {
   doc.add_string("TagFilter", "");
   doc.add_i64("Version", 1);
   doc.add_u64("LTime", transport_->swim() ? transport_->swim()->event_ltime() : 0);
-  resp.send(json_response(200, doc));
+  resp.send(http::json_response(200, doc));
 }
 
 void Membership::handle_event_list(http::Request& req, http::Responder resp) {
@@ -596,7 +590,7 @@ void Membership::handle_event_list(http::Request& req, http::Responder resp) {
     doc.add_i64(o, "Version", 1);
     doc.add_u64(o, "LTime", e.ltime);
   }
-  http::Response r = json_response(200, doc);
+  http::Response r = http::json_response(200, doc);
   r.set_header("X-Consul-Index", std::to_string(transport_->swim() ? transport_->swim()->event_ltime() : 0));
   resp.send(std::move(r));
 }
@@ -630,7 +624,7 @@ void Membership::handle_keyring(http::Request& req, http::Responder resp) {
     for (const auto& [id, n] : primary) doc.add_i64(p, id, n);
     doc.add_i64(o, "NumNodes", nodes);
     doc.add_bool(o, "Encrypted", keyring_ != nullptr);
-    resp.send(json_response(200, doc));
+    resp.send(http::json_response(200, doc));
     return;
   }
   std::string key;
@@ -721,7 +715,7 @@ http::Response Membership::tags_response() const {
   cJSON* del = doc.add_array(o, "Delete");
   for (const auto& k : tag_overrides_.remove) doc.add_string(del, "", k);
   doc.add_string("OverridesFile", tags_path_);
-  return json_response(200, doc);
+  return http::json_response(200, doc);
 }
 
 }  // namespace agent

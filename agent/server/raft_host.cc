@@ -24,12 +24,6 @@ constexpr base::Duration kPeersRetry = base::Duration::seconds(1);
 // A forwarded apply's answer: index, status code, message, value.
 constexpr size_t kReplyBytesMax = 1024;
 
-http::Response json_response(int status, const http::Json& doc) {
-  auto text = doc.dump();
-  if (!text.is_ok()) return http::Response::error(500, "out of memory building the response");
-  return http::Response::json(status, std::move(text).value());
-}
-
 std::string encode_apply_reply(uint64_t index, const state::ApplyResult& r) {
   std::string out;
   base::ByteWriter w(&out, kReplyBytesMax);
@@ -1262,7 +1256,7 @@ void RaftHost::handle_status_peers(http::Request&, http::Responder resp) {
       if (it != servers_.end() && it->second.rpc) doc.add_string(doc.get(), "", it->second.rpc->to_string());
     }
   }
-  resp.send(json_response(200, doc));
+  resp.send(http::json_response(200, doc));
 }
 
 void RaftHost::handle_status_raft(http::Request&, http::Responder resp) {
@@ -1287,7 +1281,7 @@ void RaftHost::handle_status_raft(http::Request&, http::Responder resp) {
     }
   }
   doc.add_u64("DroppedMessages", dropped_messages_);
-  resp.send(json_response(200, doc));
+  resp.send(http::json_response(200, doc));
 }
 
 void RaftHost::handle_raft_configuration(http::Request&, http::Responder resp) {
@@ -1309,7 +1303,7 @@ void RaftHost::handle_raft_configuration(http::Request&, http::Responder resp) {
     }
   }
   doc.add_u64("Index", core_ ? core_->membership_index() : 0);
-  resp.send(json_response(200, doc));
+  resp.send(http::json_response(200, doc));
 }
 
 void RaftHost::transfer(std::string node_id, std::function<void(base::Status)> done) {
