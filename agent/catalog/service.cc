@@ -1,7 +1,6 @@
 // See service.h.
 #include "agent/catalog/service.h"
 
-#include <cstdio>
 
 #include "agent/config/parse.h"
 #include "agent/http/message.h"
@@ -9,10 +8,9 @@
 namespace catalog {
 namespace {
 
-base::Status bad(const char* fmt, const std::string& a, const std::string& b = "") {
-  char buf[320];
-  std::snprintf(buf, sizeof buf, fmt, a.c_str(), b.c_str());
-  return base::error(base::Code::kInvalidArgument, "%s", buf);
+// A registration's error; the message is bounded (it may quote member names from the request).
+base::Status bad(const std::string& message) {
+  return base::error(base::Code::kInvalidArgument, "%s", message.substr(0, 512).c_str());
 }
 
 bool is_label_byte(char c) {
@@ -60,11 +58,11 @@ base::Status check_address(const std::string& text, hal::SockAddr* out) {
   // A literal only: no port, no brackets, no Unix path, no name to resolve.
   const bool v6 = text.find(':') != std::string::npos;
   if (text.front() == '[' || text.front() == '/' || text.rfind("unix:", 0) == 0) {
-    return bad("Address \"%s\" is not an IPv4 or IPv6 address", text);
+    return bad(std::string("Address \"") + text + "\" is not an IPv4 or IPv6 address");
   }
   base::Result<hal::SockAddr> a = hal::SockAddr::parse(text, 1);
   if (!a.is_ok() || a->port != 1 || a->family != (v6 ? hal::AddrFamily::kIpv6 : hal::AddrFamily::kIpv4)) {
-    return bad("Address \"%s\" is not an IPv4 or IPv6 address (names are not resolved)", text);
+    return bad(std::string("Address \"") + text + "\" is not an IPv4 or IPv6 address (names are not resolved)");
   }
   *out = *a;
   out->port = 0;
@@ -74,8 +72,8 @@ base::Status check_address(const std::string& text, hal::SockAddr* out) {
 // "http://10.0.0.5:8080/health?x=1" -> the address (port 80 by default) and "/health?x=1".
 base::Status parse_http_url(const std::string& url, hal::SockAddr* addr, std::string* target) {
   constexpr std::string_view kScheme = "http://";
-  if (url.rfind("https://", 0) == 0) return bad("check HTTP \"%s\": https checks are not supported yet%s", url.substr(0, 200));
-  if (url.rfind(kScheme, 0) != 0) return bad("check HTTP \"%s\": want an http:// URL%s", url.substr(0, 200));
+  if (url.rfind("https://", 0) == 0) return bad(std::string("check HTTP \"") + url.substr(0, 200) + "\": https checks are not supported yet");
+  if (url.rfind(kScheme, 0) != 0) return bad(std::string("check HTTP \"") + url.substr(0, 200) + "\": want an http:// URL");
   const std::string rest = url.substr(kScheme.size());
   const size_t slash = rest.find_first_of("/?");
   const std::string authority = rest.substr(0, slash);
@@ -83,14 +81,13 @@ base::Status parse_http_url(const std::string& url, hal::SockAddr* addr, std::st
   if (target->front() == '?') target->insert(0, "/");
   for (char ch : *target) {
     if (static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7F || ch == '#') {
-      return bad("check HTTP \"%s\": the path has spaces, control characters or a fragment%s", url.substr(0, 200));
+      return bad(std::string("check HTTP \"") + url.substr(0, 200) + "\": the path has spaces, control characters or a fragment");
     }
   }
   base::Result<hal::SockAddr> a = hal::SockAddr::parse(authority, 80);
   if (authority.empty() || authority.find('@') != std::string::npos || !a.is_ok() ||
       (a->family != hal::AddrFamily::kIpv4 && a->family != hal::AddrFamily::kIpv6) || a->port == 0) {
-    return bad("check HTTP \"%s\": the host must be an IP address (names are not resolved), with an optional port%s",
-               url.substr(0, 200));
+    return bad(std::string("check HTTP \"") + url.substr(0, 200) + "\": the host must be an IP address (names are not resolved), with an optional port");
   }
   *addr = *a;
   return base::Status::ok();
@@ -98,7 +95,7 @@ base::Status parse_http_url(const std::string& url, hal::SockAddr* addr, std::st
 
 // One check definition (service.h).
 base::Status decode_check(const cJSON* c, CheckDef* out) {
-  if (!cJSON_IsObject(c)) return bad("a check must be a JSON object%s", "");
+  if (!cJSON_IsObject(c)) return bad("a check must be a JSON object");
   static const char* const kOtherKinds[] = {
       "HTTP", "UDP", "Args", "ScriptArgs", "GRPC", "GRPCUseTLS", "H2PING", "H2PingUseTLS", "Method", "Header", "Body", "TLSSkipVerify", "TLSServerName", "DockerContainerID", "Shell",
       "AliasNode", "AliasService", "OSService", "DeregisterCriticalServiceAfter", "FailuresBeforeWarning", "OutputMaxSize", "DisableRedirects"};
@@ -109,9 +106,9 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
   cJSON_ArrayForEach(m, c) {
     const std::string key = m->string != nullptr ? m->string : "";
     auto text = [&](std::string* to, size_t max) -> base::Status {
-      if (!cJSON_IsString(m)) return bad("check %s must be a string%s", key);
+      if (!cJSON_IsString(m)) return bad(std::string("check ") + key + " must be a string");
       *to = m->valuestring;
-      if (to->size() > max || has_control(*to)) return bad("check %s is too long or has control characters%s", key);
+      if (to->size() > max || has_control(*to)) return bad(std::string("check ") + key + " is too long or has control characters");
       return base::Status::ok();
     };
     if (http::equals_ignore_case(key, "CheckID") || http::equals_ignore_case(key, "ID")) {
@@ -124,14 +121,14 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
       std::string st;
       AGENT_TRY(text(&st, 16));
       if (!st.empty() && !parse_check_status(st, &out->initial)) {
-        return bad("check Status \"%s\": want passing, warning or critical%s", st);
+        return bad(std::string("check Status \"") + st + "\": want passing, warning or critical");
       }
     } else if (http::equals_ignore_case(key, "TTL")) {
       if (cJSON_IsNull(m)) continue;
       std::string ttl;
       AGENT_TRY(text(&ttl, 32));
       if (!config::parse_duration(ttl, &out->ttl_ns) || out->ttl_ns < 100'000'000 || out->ttl_ns > 86400'000'000'000) {
-        return bad("check TTL \"%s\": want a duration from 100ms to 24h, like \"10s\"%s", ttl);
+        return bad(std::string("check TTL \"") + ttl + "\": want a duration from 100ms to 24h, like \"10s\"");
       }
       have_ttl = true;
     } else if (http::equals_ignore_case(key, "HTTP")) {
@@ -140,36 +137,36 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
       if (!cJSON_IsNull(m)) AGENT_TRY(text(&out->method, 8));
     } else if (http::equals_ignore_case(key, "Body")) {
       if (!cJSON_IsNull(m)) {
-        if (!cJSON_IsString(m) || std::string_view(m->valuestring).size() > 4096) return bad("check Body must be a string of at most 4 KiB%s%s", "");
+        if (!cJSON_IsString(m) || std::string_view(m->valuestring).size() > 4096) return bad("check Body must be a string of at most 4 KiB");
         out->body = m->valuestring;
       }
     } else if (http::equals_ignore_case(key, "Header")) {
       if (cJSON_IsNull(m)) continue;
-      if (!cJSON_IsObject(m)) return bad("check Header must be an object of string lists, like {\"X-A\": [\"b\"]}%s%s", "");
+      if (!cJSON_IsObject(m)) return bad("check Header must be an object of string lists, like {\"X-A\": [\"b\"]}");
       const cJSON* h = nullptr;
       std::vector<std::string> seen;
       cJSON_ArrayForEach(h, m) {
         const std::string name = h->string != nullptr ? h->string : "";
         for (const std::string& n : seen) {
-          if (http::equals_ignore_case(n, name)) return bad("check Header \"%s\" is given twice%s", name.substr(0, 64));
+          if (http::equals_ignore_case(n, name)) return bad(std::string("check Header \"") + name.substr(0, 64) + "\" is given twice");
         }
         seen.push_back(name);
-        if (seen.size() > 16) return bad("check Header: at most 16 fields%s%s", "");
+        if (seen.size() > 16) return bad("check Header: at most 16 fields");
         bool token = !name.empty() && name.size() <= 64;
         for (char ch : name) token = token && (is_label_byte(ch) || ch == '.');
-        if (!token || !cJSON_IsArray(h)) return bad("check Header \"%s\": want a field name and a list of strings%s", name.substr(0, 64));
+        if (!token || !cJSON_IsArray(h)) return bad(std::string("check Header \"") + name.substr(0, 64) + "\": want a field name and a list of strings");
         const cJSON* v = nullptr;
         size_t values = 0;
         cJSON_ArrayForEach(v, h) {
           if (!cJSON_IsString(v) || has_control(v->valuestring) || std::string_view(v->valuestring).size() > 1024 || ++values > 8) {
-            return bad("check Header \"%s\": at most 8 values of 1 KiB without control characters%s", name);
+            return bad(std::string("check Header \"") + name + "\": at most 8 values of 1 KiB without control characters");
           }
           out->headers.emplace_back(name, v->valuestring);
         }
       }
     } else if (http::equals_ignore_case(key, "SuccessBeforePassing") || http::equals_ignore_case(key, "FailuresBeforeCritical")) {
       int64_t n = -1;
-      if (!http::json_get_i64(c, key, &n) || n < 0 || n > 100) return bad("check %s must be a whole number from 0 to 100%s", key);
+      if (!http::json_get_i64(c, key, &n) || n < 0 || n > 100) return bad(std::string("check ") + key + " must be a whole number from 0 to 100");
       if (http::equals_ignore_case(key, "SuccessBeforePassing")) {
         out->success_before_passing = n;
       } else {
@@ -185,50 +182,50 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
       bool other = false;
       for (const char* k : kOtherKinds) other = other || http::equals_ignore_case(key, k);
       if (other && !cJSON_IsNull(m) && !(cJSON_IsString(m) && m->valuestring[0] == '\0') && !cJSON_IsFalse(m)) {
-        return bad("check %s: only TTL, TCP and HTTP checks are supported yet%s", key);
+        return bad(std::string("check ") + key + ": only TTL, TCP and HTTP checks are supported yet");
       }
       if (!other) unknown += (unknown.empty() ? "" : ", ") + key.substr(0, 64);
     }
   }
-  if (!unknown.empty()) return bad("check: unknown member(s): %s%s", unknown);
+  if (!unknown.empty()) return bad(std::string("check: unknown member(s): ") + unknown);
   if (int{have_ttl} + int{!out->tcp.empty()} + int{!out->http.empty()} != 1) {
-    return bad("a check needs exactly one of TTL, TCP and HTTP (only those kinds are supported yet)%s%s", "");
+    return bad("a check needs exactly one of TTL, TCP and HTTP (only those kinds are supported yet)");
   }
   if (have_ttl && (!interval_text.empty() || !timeout_text.empty() || out->success_before_passing != 0 ||
                    out->failures_before_critical != 0)) {
-    return bad("check: Interval, Timeout, SuccessBeforePassing and FailuresBeforeCritical apply to TCP and HTTP checks, not TTL ones%s%s", "");
+    return bad("check: Interval, Timeout, SuccessBeforePassing and FailuresBeforeCritical apply to TCP and HTTP checks, not TTL ones");
   }
   if (out->http.empty() && (!out->method.empty() || !out->headers.empty() || !out->body.empty())) {
-    return bad("check: Method, Header and Body apply to HTTP checks only%s%s", "");
+    return bad("check: Method, Header and Body apply to HTTP checks only");
   }
   if (!out->http.empty()) {
     AGENT_TRY(parse_http_url(out->http, &out->tcp_addr, &out->http_target));
     if (out->method.empty()) out->method = "GET";
     if (out->method != "GET" && out->method != "HEAD" && out->method != "POST" && out->method != "PUT") {
-      return bad("check Method \"%s\": want GET, HEAD, POST or PUT%s", out->method);
+      return bad(std::string("check Method \"") + out->method + "\": want GET, HEAD, POST or PUT");
     }
   }
   if (!out->tcp.empty()) {
     base::Result<hal::SockAddr> a = hal::SockAddr::parse(out->tcp);
     if (!a.is_ok() || (a->family != hal::AddrFamily::kIpv4 && a->family != hal::AddrFamily::kIpv6) || a->port == 0) {
-      return bad("check TCP \"%s\": want an IP address and port, like \"10.0.0.5:8080\" or \"[fd00::5]:8080\"%s", out->tcp);
+      return bad(std::string("check TCP \"") + out->tcp + "\": want an IP address and port, like \"10.0.0.5:8080\" or \"[fd00::5]:8080\"");
     }
     out->tcp_addr = *a;
   }
   if (!have_ttl) {
-    if (interval_text.empty()) return bad("a TCP or HTTP check needs an Interval%s%s", "");
+    if (interval_text.empty()) return bad("a TCP or HTTP check needs an Interval");
     if (!config::parse_duration(interval_text, &out->interval_ns) || out->interval_ns < 1'000'000'000 ||
         out->interval_ns > 86400'000'000'000) {
-      return bad("check Interval \"%s\": want a duration from 1s to 24h%s", interval_text);
+      return bad(std::string("check Interval \"") + interval_text + "\": want a duration from 1s to 24h");
     }
     out->timeout_ns = 10'000'000'000;
     if (!timeout_text.empty() && (!config::parse_duration(timeout_text, &out->timeout_ns) ||
                                   out->timeout_ns < 100'000'000 || out->timeout_ns > 300'000'000'000)) {
-      return bad("check Timeout \"%s\": want a duration from 100ms to 5m%s", timeout_text);
+      return bad(std::string("check Timeout \"") + timeout_text + "\": want a duration from 100ms to 5m");
     }
   }
   if (has_control(out->id) || out->id.find('/') != std::string::npos) {
-    return bad("CheckID \"%s\" must have no '/' or control characters%s", out->id.substr(0, 80));
+    return bad(std::string("CheckID \"") + out->id.substr(0, 80) + "\" must have no '/' or control characters");
   }
   return base::Status::ok();
 }
@@ -269,53 +266,53 @@ base::Result<Service> decode_registration(std::string_view body, size_t bytes_ma
     const std::string key = item->string != nullptr ? item->string : "";
     switch (member_of(key.c_str())) {
       case Member::kId:
-        if (!cJSON_IsString(item)) return bad("%s must be a string", key);
+        if (!cJSON_IsString(item)) return bad(key + " must be a string");
         s.id = item->valuestring;
         break;
       case Member::kName:
-        if (!cJSON_IsString(item)) return bad("%s must be a string", key);
+        if (!cJSON_IsString(item)) return bad(key + " must be a string");
         s.name = item->valuestring;
         have_name = true;
         break;
       case Member::kTags: {
         if (cJSON_IsNull(item)) break;
-        if (!cJSON_IsArray(item)) return bad("%s must be an array of strings", key);
+        if (!cJSON_IsArray(item)) return bad(key + " must be an array of strings");
         const cJSON* t = nullptr;
         cJSON_ArrayForEach(t, item) {
-          if (!cJSON_IsString(t)) return bad("%s must be an array of strings", key);
-          if (s.tags.size() == kTagsMax) return bad("%s: at most 64 tags%s", key);
+          if (!cJSON_IsString(t)) return bad(key + " must be an array of strings");
+          if (s.tags.size() == kTagsMax) return bad(key + ": at most 64 tags");
           const std::string tag = t->valuestring;
           if (tag.empty() || tag.size() > kTagBytesMax || has_control(tag)) {
-            return bad("tag \"%s\" must be 1 to 255 bytes without control characters%s", tag.substr(0, 64));
+            return bad(std::string("tag \"") + tag.substr(0, 64) + "\" must be 1 to 255 bytes without control characters");
           }
           s.tags.push_back(tag);
         }
         break;
       }
       case Member::kAddress:
-        if (!cJSON_IsString(item)) return bad("%s must be a string", key);
+        if (!cJSON_IsString(item)) return bad(key + " must be a string");
         s.address = item->valuestring;
         break;
       case Member::kPort: {
         int64_t port = -1;
-        if (!http::json_get_i64(root, key, &port) || port < 0 || port > 65535) return bad("%s must be a whole number from 0 to 65535", key);
+        if (!http::json_get_i64(root, key, &port) || port < 0 || port > 65535) return bad(key + " must be a whole number from 0 to 65535");
         s.port = static_cast<uint16_t>(port);
         break;
       }
       case Member::kMeta: {
         if (cJSON_IsNull(item)) break;
-        if (!cJSON_IsObject(item)) return bad("%s must be an object of strings", key);
+        if (!cJSON_IsObject(item)) return bad(key + " must be an object of strings");
         const cJSON* m = nullptr;
         cJSON_ArrayForEach(m, item) {
           const std::string mk = m->string != nullptr ? m->string : "";
-          if (!cJSON_IsString(m)) return bad("Meta \"%s\" must be a string%s", mk);
-          if (s.meta.size() == kMetaKeysMax) return bad("%s: at most 64 keys%s", key);
+          if (!cJSON_IsString(m)) return bad(std::string("Meta \"") + mk + "\" must be a string");
+          if (s.meta.size() == kMetaKeysMax) return bad(key + ": at most 64 keys");
           if (mk.empty() || mk.size() > kMetaKeyBytesMax || !all_label_bytes(mk)) {
-            return bad("Meta key \"%s\" must be 1 to 128 letters, digits, '-' or '_'%s", mk.substr(0, 64));
+            return bad(std::string("Meta key \"") + mk.substr(0, 64) + "\" must be 1 to 128 letters, digits, '-' or '_'");
           }
-          if (http::equals_ignore_case(std::string_view(mk).substr(0, 7), "consul-")) return bad("Meta key \"%s\": the consul- prefix is reserved%s", mk);
+          if (http::equals_ignore_case(std::string_view(mk).substr(0, 7), "consul-")) return bad(std::string("Meta key \"") + mk + "\": the consul- prefix is reserved");
           const std::string v = m->valuestring;
-          if (v.size() > kMetaValueBytesMax) return bad("Meta \"%s\": a value is at most 512 bytes%s", mk);
+          if (v.size() > kMetaValueBytesMax) return bad(std::string("Meta \"") + mk + "\": a value is at most 512 bytes");
           s.meta[mk] = v;
         }
         break;
@@ -324,7 +321,7 @@ base::Result<Service> decode_registration(std::string_view body, size_t bytes_ma
         break;
       case Member::kKind:
         if (!cJSON_IsString(item) || item->valuestring[0] != '\0') {
-          return bad("%s: only plain services are supported (Kind \"\")%s", key);
+          return bad(key + ": only plain services are supported (Kind \"\")");
         }
         break;
       case Member::kChecks: {
@@ -332,7 +329,7 @@ base::Result<Service> decode_registration(std::string_view body, size_t bytes_ma
         const bool list = cJSON_IsArray(item);
         const cJSON* c = list ? item->child : item;
         for (; c != nullptr; c = list ? c->next : nullptr) {
-          if (s.checks.size() == kChecksMax) return bad("at most 8 checks per service%s%s", "");
+          if (s.checks.size() == kChecksMax) return bad("at most 8 checks per service");
           CheckDef d;
           AGENT_TRY(decode_check(c, &d));
           s.checks.push_back(std::move(d));
@@ -344,14 +341,14 @@ base::Result<Service> decode_registration(std::string_view body, size_t bytes_ma
         break;
     }
   }
-  if (!unknown.empty()) return bad("unknown member(s): %s%s", unknown);
+  if (!unknown.empty()) return bad(std::string("unknown member(s): ") + unknown);
   if (!have_name || s.name.empty()) return base::error(base::Code::kInvalidArgument, "Name is required");
   if (s.name.size() > kServiceNameBytesMax || !all_label_bytes(s.name)) {
-    return bad("Name \"%s\" must be 1 to 63 letters, digits, '-' or '_' (one DNS label)%s", s.name.substr(0, 80));
+    return bad(std::string("Name \"") + s.name.substr(0, 80) + "\" must be 1 to 63 letters, digits, '-' or '_' (one DNS label)");
   }
   if (s.id.empty()) s.id = s.name;
   if (s.id.size() > kServiceIdBytesMax || s.id.find('/') != std::string::npos || has_control(s.id)) {
-    return bad("ID \"%s\" must be 1 to 128 bytes without '/' or control characters%s", s.id.substr(0, 80));
+    return bad(std::string("ID \"") + s.id.substr(0, 80) + "\" must be 1 to 128 bytes without '/' or control characters");
   }
   AGENT_TRY(check_address(s.address, &s.ip));
   for (size_t i = 0; i < s.checks.size(); ++i) {
@@ -359,7 +356,7 @@ base::Result<Service> decode_registration(std::string_view body, size_t bytes_ma
     if (d.id.empty()) d.id = "service:" + s.id + (s.checks.size() > 1 ? ":" + std::to_string(i + 1) : "");
     if (d.name.empty()) d.name = "Service '" + s.name + "' check";
     for (size_t j = 0; j < i; ++j) {
-      if (s.checks[j].id == d.id) return bad("two checks have the CheckID \"%s\"%s", d.id);
+      if (s.checks[j].id == d.id) return bad(std::string("two checks have the CheckID \"") + d.id + "\"");
     }
   }
   return s;
