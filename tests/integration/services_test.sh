@@ -23,18 +23,18 @@ check "register web-2 with lower-case member names, no address ($out)" test "${o
 out=$(put /v1/agent/service/register '{"Name":"db","Port":5432,"Weights":{"Passing":1,"Warning":1},"EnableTagOverride":false}')
 check "register db with members Weft accepts and ignores ($out)" test "${out%% *}" = 200
 
-out=$(put /v1/agent/service/register '{"Name":"x","Prot":1}')
-check "a misspelled member is refused and named ($out)" grep -q '^400 .*Prot' <<<"$out"
-out=$(put /v1/agent/service/register '{"Name":"a.b"}')
-check "a name that is not one DNS label is refused ($out)" grep -q '^400 .*Name' <<<"$out"
-out=$(put /v1/agent/service/register '{"Name":"x","Address":"web.example.com"}')
-check "a host name as Address is refused ($out)" grep -q '^400 .*Address' <<<"$out"
-out=$(put /v1/agent/service/register '{"Name":"x","Port":70000}')
-check "a port over 65535 is refused ($out)" grep -q '^400 .*Port' <<<"$out"
-out=$(put /v1/agent/service/register '{"Name":"x","Check":{"Args":["/bin/true"],"Interval":"10s"}}')
-check "an exec check is refused until exec checks exist ($out)" grep -q '^400 .*Args' <<<"$out"
-out=$(put /v1/agent/service/register 'not json')
-check "a body that is not JSON is refused ($out)" grep -q '^400' <<<"$out"
+# Refusals: each body, the word the 400's message must hold, what it is.
+while IFS='|' read -r body word what; do
+  out=$(put /v1/agent/service/register "$body")
+  check "$what is refused, naming $word ($out)" grep -q "^400 .*$word" <<<"$out"
+done <<'CASES'
+{"Name":"x","Prot":1}|Prot|a misspelled member
+{"Name":"a.b"}|Name|a name that is not one DNS label
+{"Name":"x","Address":"web.example.com"}|Address|a host name as Address
+{"Name":"x","Port":70000}|Port|a port over 65535
+{"Name":"x","Check":{"Args":["/bin/true"],"Interval":"10s"}}|Args|an exec check (until exec checks exist)
+not json|json: syntax error|a body that is not JSON
+CASES
 
 list=$(curl -fsS "$URL/v1/agent/services")
 check "GET /v1/agent/services lists the three in Consul's AgentService shape" python3 -c '
