@@ -95,7 +95,32 @@ constexpr const char* kCreateSchema =
     "CREATE TABLE nodes(name TEXT PRIMARY KEY, id TEXT NOT NULL, address TEXT NOT NULL,"
     "  meta BLOB NOT NULL DEFAULT x'') WITHOUT ROWID;"
     "CREATE TABLE kv_tombstones(key TEXT PRIMARY KEY, modify_index INTEGER NOT NULL) WITHOUT ROWID;"
-    "INSERT INTO meta(key, value) VALUES ('schema_version', 2), ('last_applied', 0);";
+    "INSERT INTO meta(key, value) VALUES ('schema_version', 3), ('last_applied', 0);";
+// Schema version 3 adds the service catalog (issue 5): nodes as their agents report them, their
+// services and checks, and in meta the index at which each of the three last changed (Consul's
+// table indexes, X-Consul-Index of the catalog and health reads). Tags and meta are stored encoded
+// (wire::encode_string_list, wire::encode_meta). The same text creates them in a new file and in
+// a migrated one.
+constexpr const char* kCreateCatalog =
+    "CREATE TABLE catalog_nodes(name TEXT PRIMARY KEY, id TEXT NOT NULL, address TEXT NOT NULL,"
+    "  datacenter TEXT NOT NULL, meta BLOB NOT NULL, create_index INTEGER NOT NULL,"
+    "  modify_index INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE catalog_services(node TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,"
+    "  tags BLOB NOT NULL, address TEXT NOT NULL, port INTEGER NOT NULL, meta BLOB NOT NULL,"
+    "  create_index INTEGER NOT NULL, modify_index INTEGER NOT NULL, PRIMARY KEY(node, id)) WITHOUT ROWID;"
+    "CREATE INDEX catalog_services_by_name ON catalog_services(name);"
+    "CREATE TABLE catalog_checks(node TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,"
+    "  status INTEGER NOT NULL, notes TEXT NOT NULL, output TEXT NOT NULL, service_id TEXT NOT NULL,"
+    "  service_name TEXT NOT NULL, type TEXT NOT NULL, create_index INTEGER NOT NULL,"
+    "  modify_index INTEGER NOT NULL, PRIMARY KEY(node, id)) WITHOUT ROWID;"
+    "INSERT INTO meta(key, value) VALUES ('catalog_nodes_index', 0), ('catalog_services_index', 0),"
+    "  ('catalog_checks_index', 0);";
+
+// Version 2 -> 3, inside the caller's transaction: the catalog's tables, empty.
+Status migrate_2_to_3(sqlite3* db) {
+  AGENT_TRY(exec(db, kCreateCatalog, "migrate: create catalog"));
+  return exec(db, "UPDATE main.meta SET value = 3 WHERE key = 'schema_version';", "migrate: schema version 3");
+}
 
 // Version 1 -> 2, inside the caller's transaction. Weft's SQLite has no ALTER TABLE
 // (tools/sqlite.options), so the rows go to a temporary table and back; kv is created from the
@@ -113,6 +138,13 @@ Status migrate_1_to_2(sqlite3* db) {
                  "DROP TABLE temp.kv_v1;"
                  "UPDATE main.meta SET value = 2 WHERE key = 'schema_version';",
                  "migrate: copy kv"));
+  return Status::ok();
+}
+
+// Whatever version `version` is, up to this agent's.
+Status migrate(sqlite3* db, int64_t version) {
+  if (version == 1) AGENT_TRY(migrate_1_to_2(db));
+  if (version <= 2) AGENT_TRY(migrate_2_to_3(db));
   return Status::ok();
 }
 
@@ -185,6 +217,7 @@ Store::~Store() {
                            delete_tree_, set_applied_, list_, keys_, max_index_}) {
     sqlite3_finalize(st);  // no-op on nullptr
   }
+  for (auto& [sql_text, st] : cached_) sqlite3_finalize(st);
   sqlite3_close_v2(db_);
 }
 
@@ -229,10 +262,11 @@ Status Store::init() {
     AGENT_ASSIGN_OR_RETURN(int64_t objects, query_int(db_, "SELECT count(*) FROM sqlite_master"));
     if (objects == 0) {
       AGENT_TRY(exec(db_, kCreateSchema, "create schema"));
-      return exec(db_, kCreateKv, "create kv");
+      AGENT_TRY(exec(db_, kCreateKv, "create kv"));
+      return exec(db_, kCreateCatalog, "create catalog");
     }
     AGENT_ASSIGN_OR_RETURN(int64_t version, check_schema(db_));
-    if (version == 1) return migrate_1_to_2(db_);  // in this transaction: all or nothing
+    if (version < kSchemaVersion) return migrate(db_, version);  // in this transaction: all or nothing
     return Status::ok();
   }();
   if (!s.is_ok()) {
@@ -326,6 +360,7 @@ base::Result<std::vector<ApplyResult>> Store::apply(uint64_t first_index, std::s
 // result->status and returns OK (the batch goes on); a SQLite failure is returned (the batch
 // rolls back).
 Status Store::apply_one(uint64_t index, std::string_view bytes, ApplyResult* result) {
+  if (wire::is_catalog_command(bytes)) return apply_catalog(index, bytes, result);
   base::Result<wire::StateCommand> decoded = wire::decode_state_command(bytes);
   if (!decoded.is_ok()) {
     result->status = decoded.status();
@@ -557,7 +592,7 @@ Status Store::restore(std::string_view snap) {
     return base::error(Code::kFailedPrecondition, "snapshot: header says schema version %llu, the image %lld", ull(schema),
                        static_cast<long long>(version.value()));
   }
-  if (version.value() == 1) {
+  if (version.value() < kSchemaVersion) {
     // A snapshot taken before the upgrade (the host's snapshot file, or a leader not yet upgraded).
     // Its own triggers would run during the copy: an image with any is refused first (the schema
     // comparison below would refuse it anyway).
@@ -565,10 +600,11 @@ Status Store::restore(std::string_view snap) {
     if (extra != 0) return base::error(Code::kFailedPrecondition, "snapshot: its schema differs from this agent's (a trigger or view)");
     AGENT_TRY(exec(mem.get(), "PRAGMA temp_store=MEMORY", "temp_store"));
     AGENT_TRY(exec(mem.get(), "BEGIN IMMEDIATE", "begin migration"));
-    Status m = migrate_1_to_2(mem.get());
+    Status m = migrate(mem.get(), version.value());
     if (!m.is_ok()) {
       sqlite3_exec(mem.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-      return base::error(Code::kFailedPrecondition, "snapshot: migrating its schema version 1: %s", m.message().c_str());
+      return base::error(Code::kFailedPrecondition, "snapshot: migrating its schema version %lld: %s",
+                         static_cast<long long>(version.value()), m.message().c_str());
     }
     AGENT_TRY(exec(mem.get(), "COMMIT", "commit migration"));
   }

@@ -2,10 +2,16 @@
 // item 3). Every foundation applies the same committed Raft entries in the same order to its own
 // Store, so every replica holds the same rows; reads are served from it.
 //
-// How the file is organised (schema version 2; SQLite, WAL journal):
-//   meta(key TEXT PRIMARY KEY, value INTEGER)  'schema_version' = 2, 'last_applied' = the Raft
-//                                              index of the last applied entry (0: none)
-//   nodes(name TEXT PRIMARY KEY, id TEXT, address TEXT, meta BLOB)     -- minimal; commands later
+// How the file is organised (schema version 3; SQLite, WAL journal):
+//   meta(key TEXT PRIMARY KEY, value INTEGER)  'schema_version' = 3, 'last_applied' = the Raft
+//                                              index of the last applied entry (0: none),
+//                                              'catalog_{nodes,services,checks}_index' = the
+//                                              index at which each catalog table last changed
+//   nodes(name TEXT PRIMARY KEY, id TEXT, address TEXT, meta BLOB)     -- version 1's, unused
+//   catalog_nodes, catalog_services, catalog_checks   -- version 3: the service catalog (issue 5),
+//                                              one row per node, per (node, service id), per
+//                                              (node, check id), each with create and modify
+//                                              index; written by wire/catalog_command.h's commands
 //   kv(key TEXT PRIMARY KEY, value BLOB, flags, create_index, modify_index, lock_index,
 //      session TEXT NULL)                  -- Consul's DirEntry; a rowid table since version 2
 //   kv_tombstones(key TEXT PRIMARY KEY, modify_index)  -- the index that deleted a key, so a
@@ -13,9 +19,10 @@
 //                                              Consul's tombstones do; reaping comes later)
 // Integers are the uint64 values stored as int64 bit for bit. Keys compare as bytes (BINARY
 // collation), so a prefix is the range [prefix, successor(prefix)). A database written by a newer
-// agent (schema_version > 2) is refused with kFailedPrecondition. A version-1 file (kv WITHOUT
-// ROWID) is migrated in place at open, in one transaction, and a version-1 snapshot image is
-// migrated in memory by restore() before its checks; a version-1 agent refuses a version-2 file.
+// agent (schema_version > 3) is refused with kFailedPrecondition. An older file (version 1: kv
+// WITHOUT ROWID; version 2: no catalog) is migrated in place at open, in one transaction, and an
+// older snapshot image is migrated in memory by restore() before its checks; an older agent
+// refuses a newer file.
 //
 // Applying: apply(first_index, commands) runs ONE transaction per batch. Command i has Raft index
 // first_index + i, which becomes its modify_index (and create_index when it creates the key); the
@@ -48,9 +55,11 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "agent/base/status.h"
+#include "agent/wire/catalog_command.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -68,6 +77,33 @@ struct KvEntry {
 
   bool operator==(const KvEntry&) const = default;
 };
+
+// The service catalog (schema version 3; wire/catalog_command.h has the commands that fill it).
+struct CatalogNodeRow {
+  std::string name;
+  std::string id;
+  std::string address;
+  std::string datacenter;
+  wire::MetaPairs meta;
+  uint64_t create_index = 0;
+  uint64_t modify_index = 0;
+};
+struct CatalogServiceRow {
+  std::string node;
+  wire::CatalogService service;
+  uint64_t create_index = 0;
+  uint64_t modify_index = 0;
+};
+struct CatalogCheckRow {
+  std::string node;
+  wire::CatalogCheck check;
+  std::string service_name;  // of check.service_id, "" for a node's check
+  uint64_t create_index = 0;
+  uint64_t modify_index = 0;
+};
+enum class CatalogTable : uint8_t { kNodes, kServices, kChecks };
+// The node check the catalog keeps for every node from gossip (Consul's name and texts).
+inline constexpr const char* kSerfHealthCheckId = "serfHealth";
 
 // The outcome of one command. `status` is an error for a command that was refused as invalid
 // (nothing changed); otherwise `value` is Consul's answer: true for set, delete and delete-tree;
@@ -91,7 +127,7 @@ struct StoreOptions {
 
 class Store {
  public:
-  static constexpr int64_t kSchemaVersion = 2;
+  static constexpr int64_t kSchemaVersion = 3;
 
   // Opens (creating if absent) the database at `path`: WAL, exclusive locking, the schema created
   // or checked, PRAGMA quick_check. Errors: kIo (SQLite could not open or read it),
@@ -122,6 +158,21 @@ class Store {
   // last_applied() if there is none (Consul falls back to the table's index).
   base::Result<uint64_t> prefix_index(std::string_view prefix) const;
 
+  // --- the catalog (reads; errors are kIo) ------------------------------------------------------
+  // The index at which `table` last changed (0: never; the HTTP layer answers 1 then).
+  base::Result<uint64_t> catalog_index(CatalogTable table) const;
+  base::Result<std::vector<CatalogNodeRow>> catalog_nodes() const;
+  base::Result<std::optional<CatalogNodeRow>> catalog_node(std::string_view name) const;
+  // A node's services (node non-empty) or the instances of a service by name (name non-empty),
+  // in (node, id) order.
+  base::Result<std::vector<CatalogServiceRow>> catalog_services_of_node(std::string_view node) const;
+  base::Result<std::vector<CatalogServiceRow>> catalog_service_instances(std::string_view name) const;
+  // Every service name with the union of its instances' tags (sorted, unique), by name.
+  base::Result<std::vector<std::pair<std::string, std::vector<std::string>>>> catalog_service_names() const;
+  // A node's checks; or every check, or those in one state.
+  base::Result<std::vector<CatalogCheckRow>> catalog_checks_of_node(std::string_view node) const;
+  base::Result<std::vector<CatalogCheckRow>> catalog_checks(std::optional<wire::CheckHealth> state) const;
+
   // --- snapshots --------------------------------------------------------------------------------
   // The serialized database with header and digest. Errors: kIo, kFailedPrecondition (poisoned).
   base::Result<std::string> snapshot() const;
@@ -145,6 +196,13 @@ class Store {
   base::Status prepare_all();
   base::Status apply_one(uint64_t index, std::string_view bytes, ApplyResult* result);
   base::Status load_last_applied();
+  base::Status apply_catalog(uint64_t index, std::string_view bytes, ApplyResult* result);
+  base::Status catalog_sync(uint64_t index, const wire::CatalogNode& n);
+  base::Status catalog_deregister(uint64_t index, std::string_view node);
+  base::Status catalog_node_health(uint64_t index, const wire::CatalogNodeHealth& h);
+  base::Status bump_index(CatalogTable table, uint64_t index);
+  // A prepared statement for `sql` (a string literal: cached by its address), reset for use.
+  sqlite3_stmt* cached(const char* sql) const;
 
   sqlite3* db_ = nullptr;
   StoreOptions options_;
@@ -168,6 +226,7 @@ class Store {
   sqlite3_stmt* max_index_all_ = nullptr;
   uint64_t last_applied_ = 0;
   bool failed_ = false;
+  mutable std::vector<std::pair<const char*, sqlite3_stmt*>> cached_;  // the catalog's statements
 };
 
 }  // namespace state

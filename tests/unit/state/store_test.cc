@@ -346,7 +346,7 @@ TEST(StateStore, RefusesNewerSchemaAndForeignFiles) {
   TempDir dir;
   std::string path = dir.file("state.db");
   { auto s = open_ok(path); }
-  raw_sql(path, "UPDATE meta SET value = 3 WHERE key = 'schema_version';");
+  raw_sql(path, "UPDATE meta SET value = 4 WHERE key = 'schema_version';");
   auto r = Store::open(path);
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.status().code(), base::Code::kFailedPrecondition);
@@ -454,7 +454,7 @@ TEST(StateStore, CorruptSnapshotsAreRefusedAndLiveStateUntouched) {
     return s;
   };
   std::string newer = snap;
-  newer[12] = 3;  // header schema_version
+  newer[12] = 4;  // header schema_version
   refuse(resign(newer), base::Code::kFailedPrecondition, "newer schema in header");
   std::string wrong_applied = snap;
   wrong_applied[20] = 99;  // header last_applied
@@ -474,7 +474,7 @@ TEST(StateStore, CorruptSnapshotsAreRefusedAndLiveStateUntouched) {
     auto n = open_ok(dir.file("newer.db"));
     apply_ok(*n, 1, {set("k", "v")});
   }
-  raw_sql(dir.file("newer.db"), "UPDATE meta SET value = 3 WHERE key = 'schema_version';");
+  raw_sql(dir.file("newer.db"), "UPDATE meta SET value = 4 WHERE key = 'schema_version';");
   // The header is current; the image's meta is not.
   refuse(wrap_image(Store::kSchemaVersion, 1, image_of(dir.file("newer.db"))), base::Code::kFailedPrecondition,
          "newer schema inside the image");
