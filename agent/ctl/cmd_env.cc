@@ -1,5 +1,9 @@
 #include "agent/ctl/cmd_env.h"
 
+#include <algorithm>
+#include <cstdio>
+
+#include "agent/ctl/ctl.h"
 #include "agent/http/json.h"
 
 namespace ctl {
@@ -48,6 +52,46 @@ std::string answer_error(const http::ClientResponse& r) {
   for (unsigned char c : body) printable = printable && c >= 0x20 && c != 0x7f;
   if (printable) return std::string(body);
   return "HTTP " + std::to_string(r.status);
+}
+
+std::string json_text(const cJSON* obj, const char* key) {
+  const cJSON* v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (cJSON_IsString(v) && v->valuestring != nullptr) return v->valuestring;
+  if (cJSON_IsNumber(v)) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.0f", v->valuedouble);
+    return buf;
+  }
+  if (cJSON_IsBool(v)) return cJSON_IsTrue(v) ? "true" : "false";
+  return "";
+}
+
+// Consul's columnize: every column but the last padded to its widest cell, two spaces between.
+void print_table(const std::vector<std::vector<std::string>>& rows, FILE* out) {
+  if (rows.empty()) return;
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size() && i < width.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    std::fprintf(out, "%s\n", line.c_str());
+  }
+}
+
+int call_ok(const CmdEnv& env, const std::string& method, const std::string& target, http::ClientResponse* r) {
+  auto resp = env.call(method, target, "", env.timeout);
+  if (!resp.is_ok()) return kExitUnreachable;
+  *r = std::move(resp).value();
+  if (r->status != 200) {
+    std::fprintf(env.err, "Error! %s\n", answer_error(*r).c_str());
+    return kExitFailed;
+  }
+  return kExitOk;
 }
 
 }  // namespace ctl

@@ -14,6 +14,7 @@
 #include "agent/base/status.h"
 #include "agent/base/time.h"
 #include "agent/http/client.h"
+#include "cJSON.h"
 
 namespace ctl {
 
@@ -43,5 +44,13 @@ std::string escape_query(std::string_view value);
 // The error an API answer carries: {"error": "..."}'s text, else a short plain-text body (Consul's
 // KV errors are plain text), else "HTTP <status>".
 std::string answer_error(const http::ClientResponse& r);
+
+// A JSON member as text: a string, a whole number, true/false; "" otherwise.
+std::string json_text(const cJSON* obj, const char* key);
+// Consul's columnize: every column but the last padded to its widest cell, two spaces between.
+void print_table(const std::vector<std::vector<std::string>>& rows, FILE* out);
+// One call that must answer 200: kExitOk with *r filled; otherwise the error printed and the exit
+// status (kExitUnreachable, kExitFailed).
+int call_ok(const CmdEnv& env, const std::string& method, const std::string& target, http::ClientResponse* r);
 
 }  // namespace ctl

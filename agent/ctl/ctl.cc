@@ -12,6 +12,7 @@
 #include "agent/base/log.h"
 #include "agent/ctl/cmd_env.h"
 #include "agent/ctl/kv_cmd.h"
+#include "agent/ctl/catalog_cmd.h"
 #include "agent/ctl/operator_cmd.h"
 #include "agent/http/client.h"
 #include "agent/http/json.h"
@@ -44,6 +45,7 @@ constexpr std::string_view kUsage =
     "  members [-status S] [-tag k=v]  the fleet as this node sees it\n"
     "  services                      the services registered on this node\n"
     "  checks                        their health checks: status and last output\n"
+    "  catalog services | nodes | service NAME [-passing]   the fleet's catalog\n"
     "  join [-replay] ADDRESS...     join the fleet through a member's gossip address\n"
     "                                (-replay: also deliver the user events fired before joining)\n"
     "  leave                         leave the fleet gracefully and stop the agent\n"
@@ -897,6 +899,7 @@ int run(hal::Env& env, const std::vector<std::string>& args, FILE* in, FILE* out
   if (o.command == "tags") return cmd_tags(client, o, out, err);
   if (o.command == "kv") return cmd_kv(cmd_env(client, o, in, out, err), o.args);
   if (o.command == "operator") return cmd_operator(cmd_env(client, o, in, out, err), o.args);
+  if (o.command == "catalog") return cmd_catalog(cmd_env(client, o, in, out, err), o.args);
   std::fprintf(err, "agentctl: unknown command \"%s\"\n%s", o.command.c_str(), kUsage.data());
   return kExitUsage;
 }

@@ -10,46 +10,6 @@ namespace ctl {
 
 namespace {
 
-std::string text_of(const cJSON* obj, const char* key) {
-  const cJSON* v = cJSON_GetObjectItemCaseSensitive(obj, key);
-  if (cJSON_IsString(v) && v->valuestring != nullptr) return v->valuestring;
-  if (cJSON_IsNumber(v)) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.0f", v->valuedouble);
-    return buf;
-  }
-  if (cJSON_IsBool(v)) return cJSON_IsTrue(v) ? "true" : "false";
-  return "";
-}
-
-// Consul's columnize: every column but the last padded to its widest cell, two spaces between.
-void print_table(const std::vector<std::vector<std::string>>& rows, FILE* out) {
-  if (rows.empty()) return;
-  std::vector<size_t> width(rows[0].size(), 0);
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size() && i < width.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
-    }
-    std::fprintf(out, "%s\n", line.c_str());
-  }
-}
-
-int call_ok(const CmdEnv& env, const std::string& method, const std::string& target, http::ClientResponse* r) {
-  auto resp = env.call(method, target, "", env.timeout);
-  if (!resp.is_ok()) return kExitUnreachable;
-  *r = std::move(resp).value();
-  if (r->status != 200) {
-    std::fprintf(env.err, "Error! %s\n", answer_error(*r).c_str());
-    return kExitFailed;
-  }
-  return kExitOk;
-}
-
 int list_peers(const CmdEnv& env, const std::vector<std::string>& args) {
   if (!args.empty()) {
     std::fprintf(env.err, "usage: agentctl operator raft list-peers\n");
@@ -72,8 +32,8 @@ int list_peers(const CmdEnv& env, const std::vector<std::string>& args) {
   cJSON_ArrayForEach(s, servers) {
     const bool leader = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "Leader"));
     const bool voter = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "Voter"));
-    std::string protocol = text_of(s, "RaftProtocol");
-    rows.push_back({text_of(s, "Node"), text_of(s, "ID"), text_of(s, "Address"), leader ? "leader" : "follower",
+    std::string protocol = json_text(s, "RaftProtocol");
+    rows.push_back({json_text(s, "Node"), json_text(s, "ID"), json_text(s, "Address"), leader ? "leader" : "follower",
                     voter ? "true" : "false", protocol.empty() ? "<unknown>" : protocol});
   }
   print_table(rows, env.out);
@@ -162,8 +122,8 @@ int cmd_operator(const CmdEnv& env, const std::vector<std::string>& args) {
 }
 
 void print_raft_status(const cJSON* doc, FILE* out) {
-  std::string leader = text_of(doc, "Leader");
-  const std::string leader_addr = text_of(doc, "LeaderAddr");
+  std::string leader = json_text(doc, "Leader");
+  const std::string leader_addr = json_text(doc, "LeaderAddr");
   if (leader.empty()) leader = "(none known)";
   if (!leader_addr.empty()) leader += " (" + leader_addr + ")";
   std::string voters;
@@ -171,13 +131,13 @@ void print_raft_status(const cJSON* doc, FILE* out) {
   cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(doc, "Voters")) {
     std::string name;
     if (cJSON_IsString(v)) name = v->valuestring;
-    else if (cJSON_IsObject(v)) name = !text_of(v, "Node").empty() ? text_of(v, "Node") : text_of(v, "ID");
+    else if (cJSON_IsObject(v)) name = !json_text(v, "Node").empty() ? json_text(v, "Node") : json_text(v, "ID");
     if (!name.empty()) voters += (voters.empty() ? "" : ", ") + name;
   }
-  std::fprintf(out, "raft:       %s, term %s\n", text_of(doc, "Role").c_str(), text_of(doc, "Term").c_str());
+  std::fprintf(out, "raft:       %s, term %s\n", json_text(doc, "Role").c_str(), json_text(doc, "Term").c_str());
   std::fprintf(out, "leader:     %s\n", leader.c_str());
-  std::fprintf(out, "log:        commit %s, applied %s, last %s\n", text_of(doc, "CommitIndex").c_str(),
-               text_of(doc, "AppliedIndex").c_str(), text_of(doc, "LastIndex").c_str());
+  std::fprintf(out, "log:        commit %s, applied %s, last %s\n", json_text(doc, "CommitIndex").c_str(),
+               json_text(doc, "AppliedIndex").c_str(), json_text(doc, "LastIndex").c_str());
   std::fprintf(out, "voters:     %s\n", voters.empty() ? "(none)" : voters.c_str());
 }
 

@@ -19,14 +19,7 @@
 // listing the store's prefix_index(): the largest modify index or tombstone under the prefix,
 // else the last applied index (Consul's table index).
 //
-// Blocking queries (Consul's semantics): with ?index=N > 0 the read is repeated each time the
-// backend's applied index moves, and answered once its X-Consul-Index exceeds N or the wait ends
-// (?wait in Go duration syntax; default 5 min, at most 10 min, plus a random jitter of up to
-// wait/16 so that many watchers do not return at once). Parked queries share ONE backend watch,
-// and the queries a move wakes are re-read together, one backend read per read mode (so a write
-// under a thousand watchers is one worker task, well inside the backend's bounded queue). Waiting
-// queries are bounded (KvOptions::blocking_queries_max; past it a 429) and dropped, timer
-// released, when the client's connection closes (Responder::on_cancel).
+// Blocking queries and read modes are kv::BlockingReads' (blocking.h), Consul's semantics.
 //
 // Errors keep Consul's plain-text bodies ("Missing key name", "Invalid index", ...). Where Consul
 // departs from HTTP sense we do not: a bad ?flags or ?cas number is a 400 (Consul answers 500
@@ -55,6 +48,7 @@
 #include "agent/base/time.h"
 #include "agent/http/router.h"
 #include "agent/kv/backend.h"
+#include "agent/kv/blocking.h"
 #include "agent/runtime/loop.h"
 #include "agent/state/store.h"
 #include "agent/wire/state_command.h"
@@ -62,14 +56,7 @@
 namespace kv {
 
 struct KvOptions {
-  // Blocking queries waiting at once across all connections. Each holds a Responder and a timer
-  // (they share one backend watch); 4096 is far more than a fleet's consul-template instances.
-  size_t blocking_queries_max = 4096;
-  // ?wait when absent or 0 (Consul's 5 min) and its ceiling (Consul's max_query_time, 10 min).
-  base::Duration wait_default = base::Duration::seconds(300);
-  base::Duration wait_max = base::Duration::seconds(600);
-  // Seeds the wait jitter (spreading, not security); the agent passes entropy, tests a constant.
-  uint64_t jitter_seed = 0;
+  BlockingOptions blocking;  // reads (blocking.h)
   // Consul's kv_max_value_size.
   size_t value_bytes_max = wire::kKvValueBytesMax;
 };
@@ -84,88 +71,22 @@ class KvApi {
   // Adds GET, PUT and DELETE prefix routes for "/v1/kv/" (HEAD is served by GET).
   void add_routes(http::Router& router);
 
-  // Reads in progress: blocking queries waiting or re-reading, and plain reads in flight.
-  size_t queries() const { return queries_.size(); }
-  // Blocking queries among them (bounded by KvOptions::blocking_queries_max).
-  size_t blocking_queries() const { return blocking_; }
-  // Blocking queries parked on the shared watch (not re-reading).
-  size_t parked_queries() const { return parked_; }
+  // Reads in progress, blocking queries among them, and those parked (blocking.h).
+  size_t queries() const { return reads_.queries(); }
+  size_t blocking_queries() const { return reads_.blocking_queries(); }
+  size_t parked_queries() const { return reads_.parked_queries(); }
 
  private:
-  enum class Kind : uint8_t { kGet, kList, kKeys };
-  // What one read found; filled on the worker thread, read on the loop thread after `done`.
-  struct ReadResult {
-    base::Status status;   // this query's own failure (a SQLite error), if any
-    uint64_t index = 0;    // X-Consul-Index before the 0 -> 1 rule
-    uint64_t applied = 0;  // the store's last applied index the read saw
-    std::vector<state::KvEntry> entries;
-    std::vector<std::string> keys;
-  };
-  // One GET until it is answered. Owned by queries_; every callback finds it by id, so a query
-  // dropped meanwhile (its connection closed) is simply not found.
-  struct Query {
-    Kind kind = Kind::kGet;
-    Consistency mode = Consistency::kDefault;
-    std::string key;
-    std::string separator;
-    bool raw = false;
-    uint64_t min_index = 0;  // > 0: a blocking query
-    base::MonoTime deadline;
-    http::Responder responder;
-    bool reading = false;
-    bool parked = false;        // waiting for the applied index to pass seen_applied
-    uint64_t seen_applied = 0;  // the applied index its last read saw
-    runtime::TimerId timer = runtime::kNoTimer;
-    // The last read's answer, which the deadline sends.
-    std::shared_ptr<ReadResult> last;
-    ReadMeta last_meta;
-  };
-
   void handle_get(http::Request& request, http::Responder responder);
   void handle_put(http::Request& request, http::Responder responder);
   void handle_delete(http::Request& request, http::Responder responder);
   void propose(const wire::StateCommand& command, bool answer_value, http::Responder responder);
 
-  // Reads for every query in `ids` (all of mode `mode`) in ONE backend read: a write that wakes a
-  // thousand blocking queries costs one worker task per read mode, not a thousand (the backend's
-  // worker queue is bounded).
-  void read_batch(Consistency mode, std::vector<uint64_t> ids);
-  void on_result(uint64_t id, std::shared_ptr<ReadResult> result, const ReadMeta& meta);
-  // Parks query `id` until the applied index passes what its read saw.
-  void park(uint64_t id);
-  // Keeps one backend watch armed at the smallest seen_applied of the parked queries (none when
-  // nothing is parked).
-  void arm_watch();
-  void on_watch();
-  void on_deadline(uint64_t id);
-  // Sends `response` for query `id` and forgets it (timer released).
-  void finish(uint64_t id, http::Response response);
-  // Forgets query `id` without answering (its connection closed).
-  void drop(uint64_t id);
-  http::Response answer(const Query& q, const ReadResult& r, const ReadMeta& meta) const;
-
-  runtime::Loop& loop_;
   Backend& backend_;
-  base::Logger& logger_;
   KvOptions options_;
-  base::Prng prng_;
-  std::map<uint64_t, std::unique_ptr<Query>> queries_;
-  size_t blocking_ = 0;
-  size_t parked_ = 0;
-  uint64_t next_query_id_ = 1;
-  // The one backend watch shared by every parked query.
-  bool has_watch_ = false;
-  WatchId watch_id_ = 0;
-  uint64_t watch_after_ = 0;
+  BlockingReads reads_;
   // Backend callbacks hold a weak_ptr to it; destroying KvApi makes them no-ops.
   std::shared_ptr<KvApi*> alive_;
 };
-
-// --- helpers shared with tests ----------------------------------------------------------------
-// Go's time.ParseDuration subset Consul's clients send ("10s", "1m30s", "500ms", "1.5s", "0").
-// Negative durations are refused. False when `text` is not one.
-bool parse_go_duration(std::string_view text, base::Duration* out);
-// A strict decimal uint64 ("" and anything else refused), as Go's strconv.ParseUint(s, 10, 64).
-bool parse_u64(std::string_view text, uint64_t* out);
 
 }  // namespace kv

@@ -163,8 +163,20 @@ base::Status Agent::start() {
     loop_.stop();
   });
   AGENT_TRY(services_->load());
+  {
+    catalog::NodeIdentity self{config_.node_name, node_id_, config_.advertise_addr.empty() ? config_.bind_addr : config_.advertise_addr,
+                               config_.datacenter};
+    // The push goes through this agent's own router: a server's catalog route proposes it, a
+    // client agent's forwarder takes it to a server.
+    anti_entropy_ = std::make_unique<catalog::AntiEntropy>(loop_, *services_, std::move(self), self_dispatch(), log_);
+  }
+
+  // The fleet's services for DNS, followed through the same router.
+  catalog_view_ = std::make_unique<catalog::CatalogView>(loop_, self_dispatch(), log_);
 
   add_routes();
+  anti_entropy_->start();
+  if (config_.dns_enabled) catalog_view_->start();
   http::ServerOptions options;
   options.limits.body_bytes_max = config_.http.body_bytes_max;
   options.connections_max = config_.http.connections_max;
@@ -244,13 +256,17 @@ base::Status Agent::start_server() {
   {
     uint8_t b[8];
     AGENT_TRY(env_.entropy->fill(std::span<uint8_t>(b, sizeof b)));
-    for (uint8_t x : b) kv_options.jitter_seed = (kv_options.jitter_seed << 8) | x;
+    for (uint8_t x : b) kv_options.blocking.jitter_seed = (kv_options.blocking.jitter_seed << 8) | x;
   }
   kv_api_ = std::make_unique<kv::KvApi>(loop_, *raft_, log_, kv_options);
+  kv::BlockingOptions catalog_reads = kv_options.blocking;
+  ++catalog_reads.jitter_seed;
+  catalog_api_ = std::make_unique<catalog::CatalogApi>(loop_, *raft_, log_, catalog_reads);
   raft_->add_rpc_method("http.forward", [this](std::string body, const std::string&, rpc::Endpoint::Respond respond) {
     server::serve_forwarded(router_, std::move(body), std::move(respond));
   });
   membership_->on_member_change([this](const gossip::Member& m) { on_member(m); });
+  reconcile_all_node_health();
   if (membership_->transport() != nullptr) {
     for (const auto& m : membership_->transport()->members()) on_member(m);
   }
@@ -282,7 +298,56 @@ base::Status Agent::start_forwarder() {
   return base::Status::ok();
 }
 
+// Consul's leader reconciles every member into the catalog's serfHealth check: alive (or
+// suspect) passing, failed critical, left deregistered. Only the leader proposes, and only what
+// differs from what it last proposed for the member; a periodic pass covers events that arrived
+// while another server led.
+void Agent::reconcile_node_health(const gossip::Member& m) {
+  const raft::RaftCore* core = raft_ ? raft_->core() : nullptr;
+  if (core == nullptr || core->role() != raft::Role::kLeader) {
+    node_health_proposed_.clear();
+    return;
+  }
+  const int want = m.state == gossip::MemberState::kLeft ? 2 : m.state == gossip::MemberState::kDead ? 1 : 0;
+  auto it = node_health_proposed_.find(m.name);
+  if (it != node_health_proposed_.end() && it->second == want) return;
+  base::Result<std::string> cmd = want == 2 ? wire::encode_catalog_deregister(m.name)
+                                            : wire::encode_catalog_node_health(wire::CatalogNodeHealth{
+                                                  m.name, want == 1 ? wire::CheckHealth::kCritical : wire::CheckHealth::kPassing,
+                                                  want == 1 ? "Agent not live or unreachable" : "Agent alive and reachable"});
+  if (!cmd.is_ok()) return;  // a member name the catalog cannot hold (over its bounds)
+  node_health_proposed_[m.name] = want;
+  std::weak_ptr<bool> alive = alive_;
+  std::string name = m.name;
+  raft_->write(std::move(cmd).value(), [this, alive, name, want](base::Result<state::ApplyResult> r) {
+    if (alive.expired() || r.is_ok()) return;
+    // Not applied (leadership moved, a timeout): forget it so the next pass proposes it again.
+    auto it = node_health_proposed_.find(name);
+    if (it != node_health_proposed_.end() && it->second == want) node_health_proposed_.erase(it);
+  });
+}
+
+void Agent::reconcile_all_node_health() {
+  node_health_timer_ = runtime::kNoTimer;
+  if (membership_ && membership_->transport() != nullptr) {
+    for (const auto& m : membership_->transport()->members()) reconcile_node_health(m);
+  }
+  auto t = loop_.arm_after(base::Duration::seconds(5), [this] { reconcile_all_node_health(); });
+  if (t.is_ok()) node_health_timer_ = *t;
+}
+
+// A request of this agent's own through its router, answered through `done`: on a server its own
+// routes take it, on a client agent the forwarder carries it to a server.
+std::function<void(http::Request, std::function<void(http::Response)>)> Agent::self_dispatch() {
+  return [this](http::Request req, std::function<void(http::Response)> done) {
+    auto link = std::make_shared<http::DetachedLink>();
+    link->done = std::move(done);
+    router_.dispatch(req, http::Responder::detached(link));
+  };
+}
+
 void Agent::on_member(const gossip::Member& m) {
+  if (raft_) reconcile_node_health(m);
   if (!raft_ && !forwarder_) return;
   auto tag = [&m](std::string_view k) -> std::string {
     auto it = m.tags.find(std::string(k));
@@ -325,7 +390,14 @@ void Agent::shutdown() {
     http_.reset();
   }
   dns_.reset();
+  catalog_view_.reset();
+  anti_entropy_.reset();
   services_.reset();
+  if (node_health_timer_ != runtime::kNoTimer) {
+    loop_.cancel(node_health_timer_);
+    node_health_timer_ = runtime::kNoTimer;
+  }
+  catalog_api_.reset();
   kv_api_.reset();
   forwarder_.reset();
   if (raft_) raft_->shutdown();
@@ -349,6 +421,7 @@ void Agent::add_routes() {
   if (membership_) membership_->add_routes(router_);
   if (raft_) raft_->add_routes(router_);
   if (kv_api_) kv_api_->add_routes(router_);
+  if (catalog_api_) catalog_api_->add_routes(router_);
   if (forwarder_) forwarder_->add_routes(router_);
   if (services_) services_->add_routes(router_);
 }
@@ -599,7 +672,9 @@ dns::View Agent::dns_view() {
   // Gossip members at most once a second; the registered services whenever they changed (their
   // string_views point into services_, so a change must be seen before the next answer).
   const bool services_changed = services_ && services_->version() != dns_services_version_;
-  if (!dns_view_built_ || services_changed || now - dns_view_at_ >= base::Duration::seconds(1)) {
+  // The catalog's instances likewise (their strings live in catalog_view_ until it changes).
+  const bool catalog_changed = catalog_view_ && catalog_view_->version() != dns_catalog_version_;
+  if (!dns_view_built_ || services_changed || catalog_changed || now - dns_view_at_ >= base::Duration::seconds(1)) {
     dns_view_built_ = true;
     dns_view_at_ = now;
     dns_names_.clear();
@@ -628,11 +703,43 @@ dns::View Agent::dns_view() {
     }
     dns_instances_.clear();
     dns_instance_tags_.clear();
+    // Every other node's instances from the catalog view (this node's own come from services_
+    // below, at once rather than a round trip later).
+    const std::vector<catalog::ViewInstance>* fleet = nullptr;
+    if (catalog_view_) {
+      dns_catalog_version_ = catalog_view_->version();
+      if (catalog_view_->has_view()) fleet = &catalog_view_->instances();
+    }
+    size_t tags = 0;
+    if (fleet != nullptr) {
+      for (const catalog::ViewInstance& v : *fleet) tags += v.tags.size();
+    }
+    if (services_) {
+      for (const auto& [id, svc] : services_->services()) tags += svc.tags.size();
+    }
+    dns_instance_tags_.reserve(tags);  // no reallocation below: the spans stay valid
+    if (fleet != nullptr) {
+      for (const catalog::ViewInstance& v : *fleet) {
+        if (v.node == config_.node_name) continue;
+        auto ip = hal::SockAddr::parse(v.address, /*default_port=*/1);  // an address alone; the port is unused
+        if (!ip.is_ok() || (ip->family != hal::AddrFamily::kIpv4 && ip->family != hal::AddrFamily::kIpv6)) continue;
+        dns::Instance in;
+        in.service = v.service;
+        in.node = v.node;
+        in.address.v6 = ip->family == hal::AddrFamily::kIpv6;
+        std::copy(ip->ip.begin(), ip->ip.end(), in.address.bytes);
+        in.port = v.port;
+        in.health = v.health == wire::CheckHealth::kPassing   ? dns::Health::kPassing
+                    : v.health == wire::CheckHealth::kWarning ? dns::Health::kWarning
+                                                              : dns::Health::kCritical;
+        const size_t first = dns_instance_tags_.size();
+        for (const std::string& tag : v.tags) dns_instance_tags_.push_back(tag);
+        in.tags = std::span<const std::string_view>(dns_instance_tags_.data() + first, v.tags.size());
+        dns_instances_.push_back(in);
+      }
+    }
     if (services_) {
       dns_services_version_ = services_->version();
-      size_t tags = 0;
-      for (const auto& [id, svc] : services_->services()) tags += svc.tags.size();
-      dns_instance_tags_.reserve(tags);  // no reallocation below: the spans stay valid
       for (const auto& [id, svc] : services_->services()) {
         dns::Instance in;
         in.service = svc.name;

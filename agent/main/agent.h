@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,7 +27,10 @@
 
 #include "agent/base/log.h"
 #include "agent/base/status.h"
+#include "agent/catalog/anti_entropy.h"
+#include "agent/catalog/catalog_api.h"
 #include "agent/catalog/local.h"
+#include "agent/catalog/view.h"
 #include "agent/config/config.h"
 #include "agent/dns/server/server.h"
 #include "agent/http/router.h"
@@ -114,6 +118,18 @@ class Agent {
   std::unique_ptr<server::Forwarder> forwarder_;
   // The services registered on this node (PUT /v1/agent/service/register).
   std::unique_ptr<catalog::LocalServices> services_;
+  // Servers: the catalog and health API over the state store. Every agent: the push of its
+  // services and checks to it.
+  std::unique_ptr<catalog::CatalogApi> catalog_api_;
+  std::unique_ptr<catalog::AntiEntropy> anti_entropy_;
+  std::unique_ptr<catalog::CatalogView> catalog_view_;  // followed only with DNS on
+  // Servers, while leader: the serfHealth each member's gossip state calls for, as last proposed
+  // (so a reconcile proposes only changes; cleared when leadership is lost).
+  std::map<std::string, int> node_health_proposed_;
+  runtime::TimerId node_health_timer_ = runtime::kNoTimer;
+  void reconcile_node_health(const gossip::Member& m);
+  std::function<void(http::Request, std::function<void(http::Response)>)> self_dispatch();
+  void reconcile_all_node_health();
   // DNS (dns.enabled): the server and its view, the gossip members rebuilt at most once a second.
   std::unique_ptr<dns::Server> dns_;
   std::vector<std::string> dns_names_;
@@ -121,6 +137,7 @@ class Agent {
   std::vector<dns::Instance> dns_instances_;       // this node's registered services
   std::vector<std::string_view> dns_instance_tags_;  // their tags, each instance a span of it
   uint64_t dns_services_version_ = 0;
+  uint64_t dns_catalog_version_ = 0;
   base::MonoTime dns_view_at_;
   bool dns_view_built_ = false;
   base::Status fatal_;  // why the agent stopped itself (a storage failure)

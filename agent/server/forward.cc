@@ -64,7 +64,8 @@ void serve_forwarded(const http::Router& router, std::string body, rpc::Endpoint
   // Only the API a client agent forwards; anything else (a forwarded /v1/agent/leave, say) is
   // refused: a certificate of the cluster CA does not make its holder this node's operator.
   bool allowed = false;
-  for (std::string_view p : {"/v1/kv/", "/v1/status/", "/v1/operator/raft/"}) {
+  for (std::string_view p : {"/v1/kv/", "/v1/status/", "/v1/operator/raft/", "/v1/catalog/", "/v1/health/",
+                             "/v1/internal/catalog/"}) {
     if (std::string_view(req.path).substr(0, p.size()) == p) allowed = true;
   }
   if (!allowed) {
@@ -102,6 +103,10 @@ void Forwarder::add_routes(http::Router& router) {
   for (const char* m : {"GET", "PUT", "DELETE"}) router.add_prefix(m, "/v1/kv/", h);
   router.add_prefix("GET", "/v1/status/", h);
   for (const char* m : {"GET", "POST", "PUT", "DELETE"}) router.add_prefix(m, "/v1/operator/raft/", h);
+  router.add_prefix("GET", "/v1/catalog/", h);
+  router.add_prefix("GET", "/v1/health/", h);
+  router.add_prefix("PUT", "/v1/internal/catalog/", h);
+  router.add_prefix("GET", "/v1/internal/catalog/", h);
 }
 
 void Forwarder::forward(http::Request& req, http::Responder resp) {

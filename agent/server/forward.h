@@ -1,10 +1,11 @@
 // Forwarding the HTTP API of a client agent to the foundations (issue 4 item 5: "any agent can
 // call any server").
 //
-// A client agent (no server mode) keeps no state store. Its /v1/kv/, /v1/status/ and
-// /v1/operator/raft/ requests go, whole, over mutual-TLS RPC ("http.forward") to a foundation,
-// which runs them through its own router exactly as if they had arrived on its API -- so a
-// blocking query, a CAS, X-Consul-Index and every status code behave the same through any agent.
+// A client agent (no server mode) keeps no state store. Its /v1/kv/, /v1/status/,
+// /v1/operator/raft/, /v1/catalog/, /v1/health/ and /v1/internal/catalog/ requests go, whole,
+// over mutual-TLS RPC ("http.forward") to a foundation, which runs them through its own router
+// exactly as if they had arrived on its API -- so a blocking query, a CAS, X-Consul-Index and
+// every status code behave the same through any agent.
 // The server answers with the response; the client agent replays it to its caller.
 //
 // Wire format of "http.forward":

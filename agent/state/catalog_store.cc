@@ -332,6 +332,40 @@ Status Store::catalog_node_health(uint64_t index, const wire::CatalogNodeHealth&
 
 // --- reads ----------------------------------------------------------------------------------------
 
+base::Result<bool> Store::catalog_holds(const wire::CatalogNode& n) const {
+  AGENT_ASSIGN_OR_RETURN(std::optional<CatalogNodeRow> node, catalog_node(n.node));
+  if (!node || node->id != n.id || node->address != n.address || node->datacenter != n.datacenter || node->meta != n.meta) {
+    return false;
+  }
+  AGENT_ASSIGN_OR_RETURN(std::vector<CatalogServiceRow> services, catalog_services_of_node(n.node));
+  if (services.size() != n.services.size()) return false;
+  std::map<std::string, const wire::CatalogService*> want;
+  for (const auto& sv : n.services) want.emplace(sv.id, &sv);
+  for (const auto& r : services) {
+    auto it = want.find(r.service.id);
+    if (it == want.end() || !(*it->second == r.service)) return false;
+  }
+  AGENT_ASSIGN_OR_RETURN(std::vector<CatalogCheckRow> checks, catalog_checks_of_node(n.node));
+  std::map<std::string, const wire::CatalogCheck*> want_checks;
+  for (const auto& c : n.checks) {
+    if (c.id != kSerfHealthCheckId) want_checks.emplace(c.id, &c);
+  }
+  size_t seen = 0;
+  bool serf = false;
+  for (const auto& r : checks) {
+    if (r.check.id == kSerfHealthCheckId) {
+      serf = true;
+      continue;
+    }
+    auto it = want_checks.find(r.check.id);
+    if (it == want_checks.end() || !(*it->second == r.check)) return false;
+    const std::string& sid = r.check.service_id;
+    if (!sid.empty() && (want.count(sid) == 0 || want.at(sid)->name != r.service_name)) return false;
+    ++seen;
+  }
+  return serf && seen == want_checks.size();
+}
+
 base::Result<uint64_t> Store::catalog_index(CatalogTable table) const {
   sqlite3_stmt* st = cached(kSelectIndex);
   bind(st, 1, index_key(table));

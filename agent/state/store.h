@@ -169,6 +169,9 @@ class Store {
   base::Result<std::vector<CatalogServiceRow>> catalog_service_instances(std::string_view name) const;
   // Every service name with the union of its instances' tags (sorted, unique), by name.
   base::Result<std::vector<std::pair<std::string, std::vector<std::string>>>> catalog_service_names() const;
+  // Whether applying a sync of `n` would change nothing (the node, exactly its services and
+  // checks, and a serfHealth): anti-entropy's periodic push is then not proposed.
+  base::Result<bool> catalog_holds(const wire::CatalogNode& n) const;
   // A node's checks; or every check, or those in one state.
   base::Result<std::vector<CatalogCheckRow>> catalog_checks_of_node(std::string_view node) const;
   base::Result<std::vector<CatalogCheckRow>> catalog_checks(std::optional<wire::CheckHealth> state) const;

@@ -251,23 +251,28 @@ TEST_F(DnsServerTest, TcpBackPressureLosesNoQuery) {
     many.insert(many.end(), f.begin(), f.end());
   }
   // Write without reading until neither the client's writes nor the server's answers progress
-  // for 200 ms: the socket buffers are full both ways.
+  // for 200 ms and 100 passes of the loop: the socket buffers are full both ways. (Both: on a
+  // loaded machine this process can be descheduled for 200 ms between two passes.)
   size_t at = 0;
   uint64_t answered = 0;
   base::MonoTime last_progress = loop_.refresh_now();
+  int idle_passes = 0;
   const base::MonoTime deadline = last_progress + Duration::seconds(20);
-  while (loop_.refresh_now() - last_progress < Duration::millis(200) && loop_.now() < deadline) {
+  while ((loop_.refresh_now() - last_progress < Duration::millis(200) || idle_passes < 100) && loop_.now() < deadline) {
+    ++idle_passes;
     if (at < many.size()) {
       auto n = env_.net().write(h, base::ByteSpan(many.data() + at, many.size() - at));
       if (n.is_ok() && *n > 0) {
         at += *n;
         last_progress = loop_.now();
+        idle_passes = 0;
       }
     }
     ASSERT_TRUE(loop_.run_once(Duration::millis(1)).is_ok());
     if (server_->counters().answered != answered) {
       answered = server_->counters().answered;
       last_progress = loop_.now();
+      idle_passes = 0;
     }
   }
   EXPECT_LT(server_->counters().answered, kQueries);

@@ -446,7 +446,7 @@ TEST_F(KvApiTest, WaitDefaultAndMaximum) {
   server_.reset();
   api_.reset();
   router_ = http::Router();
-  start({.wait_default = Duration::millis(100), .wait_max = Duration::millis(300)});
+  start({.blocking = {.wait_default = Duration::millis(100), .wait_max = Duration::millis(300)}});
   backend_->set("k", "v");
   for (const char* wait : {"", "&wait=0", "&wait=1h"}) {
     const base::MonoTime start = loop_.refresh_now();
@@ -564,7 +564,7 @@ TEST_F(KvApiTest, BlockingQueriesAreBounded) {
   server_.reset();
   api_.reset();
   router_ = http::Router();
-  start({.blocking_queries_max = 1});
+  start({.blocking = {.blocking_queries_max = 1}});
   backend_->set("k", "v");
   RawClient c(env_.net(), addr_, "GET /v1/kv/k?index=1&wait=60s HTTP/1.1\r\nHost: x\r\n\r\n");
   ASSERT_TRUE(pump_until([&] { return c.flush() && api_->blocking_queries() == 1; }));

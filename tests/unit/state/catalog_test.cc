@@ -106,7 +106,18 @@ TEST(Catalog, SyncHoldsExactlyTheNodesStateAndMovesIndexesOnlyOnChange) {
   EXPECT_EQ(checks[1].check.status, CheckHealth::kPassing);
   EXPECT_EQ(checks[2].service_name, "web");
 
-  // The same state again (anti-entropy's periodic push): nothing is rewritten.
+  // The same state again (anti-entropy's periodic push): the store says it holds it already...
+  EXPECT_TRUE(s->catalog_holds(node_a()).value());
+  CatalogNode other = node_a();
+  other.checks[1].output = "81% full";
+  EXPECT_FALSE(s->catalog_holds(other).value());
+  other = node_a();
+  other.services.pop_back();
+  EXPECT_FALSE(s->catalog_holds(other).value());
+  other = node_a();
+  other.node = "b";
+  EXPECT_FALSE(s->catalog_holds(other).value());
+  // ...and applying it anyway rewrites nothing.
   const std::string before = dump(*s);
   apply_ok(*s, 2, sync_cmd(node_a()));
   EXPECT_EQ(dump(*s), before);
