@@ -13,6 +13,7 @@
 #include "agent/ctl/cmd_env.h"
 #include "agent/ctl/kv_cmd.h"
 #include "agent/ctl/catalog_cmd.h"
+#include "agent/ctl/dns_cmd.h"
 #include "agent/ctl/operator_cmd.h"
 #include "agent/http/client.h"
 #include "agent/http/json.h"
@@ -46,6 +47,7 @@ constexpr std::string_view kUsage =
     "  services                      the services registered on this node\n"
     "  checks                        their health checks: status and last output\n"
     "  catalog services | nodes | service NAME [-passing]   the fleet's catalog\n"
+    "  dns NAME [TYPE]               ask this agent's DNS server (a console with no dig)\n"
     "  join [-replay] ADDRESS...     join the fleet through a member's gossip address\n"
     "                                (-replay: also deliver the user events fired before joining)\n"
     "  leave                         leave the fleet gracefully and stop the agent\n"
@@ -900,6 +902,7 @@ int run(hal::Env& env, const std::vector<std::string>& args, FILE* in, FILE* out
   if (o.command == "kv") return cmd_kv(cmd_env(client, o, in, out, err), o.args);
   if (o.command == "operator") return cmd_operator(cmd_env(client, o, in, out, err), o.args);
   if (o.command == "catalog") return cmd_catalog(cmd_env(client, o, in, out, err), o.args);
+  if (o.command == "dns") return cmd_dns(cmd_env(client, o, in, out, err), o.args);
   std::fprintf(err, "agentctl: unknown command \"%s\"\n%s", o.command.c_str(), kUsage.data());
   return kExitUsage;
 }

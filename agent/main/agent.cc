@@ -6,6 +6,8 @@
 
 #include "agent/base/version.h"
 #include "agent/config/parse.h"
+#include "agent/dns/describe.h"
+#include "agent/dns/writer.h"
 #include "agent/http/json.h"
 #include "agent/server/identity.h"
 #include "cJSON.h"
@@ -417,6 +419,7 @@ void Agent::shutdown() {
 void Agent::add_routes() {
   router_.add("GET", "/v1/agent/self", [this](http::Request& q, http::Responder r) { handle_self(q, std::move(r)); });
   router_.add("GET", "/v1/agent/health", [this](http::Request& q, http::Responder r) { handle_health(q, std::move(r)); });
+  router_.add("GET", "/v1/agent/dns", [this](http::Request& q, http::Responder r) { handle_dns(q, std::move(r)); });
   router_.add("GET", "/v1/agent/logs", [this](http::Request& q, http::Responder r) { handle_logs(q, std::move(r)); });
   if (membership_) membership_->add_routes(router_);
   if (raft_) raft_->add_routes(router_);
@@ -424,6 +427,52 @@ void Agent::add_routes() {
   if (catalog_api_) catalog_api_->add_routes(router_);
   if (forwarder_) forwarder_->add_routes(router_);
   if (services_) services_->add_routes(router_);
+}
+
+// Weft's own: GET /v1/agent/dns?name=N[&type=T] asks this agent's DNS server (its responder,
+// through the same code as a datagram over TCP) and answers the response as JSON, for
+// `agentctl dns` on a console with no dig.
+void Agent::handle_dns(http::Request& req, http::Responder resp) {
+  if (!dns_) {
+    resp.send(http::Response::error(503, "DNS is not enabled on this agent (-dns.enabled)"));
+    return;
+  }
+  const std::string* name = req.query_value("name");
+  const std::string* type_text = req.query_value("type");
+  const uint16_t type = type_text == nullptr ? dns::kTypeA : dns::type_from_text(*type_text);
+  if (name == nullptr || name->empty() || type == 0) {
+    resp.send(http::Response::error(400, "want ?name=NAME[&type=A|AAAA|SRV|PTR|SOA|NS|TXT|ANY|<number>]"));
+    return;
+  }
+  auto query = dns::build_query(*name, type);
+  if (!query.is_ok()) {
+    resp.send(http::Response::error(400, query.status().message()));
+    return;
+  }
+  std::vector<uint8_t> out(65535);
+  const size_t n = dns_->answer(*query, /*over_tcp=*/true, out);
+  auto text = dns::describe_response(std::span<const uint8_t>(out.data(), n));
+  if (n == 0 || !text.is_ok()) {
+    resp.send(http::Response::error(500, n == 0 ? "the DNS server dropped the query" : text.status().message()));
+    return;
+  }
+  http::Json doc = http::Json::object();
+  doc.add_string(doc.get(), "Rcode", text->rcode);
+  doc.add_bool(doc.get(), "Authoritative", text->authoritative);
+  doc.add_bool(doc.get(), "Truncated", text->truncated);
+  const std::pair<const char*, const std::vector<dns::RecordText>*> sections[] = {
+      {"Answer", &text->answer}, {"Authority", &text->authority}, {"Additional", &text->additional}};
+  for (const auto& [key, records] : sections) {
+    cJSON* a = doc.add_array(doc.get(), key);
+    for (const dns::RecordText& r : *records) {
+      cJSON* o = doc.add_object(a, "");
+      doc.add_string(o, "Name", r.name);
+      doc.add_u64(o, "TTL", r.ttl);
+      doc.add_string(o, "Type", r.type);
+      doc.add_string(o, "Data", r.data);
+    }
+  }
+  resp.send(http::json_response(200, doc));
 }
 
 void Agent::handle_self(http::Request&, http::Responder resp) {

@@ -89,6 +89,7 @@ class Agent {
 
  private:
   void add_routes();
+  void handle_dns(http::Request& req, http::Responder resp);
   void handle_self(http::Request& req, http::Responder resp);
   void handle_health(http::Request& req, http::Responder resp);
   void handle_logs(http::Request& req, http::Responder resp);

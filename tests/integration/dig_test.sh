@@ -4,7 +4,8 @@
 # SRV (with the targets' A records in the additional section), <node>.node, PTR of the node's
 # address, SOA and NS of the domain -- over UDP and TCP; NXDOMAIN against NODATA; and an answer
 # too large for 512 bytes: truncated (TC) over UDP without EDNS0, whole with EDNS0's larger
-# buffer and over TCP. tools/deps installs bind9-dnsutils.
+# buffer and over TCP. Then `agentctl dns`, the console's resolver, for the same names.
+# tools/deps installs bind9-dnsutils.
 source "$(dirname "$0")/lib.sh"
 
 DIG=$(command -v dig || true)
@@ -58,4 +59,20 @@ out=$(short +tcp big.service.weft A | wc -w)
 check "over TCP: all 40 ($out)" test "$out" = 40
 out=$(short +noedns big.service.weft A | wc -w)
 check "dig's own retry over TCP after TC gets all 40 ($out)" test "$out" = 40
+
+ctl() { "$AGENTCTL" -socket "$SOCK" "$@"; }
+out=$(ctl dns web.service.weft | awk '$4=="A" {print $5}' | LC_ALL=C sort | tr '\n' ' ')
+check "agentctl dns web.service.weft: both addresses, as dig shows them ($out)" test "$out" = "10.1.0.1 127.0.0.1 "
+out=$(ctl dns _web._tcp.service.weft SRV)
+check "agentctl dns _web._tcp.service.weft SRV: the ports and the additional A records" \
+  bash -c 'grep -Eq "IN +SRV +1 1 8080 " <<<"$1" && grep -Eq "IN +SRV +1 1 8081 " <<<"$1" && grep -q "^;; Additional" <<<"$1"' _ "$out"
+ctl dns nosuch.service.weft >"$WORK/nx.out"
+rc=$?
+check "agentctl dns for an unknown name says NXDOMAIN and exits 1 (rc $rc)" bash -c '[ "$1" = 1 ] && grep -q "^;; NXDOMAIN" "$2"' _ "$rc" "$WORK/nx.out"
+ctl dns >/dev/null 2>&1
+rc=$?
+check "agentctl dns with no name is a usage error (rc $rc)" test "$rc" = 2
+ctl dns web.service.weft MX >/dev/null 2>&1
+rc=$?
+check "an unknown type is refused (rc $rc)" test "$rc" = 1
 finish
