@@ -1,6 +1,7 @@
 // See service.h.
 #include "agent/catalog/service.h"
 
+#include <set>
 
 #include "agent/config/parse.h"
 #include "agent/http/message.h"
@@ -11,6 +12,24 @@ namespace {
 // A registration's error; the message is bounded (it may quote member names from the request).
 base::Status bad(const std::string& message) {
   return base::error(base::Code::kInvalidArgument, "%s", message.substr(0, 512).c_str());
+}
+
+// A JSON object may name a member twice; cJSON keeps both, and which one counts would differ
+// between members read by a loop (the last) and by lookup (the first). Refused instead, naming
+// it: `case_insensitive` as Consul's decoder matches member names (Meta keys are exact).
+base::Status unique_members(const cJSON* obj, std::string_view where, bool case_insensitive) {
+  std::set<std::string> seen;
+  const cJSON* m = nullptr;
+  cJSON_ArrayForEach(m, obj) {
+    std::string k = m->string != nullptr ? m->string : "";
+    if (case_insensitive) {
+      for (char& ch : k) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+    }
+    if (!seen.insert(k).second) {
+      return bad(std::string(where) + " member \"" + std::string(m->string != nullptr ? m->string : "").substr(0, 64) + "\" is given twice");
+    }
+  }
+  return base::Status::ok();
 }
 
 bool is_label_byte(char c) {
@@ -96,6 +115,7 @@ base::Status parse_http_url(const std::string& url, hal::SockAddr* addr, std::st
 // One check definition (service.h).
 base::Status decode_check(const cJSON* c, CheckDef* out) {
   if (!cJSON_IsObject(c)) return bad("a check must be a JSON object");
+  AGENT_TRY(unique_members(c, "check", true));
   static const char* const kOtherKinds[] = {
       "HTTP", "UDP", "Args", "ScriptArgs", "GRPC", "GRPCUseTLS", "H2PING", "H2PingUseTLS", "Method", "Header", "Body", "TLSSkipVerify", "TLSServerName", "DockerContainerID", "Shell",
       "AliasNode", "AliasService", "OSService", "DeregisterCriticalServiceAfter", "FailuresBeforeWarning", "OutputMaxSize", "DisableRedirects"};
@@ -258,6 +278,7 @@ base::Result<Service> decode_registration(std::string_view body, size_t bytes_ma
   AGENT_ASSIGN_OR_RETURN(http::Json doc, http::Json::parse(body, bytes_max));
   const cJSON* root = doc.get();
   if (!cJSON_IsObject(root)) return base::error(base::Code::kInvalidArgument, "the registration must be a JSON object");
+  AGENT_TRY(unique_members(root, "the registration's", true));
   Service s;
   bool have_name = false;
   std::string unknown;
@@ -302,6 +323,7 @@ base::Result<Service> decode_registration(std::string_view body, size_t bytes_ma
       case Member::kMeta: {
         if (cJSON_IsNull(item)) break;
         if (!cJSON_IsObject(item)) return bad(key + " must be an object of strings");
+        AGENT_TRY(unique_members(item, "Meta", false));
         const cJSON* m = nullptr;
         cJSON_ArrayForEach(m, item) {
           const std::string mk = m->string != nullptr ? m->string : "";

@@ -7,7 +7,7 @@
 //
 // Decoding follows Go's encoding/json, which Consul uses: member names match case-insensitively
 // ("name" is "Name"). Unlike Consul, a member Weft does not know is an error naming it, never
-// ignored; members Consul knows that change nothing here (EnableTagOverride, Weights,
+// ignored, and so is a member given twice in one object (Go keeps the last); members Consul knows that change nothing here (EnableTagOverride, Weights,
 // TaggedAddresses, Kind "") are accepted.
 //
 // Checks: "Check" (one) or "Checks" (a list, at most kChecksMax), each

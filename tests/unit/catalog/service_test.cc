@@ -88,6 +88,11 @@ TEST(CatalogService, DecodesConsulsShape) {
 TEST(CatalogService, RefusesWithTheMemberNamed) {
   refused(R"({"Name":"x","Prot":1,"Tgas":[]})", "unknown member(s): Prot, Tgas");
   refused(R"({"Port":1})", "Name is required");
+  // A member given twice in one object, in any case (found by service_registration_fuzz: the
+  // repeated Header and Interval of a check read differently on the way back).
+  refused(R"({"Name":"x","name":"y"})", "member \"name\" is given twice");
+  refused(R"({"Name":"x","Check":{"TTL":"10s","ttl":"20s"}})", "check member \"ttl\" is given twice");
+  refused(R"({"Name":"x","Meta":{"a":"1","a":"2"}})", "Meta member \"a\" is given twice");
   refused(R"({"Name":""})", "Name is required");
   refused(R"({"Name":"a.b"})", "Name \"a.b\"");
   refused(R"({"Name":")" + std::string(64, 'x') + R"("})", "Name");
