@@ -186,23 +186,19 @@ void CatalogApi::propose_sync(std::string body, std::shared_ptr<http::Responder>
 void CatalogApi::add_routes(http::Router& router) {
   router.add("PUT", "/v1/internal/catalog/sync", [this](http::Request& q, http::Responder r) { handle_sync(q, std::move(r)); });
   router.add("GET", "/v1/catalog/services", [this](http::Request& q, http::Responder r) {
-    reads_.serve(q, std::move(r), [](const Store& store, ReadAnswer* out) {
-      auto run = [&]() -> base::Status {
+    reads_.serve(q, std::move(r), [](const Store& store, ReadAnswer* out) -> base::Status {
         AGENT_ASSIGN_OR_RETURN(out->index, store.catalog_index(CatalogTable::kServices));
         AGENT_ASSIGN_OR_RETURN(auto names, store.catalog_service_names());
         http::Json doc = http::Json::object();
         for (const auto& [name, tags] : names) add_tags(doc, doc.get(), name.c_str(), tags);
         json_answer(doc, out);
         return base::Status::ok();
-      };
-      if (base::Status s = run(); !s.is_ok()) out->status = s;
     });
   });
   router.add_prefix("GET", "/v1/catalog/service/", [this](http::Request& q, http::Responder r) {
     std::string name(q.path_rest());
     std::vector<std::string> tags = tags_of(q);
-    reads_.serve(q, std::move(r), [name, tags](const Store& store, ReadAnswer* out) {
-      auto run = [&]() -> base::Status {
+    reads_.serve(q, std::move(r), [name, tags](const Store& store, ReadAnswer* out) -> base::Status {
         AGENT_TRY(index_of(store, {CatalogTable::kNodes, CatalogTable::kServices}, &out->index));
         AGENT_ASSIGN_OR_RETURN(auto nodes, nodes_by_name(store));
         AGENT_ASSIGN_OR_RETURN(auto instances, store.catalog_service_instances(name));
@@ -232,27 +228,21 @@ void CatalogApi::add_routes(http::Router& router) {
         }
         json_answer(doc, out);
         return base::Status::ok();
-      };
-      if (base::Status s = run(); !s.is_ok()) out->status = s;
     });
   });
   router.add("GET", "/v1/catalog/nodes", [this](http::Request& q, http::Responder r) {
-    reads_.serve(q, std::move(r), [](const Store& store, ReadAnswer* out) {
-      auto run = [&]() -> base::Status {
+    reads_.serve(q, std::move(r), [](const Store& store, ReadAnswer* out) -> base::Status {
         AGENT_ASSIGN_OR_RETURN(out->index, store.catalog_index(CatalogTable::kNodes));
         AGENT_ASSIGN_OR_RETURN(auto nodes, store.catalog_nodes());
         http::Json doc = http::Json::array();
         for (const CatalogNodeRow& n : nodes) fill_node(doc, doc.add_object(doc.get(), ""), n);
         json_answer(doc, out);
         return base::Status::ok();
-      };
-      if (base::Status s = run(); !s.is_ok()) out->status = s;
     });
   });
   router.add_prefix("GET", "/v1/catalog/node/", [this](http::Request& q, http::Responder r) {
     std::string name(q.path_rest());
-    reads_.serve(q, std::move(r), [name](const Store& store, ReadAnswer* out) {
-      auto run = [&]() -> base::Status {
+    reads_.serve(q, std::move(r), [name](const Store& store, ReadAnswer* out) -> base::Status {
         AGENT_TRY(index_of(store, {CatalogTable::kNodes, CatalogTable::kServices}, &out->index));
         AGENT_ASSIGN_OR_RETURN(auto node, store.catalog_node(name));
         if (!node) {
@@ -266,16 +256,13 @@ void CatalogApi::add_routes(http::Router& router) {
         for (const CatalogServiceRow& s : services) fill_service(doc, doc.add_object(m, s.service.id), s, node->datacenter);
         json_answer(doc, out);
         return base::Status::ok();
-      };
-      if (base::Status s = run(); !s.is_ok()) out->status = s;
     });
   });
   router.add_prefix("GET", "/v1/health/service/", [this](http::Request& q, http::Responder r) {
     std::string name(q.path_rest());
     std::vector<std::string> tags = tags_of(q);
     const bool passing = q.has_query("passing");
-    reads_.serve(q, std::move(r), [name, tags, passing](const Store& store, ReadAnswer* out) {
-      auto run = [&]() -> base::Status {
+    reads_.serve(q, std::move(r), [name, tags, passing](const Store& store, ReadAnswer* out) -> base::Status {
         AGENT_TRY(index_of(store, {CatalogTable::kNodes, CatalogTable::kServices, CatalogTable::kChecks}, &out->index));
         AGENT_ASSIGN_OR_RETURN(auto nodes, nodes_by_name(store));
         AGENT_ASSIGN_OR_RETURN(auto instances, store.catalog_service_instances(name));
@@ -308,15 +295,12 @@ void CatalogApi::add_routes(http::Router& router) {
         }
         json_answer(doc, out);
         return base::Status::ok();
-      };
-      if (base::Status s = run(); !s.is_ok()) out->status = s;
     });
   });
   // Weft's own: every service instance with its aggregate health, for the agents' DNS views
   // (catalog_api.h). Blocking like the rest.
   router.add("GET", "/v1/internal/catalog/view", [this](http::Request& q, http::Responder r) {
-    reads_.serve(q, std::move(r), [](const Store& store, ReadAnswer* out) {
-      auto run = [&]() -> base::Status {
+    reads_.serve(q, std::move(r), [](const Store& store, ReadAnswer* out) -> base::Status {
         AGENT_TRY(index_of(store, {CatalogTable::kNodes, CatalogTable::kServices, CatalogTable::kChecks}, &out->index));
         AGENT_ASSIGN_OR_RETURN(auto nodes, store.catalog_nodes());
         AGENT_ASSIGN_OR_RETURN(auto checks, store.catalog_checks(std::nullopt));  // by node, id
@@ -351,8 +335,6 @@ void CatalogApi::add_routes(http::Router& router) {
         }
         json_answer(doc, out);
         return base::Status::ok();
-      };
-      if (base::Status s = run(); !s.is_ok()) out->status = s;
     });
   });
   auto checks_route = [this](http::Request& q, http::Responder r, int which) {
@@ -367,8 +349,7 @@ void CatalogApi::add_routes(http::Router& router) {
       }
       state = h;
     }
-    reads_.serve(q, std::move(r), [which, arg, state](const Store& store, ReadAnswer* out) {
-      auto run = [&]() -> base::Status {
+    reads_.serve(q, std::move(r), [which, arg, state](const Store& store, ReadAnswer* out) -> base::Status {
         AGENT_ASSIGN_OR_RETURN(out->index, store.catalog_index(CatalogTable::kChecks));
         std::vector<CatalogCheckRow> rows;
         if (which == 1) {
@@ -383,8 +364,6 @@ void CatalogApi::add_routes(http::Router& router) {
         }
         json_answer(doc, out);
         return base::Status::ok();
-      };
-      if (base::Status s = run(); !s.is_ok()) out->status = s;
     });
   };
   router.add_prefix("GET", "/v1/health/state/", [checks_route](http::Request& q, http::Responder r) { checks_route(q, std::move(r), 0); });

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "agent/http/json.h"
+#include "agent/kv/blocking.h"
 
 namespace catalog {
 
@@ -93,19 +94,11 @@ void CatalogView::on_answer(http::Response r) {
   }
   const std::string* idx = http::find_header(r.headers, "X-Consul-Index");
   uint64_t index = 0;
-  if (idx != nullptr) {
-    for (char c : *idx) {
-      if (c < '0' || c > '9' || index > UINT64_MAX / 10) {
-        index = 0;
-        break;
-      }
-      index = index * 10 + static_cast<uint64_t>(c - '0');
-    }
-  }
+  if (idx == nullptr || !kv::parse_u64(*idx, &index)) index = 0;
   if (stale_) AGENT_LOG_INFO(log_, kModule, "the catalog view is current again (index %llu)", static_cast<unsigned long long>(index));
   stale_ = false;
   backoff_ = base::Duration::seconds(1);
-  if (!has_view_ || index != index_ || next.size() != instances_.size()) {
+  if (!has_view_ || index != index_) {  // the same index: the same catalog
     instances_ = std::move(next);
     ++version_;
   }

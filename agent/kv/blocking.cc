@@ -178,7 +178,7 @@ void BlockingReads::read_batch(Consistency mode, std::vector<uint64_t> ids) {
     for (size_t i = 0; i < reads.size(); ++i) {
       Result& r = *(*results)[i];
       r.applied = store.last_applied();
-      reads[i](store, &r.answer);
+      if (base::Status st = reads[i](store, &r.answer); !st.is_ok()) r.answer.status = st;
     }
     return base::Status::ok();
   };

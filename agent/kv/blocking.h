@@ -57,9 +57,9 @@ struct ReadAnswer {
   uint64_t index = 0;       // X-Consul-Index before the 0 -> 1 rule
   http::Response response;  // the answer without the X-Consul-* headers
 };
-// Reads the store and fills the answer. Runs on a worker thread; may run several times for one
-// blocking query.
-using ReadFn = std::function<void(const state::Store& store, ReadAnswer* out)>;
+// Reads the store and fills the answer (an error: the read failed, answered 500). Runs on a worker
+// thread; may run several times for one blocking query.
+using ReadFn = std::function<base::Status(const state::Store& store, ReadAnswer* out)>;
 
 class BlockingReads {
  public:

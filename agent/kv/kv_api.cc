@@ -53,7 +53,7 @@ void KvApi::handle_get(http::Request& request, http::Responder responder) {
     if (const std::string* s = request.query_value("separator")) separator = *s;
   }
   const bool raw = kind == Kind::kGet && has(request, "raw");
-  reads_.serve(request, std::move(responder), [kind, key, separator, raw](const state::Store& store, ReadAnswer* out) {
+  reads_.serve(request, std::move(responder), [kind, key, separator, raw](const state::Store& store, ReadAnswer* out) -> base::Status {
     std::vector<state::KvEntry> entries;
     std::vector<std::string> keys;
     auto run = [&]() -> base::Status {
@@ -79,19 +79,18 @@ void KvApi::handle_get(http::Request& request, http::Responder responder) {
       AGENT_ASSIGN_OR_RETURN(out->index, store.prefix_index(key));
       return base::Status::ok();
     };
-    out->status = run();
-    if (!out->status.is_ok()) return;
+    AGENT_TRY(run());
     const bool empty = kind == Kind::kKeys ? (keys.empty() && !key.empty()) : entries.empty();
     if (empty) {
       out->response.status = 404;
-      return;
+      return base::Status::ok();
     }
     if (raw) {
       out->response = http::Response::text(200, entries.front().value);
       // Consul's guard against a browser rendering a stored value as a page.
       out->response.set_header("X-Content-Type-Options", "nosniff");
       out->response.set_header("Content-Security-Policy", "sandbox");
-      return;
+      return base::Status::ok();
     }
     http::Json doc = http::Json::array();
     if (kind == Kind::kKeys) {
@@ -111,10 +110,10 @@ void KvApi::handle_get(http::Request& request, http::Responder responder) {
     }
     auto body = doc.dump();
     if (!body.is_ok()) {
-      out->response = text_error(500, body.status().message());
-      return;
+      return body.status();
     }
     out->response = http::Response::json(200, std::move(body).value());
+    return base::Status::ok();
   });
 }
 

@@ -8,7 +8,7 @@
 #
 # Usage: tests/bench/dns_bench.sh [BUILD_DIR]   (default build/; needs BUILD_DIR/agent)
 #   SERVICES=20 INSTANCES=3 SECONDS_EACH=10 ROUNDS=3 OUT=DIR
-# Needs root only to install dnsperf, dnsmasq and nsd with apt-get when they are missing.
+# Needs root only to install dnsperf, dnsmasq, nsd and dig with apt-get when they are missing.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,9 +25,10 @@ for v in SERVICES INSTANCES SECONDS_EACH ROUNDS; do
   [[ "${!v}" =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || die "$v must be a positive whole number"
 done
 [ "$INSTANCES" -le 250 ] && [ "$SERVICES" -le 250 ] || die "at most 250 services of 250 instances"
-for tool in dnsperf dnsmasq nsd; do
+for tool in dnsperf dnsmasq nsd dig; do
   if ! command -v "$tool" >/dev/null && ! [ -x "/usr/sbin/$tool" ]; then
     pkg=$tool
+    [ "$tool" = dig ] && pkg=bind9-dnsutils
     echo "dns_bench: installing $pkg (apt-get install $pkg)" >&2
     DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null ||
       die "apt-get install $pkg failed"

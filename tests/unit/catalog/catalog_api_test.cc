@@ -6,9 +6,7 @@
 // http::Server, against kvtest::TestBackend (a real state::Store that applies each write at once).
 // Every wait pumps the loop until a condition or a deadline; nothing sleeps.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +21,7 @@
 #include "agent/wire/catalog_command.h"
 #include "agent/wire/state_command.h"
 #include "hal/posix/posix_env.h"
+#include "tests/unit/hal/posix/test_util.h"
 #include "tests/unit/kv/test_backend.h"
 
 namespace {
@@ -34,17 +33,6 @@ using wire::CatalogNode;
 using wire::CatalogService;
 using wire::CheckHealth;
 
-struct TempDir {
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "weft-capi-XXXXXX").string();
-    path = mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string path;
-};
 
 CatalogNode node(const std::string& name, const std::string& addr, CheckHealth web_health) {
   CatalogNode n;
@@ -60,7 +48,7 @@ CatalogNode node(const std::string& name, const std::string& addr, CheckHealth w
 class CatalogApiTest : public ::testing::Test {
  protected:
   CatalogApiTest() : loop_(env_.clock(), env_.poller()) {
-    auto s = state::Store::open(dir_.path + "/state.db");
+    auto s = state::Store::open(dir_.join("state.db"));
     EXPECT_TRUE(s.is_ok()) << s.status().to_string();
     store_ = std::move(s).value();
     backend_ = std::make_unique<kvtest::TestBackend>(loop_, *store_);
@@ -104,7 +92,7 @@ class CatalogApiTest : public ::testing::Test {
     return v == nullptr ? 0 : std::stoull(*v);
   }
 
-  TempDir dir_;
+  posix_test::TempDir dir_;
   hal::posix::PosixEnv env_;
   runtime::Loop loop_;
   base::Logger logger_;

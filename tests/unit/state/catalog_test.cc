@@ -4,14 +4,13 @@
 // deregistration; encoding round trips and refusals; a version-2 file migrates; snapshots carry it.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "agent/state/store.h"
 #include "agent/wire/catalog_command.h"
+#include "tests/unit/hal/posix/test_util.h"
 
 using state::CatalogTable;
 using state::Store;
@@ -22,18 +21,6 @@ using wire::CheckHealth;
 
 namespace {
 
-struct TempDir {
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "weft-catalog-XXXXXX").string();
-    path = mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string file(const char* name) const { return path + "/" + name; }
-  std::string path;
-};
 
 std::unique_ptr<Store> open_ok(const std::string& path) {
   auto r = Store::open(path);
@@ -89,8 +76,8 @@ std::string dump(const Store& s) {
 }
 
 TEST(Catalog, SyncHoldsExactlyTheNodesStateAndMovesIndexesOnlyOnChange) {
-  TempDir dir;
-  auto s = open_ok(dir.file("state.db"));
+  posix_test::TempDir dir;
+  auto s = open_ok(dir.join("state.db"));
   EXPECT_EQ(idx(*s, CatalogTable::kServices), 0u);
   apply_ok(*s, 1, sync_cmd(node_a()));
   EXPECT_EQ(idx(*s, CatalogTable::kNodes), 1u);
@@ -157,8 +144,8 @@ TEST(Catalog, SyncHoldsExactlyTheNodesStateAndMovesIndexesOnlyOnChange) {
 }
 
 TEST(Catalog, SerfHealthBelongsToGossipAndDeregisterRemovesAll) {
-  TempDir dir;
-  auto s = open_ok(dir.file("state.db"));
+  posix_test::TempDir dir;
+  auto s = open_ok(dir.join("state.db"));
   // Health for a node the catalog does not know changes nothing.
   apply_ok(*s, 1, wire::encode_catalog_node_health({"ghost", CheckHealth::kCritical, "gone"}).value());
   EXPECT_TRUE(s->catalog_nodes().value().empty());
@@ -224,8 +211,8 @@ TEST(Catalog, CommandsRoundTripAndBadOnesAreRefusedByEveryReplicaAlike) {
       {"bad UTF-8", [](CatalogNode& m) { m.services[0].tags[0] = "\xff"; }},
       {"too many tags", [](CatalogNode& m) { m.services[0].tags.assign(wire::kCatalogTagsMax + 1, "t"); }},
   };
-  TempDir dir;
-  auto s = open_ok(dir.file("state.db"));
+  posix_test::TempDir dir;
+  auto s = open_ok(dir.join("state.db"));
   uint64_t index = 1;
   for (const Bad& b : bad) {
     CatalogNode m = node_a();
@@ -248,8 +235,8 @@ TEST(Catalog, CommandsRoundTripAndBadOnesAreRefusedByEveryReplicaAlike) {
 }
 
 TEST(Catalog, VersionTwoFileMigratesAndSnapshotsCarryTheCatalog) {
-  TempDir dir;
-  const std::string path = dir.file("v2.db");
+  posix_test::TempDir dir;
+  const std::string path = dir.join("v2.db");
   { auto s = open_ok(path); }
   {
     // Make it what a version-2 agent wrote: no catalog tables, no catalog indexes.
@@ -266,7 +253,7 @@ TEST(Catalog, VersionTwoFileMigratesAndSnapshotsCarryTheCatalog) {
   ASSERT_NE(s, nullptr);
   apply_ok(*s, 1, sync_cmd(node_a()));
   // A snapshot of the migrated file restores into a new one: their schemas are the same text.
-  auto fresh = open_ok(dir.file("fresh.db"));
+  auto fresh = open_ok(dir.join("fresh.db"));
   auto snap = s->snapshot();
   ASSERT_TRUE(snap.is_ok());
   ASSERT_TRUE(fresh->restore(*snap).is_ok());
