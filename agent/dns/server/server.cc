@@ -22,6 +22,18 @@ Server::Server(runtime::Loop& loop, hal::Net& net, ServerOptions options, ViewFn
 Server::~Server() { stop(); }
 
 base::Status Server::start() {
+  // With port 0 the kernel picks UDP's port, and that TCP port may be taken by any TCP socket on
+  // the machine (a busy test host has thousands): pick again, a few times.
+  const int attempts = options_.bind.port == 0 && options_.tcp ? 8 : 1;
+  base::Status s;
+  for (int i = 0; i < attempts; ++i) {
+    s = start_once();
+    if (s.is_ok()) break;
+  }
+  return s;
+}
+
+base::Status Server::start_once() {
   AGENT_ASSIGN_OR_RETURN(hal::Handle h, net_.udp_open(options_.bind));
   base::Status s = loop_.watch(h, hal::kReadable, [this](uint8_t) { on_readable(); });
   if (!s.is_ok()) {

@@ -89,6 +89,7 @@ class Server {
   size_t answer(std::span<const uint8_t> query, bool over_tcp, std::span<uint8_t> out);
 
  private:
+  base::Status start_once();
   struct TcpConn {
     hal::Handle handle = hal::kInvalidHandle;
     uint8_t interest = 0;
