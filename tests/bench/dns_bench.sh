@@ -47,7 +47,7 @@ cleanup() {
   [ "$OUT" = "$work" ] || rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { python3 "$here/../free_port.py" "$work/.ports"; }
 
 # The records: instance j of service i at 10.<i>.<j>.1, port 8000+j, SRV target t<i>-<j>.weft.
 addr() { echo "10.$1.$2.1"; }

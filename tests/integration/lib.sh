@@ -35,8 +35,10 @@ finish() {
   exit $?
 }
 
+# free_port: a loopback port nothing listens on, never one this test was handed before (the
+# kernel may hand the same ephemeral port out twice; CI once saw -ports.dns equal -ports.rpc).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  python3 "$(dirname "${BASH_SOURCE[0]}")/../free_port.py" "$WORK/.ports"
 }
 
 # wait_for <seconds> <command...>: polls the command every 50 ms until it succeeds or time runs out.
