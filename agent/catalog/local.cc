@@ -10,8 +10,6 @@ namespace catalog {
 namespace {
 
 constexpr const char* kModule = "catalog";
-// A registration of the largest shape service.h allows is about 60 KiB of JSON.
-constexpr size_t kRegistrationBytesMax = 128 * 1024;
 
 }  // namespace
 
@@ -82,18 +80,25 @@ base::Status LocalServices::load() {
   return base::Status::ok();
 }
 
-base::Status LocalServices::save(const std::map<std::string, Service>& next) {
+base::Status LocalServices::save(const std::map<std::string, Service>& next, const std::set<std::string>& from_config) {
   http::Json doc = http::Json::array();
-  for (const auto& [id, s] : next) fill_registration(doc, doc.add_object(doc.get(), ""), s);
+  for (const auto& [id, s] : next) {
+    if (from_config.count(id) == 0) fill_registration(doc, doc.add_object(doc.get(), ""), s);
+  }
   auto text = doc.dump();
   if (!text.is_ok()) return text.status();
   std::string bytes = std::move(text).value() + "\n";
   return fs_.write_file(path_, base::as_bytes(bytes), 0600, /*durable=*/true);
 }
 
-base::Status LocalServices::put(const Service& s) {
+base::Status LocalServices::put(const Service& s) { return put(s, /*from_config=*/false); }
+base::Status LocalServices::put_from_config(const Service& s) { return put(s, /*from_config=*/true); }
+
+base::Status LocalServices::put(const Service& s, bool from_config) {
   auto it = services_.find(s.id);
-  if (it != services_.end() && it->second == s) return base::Status::ok();
+  if (it != services_.end() && it->second == s && from_config_.count(s.id) == static_cast<size_t>(from_config)) {
+    return base::Status::ok();
+  }
   if (it == services_.end() && services_.size() >= services_max_) {
     return base::error(base::Code::kResourceExhausted, "this node already has %zu services, the most it keeps",
                        services_.size());
@@ -107,14 +112,24 @@ base::Status LocalServices::put(const Service& s) {
   }
   std::map<std::string, Service> next = services_;
   next[s.id] = s;
-  base::Status st = save(next);
+  std::set<std::string> next_config = from_config_;
+  if (from_config) {
+    next_config.insert(s.id);
+  } else {
+    next_config.erase(s.id);
+  }
+  // The file changes unless a config service replaces nothing the file holds.
+  const bool in_file = it != services_.end() && from_config_.count(s.id) == 0;
+  base::Status st = from_config && !in_file ? base::Status::ok() : save(next, next_config);
   if (!st.is_ok()) {
     AGENT_LOG_ERROR(log_, kModule, "cannot persist the services in %s: %s; stopping", path_.c_str(), st.to_string().c_str());
     if (on_fatal_) on_fatal_();
     return base::error(base::Code::kIo, "cannot persist the services: %s", st.message().c_str());
   }
-  AGENT_LOG_INFO(log_, kModule, "service %s (%s) %s", s.id.c_str(), s.name.c_str(), it == services_.end() ? "registered" : "updated");
+  AGENT_LOG_INFO(log_, kModule, "service %s (%s) %s%s", s.id.c_str(), s.name.c_str(), it == services_.end() ? "registered" : "updated",
+                 from_config ? " from the config files" : "");
   services_ = std::move(next);
+  from_config_ = std::move(next_config);
   sync_checks();
   ++version_;
   return base::Status::ok();
@@ -124,7 +139,9 @@ base::Status LocalServices::remove(const std::string& id) {
   if (services_.count(id) == 0) return base::error(base::Code::kNotFound, "Unknown service ID \"%s\"", id.c_str());
   std::map<std::string, Service> next = services_;
   next.erase(id);
-  base::Status st = save(next);
+  std::set<std::string> next_config = from_config_;
+  next_config.erase(id);
+  base::Status st = save(next, next_config);
   if (!st.is_ok()) {
     AGENT_LOG_ERROR(log_, kModule, "cannot persist the services in %s: %s; stopping", path_.c_str(), st.to_string().c_str());
     if (on_fatal_) on_fatal_();
@@ -132,6 +149,7 @@ base::Status LocalServices::remove(const std::string& id) {
   }
   AGENT_LOG_INFO(log_, kModule, "service %s deregistered", id.c_str());
   services_ = std::move(next);
+  from_config_ = std::move(next_config);
   sync_checks();
   ++version_;
   return base::Status::ok();

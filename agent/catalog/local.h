@@ -27,6 +27,9 @@
 // not persisted: after a restart every check starts from its definition's Status again.
 // Output is kept up to kCheckOutputBytesMax bytes (Consul's default, 4 KiB).
 //
+// Services may also come from the node's config files ("service"/"services", in the same shape:
+// put_from_config), registered at start and never written to the file.
+//
 // Durability: registrations survive a restart, as Consul's do: each change rewrites
 // <data_dir>/services.json (a JSON array of registrations, written durably in one rename)
 // before it is answered; a failed write answers 500 and stops the agent (STYLE.md: never retry
@@ -42,6 +45,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "agent/base/log.h"
@@ -91,6 +95,11 @@ class LocalServices {
   // Registers or replaces `s`; kResourceExhausted past services_max, kAlreadyExists when another
   // service holds one of its check IDs, kIo if the file write failed.
   [[nodiscard]] base::Status put(const Service& s);
+  // Registers `s` from the node's config files: as put(), but not written to services.json (the
+  // files hold it; a service removed from them is gone after a restart). An API registration or
+  // deregistration of its ID later takes it over as any other.
+  [[nodiscard]] base::Status put_from_config(const Service& s);
+  bool from_config(const std::string& id) const { return from_config_.count(id) != 0; }
   // Sets a TTL check's status and output (restarting its TTL); kNotFound if no such check.
   [[nodiscard]] base::Status set_check(const std::string& check_id, CheckStatus status, std::string_view output);
   const std::map<std::string, CheckState>& checks() const { return checks_; }
@@ -105,7 +114,8 @@ class LocalServices {
   uint64_t version() const { return version_; }
 
  private:
-  base::Status save(const std::map<std::string, Service>& next);
+  base::Status put(const Service& s, bool from_config);
+  base::Status save(const std::map<std::string, Service>& next, const std::set<std::string>& from_config);
   // Makes checks_ follow services_ (new checks at their initial status, kept ones unchanged).
   void sync_checks();
   void arm_ttl(const std::string& check_id, CheckState& c);
@@ -135,6 +145,7 @@ class LocalServices {
   size_t services_max_;
   std::map<std::string, Service> services_;  // by ID
   std::map<std::string, CheckState> checks_;  // by check ID
+  std::set<std::string> from_config_;         // IDs of services registered by put_from_config
   uint64_t version_ = 0;
 };
 

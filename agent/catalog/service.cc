@@ -17,14 +17,26 @@ base::Status bad(const std::string& message) {
 // A JSON object may name a member twice; cJSON keeps both, and which one counts would differ
 // between members read by a loop (the last) and by lookup (the first). Refused instead, naming
 // it: `case_insensitive` as Consul's decoder matches member names (Meta keys are exact).
+// A member name as matched: ASCII case folded and '_' dropped, so Go's case-insensitive match
+// and Consul's snake_case spellings (its config files' "check_id", "success_before_passing",
+// which its HTTP API also translates) name the same member.
+std::string member_key(std::string_view name) {
+  std::string k;
+  for (char ch : name) {
+    if (ch != '_') k += static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+  }
+  return k;
+}
+
+bool member_is(std::string_view name, std::string_view member) { return member_key(name) == member_key(member); }
+
+// Member names of a registration or check object match by member_key; of Meta or Header, exactly.
 base::Status unique_members(const cJSON* obj, std::string_view where, bool case_insensitive) {
   std::set<std::string> seen;
   const cJSON* m = nullptr;
   cJSON_ArrayForEach(m, obj) {
     std::string k = m->string != nullptr ? m->string : "";
-    if (case_insensitive) {
-      for (char& ch : k) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
-    }
+    if (case_insensitive) k = member_key(k);
     if (!seen.insert(k).second) {
       return bad(std::string(where) + " member \"" + std::string(m->string != nullptr ? m->string : "").substr(0, 64) + "\" is given twice");
     }
@@ -66,7 +78,7 @@ Member member_of(const char* name) {
       {"Check", Member::kChecks},    {"Checks", Member::kChecks},
   };
   for (const Known& k : known) {
-    if (http::equals_ignore_case(name, k.name)) return k.m;
+    if (member_is(name, k.name)) return k.m;
   }
   return Member::kUnknown;
 }
@@ -131,19 +143,19 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
       if (to->size() > max || has_control(*to)) return bad(std::string("check ") + key + " is too long or has control characters");
       return base::Status::ok();
     };
-    if (http::equals_ignore_case(key, "CheckID") || http::equals_ignore_case(key, "ID")) {
+    if (member_is(key, "CheckID") || member_is(key, "ID")) {
       AGENT_TRY(text(&out->id, kCheckIdBytesMax));
-    } else if (http::equals_ignore_case(key, "Name")) {
+    } else if (member_is(key, "Name")) {
       AGENT_TRY(text(&out->name, kCheckTextBytesMax));
-    } else if (http::equals_ignore_case(key, "Notes")) {
+    } else if (member_is(key, "Notes")) {
       AGENT_TRY(text(&out->notes, kCheckTextBytesMax));
-    } else if (http::equals_ignore_case(key, "Status")) {
+    } else if (member_is(key, "Status")) {
       std::string st;
       AGENT_TRY(text(&st, 16));
       if (!st.empty() && !parse_check_status(st, &out->initial)) {
         return bad(std::string("check Status \"") + st + "\": want passing, warning or critical");
       }
-    } else if (http::equals_ignore_case(key, "TTL")) {
+    } else if (member_is(key, "TTL")) {
       if (cJSON_IsNull(m)) continue;
       std::string ttl;
       AGENT_TRY(text(&ttl, 32));
@@ -151,16 +163,16 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
         return bad(std::string("check TTL \"") + ttl + "\": want a duration from 100ms to 24h, like \"10s\"");
       }
       have_ttl = true;
-    } else if (http::equals_ignore_case(key, "HTTP")) {
+    } else if (member_is(key, "HTTP")) {
       if (!cJSON_IsNull(m)) AGENT_TRY(text(&out->http, 1024));
-    } else if (http::equals_ignore_case(key, "Method")) {
+    } else if (member_is(key, "Method")) {
       if (!cJSON_IsNull(m)) AGENT_TRY(text(&out->method, 8));
-    } else if (http::equals_ignore_case(key, "Body")) {
+    } else if (member_is(key, "Body")) {
       if (!cJSON_IsNull(m)) {
         if (!cJSON_IsString(m) || std::string_view(m->valuestring).size() > 4096) return bad("check Body must be a string of at most 4 KiB");
         out->body = m->valuestring;
       }
-    } else if (http::equals_ignore_case(key, "Header")) {
+    } else if (member_is(key, "Header")) {
       if (cJSON_IsNull(m)) continue;
       if (!cJSON_IsObject(m)) return bad("check Header must be an object of string lists, like {\"X-A\": [\"b\"]}");
       const cJSON* h = nullptr;
@@ -184,23 +196,23 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
           out->headers.emplace_back(name, v->valuestring);
         }
       }
-    } else if (http::equals_ignore_case(key, "SuccessBeforePassing") || http::equals_ignore_case(key, "FailuresBeforeCritical")) {
+    } else if (member_is(key, "SuccessBeforePassing") || member_is(key, "FailuresBeforeCritical")) {
       int64_t n = -1;
       if (!http::json_get_i64(c, key, &n) || n < 0 || n > 100) return bad(std::string("check ") + key + " must be a whole number from 0 to 100");
-      if (http::equals_ignore_case(key, "SuccessBeforePassing")) {
+      if (member_is(key, "SuccessBeforePassing")) {
         out->success_before_passing = n;
       } else {
         out->failures_before_critical = n;
       }
-    } else if (http::equals_ignore_case(key, "TCP")) {
+    } else if (member_is(key, "TCP")) {
       if (!cJSON_IsNull(m)) AGENT_TRY(text(&out->tcp, 128));
-    } else if (http::equals_ignore_case(key, "Interval")) {
+    } else if (member_is(key, "Interval")) {
       if (!cJSON_IsNull(m)) AGENT_TRY(text(&interval_text, 32));
-    } else if (http::equals_ignore_case(key, "Timeout")) {
+    } else if (member_is(key, "Timeout")) {
       if (!cJSON_IsNull(m)) AGENT_TRY(text(&timeout_text, 32));
     } else {
       bool other = false;
-      for (const char* k : kOtherKinds) other = other || http::equals_ignore_case(key, k);
+      for (const char* k : kOtherKinds) other = other || member_is(key, k);
       if (other && !cJSON_IsNull(m) && !(cJSON_IsString(m) && m->valuestring[0] == '\0') && !cJSON_IsFalse(m)) {
         return bad(std::string("check ") + key + ": only TTL, TCP and HTTP checks are supported yet");
       }

@@ -6,7 +6,8 @@
 //   {"ID", "Service", "Tags", "Meta", "Port", "Address", "Weights", "EnableTagOverride", "Datacenter"}.
 //
 // Decoding follows Go's encoding/json, which Consul uses: member names match case-insensitively
-// ("name" is "Name"). Unlike Consul, a member Weft does not know is an error naming it, never
+// ("name" is "Name"), and '_' in them is ignored, as Consul's config files spell them and its API
+// translates ("check_id" is "CheckID"). Unlike Consul, a member Weft does not know is an error naming it, never
 // ignored, and so is a member given twice in one object (Go keeps the last); members Consul knows that change nothing here (EnableTagOverride, Weights,
 // TaggedAddresses, Kind "") are accepted.
 //
@@ -62,6 +63,8 @@ inline constexpr size_t kMetaValueBytesMax = 512;
 inline constexpr size_t kChecksMax = 8;
 inline constexpr size_t kCheckIdBytesMax = 192;
 inline constexpr size_t kCheckTextBytesMax = 1024;  // Name, Notes
+// A registration's JSON text at most (the largest shape allowed here is about 60 KiB).
+inline constexpr size_t kRegistrationBytesMax = 128 * 1024;
 
 enum class CheckStatus : uint8_t { kPassing, kWarning, kCritical };
 std::string_view check_status_name(CheckStatus s);  // "passing", "warning", "critical"

@@ -226,6 +226,7 @@ base::Result<Config> load(const LoadInputs& in) {
   read_environment(in.environment, &read);
   for (Entry& e : flags.entries) read.entries.push_back(std::move(e));
   for (std::string& e : flags.errors) read.errors.push_back(std::move(e));
+  std::vector<ServiceDoc> services = std::move(read.services);
   errors = std::move(read.errors);
 
   Merger m;
@@ -327,6 +328,7 @@ base::Result<Config> load(const LoadInputs& in) {
     }
     c.settings.push_back(std::move(setting));
   }
+  c.services = std::move(services);
   return c;
 }
 

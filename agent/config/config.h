@@ -32,6 +32,7 @@
 #include "agent/base/status.h"
 #include "agent/base/time.h"
 #include "agent/config/schema.h"
+#include "agent/config/sources.h"
 #include "hal/fs.h"
 
 struct cJSON;
@@ -147,6 +148,9 @@ struct Config {
   bool enable_exec_checks = false;
   bool dns_enabled = false;  // dns.enabled: the DNS server on client_addr:ports.dns
   bool dev = false;
+  // Service definitions from the config files ("service" / "services", sources.h), in the order
+  // read; the agent registers them at start (they are not kept in services.json).
+  std::vector<ServiceDoc> services;
 
   // Every key in schema order, with its value in effect and its origin.
   std::vector<Setting> settings;

@@ -145,7 +145,9 @@ class JsonWalker {
       }
       members.push_back(name);
       std::string entry;
-      if (const KeySpec* spec = find_key(full)) {
+      if (prefix.empty() && (name == "service" || name == "services")) {
+        add_services(child, origin);
+      } else if (const KeySpec* spec = find_key(full)) {
         if (spec->type == KeyType::kMap && cJSON_IsObject(child)) {
           // Each entry is its own leaf, so "labels": {...} and "labels.rack" collide.
           bool dup = false;
@@ -187,6 +189,47 @@ class JsonWalker {
   }
 
  private:
+  // "service": {...} or "services": [{...}, ...]: each object kept whole for the catalog.
+  void add_services(const cJSON* value, const std::string& origin) {
+    const bool list = std::string_view(value->string) == "services";
+    if (!list && cJSON_IsObject(value)) {
+      add_service(value, origin);
+    } else if (list && cJSON_IsArray(value)) {
+      int i = 0;
+      for (const cJSON* e = value->child; e != nullptr; e = e->next, ++i) {
+        std::string where = origin + "[" + std::to_string(i) + "]";
+        if (!cJSON_IsObject(e)) {
+          out_->errors.push_back(where + ": want a service definition (a JSON object)");
+          continue;
+        }
+        add_service(e, where);
+      }
+    } else {
+      out_->errors.push_back(origin + (list ? ": want an array of service definitions"
+                                            : ": want a service definition (a JSON object)"));
+    }
+  }
+  void add_service(const cJSON* object, const std::string& origin) {
+    if (out_->services.size() >= kServiceDocsMax) {
+      out_->errors.push_back(origin + ": more than " + std::to_string(kServiceDocsMax) +
+                             " service definitions in the config files; refused");
+      return;
+    }
+    char* text = cJSON_PrintUnformatted(object);
+    if (text == nullptr) {
+      out_->errors.push_back(origin + ": out of memory");
+      return;
+    }
+    std::string json(text);
+    cJSON_free(text);
+    if (json.size() > kServiceDocBytesMax) {
+      out_->errors.push_back(origin + ": service definition larger than " +
+                             format_bytes(kServiceDocBytesMax) + "; refused");
+      return;
+    }
+    out_->services.push_back(ServiceDoc{std::move(json), origin});
+  }
+
   // Records that this file sets `leaf`; false (and an error) if it already did.
   bool claim(const std::string& leaf, const std::string& origin) {
     if (std::find(leaves_.begin(), leaves_.end(), leaf) != leaves_.end()) {

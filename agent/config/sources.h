@@ -7,7 +7,9 @@
 //               ports.http, and so is "ports.http": 7700); an object under a map key (labels)
 //               is the map. A key given twice in one file, in either spelling, is an error
 //               (cJSON keeps duplicates silently; we look). Files over kFileBytesMax or nested
-//               deeper than kJsonDepthMax are refused. Origin "<path>: <key>".
+//               deeper than kJsonDepthMax are refused. Origin "<path>: <key>". A top-level
+//               "service" object or "services" array holds service definitions (ServiceDoc),
+//               not keys.
 //   cmdline     Whitespace-separated tokens; only those starting "agent." are ours. A value may
 //               be double-quoted (agent.labels.note="two words"; quotes may also wrap the whole
 //               token, as the kernel allows). "agent.server" alone means true for a boolean.
@@ -39,9 +41,22 @@ struct Entry {
   std::string origin;
 };
 
+// A service definition from a config file, in Consul's shape: a top-level "service" object or
+// each object of a top-level "services" array (a Consul agent's service files work unchanged).
+// Kept as compact JSON text: the catalog decodes it (catalog::decode_registration) when the agent
+// starts, so config does not depend on the catalog's rules.
+struct ServiceDoc {
+  std::string json;
+  std::string origin;  // "<path>: services[2]" or "<path>: service"
+};
+// Most service definitions read from all files, and the largest one.
+inline constexpr size_t kServiceDocsMax = 512;
+inline constexpr size_t kServiceDocBytesMax = 64 << 10;
+
 struct Collected {
   std::vector<Entry> entries;       // in the order read; later overrides earlier
   std::vector<std::string> errors;  // one line each, naming key and origin
+  std::vector<ServiceDoc> services;  // JSON files only
 };
 
 // One JSON document's settings; `path` names it in origins and errors.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <utility>
 
 #include "agent/base/version.h"
@@ -138,7 +139,32 @@ void Agent::on_signal() {
   }
 }
 
+namespace {
+
+// The config files' service definitions, decoded as API registrations are; an error names the
+// file and the definition, and so does an ID two of them share.
+base::Result<std::vector<catalog::Service>> config_services(const std::vector<config::ServiceDoc>& docs) {
+  std::vector<catalog::Service> out;
+  std::map<std::string, std::string> origin_of;  // service ID -> its definition's origin
+  for (const config::ServiceDoc& d : docs) {
+    auto s = catalog::decode_registration(d.json, catalog::kRegistrationBytesMax);
+    if (!s.is_ok()) {
+      return base::error(base::Code::kInvalidArgument, "configuration error: %s: %s", d.origin.c_str(), s.status().message().c_str());
+    }
+    auto [it, fresh] = origin_of.emplace(s->id, d.origin);
+    if (!fresh) {
+      return base::error(base::Code::kInvalidArgument, "configuration error: %s: service ID \"%s\" is also %s's", d.origin.c_str(),
+                         s->id.c_str(), it->second.c_str());
+    }
+    out.push_back(std::move(s).value());
+  }
+  return out;
+}
+
+}  // namespace
+
 base::Status Agent::start() {
+  AGENT_ASSIGN_OR_RETURN(std::vector<catalog::Service> from_config, config_services(config_.services));
   AGENT_TRY(env_.fs->make_dirs(config_.data_dir, 0700));
   AGENT_TRY(load_node_id());
   AGENT_TRY(open_signals());
@@ -165,6 +191,12 @@ base::Status Agent::start() {
     loop_.stop();
   });
   AGENT_TRY(services_->load());
+  for (size_t i = 0; i < from_config.size(); ++i) {
+    base::Status st = services_->put_from_config(from_config[i]);
+    if (!st.is_ok()) {
+      return base::error(st.code(), "configuration error: %s: %s", config_.services[i].origin.c_str(), st.message().c_str());
+    }
+  }
   {
     catalog::NodeIdentity self{config_.node_name, node_id_, config_.advertise_addr.empty() ? config_.bind_addr : config_.advertise_addr,
                                config_.datacenter};

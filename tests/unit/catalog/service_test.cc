@@ -85,6 +85,23 @@ TEST(CatalogService, DecodesConsulsShape) {
   EXPECT_EQ(s.checks[0].http_target, "/");
 }
 
+// Consul's config files spell members in snake_case (and its HTTP API translates them): '_' is
+// ignored in member names, so "check_id" is CheckID -- and given beside CheckID it is a duplicate.
+// Meta keys keep their underscores.
+TEST(CatalogService, SnakeCaseMembers) {
+  Service s = ok(R"({"name":"web","enable_tag_override":true,"tagged_addresses":{},"meta":{"my_key":"v"},
+                    "check":{"check_id":"c1","tcp":"127.0.0.1:80","interval":"10s","success_before_passing":2,
+                             "failures_before_critical":3}})");
+  ASSERT_EQ(s.checks.size(), 1u);
+  EXPECT_EQ(s.checks[0].id, "c1");
+  EXPECT_EQ(s.checks[0].success_before_passing, 2);
+  EXPECT_EQ(s.checks[0].failures_before_critical, 3);
+  EXPECT_EQ(s.meta.count("my_key"), 1u);
+  refused(R"({"name":"web","check":{"check_id":"a","CheckID":"b","ttl":"10s"}})", "given twice");
+  refused(R"({"name":"web","Port":1,"po_rt":2})", "given twice");
+  refused(R"({"name":"web","check":{"grpc_use_tls":true,"ttl":"10s"}})", "grpc_use_tls");
+}
+
 TEST(CatalogService, RefusesWithTheMemberNamed) {
   refused(R"({"Name":"x","Prot":1,"Tgas":[]})", "unknown member(s): Prot, Tgas");
   refused(R"({"Port":1})", "Name is required");
@@ -238,6 +255,35 @@ TEST_F(LocalServicesTest, KeepsRegistrationsAcrossAReload) {
   ASSERT_EQ(again.services().size(), 2u);
   EXPECT_EQ(again.services().at("a"), ok(R"({"ID":"a","Name":"web","Tags":["v1"],"Address":"10.0.0.1","Port":1,"Meta":{"k":"v"}})"));
   EXPECT_EQ(again.services().at("c").port, 5);
+  EXPECT_EQ(fatal_, 0);
+}
+
+// Services from the config files are registered like any other but never written to the file;
+// an API registration of the same ID takes one over (and is written).
+TEST_F(LocalServicesTest, ConfigServicesAreNotWritten) {
+  {
+    auto lp = make();
+    LocalServices& l = *lp;
+    ASSERT_TRUE(l.load().is_ok());
+    ASSERT_TRUE(l.put_from_config(ok(R"({"ID":"f","Name":"web"})")).is_ok());
+    EXPECT_TRUE(l.from_config("f"));
+    ASSERT_TRUE(l.put(ok(R"({"ID":"a","Name":"db"})")).is_ok());
+    ASSERT_TRUE(l.put_from_config(ok(R"({"ID":"g","Name":"web"})")).is_ok());
+    EXPECT_EQ(l.services().size(), 3u);
+    ASSERT_TRUE(l.put(ok(R"({"ID":"g","Name":"web","Port":7})")).is_ok());
+    EXPECT_FALSE(l.from_config("g"));
+    ASSERT_TRUE(l.put(ok(R"({"ID":"a","Name":"db","Check":{"CheckID":"k","TTL":"10s"}})")).is_ok());
+    // A config service's check ID another service holds is refused, as through the API.
+    EXPECT_EQ(l.put_from_config(ok(R"({"ID":"g","Name":"x","Check":{"CheckID":"k","TTL":"10s"}})")).code(),
+              base::Code::kAlreadyExists);
+  }
+  auto again_p = make();
+  LocalServices& again = *again_p;
+  ASSERT_TRUE(again.load().is_ok());
+  std::vector<std::string> ids;
+  for (const auto& [id, svc] : again.services()) ids.push_back(id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"a", "g"}));
+  EXPECT_EQ(again.services().at("g").port, 7);
   EXPECT_EQ(fatal_, 0);
 }
 

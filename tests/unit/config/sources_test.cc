@@ -107,6 +107,45 @@ TEST(JsonTest, WrongShapesUnderGroups) {
   EXPECT_NE(c.errors[3].find("got an array holding the number 1"), std::string::npos);
 }
 
+// "service" and "services" at the top level are service definitions kept whole, in order, with
+// origins; under a group, or of the wrong shape, they are errors; the count and size are bounded.
+TEST(JsonTest, ServiceDefinitions) {
+  Collected c;
+  read_json(R"({"service": {"name": "web", "port": 80}, "datacenter": "dc2",
+               "services": [{"name": "db"}, {"name": "cache", "meta": {"k": "v"}}]})",
+            "s.json", &c);
+  ASSERT_TRUE(c.errors.empty()) << all_errors(c);
+  ASSERT_EQ(c.entries.size(), 1u);
+  ASSERT_EQ(c.services.size(), 3u);
+  EXPECT_EQ(c.services[0].json, R"({"name":"web","port":80})");
+  EXPECT_EQ(c.services[0].origin, "s.json: service");
+  EXPECT_EQ(c.services[1].json, R"({"name":"db"})");
+  EXPECT_EQ(c.services[2].origin, "s.json: services[1]");
+
+  Collected bad;
+  read_json(R"({"service": [{"name": "web"}], "services": [{"name": "a"}, 7],
+               "ports": {"service": {"name": "x"}}})",
+            "b.json", &bad);
+  ASSERT_EQ(bad.errors.size(), 3u) << all_errors(bad);
+  EXPECT_EQ(bad.errors[0], "b.json: service: want a service definition (a JSON object)");
+  EXPECT_EQ(bad.errors[1], "b.json: services[1]: want a service definition (a JSON object)");
+  EXPECT_NE(bad.errors[2].find("unknown key \"ports.service\""), std::string::npos) << bad.errors[2];
+  EXPECT_EQ(bad.services.size(), 1u);
+
+  Collected big;
+  read_json(R"({"service": {"name": ")" + std::string(kServiceDocBytesMax, 'a') + R"("}})", "big.json", &big);
+  ASSERT_EQ(big.errors.size(), 1u) << all_errors(big);
+  EXPECT_NE(big.errors[0].find("big.json: service: service definition larger than"), std::string::npos) << big.errors[0];
+
+  Collected many;
+  std::string text = R"({"services": [)";
+  for (size_t i = 0; i <= kServiceDocsMax; ++i) text += std::string(i == 0 ? "" : ",") + R"({"name": "s"})";
+  read_json(text + "]}", "many.json", &many);
+  EXPECT_EQ(many.services.size(), kServiceDocsMax);
+  ASSERT_EQ(many.errors.size(), 1u) << all_errors(many);
+  EXPECT_NE(many.errors[0].find("more than 512 service definitions"), std::string::npos) << many.errors[0];
+}
+
 // A JSON string with an embedded NUL or odd bytes must be handled as data, never trusted.
 TEST(JsonTest, ControlCharactersAreRejected) {
   Collected c;
