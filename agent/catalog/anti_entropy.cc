@@ -54,6 +54,14 @@ wire::CatalogNode catalog_node_of(const NodeIdentity& self, const LocalServices&
     c.type = type_of(st.def);
     n.checks.push_back(std::move(c));
   }
+  for (const auto& [id, nc] : local.node_checks()) {
+    wire::CatalogCheck c;
+    c.id = id;
+    c.name = nc.name;
+    c.status = health_of(nc.status);
+    c.output = nc.output.substr(0, wire::kCatalogOutputBytesMax);
+    n.checks.push_back(std::move(c));
+  }
   return n;
 }
 
@@ -88,6 +96,10 @@ void AntiEntropy::tick() {
   if (t.is_ok()) timer_ = *t;
 }
 
+bool AntiEntropy::failing() const {
+  return failing_ || (in_flight_ && loop_.now() - push_started_ >= kPushOverdue);
+}
+
 void AntiEntropy::push() {
   const uint64_t version = local_.version();
   auto bytes = wire::encode_catalog_sync(catalog_node_of(self_, local_));
@@ -106,6 +118,7 @@ void AntiEntropy::push() {
   req.headers.push_back(http::Header{"content-type", "application/octet-stream"});
   req.body = std::move(bytes).value();
   in_flight_ = true;
+  push_started_ = loop_.now();
   std::weak_ptr<AntiEntropy*> weak = alive_;
   dispatch_(std::move(req), [weak, version](http::Response r) {
     auto self = weak.lock();

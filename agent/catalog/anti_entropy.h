@@ -34,6 +34,8 @@ struct NodeIdentity {
 // The node's state as a catalog sync command's content.
 wire::CatalogNode catalog_node_of(const NodeIdentity& self, const LocalServices& local);
 
+inline constexpr base::Duration kPushOverdue = base::Duration::seconds(10);
+
 class AntiEntropy {
  public:
   using Dispatch = std::function<void(http::Request request, std::function<void(http::Response)> done)>;
@@ -46,6 +48,10 @@ class AntiEntropy {
   void start();
   uint64_t pushes() const { return pushes_; }      // answered 200
   uint64_t failures() const { return failures_; }  // anything else
+  // The last push failed, or the one in flight has waited kPushOverdue for its answer (a
+  // foundation that accepted the connection but does not answer: the forwarder's own timeout is
+  // a minute).
+  bool failing() const;
 
  private:
   void tick();
@@ -63,6 +69,7 @@ class AntiEntropy {
   bool failing_ = false;
   uint64_t pushed_version_ = UINT64_MAX;  // the LocalServices version last pushed successfully
   base::MonoTime last_push_;
+  base::MonoTime push_started_;
   base::MonoTime next_attempt_;
   uint64_t pushes_ = 0;
   uint64_t failures_ = 0;

@@ -104,6 +104,9 @@ base::Status LocalServices::put(const Service& s, bool from_config) {
                        services_.size());
   }
   for (const CheckDef& d : s.checks) {
+    if (node_checks_.count(d.id) != 0) {
+      return base::error(base::Code::kAlreadyExists, "the check ID \"%s\" is this node's own check's", d.id.c_str());
+    }
     auto c = checks_.find(d.id);
     if (c != checks_.end() && c->second.service_id != s.id) {
       return base::error(base::Code::kAlreadyExists, "the check ID \"%s\" is service %s's", d.id.c_str(),
@@ -348,6 +351,14 @@ base::Status LocalServices::set_check(const std::string& check_id, CheckStatus s
   return base::Status::ok();
 }
 
+void LocalServices::set_node_check(const std::string& id, const std::string& name, CheckStatus status, std::string_view output) {
+  NodeCheck& c = node_checks_[id];
+  if (c.name.empty() || c.status != status) ++version_;
+  c.name = name;
+  c.status = status;
+  c.output = std::string(output.substr(0, kCheckOutputBytesMax));
+}
+
 CheckStatus LocalServices::service_health(const std::string& service_id) const {
   CheckStatus worst = CheckStatus::kPassing;
   auto svc = services_.find(service_id);
@@ -421,28 +432,37 @@ void LocalServices::handle_one(http::Request& req, http::Responder resp) {
 
 void LocalServices::handle_checks(http::Request&, http::Responder resp) {
   http::Json doc = http::Json::object();
-  for (const auto& [id, c] : checks_) {
+  // One HealthCheck in Consul's shape; `svc` null for a node-level check.
+  auto add = [&](const std::string& id, const std::string& name, CheckStatus status, const std::string& notes,
+                 const std::string& output, const Service* svc, const char* type, const std::string& interval,
+                 const std::string& timeout) {
     cJSON* o = doc.add_object(doc.get(), id);
-    const Service& svc = services_.at(c.service_id);
     doc.add_string(o, "Node", node_name_);
     doc.add_string(o, "CheckID", id);
-    doc.add_string(o, "Name", c.def.name);
-    doc.add_string(o, "Status", check_status_name(c.status));
-    doc.add_string(o, "Notes", c.def.notes);
-    doc.add_string(o, "Output", c.output);
-    doc.add_string(o, "ServiceID", svc.id);
-    doc.add_string(o, "ServiceName", svc.name);
+    doc.add_string(o, "Name", name);
+    doc.add_string(o, "Status", check_status_name(status));
+    doc.add_string(o, "Notes", notes);
+    doc.add_string(o, "Output", output);
+    doc.add_string(o, "ServiceID", svc != nullptr ? svc->id : "");
+    doc.add_string(o, "ServiceName", svc != nullptr ? svc->name : "");
     cJSON* tags = doc.add_array(o, "ServiceTags");
-    for (const std::string& t : svc.tags) doc.add_string(tags, "", t);
-    const bool ttl = c.def.ttl_ns != 0;
-    doc.add_string(o, "Type", ttl ? "ttl" : c.def.http.empty() ? "tcp" : "http");
-    doc.add_string(o, "Interval", ttl ? "" : config::format_duration(c.def.interval_ns));
-    doc.add_string(o, "Timeout", ttl ? "" : config::format_duration(c.def.timeout_ns));
+    if (svc != nullptr) {
+      for (const std::string& t : svc->tags) doc.add_string(tags, "", t);
+    }
+    doc.add_string(o, "Type", type);
+    doc.add_string(o, "Interval", interval);
+    doc.add_string(o, "Timeout", timeout);
     doc.add_i64(o, "ExposedPort", 0);
     doc.add_object(o, "Definition");
     doc.add_i64(o, "CreateIndex", 0);
     doc.add_i64(o, "ModifyIndex", 0);
+  };
+  for (const auto& [id, c] : checks_) {
+    const bool ttl = c.def.ttl_ns != 0;
+    add(id, c.def.name, c.status, c.def.notes, c.output, &services_.at(c.service_id), ttl ? "ttl" : c.def.http.empty() ? "tcp" : "http",
+        ttl ? "" : config::format_duration(c.def.interval_ns), ttl ? "" : config::format_duration(c.def.timeout_ns));
   }
+  for (const auto& [id, c] : node_checks_) add(id, c.name, c.status, "", c.output, nullptr, "", "", "");
   resp.send(http::json_response(200, doc));
 }
 

@@ -79,6 +79,15 @@ struct CheckState {
   int64_t failures = 0;   // TCP, HTTP: consecutive critical results
 };
 
+// A check of the node itself rather than of one service (the agent's own health), as Consul's
+// node-level checks: in /v1/agent/checks and the catalog with an empty ServiceID, and a node
+// check not passing makes each of the node's instances not passing in ?passing queries.
+struct NodeCheck {
+  std::string name;
+  CheckStatus status = CheckStatus::kPassing;
+  std::string output;
+};
+
 class LocalServices {
  public:
   // `on_fatal` runs after a failed write of the file (the agent stops).
@@ -103,6 +112,10 @@ class LocalServices {
   // Sets a TTL check's status and output (restarting its TTL); kNotFound if no such check.
   [[nodiscard]] base::Status set_check(const std::string& check_id, CheckStatus status, std::string_view output);
   const std::map<std::string, CheckState>& checks() const { return checks_; }
+  // Sets the node-level check `id` (made on first use; its status change bumps version()). A
+  // service check may not take its ID.
+  void set_node_check(const std::string& id, const std::string& name, CheckStatus status, std::string_view output);
+  const std::map<std::string, NodeCheck>& node_checks() const { return node_checks_; }
   // The instance's health from its checks (passing with none).
   CheckStatus service_health(const std::string& service_id) const;
   // kNotFound if no such ID.
@@ -146,6 +159,7 @@ class LocalServices {
   std::map<std::string, Service> services_;  // by ID
   std::map<std::string, CheckState> checks_;  // by check ID
   std::set<std::string> from_config_;         // IDs of services registered by put_from_config
+  std::map<std::string, NodeCheck> node_checks_;  // by check ID
   uint64_t version_ = 0;
 };
 

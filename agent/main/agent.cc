@@ -257,6 +257,8 @@ base::Status Agent::start() {
     return HealthResult{true, "data_dir " + config_.data_dir + " present"};
   });
 
+  update_self_check();
+
   std::weak_ptr<bool> alive = alive_;
   log_.set_append_hook([this, alive] {
     // Runs on whichever thread logged; only post to the loop, coalesced by the loop itself.
@@ -361,6 +363,30 @@ void Agent::reconcile_node_health(const gossip::Member& m) {
   });
 }
 
+// The node's own health as a node-level check in its catalog entry (kSelfCheckId; gossip's view
+// of the node is the leader's serfHealth): each second every health source, and on a client agent
+// whether the foundations took its last catalog push. Passing when all pass; else warning naming
+// what fails -- the agent answers, but something it depends on does not. (The catalog push is not
+// a health source: /v1/agent/health says whether this agent works, and a client started before
+// any foundation does.)
+void Agent::update_self_check() {
+  self_check_timer_ = runtime::kNoTimer;
+  if (!services_) return;
+  std::string failing;
+  auto fail = [&failing](const std::string& why) { failing += (failing.empty() ? "" : "; ") + why; };
+  for (const auto& [name, source] : health_) {
+    HealthResult r = source();
+    if (!r.passing) fail(name + ": " + r.output);
+  }
+  if (!config_.server && anti_entropy_ && anti_entropy_->failing()) {
+    fail("catalog: the foundations did not take this node's last push (" + std::to_string(anti_entropy_->failures()) + " failed)");
+  }
+  services_->set_node_check(std::string(kSelfCheckId), "Agent health", failing.empty() ? catalog::CheckStatus::kPassing : catalog::CheckStatus::kWarning,
+                            failing.empty() ? "agent, gossip and foundations healthy" : failing);
+  auto t = loop_.arm_after(base::Duration::seconds(1), [this] { update_self_check(); });
+  if (t.is_ok()) self_check_timer_ = *t;
+}
+
 void Agent::reconcile_all_node_health() {
   node_health_timer_ = runtime::kNoTimer;
   if (membership_ && membership_->transport() != nullptr) {
@@ -425,6 +451,10 @@ void Agent::shutdown() {
   }
   dns_.reset();
   catalog_view_.reset();
+  if (self_check_timer_ != runtime::kNoTimer) {
+    loop_.cancel(self_check_timer_);
+    self_check_timer_ = runtime::kNoTimer;
+  }
   anti_entropy_.reset();
   services_.reset();
   if (node_health_timer_ != runtime::kNoTimer) {

@@ -45,6 +45,9 @@
 
 namespace agent {
 
+// The node-level check that carries this agent's own health into its catalog entry.
+inline constexpr std::string_view kSelfCheckId = "agentHealth";
+
 struct HealthResult {
   bool passing = true;
   std::string output;  // why, in a short sentence; shown in /v1/agent/health
@@ -128,9 +131,11 @@ class Agent {
   // (so a reconcile proposes only changes; cleared when leadership is lost).
   std::map<std::string, int> node_health_proposed_;
   runtime::TimerId node_health_timer_ = runtime::kNoTimer;
+  runtime::TimerId self_check_timer_ = runtime::kNoTimer;
   void reconcile_node_health(const gossip::Member& m);
   std::function<void(http::Request, std::function<void(http::Response)>)> self_dispatch();
   void reconcile_all_node_health();
+  void update_self_check();
   // DNS (dns.enabled): the server and its view, the gossip members rebuilt at most once a second.
   std::unique_ptr<dns::Server> dns_;
   std::vector<std::string> dns_names_;

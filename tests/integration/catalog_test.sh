@@ -73,9 +73,9 @@ check "agentctl catalog nodes lists both" bash -c '[ "$("$1" -socket "$2" catalo
   _ "$AGENTCTL" "$WORK/s1/agent.sock"
 check "agentctl catalog with no subcommand is a usage error (exit 2)" bash -c '"$1" -socket "$2" catalog >/dev/null 2>&1; [ $? = 2 ]' \
   _ "$AGENTCTL" "$WORK/s1/agent.sock"
-check "health/service/web?passing: one instance with serfHealth and its TTL check passing" python3 -c '
+check "health/service/web?passing: one instance with serfHealth, the node's agentHealth and its TTL check passing" python3 -c '
 import json,sys; d=json.loads(sys.argv[1]); assert len(d)==1, d
-ids=sorted(c["CheckID"]+"="+c["Status"] for c in d[0]["Checks"]); assert ids==["serfHealth=passing","service:web-1=passing"], ids' \
+ids=sorted(c["CheckID"]+"="+c["Status"] for c in d[0]["Checks"]); assert ids==["agentHealth=passing","serfHealth=passing","service:web-1=passing"], ids' \
   "$(get c1 '/v1/health/service/web?passing')"
 
 code=$(put c1 /v1/agent/check/fail/service:web-1 '')
@@ -120,7 +120,17 @@ dns_both() { [ "$(ask api.service.weft 1)" = "0 2 10.9.8.6,10.9.8.7" ]; }
 check "within 5 s the client's DNS answers both" wait_for 5 dns_both
 kill -STOP "$S1"
 check "with the foundation paused the client's DNS still answers from its view ($(ask api.service.weft 1))" dns_both
+# A change on the client cannot reach the paused foundation: its own health check says so.
+self_check() {  # self_check <status>: c1's agentHealth in its /v1/agent/checks
+  get c1 /v1/agent/checks | python3 -c 'import json,sys; c=json.load(sys.stdin)["agentHealth"]; sys.exit(c["Status"]!=sys.argv[1])' "$1"
+}
+put c1 /v1/agent/service/register '{"ID":"paused-1","Name":"paused","Port":1}' >/dev/null
+start=$(date +%s%N)
+check "the client's agentHealth turns warning while its pushes fail" wait_for 40 self_check warning
+echo "  (warning after $(( ($(date +%s%N) - start) / 1000000 )) ms: $(get c1 /v1/agent/checks | python3 -c 'import json,sys; print(json.load(sys.stdin)["agentHealth"]["Output"])'))"
 kill -CONT "$S1"
+check "and passing again once the foundation is back" wait_for 20 self_check passing
+put c1 /v1/agent/service/deregister/paused-1 '' >/dev/null
 check "catalog/nodes lists both agents" python3 -c '
 import json,sys; d=json.loads(sys.argv[1]); assert sorted(n["Node"] for n in d)==["c1","s1"], d' "$(get s1 /v1/catalog/nodes)"
 code=$(put c1 /v1/agent/service/deregister/web-1 '')

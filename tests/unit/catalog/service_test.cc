@@ -287,6 +287,26 @@ TEST_F(LocalServicesTest, ConfigServicesAreNotWritten) {
   EXPECT_EQ(fatal_, 0);
 }
 
+// The node's own check: made on first use, its status (not its output alone) moves the version,
+// and a service check may not take its ID.
+TEST_F(LocalServicesTest, NodeChecks) {
+  auto lp = make();
+  LocalServices& l = *lp;
+  ASSERT_TRUE(l.load().is_ok());
+  const uint64_t v0 = l.version();
+  l.set_node_check("agentHealth", "Agent health", CheckStatus::kPassing, "fine");
+  const uint64_t v1 = l.version();
+  EXPECT_GT(v1, v0);
+  l.set_node_check("agentHealth", "Agent health", CheckStatus::kPassing, "still fine");
+  EXPECT_EQ(l.version(), v1);
+  EXPECT_EQ(l.node_checks().at("agentHealth").output, "still fine");
+  l.set_node_check("agentHealth", "Agent health", CheckStatus::kWarning, std::string(10000, 'x'));
+  EXPECT_GT(l.version(), v1);
+  EXPECT_EQ(l.node_checks().at("agentHealth").output.size(), kCheckOutputBytesMax);
+  EXPECT_EQ(l.put(ok(R"({"ID":"a","Name":"web","Check":{"CheckID":"agentHealth","TTL":"10s"}})")).code(), base::Code::kAlreadyExists);
+  EXPECT_TRUE(l.checks().empty());
+}
+
 TEST_F(LocalServicesTest, ACorruptFileIsAnErrorNamingIt) {
   for (const char* text : {"{", "{}", R"([{"Name":"a.b"}])", R"([{"Name":"a"},{"Name":"b"},{"Name":"c"},{"Name":"d"}])"}) {
     ASSERT_TRUE(fs_.write_file(dir_.join("services.json"), base::as_bytes(std::string_view(text)), 0600, false).is_ok());
