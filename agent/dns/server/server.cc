@@ -90,10 +90,16 @@ base::Status Server::start_forwarding() {
   if (options_.entropy == nullptr || options_.forwards_max == 0 || options_.forwards_max > 65536) {
     return base::error(base::Code::kInvalidArgument, "dns: recursors need an entropy source and forwards_max 1..65536");
   }
+  AGENT_ASSIGN_OR_RETURN(hal::SockAddr self, net_.local_addr(udp_));
   for (const hal::SockAddr& r : options_.recursors) {
     const bool v6 = r.family == hal::AddrFamily::kIpv6;
     if (!v6 && r.family != hal::AddrFamily::kIpv4) {
       return base::error(base::Code::kInvalidArgument, "dns: recursor %s is not an IP address", r.to_string().c_str());
+    }
+    // Forwarding to ourselves would pass each query round until the table fills: refuse the
+    // plain mistake (a node whose resolver is this agent, given itself as recursor).
+    if (r == self) {
+      return base::error(base::Code::kInvalidArgument, "dns: recursor %s is this DNS server", r.to_string().c_str());
     }
     hal::Handle& h = v6 ? upstream_v6_ : upstream_v4_;
     if (h != hal::kInvalidHandle) continue;

@@ -130,8 +130,8 @@ class Server {
 
   // Opens the UDP socket (and the TCP listener, and with recursors one upstream socket per
   // address family) and starts answering. Errors: the sockets' (kIo: the port is taken);
-  // kInvalidArgument for more than kRecursorsMax recursors, or recursors without an entropy
-  // source or forwards_max.
+  // kInvalidArgument for more than kRecursorsMax recursors, a recursor that is this server's own
+  // address, or recursors without an entropy source or forwards_max.
   [[nodiscard]] base::Status start();
   void stop();
   base::Result<hal::SockAddr> local_addr() const;  // UDP's; TCP listens on the same port

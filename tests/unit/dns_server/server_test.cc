@@ -554,6 +554,24 @@ TEST_F(DnsServerTest, ForwardTableFullAnswersServfail) {
   EXPECT_EQ(server_->counters().forwarded, 3u);
 }
 
+// start() refuses recursors it cannot use: this server itself, more than kRecursorsMax, or no
+// entropy source for the IDs.
+TEST_F(DnsServerTest, StartRefusesUnusableRecursors) {
+  const hal::SockAddr self = addr_;
+  server_.reset();
+  ServerOptions o = forwarding({self});
+  o.bind = self;
+  Server s(loop_, env_.net(), o, [this] { return View{{}, std::span(&node_, 1)}; });
+  base::Status st = s.start();
+  EXPECT_EQ(st.code(), base::Code::kInvalidArgument) << st.message();
+  EXPECT_NE(st.message().find("is this DNS server"), std::string::npos) << st.message();
+  o = forwarding(std::vector<hal::SockAddr>(kRecursorsMax + 1, hal::SockAddr::ipv4(127, 0, 0, 1, 53)));
+  EXPECT_EQ(Server(loop_, env_.net(), o, [] { return View{}; }).start().code(), base::Code::kInvalidArgument);
+  o = forwarding({hal::SockAddr::ipv4(127, 0, 0, 1, 53)});
+  o.entropy = nullptr;
+  EXPECT_EQ(Server(loop_, env_.net(), o, [] { return View{}; }).start().code(), base::Code::kInvalidArgument);
+}
+
 // A client outside the recursion networks gets REFUSED for a name outside the domain (counted as
 // recursion_refused, nothing sent upstream), and local answers without RA.
 TEST_F(DnsServerTest, ClientOutsideRecursionNetworksIsRefused) {
