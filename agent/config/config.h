@@ -115,6 +115,17 @@ struct AutopilotSettings {
   base::Duration dead_server_grace = base::Duration::seconds(30);
 };
 
+// DNS forwarding (dns/server/server.h): a name outside the domain is sent to `recursors` (IP or
+// IP:port, port 53 when left out; tried in order, the next one after `recursor_timeout`) when the
+// client's address is inside one of `recursion_networks`; other clients, or no recursors, get
+// REFUSED. The default networks are loopback only: an agent on a shared address must not become an
+// open resolver (a reflection amplifier) because an operator set recursors.
+struct DnsSettings {
+  std::vector<std::string> recursors;
+  std::vector<std::string> recursion_networks = {"127.0.0.0/8", "::1/128"};
+  base::Duration recursor_timeout = base::Duration::seconds(2);
+};
+
 struct LogSettings {
   uint64_t ring_bytes_max = 256 << 10;
 };
@@ -147,6 +158,7 @@ struct Config {
   LogSettings log;
   bool enable_exec_checks = false;
   bool dns_enabled = false;  // dns.enabled: the DNS server on client_addr:ports.dns
+  DnsSettings dns;
   bool dev = false;
   // Service definitions from the config files ("service" / "services", sources.h), in the order
   // read; the agent registers them at start (they are not kept in services.json).

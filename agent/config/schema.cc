@@ -8,6 +8,7 @@
 #include "agent/base/assert.h"
 #include "agent/config/config.h"
 #include "agent/config/parse.h"
+#include "hal/net.h"
 
 namespace config {
 namespace {
@@ -132,6 +133,30 @@ bool check_advertise(const Value& v, std::string* why) {
   return false;
 }
 
+// dns.recursors: literal addresses only (the agent resolves no names to find its resolver), with
+// an optional port that is not 0.
+bool check_recursors(const Value& v, std::string* why) {
+  for (const std::string& item : v.list) {
+    base::Result<hal::SockAddr> a = hal::SockAddr::parse(item, 53);
+    if (!a.is_ok() || a->family == hal::AddrFamily::kUnix || a->port == 0) {
+      *why = "want IP[:port] (an IPv6 address with a port in brackets), got " + quote(item) + ": " +
+             (a.is_ok() ? std::string(a->port == 0 ? "port 0" : "not an IP address") : a.status().message());
+      return false;
+    }
+  }
+  return true;
+}
+bool check_networks(const Value& v, std::string* why) {
+  for (const std::string& item : v.list) {
+    base::Result<hal::IpNetwork> n = hal::IpNetwork::parse(item);
+    if (!n.is_ok()) {
+      *why = "want networks in CIDR form (like 10.0.0.0/8 or fd00::/8): " + n.status().message();
+      return false;
+    }
+  }
+  return true;
+}
+
 uint16_t port(const Value& v) { return static_cast<uint16_t>(v.i); }
 
 std::vector<KeySpec> build_table() {
@@ -233,6 +258,18 @@ std::vector<KeySpec> build_table() {
   // from gossip today, and every agent would otherwise need a port of its own in tests.
   t.push_back(key_bool({"dns.enabled", "false", "", "answer DNS on client_addr:ports.dns (today: <node>.node names from gossip)"},
       [](Config& c, const Value& v) { c.dns_enabled = v.b; }));
+  // 8: resolv.conf takes 3; more upstreams than this only lengthens the worst case (each is
+  // tried once, recursor_timeout apart) without making an answer likelier.
+  t.push_back(with_check(key_list({"dns.recursors", "", "", "upstream resolvers (IP or IP:port, port 53 by default) for names outside the domain, tried in order"}, KeyType::kString, 8,
+      [](Config& c, const Value& v) { c.dns.recursors = v.list; }), check_recursors));
+  // Loopback only by default: forwarding for any client that can reach the port would make every
+  // agent an open resolver, a reflection amplifier (RFC 5358).
+  t.push_back(with_check(key_list({"dns.recursion_networks", "127.0.0.0/8,::1/128", "", "clients (CIDR networks) whose names outside the domain are forwarded; others get REFUSED"}, KeyType::kString, 64,
+      [](Config& c, const Value& v) { c.dns.recursion_networks = v.list; }), check_networks));
+  // 2s: Consul's dns_config.recursor_timeout; a resolver that has not answered a stub by then is
+  // chasing a slow authority, and the next recursor (or SERVFAIL) serves the client better.
+  t.push_back(key_duration({"dns.recursor_timeout", "2s", "duration", "wait this long for a recursor before trying the next (then SERVFAIL)"}, 100 * kNsPerSec / 1000, 30 * kNsPerSec,
+      [](Config& c, const Value& v) { c.dns.recursor_timeout = base::Duration::nanos(v.i); }));
   t.push_back(key_bool({"dev", "false", "", "development mode: one local server, temporary data, DNS on 8600"},
       [](Config& c, const Value& v) { c.dev = v.b; }));
   // clang-format on

@@ -618,6 +618,15 @@ void Agent::handle_self(http::Request&, http::Responder resp) {
     doc.add_u64(d, "tcp_idle_closed", c.tcp_idle_closed);
     doc.add_u64(d, "tcp_paused", c.tcp_paused);
     doc.add_u64(d, "tcp_open", c.tcp_open);
+    doc.add_u64(d, "forwarded", c.forwarded);
+    doc.add_u64(d, "forward_replies", c.forward_replies);
+    doc.add_u64(d, "forward_timeouts", c.forward_timeouts);
+    doc.add_u64(d, "forward_servfail", c.forward_servfail);
+    doc.add_u64(d, "forward_dropped", c.forward_dropped);
+    doc.add_u64(d, "forward_table_full", c.forward_table_full);
+    doc.add_u64(d, "forward_truncated", c.forward_truncated);
+    doc.add_u64(d, "forwards_pending", c.forwards_pending);
+    doc.add_u64(d, "recursion_refused", c.recursion_refused);
   }
   doc.add_tree(doc.get(), "EffectiveConfig", http::Json(config::to_json(config_, /*with_origins=*/true).release()));
   resp.send(http::json_response(200, doc));
@@ -766,6 +775,21 @@ base::Status Agent::start_dns() {
   uint8_t seed[8];
   AGENT_TRY(env_.entropy->fill(std::span<uint8_t>(seed, sizeof seed)));
   for (uint8_t b : seed) o.seed = o.seed << 8 | b;
+  // Forwarding: the config check already refused anything these parsers would.
+  for (const std::string& r : config_.dns.recursors) {
+    auto a = hal::SockAddr::parse(r, 53);
+    if (!a.is_ok()) return base::error(base::Code::kInvalidArgument, "dns.recursors: %s", a.status().message().c_str());
+    o.recursors.push_back(*a);
+  }
+  for (const std::string& n : config_.dns.recursion_networks) {
+    auto net = hal::IpNetwork::parse(n);
+    if (!net.is_ok()) {
+      return base::error(base::Code::kInvalidArgument, "dns.recursion_networks: %s", net.status().message().c_str());
+    }
+    o.recursion_networks.push_back(*net);
+  }
+  o.recursor_timeout = config_.dns.recursor_timeout;
+  o.entropy = env_.entropy;
   dns_ = std::make_unique<dns::Server>(loop_, *env_.net, o, [this] { return dns_view(); });
   base::Status s = dns_->start();
   if (!s.is_ok()) {
@@ -775,6 +799,14 @@ base::Status Agent::start_dns() {
   auto bound = dns_->local_addr();
   AGENT_LOG_INFO(log_, "dns", "DNS (UDP and TCP) answering for %s. on %s", config_.domain.c_str(),
                  bound.is_ok() ? bound->to_string().c_str() : "?");
+  if (!o.recursors.empty()) {
+    std::string upstreams, networks;
+    for (const hal::SockAddr& r : o.recursors) upstreams += (upstreams.empty() ? "" : ",") + r.to_string();
+    for (const hal::IpNetwork& n : o.recursion_networks) networks += (networks.empty() ? "" : ",") + n.to_string();
+    AGENT_LOG_INFO(log_, "dns", "other names forwarded to %s for clients in %s (timeout %lld ms)", upstreams.c_str(),
+                   networks.empty() ? "no network" : networks.c_str(),
+                   static_cast<long long>(o.recursor_timeout.ms()));
+  }
   return base::Status::ok();
 }
 

@@ -238,6 +238,82 @@ base::Result<SockAddr> SockAddr::parse(std::string_view text, uint16_t default_p
   return out;
 }
 
+base::Result<IpNetwork> IpNetwork::parse(std::string_view text) {
+  std::string shown(text.substr(0, 64));
+  IpNetwork n;
+  std::string_view host = text;
+  std::string_view bits_text;
+  const size_t slash = text.find('/');
+  if (slash != std::string_view::npos) {
+    host = text.substr(0, slash);
+    bits_text = text.substr(slash + 1);
+    if (bits_text.empty()) return base::error(Code::kInvalidArgument, "empty prefix length in \"%s\"", shown.c_str());
+  }
+  if (host.find(':') != std::string_view::npos) {
+    n.family = AddrFamily::kIpv6;
+    if (!parse_ipv6(host, n.ip.data())) {
+      return base::error(Code::kInvalidArgument, "not an IPv6 network: \"%s\" (want address/prefix, like ::1/128)",
+                         shown.c_str());
+    }
+  } else {
+    n.family = AddrFamily::kIpv4;
+    if (!parse_ipv4(host, n.ip.data())) {
+      return base::error(Code::kInvalidArgument, "not an IP network: \"%s\" (want address/prefix, like 10.0.0.0/8)",
+                         shown.c_str());
+    }
+  }
+  const unsigned width = n.family == AddrFamily::kIpv4 ? 32 : 128;
+  unsigned bits = width;
+  if (!bits_text.empty()) {
+    uint16_t v = 0;
+    if (!parse_u16(bits_text, &v) || v > width || (bits_text.size() > 1 && bits_text[0] == '0')) {
+      return base::error(Code::kInvalidArgument, "bad prefix length in \"%s\": want 0..%u", shown.c_str(), width);
+    }
+    bits = v;
+  }
+  n.prefix_bits = static_cast<uint8_t>(bits);
+  IpNetwork masked = n;
+  for (unsigned i = 0; i < width / 8; ++i) {
+    const unsigned keep = bits >= (i + 1) * 8 ? 8 : (bits > i * 8 ? bits - i * 8 : 0);
+    masked.ip[i] = static_cast<uint8_t>(n.ip[i] & (keep == 0 ? 0 : 0xFF << (8 - keep)));
+  }
+  if (masked.ip != n.ip) {
+    return base::error(Code::kInvalidArgument, "host bits set in \"%s\": did you mean %s?", shown.c_str(),
+                       masked.to_string().c_str());
+  }
+  return n;
+}
+
+bool IpNetwork::contains(const SockAddr& addr) const {
+  const uint8_t* a = addr.ip.data();
+  if (addr.family != family) {
+    // ::ffff:a.b.c.d against an IPv4 network (RFC 4291 §2.5.5.2).
+    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    if (family != AddrFamily::kIpv4 || addr.family != AddrFamily::kIpv6) return false;
+    for (int i = 0; i < 12; ++i) {
+      if (a[i] != kMapped[i]) return false;
+    }
+    a += 12;
+  } else if (family != AddrFamily::kIpv4 && family != AddrFamily::kIpv6) {
+    return false;
+  }
+  unsigned bits = prefix_bits;
+  for (unsigned i = 0; bits > 0; ++i) {
+    const unsigned take = bits >= 8 ? 8 : bits;
+    const uint8_t mask = static_cast<uint8_t>(0xFF << (8 - take));
+    if ((a[i] & mask) != (ip[i] & mask)) return false;
+    bits -= take;
+  }
+  return true;
+}
+
+std::string IpNetwork::to_string() const {
+  SockAddr s;
+  s.family = family;
+  s.ip = ip;
+  return s.host_string() + "/" + std::to_string(prefix_bits);
+}
+
 std::string SockAddr::host_string() const {
   switch (family) {
     case AddrFamily::kNone: return "";

@@ -61,6 +61,26 @@ struct SockAddr {
   bool operator==(const SockAddr& o) const = default;
 };
 
+// An IP network in CIDR form ("10.0.0.0/8", "::1/128"): an address family, the network's
+// address and a prefix length. A plain value, for allow-lists such as DNS's recursion networks.
+struct IpNetwork {
+  AddrFamily family = AddrFamily::kNone;  // kIpv4 or kIpv6
+  std::array<uint8_t, 16> ip{};           // network byte order; bits past prefix_bits are zero
+  uint8_t prefix_bits = 0;                // 0..32 for IPv4, 0..128 for IPv6
+
+  // Parses "address/prefix" (no brackets, no port, no zone). A bare address is one host (/32 or
+  // /128). kInvalidArgument names what was wrong, including host bits set past the prefix
+  // ("10.0.0.1/8": did you mean 10.0.0.0/8?), which is refused rather than silently masked.
+  static base::Result<IpNetwork> parse(std::string_view text);
+  // True when `addr` is an IP address inside this network. An IPv4-mapped IPv6 address
+  // (::ffff:a.b.c.d, how a dual-stack socket shows an IPv4 peer) matches IPv4 networks by its
+  // IPv4 address. Unix and unset addresses never match.
+  bool contains(const SockAddr& addr) const;
+  // "10.0.0.0/8", "::1/128".
+  std::string to_string() const;
+  bool operator==(const IpNetwork& o) const = default;
+};
+
 struct ListenOptions {
   int backlog = 128;
   // Unix sockets only: the file mode applied after bind (0600: owner-only, for agent.sock).

@@ -86,6 +86,9 @@ TEST_F(LoadTest, DefaultsMatchTheStructAndDeriveTheRest) {
   EXPECT_EQ(c.gossip.reap_after, d.gossip.reap_after);
   EXPECT_EQ(c.gossip.rejoin_interval, d.gossip.rejoin_interval);
   EXPECT_EQ(c.enable_exec_checks, d.enable_exec_checks);
+  EXPECT_EQ(c.dns.recursors, d.dns.recursors);
+  EXPECT_EQ(c.dns.recursion_networks, d.dns.recursion_networks);
+  EXPECT_EQ(c.dns.recursor_timeout, d.dns.recursor_timeout);
   EXPECT_EQ(c.dev, d.dev);
   EXPECT_EQ(c.settings.size(), schema().size());
   EXPECT_EQ(setting(c, "ports.http").origin, "default");
@@ -203,6 +206,41 @@ TEST_F(LoadTest, TypeErrorsNameKeyAndOriginInEverySource) {
   in_.flags = {"-retry_join=10.0.0.1:0"};
   EXPECT_NE(load_error().find("retry_join: want host[:port], got \"10.0.0.1:0\""),
             std::string::npos);
+}
+
+// The DNS forwarding keys: recursors are literal IP[:port] (at most 8), the recursion networks
+// CIDRs whose every item is checked (an error names the bad one and, for host bits, the network
+// meant), a list from a flag replaces the loopback default, and the timeout is bounded.
+TEST_F(LoadTest, DnsRecursorsNetworksAndTimeout) {
+  Config c = load_ok();
+  EXPECT_TRUE(c.dns.recursors.empty());
+  EXPECT_EQ(c.dns.recursion_networks, (std::vector<std::string>{"127.0.0.0/8", "::1/128"}));
+  EXPECT_EQ(setting(c, "dns.recursion_networks").value, "127.0.0.0/8,::1/128");
+  EXPECT_EQ(c.dns.recursor_timeout, base::Duration::seconds(2));
+
+  fs_.add_file("/etc/agent/a.json", R"({"dns": {"recursors": ["192.0.2.53", "[2001:db8::53]:5353"], "recursor_timeout": "500ms"}})");
+  in_.flags = {"-dns.recursion_networks=10.0.0.0/8", "-dns.recursion_networks", "fd00::/8"};
+  c = load_ok();
+  EXPECT_EQ(c.dns.recursors, (std::vector<std::string>{"192.0.2.53", "[2001:db8::53]:5353"}));
+  EXPECT_EQ(c.dns.recursion_networks, (std::vector<std::string>{"10.0.0.0/8", "fd00::/8"}));
+  EXPECT_EQ(c.dns.recursor_timeout, base::Duration::millis(500));
+
+  in_.flags = {"-dns.recursion_networks=10.0.0.1/8"};
+  EXPECT_EQ(load_error(),
+            "dns.recursion_networks: want networks in CIDR form (like 10.0.0.0/8 or fd00::/8): host bits set in "
+            "\"10.0.0.1/8\": did you mean 10.0.0.0/8? (from flag -dns.recursion_networks)");
+  in_.flags = {"-dns.recursion_networks=127.0.0.0/8,10.0.0.0/40"};
+  EXPECT_NE(load_error().find("bad prefix length in \"10.0.0.0/40\": want 0..32"), std::string::npos);
+  in_.flags = {"-dns.recursors=resolver.example.com"};
+  EXPECT_NE(load_error().find("dns.recursors: want IP[:port] (an IPv6 address with a port in brackets), got "
+                              "\"resolver.example.com\""),
+            std::string::npos);
+  in_.flags = {"-dns.recursors=127.0.0.1:0"};
+  EXPECT_NE(load_error().find("got \"127.0.0.1:0\": port 0"), std::string::npos);
+  in_.flags = {"-dns.recursors=1.0.0.1,1.0.0.2,1.0.0.3,1.0.0.4,1.0.0.5,1.0.0.6,1.0.0.7,1.0.0.8,1.0.0.9"};
+  EXPECT_NE(load_error().find("dns.recursors: want at most 8 items, got 9"), std::string::npos);
+  in_.flags = {"-dns.recursor_timeout=1m"};
+  EXPECT_NE(load_error().find("dns.recursor_timeout: want a duration"), std::string::npos);
 }
 
 TEST_F(LoadTest, UnknownKeysSuggestTheNearestInEachSourcesSpelling) {

@@ -2,7 +2,10 @@
 // for other names, FORMERR for a malformed query, short datagrams and responses dropped and
 // counted, and the server still answering after all of them. TCP (RFC 7766) on the same port:
 // framed answers, pipelined queries answered in order, a query split across segments, a bad
-// length closing the connection, the connection cap, the idle timeout.
+// length closing the connection, the connection cap, the idle timeout. Forwarding, against fake
+// upstreams that are real loopback UDP sockets in the test: an accepted reply, replies refused for
+// their source, ID, QR bit or question, a timeout then the second recursor then SERVFAIL, a full
+// table, a client outside the recursion networks, truncation for a UDP client, and a TCP client.
 #include "agent/dns/server/server.h"
 
 #include <gtest/gtest.h>
@@ -29,6 +32,8 @@ class DnsServerTest : public ::testing::Test {
     client_ = env_.net().udp_open(hal::SockAddr::ipv4(127, 0, 0, 1, 0)).value();
   }
   ~DnsServerTest() override {
+    server_.reset();
+    for (hal::Handle h : upstreams_) env_.net().close(h);
     for (hal::Handle h : tcp_clients_) env_.net().close(h);
     env_.net().close(client_);
     server_.reset();
@@ -121,6 +126,72 @@ class DnsServerTest : public ::testing::Test {
     return std::nullopt;
   }
 
+  // --- Forwarding helpers ---
+
+  // A fake upstream: a UDP socket on loopback, read by the test.
+  hal::Handle upstream(hal::SockAddr* addr) {
+    hal::Handle h = env_.net().udp_open(hal::SockAddr::ipv4(127, 0, 0, 1, 0)).value();
+    upstreams_.push_back(h);
+    *addr = env_.net().local_addr(h).value();
+    return h;
+  }
+  ServerOptions forwarding(std::vector<hal::SockAddr> recursors, const char* network = "127.0.0.0/8") {
+    ServerOptions o = options();
+    o.recursors = std::move(recursors);
+    o.recursion_networks = {hal::IpNetwork::parse(network).value()};
+    o.recursor_timeout = Duration::millis(300);
+    o.entropy = env_.env().entropy;
+    return o;
+  }
+  // Runs the loop until `h` has a datagram (returned, its sender in *from) or `within` passes.
+  std::optional<std::vector<uint8_t>> recv_on(hal::Handle h, hal::SockAddr* from, Duration within = Duration::seconds(5)) {
+    std::vector<uint8_t> buf(65536);
+    const base::MonoTime deadline = loop_.refresh_now() + within;
+    while (true) {
+      auto n = env_.net().udp_recv(h, buf, from);
+      if (n.is_ok()) {
+        buf.resize(*n);
+        return buf;
+      }
+      if (loop_.refresh_now() >= deadline) return std::nullopt;
+      EXPECT_TRUE(loop_.run_once(Duration::millis(2)).is_ok());
+    }
+  }
+  // Runs the loop until `done()` or `within` passes; returns done().
+  bool run_until(const std::function<bool()>& done, Duration within = Duration::seconds(5)) {
+    const base::MonoTime deadline = loop_.refresh_now() + within;
+    while (!done() && loop_.refresh_now() < deadline) EXPECT_TRUE(loop_.run_once(Duration::millis(2)).is_ok());
+    return done();
+  }
+  // Sends a query for `dotted` with ID `id` from the UDP client.
+  void ask(std::string_view dotted, uint16_t id, uint16_t type = kTypeA, int edns_size = -1) {
+    std::vector<uint8_t> q = test::query_bytes(dotted, type, edns_size);
+    q[0] = static_cast<uint8_t>(id >> 8);
+    q[1] = static_cast<uint8_t>(id);
+    ASSERT_TRUE(env_.net().udp_send(client_, addr_, q).is_ok());
+  }
+  // The upstream's reply to `query` as it arrived: QR, RD echoed, RA; the question as sent; then
+  // `answers` A records 192.0.2.7 (their owner a pointer to the question); no OPT.
+  static std::vector<uint8_t> reply_to(const std::vector<uint8_t>& query, size_t answers = 1) {
+    Name n;
+    size_t at = 0;
+    EXPECT_EQ(read_name(query, kHeaderBytes, &n, &at), DecodeError::kNone);
+    std::vector<uint8_t> r(query.begin(), query.begin() + static_cast<long>(at + 4));
+    r[2] = static_cast<uint8_t>(0x80 | (query[2] & 0x01));
+    r[3] = 0x80;
+    r[6] = static_cast<uint8_t>(answers >> 8);
+    r[7] = static_cast<uint8_t>(answers);
+    r[8] = r[9] = r[10] = r[11] = 0;
+    for (size_t i = 0; i < answers; ++i) r.insert(r.end(), {0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 7});
+    return r;
+  }
+  // Whether the UDP client has a datagram waiting (without running the loop).
+  bool client_has_datagram() {
+    std::vector<uint8_t> buf(65536);
+    hal::SockAddr from;
+    return env_.net().udp_recv(client_, buf, &from).is_ok();
+  }
+
   hal::posix::PosixEnv env_;
   runtime::Loop loop_;
   NodeEntry node_;
@@ -128,6 +199,7 @@ class DnsServerTest : public ::testing::Test {
   hal::SockAddr addr_;
   hal::Handle client_ = hal::kInvalidHandle;
   std::vector<hal::Handle> tcp_clients_;
+  std::vector<hal::Handle> upstreams_;
 };
 
 TEST_F(DnsServerTest, AnswersRefusesAndRejects) {
@@ -322,6 +394,279 @@ TEST_F(DnsServerTest, TcpOffListensOnlyUdp) {
     if (!st.is_ok() && st.code() != base::Code::kUnavailable) break;
   }
   EXPECT_FALSE(st.is_ok());
+}
+
+// A name outside the domain from an allowed client goes to the recursor rebuilt (a fresh ID, RD,
+// no OPT when the client sent none); replies from another address, with another ID, without QR,
+// or for another name or type are dropped and counted while the query keeps waiting; the real
+// reply (its name in another case) reaches the client with the client's ID and RA.
+TEST_F(DnsServerTest, ForwardsAndAcceptsOnlyTheMatchingReply) {
+  hal::SockAddr up_addr, other_addr;
+  hal::Handle up = upstream(&up_addr);
+  hal::Handle other = upstream(&other_addr);
+  start(forwarding({up_addr}));
+  ask("www.example.org", 0x1234);
+  hal::SockAddr server_side;
+  auto got = recv_on(up, &server_side);
+  ASSERT_TRUE(got.has_value());
+  const std::vector<uint8_t> query = *got;
+  test::Parsed p = test::parse(query);
+  ASSERT_TRUE(p.ok);
+  EXPECT_EQ(p.qname, "www.example.org.");
+  EXPECT_EQ(p.flags, kFlagRd);
+  EXPECT_EQ(p.counts[3], 0);  // no OPT: the client sent none
+  EXPECT_EQ(server_->counters().forwarded, 1u);
+  EXPECT_EQ(server_->counters().forwards_pending, 1u);
+
+  std::vector<std::vector<uint8_t>> forged;
+  std::vector<uint8_t> r = reply_to(query);
+  r[1] ^= 1;  // another ID
+  forged.push_back(r);
+  r = reply_to(query);
+  r[2] &= 0x7F;  // QR clear: a query, not a reply
+  forged.push_back(r);
+  r = reply_to(query);
+  r[13] = 'x';  // "xww.example.org"
+  forged.push_back(r);
+  r = reply_to(query);
+  r[kHeaderBytes + 17 + 1] = kTypeAaaa;  // AAAA instead of A
+  forged.push_back(r);
+  uint64_t dropped = 0;
+  // From another address first, with everything else right.
+  ASSERT_TRUE(env_.net().udp_send(other, server_side, reply_to(query)).is_ok());
+  EXPECT_TRUE(run_until([&] { return server_->counters().forward_dropped == dropped + 1; }));
+  ++dropped;
+  for (const std::vector<uint8_t>& f : forged) {
+    ASSERT_TRUE(env_.net().udp_send(up, server_side, f).is_ok());
+    EXPECT_TRUE(run_until([&] { return server_->counters().forward_dropped == dropped + 1; })) << dropped;
+    ++dropped;
+  }
+  EXPECT_FALSE(client_has_datagram());
+  EXPECT_EQ(server_->counters().forwards_pending, 1u);
+
+  r = reply_to(query);
+  r[12 + 1] = 'W';  // "Www.example.org": names match case-insensitively
+  ASSERT_TRUE(env_.net().udp_send(up, server_side, r).is_ok());
+  hal::SockAddr from;
+  got = recv_on(client_, &from);
+  ASSERT_TRUE(got.has_value());
+  p = test::parse(*got);
+  ASSERT_TRUE(p.ok);
+  EXPECT_EQ(p.id, 0x1234);
+  EXPECT_EQ(p.flags & (kFlagQr | kFlagRa | 0xF), kFlagQr | kFlagRa | kRcodeNoError);
+  ASSERT_EQ(p.counts[1], 1);
+  EXPECT_EQ(p.rrs[0].rdata, (std::vector<uint8_t>{192, 0, 2, 7}));
+  EXPECT_EQ(server_->counters().forward_replies, 1u);
+  EXPECT_EQ(server_->counters().forward_dropped, 5u);
+  EXPECT_EQ(server_->counters().forwards_pending, 0u);
+  // A duplicate of the accepted reply is dropped too: its ID is no longer pending.
+  ASSERT_TRUE(env_.net().udp_send(up, server_side, reply_to(query)).is_ok());
+  EXPECT_TRUE(run_until([&] { return server_->counters().forward_dropped == 6; }));
+  // Local names are still answered locally, with RA: this client may recurse.
+  auto a = exchange(test::query_bytes("n1.node.weft", kTypeA));
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(test::parse(*a).flags & (kFlagRa | 0xF), kFlagRa | kRcodeNoError);
+  EXPECT_EQ(server_->counters().forwarded, 1u);
+}
+
+// No reply within recursor_timeout: the query goes once to the next recursor (with a new ID, so a
+// late reply to the first attempt is dropped), whose answer is passed on; when the second attempt
+// times out too, the client gets SERVFAIL with its question after about twice the timeout.
+TEST_F(DnsServerTest, ForwardTimeoutTriesTheNextRecursorThenServfail) {
+  hal::SockAddr a1, a2;
+  hal::Handle u1 = upstream(&a1);
+  hal::Handle u2 = upstream(&a2);
+  start(forwarding({a1, a2}));
+  const base::MonoTime asked = loop_.refresh_now();
+  ask("slow.example.org", 7);
+  hal::SockAddr server_side;
+  auto q1 = recv_on(u1, &server_side);
+  ASSERT_TRUE(q1.has_value());
+  auto q2 = recv_on(u2, &server_side);
+  ASSERT_TRUE(q2.has_value());
+  EXPECT_GE((loop_.refresh_now() - asked).ms(), 300);
+  EXPECT_EQ(server_->counters().forward_timeouts, 1u);
+  EXPECT_NE(test::be16(*q1, 0), test::be16(*q2, 0));
+  // The first recursor wakes up late: dropped (wrong source for the new ID, stale ID anyway).
+  ASSERT_TRUE(env_.net().udp_send(u1, server_side, reply_to(*q1)).is_ok());
+  EXPECT_TRUE(run_until([&] { return server_->counters().forward_dropped == 1; }));
+  ASSERT_TRUE(env_.net().udp_send(u2, server_side, reply_to(*q2)).is_ok());
+  hal::SockAddr from;
+  auto got = recv_on(client_, &from);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(test::parse(*got).id, 7);
+  EXPECT_EQ(test::parse(*got).counts[1], 1);
+
+  // Neither answers: SERVFAIL after both attempts.
+  const base::MonoTime t0 = loop_.refresh_now();
+  ask("dead.example.org", 8);
+  ASSERT_TRUE(recv_on(u1, &server_side).has_value());
+  ASSERT_TRUE(recv_on(u2, &server_side).has_value());
+  got = recv_on(client_, &from);
+  ASSERT_TRUE(got.has_value());
+  const int64_t took_ms = (loop_.refresh_now() - t0).ms();
+  EXPECT_GE(took_ms, 600);
+  EXPECT_LT(took_ms, 3000);
+  test::Parsed p = test::parse(*got);
+  ASSERT_TRUE(p.ok);
+  EXPECT_EQ(p.id, 8);
+  EXPECT_EQ(p.flags & 0xF, kRcodeServFail);
+  EXPECT_EQ(p.qname, "dead.example.org.");
+  EXPECT_EQ(server_->counters().forward_timeouts, 3u);
+  EXPECT_EQ(server_->counters().forward_servfail, 1u);
+  EXPECT_EQ(server_->counters().forwarded, 2u);
+  EXPECT_EQ(server_->counters().forwards_pending, 0u);
+}
+
+// With forwards_max waiting, one more query gets SERVFAIL at once (counted) and is not sent; once
+// the upstream answers, the rows are free again.
+TEST_F(DnsServerTest, ForwardTableFullAnswersServfail) {
+  hal::SockAddr a;
+  hal::Handle u = upstream(&a);
+  ServerOptions o = forwarding({a});
+  o.forwards_max = 2;
+  o.recursor_timeout = Duration::seconds(5);
+  start(o);
+  hal::SockAddr server_side, from;
+  ask("a.example.org", 1);
+  ask("b.example.org", 2);
+  auto qa = recv_on(u, &server_side);
+  auto qb = recv_on(u, &server_side);
+  ASSERT_TRUE(qa.has_value() && qb.has_value());
+  ask("c.example.org", 3);
+  auto got = recv_on(client_, &from);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(test::parse(*got).id, 3);
+  EXPECT_EQ(test::parse(*got).flags & 0xF, kRcodeServFail);
+  EXPECT_EQ(server_->counters().forward_table_full, 1u);
+  EXPECT_EQ(server_->counters().forwarded, 2u);
+  ASSERT_TRUE(env_.net().udp_send(u, server_side, reply_to(*qb)).is_ok());
+  ASSERT_TRUE(env_.net().udp_send(u, server_side, reply_to(*qa)).is_ok());
+  got = recv_on(client_, &from);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(test::parse(*got).id, 2);
+  got = recv_on(client_, &from);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(test::parse(*got).id, 1);
+  ask("d.example.org", 4);
+  auto qd = recv_on(u, &server_side);
+  ASSERT_TRUE(qd.has_value());
+  EXPECT_EQ(server_->counters().forwarded, 3u);
+}
+
+// start() refuses recursors it cannot use: this server itself, more than kRecursorsMax, or no
+// entropy source for the IDs.
+TEST_F(DnsServerTest, StartRefusesUnusableRecursors) {
+  const hal::SockAddr self = addr_;
+  server_.reset();
+  ServerOptions o = forwarding({self});
+  o.bind = self;
+  Server s(loop_, env_.net(), o, [this] { return View{{}, std::span(&node_, 1)}; });
+  base::Status st = s.start();
+  EXPECT_EQ(st.code(), base::Code::kInvalidArgument) << st.message();
+  EXPECT_NE(st.message().find("is this DNS server"), std::string::npos) << st.message();
+  o = forwarding(std::vector<hal::SockAddr>(kRecursorsMax + 1, hal::SockAddr::ipv4(127, 0, 0, 1, 53)));
+  EXPECT_EQ(Server(loop_, env_.net(), o, [] { return View{}; }).start().code(), base::Code::kInvalidArgument);
+  o = forwarding({hal::SockAddr::ipv4(127, 0, 0, 1, 53)});
+  o.entropy = nullptr;
+  EXPECT_EQ(Server(loop_, env_.net(), o, [] { return View{}; }).start().code(), base::Code::kInvalidArgument);
+}
+
+// A client outside the recursion networks gets REFUSED for a name outside the domain (counted as
+// recursion_refused, nothing sent upstream), and local answers without RA.
+TEST_F(DnsServerTest, ClientOutsideRecursionNetworksIsRefused) {
+  hal::SockAddr a;
+  hal::Handle u = upstream(&a);
+  start(forwarding({a}, "10.0.0.0/8"));
+  auto got = exchange(test::query_bytes("www.example.org", kTypeA));
+  ASSERT_TRUE(got.has_value());
+  test::Parsed p = test::parse(*got);
+  EXPECT_EQ(p.flags & (kFlagRa | 0xF), kRcodeRefused);
+  EXPECT_EQ(p.qname, "www.example.org.");
+  EXPECT_EQ(server_->counters().recursion_refused, 1u);
+  EXPECT_EQ(server_->counters().refused, 1u);
+  EXPECT_EQ(server_->counters().forwarded, 0u);
+  hal::SockAddr from;
+  std::vector<uint8_t> buf(512);
+  EXPECT_FALSE(env_.net().udp_recv(u, buf, &from).is_ok());
+  got = exchange(test::query_bytes("n1.node.weft", kTypeA));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(test::parse(*got).flags & (kFlagRa | 0xF), kRcodeNoError);
+}
+
+// A reply larger than the UDP client's limit goes out as header and question with TC (512 without
+// EDNS); a client with EDNS gets an OPT upstream with its size clamped to udp_answer_max (1232)
+// and its DO bit, and a reply within that whole.
+TEST_F(DnsServerTest, ForwardedUdpAnswerTruncatedToTheClientsLimit) {
+  hal::SockAddr a, server_side, from;
+  hal::Handle u = upstream(&a);
+  start(forwarding({a}));
+  ask("big.example.org", 21);
+  auto q = recv_on(u, &server_side);
+  ASSERT_TRUE(q.has_value());
+  ASSERT_TRUE(env_.net().udp_send(u, server_side, reply_to(*q, 40)).is_ok());  // 673 bytes
+  auto got = recv_on(client_, &from);
+  ASSERT_TRUE(got.has_value());
+  test::Parsed p = test::parse(*got);
+  ASSERT_TRUE(p.ok);
+  EXPECT_EQ(p.id, 21);
+  EXPECT_TRUE(p.flags & kFlagTc);
+  EXPECT_EQ(p.counts[0], 1);
+  EXPECT_EQ(p.counts[1], 0);
+  EXPECT_EQ(p.qname, "big.example.org.");
+  EXPECT_EQ(server_->counters().forward_truncated, 1u);
+
+  ask("big.example.org", 22, kTypeA, 4096);
+  q = recv_on(u, &server_side);
+  ASSERT_TRUE(q.has_value());
+  p = test::parse(*q);
+  ASSERT_EQ(p.counts[3], 1);
+  ASSERT_EQ(p.rrs.size(), 1u);
+  EXPECT_EQ(p.rrs[0].type, kTypeOpt);
+  EXPECT_EQ(p.rrs[0].klass, 1232);  // the OPT's CLASS is the UDP size
+  ASSERT_TRUE(env_.net().udp_send(u, server_side, reply_to(*q, 60)).is_ok());  // 993 bytes
+  got = recv_on(client_, &from);
+  ASSERT_TRUE(got.has_value());
+  p = test::parse(*got);
+  EXPECT_EQ(p.id, 22);
+  EXPECT_FALSE(p.flags & kFlagTc);
+  EXPECT_EQ(p.counts[1], 60);
+  EXPECT_EQ(server_->counters().forward_truncated, 1u);
+}
+
+// Over TCP: a forwarded query and a local one pipelined on one connection; the local answer is
+// not held behind the forward (RFC 7766 §7), the forwarded one follows framed with the client's
+// ID; a client that half-closes keeps its connection until its forwarded answer went.
+TEST_F(DnsServerTest, TcpClientsForwardedAnswer) {
+  hal::SockAddr a, server_side;
+  hal::Handle u = upstream(&a);
+  start(forwarding({a}));
+  hal::Handle h = tcp_connect();
+  std::vector<uint8_t> fwd = test::query_bytes("www.example.org", kTypeA);
+  fwd[1] = 0x01;
+  std::vector<uint8_t> two = framed(fwd);
+  std::vector<uint8_t> local = framed(test::query_bytes("n1.node.weft", kTypeA));
+  two.insert(two.end(), local.begin(), local.end());
+  tcp_send(h, two);
+  auto q = recv_on(u, &server_side);
+  ASSERT_TRUE(q.has_value());
+  auto got = tcp_read(h, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(test::parse(got[0]).id, 0x4242);  // the local answer first
+  env_.net().shutdown_write(h);
+  // Let the server read the EOF (100 ms of the loop): the connection stays, a forward is waiting.
+  run_until([] { return false; }, Duration::millis(100));
+  EXPECT_EQ(server_->counters().tcp_open, 1u);
+  ASSERT_TRUE(env_.net().udp_send(u, server_side, reply_to(*q, 100)).is_ok());  // 1633 bytes: TCP takes it whole
+  bool closed = false;
+  got = tcp_read(h, 2, &closed);
+  ASSERT_EQ(got.size(), 1u);
+  test::Parsed p = test::parse(got[0]);
+  EXPECT_EQ(p.id, 0x4201);
+  EXPECT_EQ(p.counts[1], 100);
+  EXPECT_TRUE(closed);  // then closed: the client finished sending and everything went
+  EXPECT_EQ(server_->counters().forward_replies, 1u);
+  EXPECT_EQ(server_->counters().tcp_open, 0u);
 }
 
 }  // namespace

@@ -39,4 +39,42 @@ TEST(SockAddr, RefusesMalformed) {
   EXPECT_FALSE(SockAddr::parse(long_path).is_ok());
 }
 
+std::string network(std::string_view text) {
+  auto n = hal::IpNetwork::parse(text);
+  if (!n.is_ok()) return "error: " + n.status().message();
+  return n->to_string();
+}
+
+// IpNetwork: CIDR text in both families (a bare address is one host), refusals that say why
+// (host bits set names the network meant), and contains() at the prefix's edges, with an
+// IPv4-mapped IPv6 peer matching IPv4 networks.
+TEST(IpNetwork, ParsesRefusesAndContains) {
+  EXPECT_EQ(network("127.0.0.0/8"), "127.0.0.0/8");
+  EXPECT_EQ(network("::1/128"), "::1/128");
+  EXPECT_EQ(network("0.0.0.0/0"), "0.0.0.0/0");
+  EXPECT_EQ(network("fd00::/8"), "fd00::/8");
+  EXPECT_EQ(network("10.1.2.3"), "10.1.2.3/32");
+  EXPECT_EQ(network("::1"), "::1/128");
+  EXPECT_EQ(network("10.0.0.1/8"), "error: host bits set in \"10.0.0.1/8\": did you mean 10.0.0.0/8?");
+  EXPECT_EQ(network("10.0.0.0/33"), "error: bad prefix length in \"10.0.0.0/33\": want 0..32");
+  for (const char* bad : {"", "/8", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/08", "10.0.0/8", "::1/129", "[::1]/128",
+                          "10.0.0.0:53/8", "example.com/8", "10.0.0.0/8/8"}) {
+    EXPECT_FALSE(hal::IpNetwork::parse(bad).is_ok()) << bad;
+  }
+  const hal::IpNetwork ten = hal::IpNetwork::parse("10.128.0.0/9").value();
+  EXPECT_TRUE(ten.contains(SockAddr::ipv4(10, 128, 0, 0, 53)));
+  EXPECT_TRUE(ten.contains(SockAddr::ipv4(10, 255, 255, 255, 53)));
+  EXPECT_FALSE(ten.contains(SockAddr::ipv4(10, 127, 255, 255, 53)));
+  EXPECT_FALSE(ten.contains(SockAddr::ipv4(11, 128, 0, 0, 53)));
+  EXPECT_TRUE(ten.contains(SockAddr::parse("[::ffff:10.200.0.1]:53").value()));
+  EXPECT_FALSE(ten.contains(SockAddr::parse("[::10.200.0.1]:53").value()));
+  EXPECT_FALSE(ten.contains(SockAddr::unix_path("/x")));
+  EXPECT_TRUE(hal::IpNetwork::parse("0.0.0.0/0")->contains(SockAddr::ipv4(192, 0, 2, 1, 1)));
+  const hal::IpNetwork loop6 = hal::IpNetwork::parse("::1/128").value();
+  EXPECT_TRUE(loop6.contains(SockAddr::ipv6_loopback(53)));
+  EXPECT_FALSE(loop6.contains(SockAddr::ipv4(127, 0, 0, 1, 53)));
+  EXPECT_TRUE(hal::IpNetwork::parse("fe80::/10")->contains(SockAddr::parse("[febf::1]:1").value()));
+  EXPECT_FALSE(hal::IpNetwork::parse("fe80::/10")->contains(SockAddr::parse("[fec0::1]:1").value()));
+}
+
 }  // namespace
