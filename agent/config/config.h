@@ -157,7 +157,7 @@ struct Config {
   GossipSettings gossip;
   LogSettings log;
   bool enable_exec_checks = false;
-  bool dns_enabled = false;  // dns.enabled: the DNS server on client_addr:ports.dns
+  bool dns_enabled = true;  // dns.enabled: the DNS server on client_addr:ports.dns
   DnsSettings dns;
   bool dev = false;
   // Service definitions from the config files ("service" / "services", sources.h), in the order

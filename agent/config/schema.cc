@@ -254,9 +254,8 @@ std::vector<KeySpec> build_table() {
       [](Config& c, const Value& v) { c.log.ring_bytes_max = static_cast<uint64_t>(v.i); }));
   t.push_back(key_bool({"enable_exec_checks", "false", "", "allow health checks that run commands on this node"},
       [](Config& c, const Value& v) { c.enable_exec_checks = v.b; }));
-  // Off by default until the catalog lands (then on, as in Consul): it answers only node names
-  // from gossip today, and every agent would otherwise need a port of its own in tests.
-  t.push_back(key_bool({"dns.enabled", "false", "", "answer DNS on client_addr:ports.dns (today: <node>.node names from gossip)"},
+  // On by default, as in Consul: every node answers its workloads' lookups locally.
+  t.push_back(key_bool({"dns.enabled", "true", "", "answer DNS for the domain on client_addr:ports.dns (false: no DNS server)"},
       [](Config& c, const Value& v) { c.dns_enabled = v.b; }));
   // 8: resolv.conf takes 3; more upstreams than this only lengthens the worst case (each is
   // tried once, recursor_timeout apart) without making an answer likelier.

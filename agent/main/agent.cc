@@ -496,7 +496,7 @@ void Agent::add_routes() {
 // `agentctl dns` on a console with no dig.
 void Agent::handle_dns(http::Request& req, http::Responder resp) {
   if (!dns_) {
-    resp.send(http::Response::error(503, "DNS is not enabled on this agent (-dns.enabled)"));
+    resp.send(http::Response::error(503, "DNS is off on this agent (dns.enabled is false)"));
     return;
   }
   const std::string* name = req.query_value("name");

@@ -24,7 +24,7 @@ done
 common() {  # common <name>: the flags both agents share
   echo -node_name="$1" -data_dir="$WORK/$1" -socket_path="$WORK/$1/agent.sock" -bind_addr=127.0.0.1 \
     -advertise_addr=127.0.0.1 -client_addr=127.0.0.1 -gossip.profile=local -ports.http="${HTTP[$1]}" \
-    -ports.rpc="$(free_port)" -ports.gossip="${GOSSIP[$1]}" -tls.ca_file="$TLS/weft-agent-ca.pem"
+    -ports.rpc="$(free_port)" -ports.gossip="${GOSSIP[$1]}" -ports.dns="$(free_port)" -tls.ca_file="$TLS/weft-agent-ca.pem"
 }
 mkdir -p "$WORK/s1" "$WORK/c1"
 # shellcheck disable=SC2046  # common's words are flags

@@ -21,7 +21,7 @@ expect_exit2() {
 port=$(free_port)
 data=$WORK/data
 mkdir -p "$data" "$WORK/etc" "$WORK/empty"
-common=(-data_dir="$data" -socket_path="$data/agent.sock" -ports.http="$port" -ports.gossip="$(free_port)" -ports.rpc="$(free_port)" -bind_addr=127.0.0.1)
+common=(-data_dir="$data" -socket_path="$data/agent.sock" -ports.http="$port" -ports.gossip="$(free_port)" -ports.rpc="$(free_port)" -ports.dns="$(free_port)" -bind_addr=127.0.0.1)
 
 echo '{"ports": {"htp": 7700}}' >"$WORK/etc/10-typo.json"
 expect_exit2 "unknown key in a JSON file names key and file" "$WORK/etc/10-typo.json" \

@@ -46,4 +46,12 @@ import json,sys
 d=json.loads(sys.argv[1])["Stats"]["dns"]
 assert d["dropped_short"]==1 and d["dropped_response"]==1 and d["formerr"]==1 and d["refused"]==1, d
 assert d["answered"]==7 and d["received"]==11 and d["tcp_accepted"]==2, d' "$stats"
+
+# DNS is on by default; -dns.enabled=false turns it off: nothing listens, and agentctl's resolver
+# route says why.
+OFF_DNS=$(free_port)
+start_dev nodns -node_name=nodns -dns.enabled=false -ports.dns="$OFF_DNS" || { fail "agent dev starts with -dns.enabled=false"; finish; }
+code=$(curl -s -o "$WORK/nodns.body" -w '%{http_code}' "http://127.0.0.1:$PORT/v1/agent/dns?name=nodns.node.weft")
+check "with dns.enabled=false /v1/agent/dns is 503 ($code: $(cat "$WORK/nodns.body"))" test "$code" = 503
+check "and nothing answers on its DNS port" bash -c '! python3 "$1" --tcp "$2" nodns.node.weft 1 >/dev/null 2>&1' _ "$(dirname "$0")/tools/dns_ask.py" "$OFF_DNS"
 finish

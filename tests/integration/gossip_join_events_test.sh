@@ -12,7 +12,7 @@ start_node() {  # start_node NAME [flags...]
   GOSSIP[$n]=$(free_port)
   DATA_OF[$n]=$WORK/$n
   mkdir -p "${DATA_OF[$n]}"
-  "$AGENT" dev -node_name="$n" -ports.http="${HTTP[$n]}" -ports.gossip="${GOSSIP[$n]}" -ports.rpc="$(free_port)" -data_dir="${DATA_OF[$n]}" \
+  "$AGENT" dev -node_name="$n" -ports.http="${HTTP[$n]}" -ports.gossip="${GOSSIP[$n]}" -ports.rpc="$(free_port)" -ports.dns="$(free_port)" -data_dir="${DATA_OF[$n]}" \
     -socket_path="${DATA_OF[$n]}/agent.sock" "$@" >>"$WORK/$n.log" 2>&1 &
   PIDS+=("$!")
   wait_for 10 curl -fsS "http://127.0.0.1:${HTTP[$n]}/v1/agent/health"

@@ -63,7 +63,7 @@ start_dev() {
   mkdir -p "$DATA"
   SOCK=$DATA/agent.sock
   LOG=$WORK/$name.log
-  "$AGENT" dev -ports.http="$PORT" -ports.gossip="$GOSSIP_PORT" -ports.rpc="$(free_port)" -data_dir="$DATA" -socket_path="$SOCK" "$@" >"$LOG" 2>&1 &
+  "$AGENT" dev -ports.http="$PORT" -ports.gossip="$GOSSIP_PORT" -ports.rpc="$(free_port)" -ports.dns="$(free_port)" -data_dir="$DATA" -socket_path="$SOCK" "$@" >"$LOG" 2>&1 &
   PID=$!
   PIDS+=("$PID")
   if ! wait_for 10 curl -fsS "http://127.0.0.1:$PORT/v1/agent/health"; then

@@ -49,7 +49,7 @@ check "services.json now holds api and cache-1 ($(file_ids))" test "$(file_ids)"
 restart() {
   kill "$PID"
   wait "$PID" 2>/dev/null
-  "$AGENT" dev -node_name=cfgtest -config="$CONF" -ports.http="$PORT" -ports.gossip="$GOSSIP_PORT" -ports.rpc="$(free_port)" \
+  "$AGENT" dev -node_name=cfgtest -config="$CONF" -ports.http="$PORT" -ports.gossip="$GOSSIP_PORT" -ports.rpc="$(free_port)" -ports.dns="$(free_port)" \
     -data_dir="$DATA" -socket_path="$SOCK" "$@" >>"$LOG" 2>&1 &
   PID=$!
   PIDS+=("$PID")
@@ -70,7 +70,7 @@ check "the config file's cache-1 is registered over services.json's (port $port)
 refused() {  # refused <file text> <expected text in the error>
   printf '%s\n' "$1" >"$CONF/bad.json"
   local out
-  out=$(timeout 20 "$AGENT" dev -node_name=cfgtest -config="$CONF" -ports.http="$(free_port)" -ports.gossip="$(free_port)" -ports.rpc="$(free_port)" \
+  out=$(timeout 20 "$AGENT" dev -node_name=cfgtest -config="$CONF" -ports.http="$(free_port)" -ports.gossip="$(free_port)" -ports.rpc="$(free_port)" -ports.dns="$(free_port)" \
     -data_dir="$WORK/bad" 2>&1; echo "exit $?")
   rm -f "$CONF/bad.json"
   echo "$out" | grep -q "$2" && ! echo "$out" | grep -q "exit 0"

@@ -4,6 +4,7 @@
 // schemas, the RaftCore rebuilt from a reopened database, and durability of acknowledged entries
 // across SIGKILL of a real child process.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -411,12 +412,20 @@ KillRuns kill_runs(const std::string& path, int iterations, bool ack_before_sync
       append_until_killed(path, fds[1], ack_before_sync);
     }
     close(fds[1]);
-    usleep(static_cast<useconds_t>(2000 + rng() % 40000));
+    // The child's first acknowledgement first (at most 10 s): on a loaded machine (ASan, CI's
+    // parallel tests) a child killed at a fixed few milliseconds may not have written anything yet,
+    // and a run with no acknowledgement tests nothing. Then a random moment within 40 ms.
+    Index acked = 0, v = 0;
+    pollfd p{fds[0], POLLIN, 0};
+    if (poll(&p, 1, 10000) == 1 && read(fds[0], &v, sizeof v) == sizeof v) {
+      acked = v;
+      ++out.acks;
+    }
+    usleep(static_cast<useconds_t>(rng() % 40000));
     EXPECT_EQ(kill(pid, SIGKILL), 0);
     int status = 0;
     EXPECT_EQ(waitpid(pid, &status, 0), pid);
     EXPECT_TRUE(WIFSIGNALED(status)) << "child exited with " << WEXITSTATUS(status);
-    Index acked = 0, v = 0;
     while (read(fds[0], &v, sizeof v) == sizeof v) {
       acked = v;
       ++out.acks;
