@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 
 #include "hal/posix/os_error.h"
@@ -147,6 +148,73 @@ base::Result<size_t> PosixNet::udp_recv(Handle h, std::span<uint8_t> buf, SockAd
                          n, sender.to_string().c_str(), buf.size());
     }
     if (from != nullptr) *from = std::move(sender);
+    return static_cast<size_t>(n);
+  }
+}
+
+namespace {
+// Datagrams per recvmmsg/sendmmsg call: its headers live on the stack (about 13 KiB).
+constexpr size_t kUdpBatchMax = 64;
+}  // namespace
+
+base::Result<size_t> PosixNet::udp_recv_batch(Handle h, std::span<UdpMessage> msgs) {
+  expect(h, Kind::kUdp);
+  const size_t count = std::min(msgs.size(), kUdpBatchMax);
+  if (count == 0) return size_t{0};
+  mmsghdr hdr[kUdpBatchMax];
+  iovec iov[kUdpBatchMax];
+  sockaddr_storage from[kUdpBatchMax];
+  for (size_t i = 0; i < count; ++i) {
+    iov[i] = iovec{msgs[i].buf.data(), msgs[i].buf.size()};
+    hdr[i] = mmsghdr{};
+    hdr[i].msg_hdr.msg_name = &from[i];
+    hdr[i].msg_hdr.msg_namelen = sizeof from[i];
+    hdr[i].msg_hdr.msg_iov = &iov[i];
+    hdr[i].msg_hdr.msg_iovlen = 1;
+  }
+  for (;;) {
+    int n = ::recvmmsg(h, hdr, static_cast<unsigned>(count), MSG_DONTWAIT, nullptr);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return os_error(errno, "recvmmsg");
+    }
+    for (int i = 0; i < n; ++i) {
+      UdpMessage& m = msgs[static_cast<size_t>(i)];
+      // recvmmsg has no MSG_TRUNC length: a cut datagram is flagged, its size made one past the buffer.
+      m.size = (hdr[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 ? m.buf.size() + 1 : hdr[i].msg_len;
+      m.peer = from_os_sockaddr(reinterpret_cast<sockaddr*>(&from[i]), hdr[i].msg_hdr.msg_namelen);
+    }
+    return static_cast<size_t>(n);
+  }
+}
+
+base::Result<size_t> PosixNet::udp_send_batch(Handle h, std::span<const UdpMessage> msgs) {
+  expect(h, Kind::kUdp);
+  const size_t count = std::min(msgs.size(), kUdpBatchMax);
+  if (count == 0) return size_t{0};
+  mmsghdr hdr[kUdpBatchMax];
+  iovec iov[kUdpBatchMax];
+  OsSockAddr to[kUdpBatchMax];
+  for (size_t i = 0; i < count; ++i) {
+    base::Result<OsSockAddr> os = to_os_sockaddr(msgs[i].peer);
+    if (!os.is_ok()) {
+      if (i > 0) return udp_send_batch(h, msgs.first(i));  // the ones before it go
+      return os.status();
+    }
+    to[i] = *os;
+    iov[i] = iovec{msgs[i].buf.data(), msgs[i].size};
+    hdr[i] = mmsghdr{};
+    hdr[i].msg_hdr.msg_name = &to[i].storage;
+    hdr[i].msg_hdr.msg_namelen = to[i].len;
+    hdr[i].msg_hdr.msg_iov = &iov[i];
+    hdr[i].msg_hdr.msg_iovlen = 1;
+  }
+  for (;;) {
+    int n = ::sendmmsg(h, hdr, static_cast<unsigned>(count), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return os_error(errno, describe("sendmmsg", msgs[0].peer));
+    }
     return static_cast<size_t>(n);
   }
 }

@@ -45,6 +45,9 @@ class PosixNet final : public hal::Net {
   base::Result<Handle> udp_open(const SockAddr& bind) override;
   base::Result<size_t> udp_send(Handle h, const SockAddr& to, base::ByteSpan data) override;
   base::Result<size_t> udp_recv(Handle h, std::span<uint8_t> buf, SockAddr* from) override;
+  // recvmmsg / sendmmsg, at most kUdpBatchMax datagrams per call.
+  base::Result<size_t> udp_recv_batch(Handle h, std::span<UdpMessage> msgs) override;
+  base::Result<size_t> udp_send_batch(Handle h, std::span<const UdpMessage> msgs) override;
 
   base::Result<Handle> listen(const SockAddr& bind, const ListenOptions& options) override;
   base::Result<Handle> accept(Handle listener, SockAddr* peer) override;

@@ -26,7 +26,6 @@ void put_be16(uint8_t* p, uint16_t v) {
 
 Server::Server(runtime::Loop& loop, hal::Net& net, ServerOptions options, ViewFn view)
     : loop_(loop), net_(net), options_(std::move(options)), view_(std::move(view)), seed_(options_.seed) {
-  in_.resize(kQueryBytesMax);
   out_.resize(std::max<size_t>(512, options_.responder.udp_answer_max));
 }
 
@@ -478,20 +477,48 @@ void Server::tcp_forward_done(uint64_t id) {
 }
 
 void Server::on_readable() {
-  for (size_t i = 0; i < options_.datagrams_per_pass; ++i) {
-    hal::SockAddr from;
-    base::Result<size_t> n = net_.udp_recv(udp_, in_, &from);
-    if (!n.is_ok()) {
-      if (n.status().code() == base::Code::kResourceExhausted) {
+  // The batch buffers on first use, uninitialised: a node whose DNS is never asked keeps no
+  // resident pages for them.
+  if (!batch_in_) {
+    batch_in_ = std::make_unique_for_overwrite<uint8_t[]>(kUdpBatch * kQueryBytesMax);
+    batch_out_ = std::make_unique_for_overwrite<uint8_t[]>(kUdpBatch * out_.size());
+  }
+  size_t done = 0;
+  while (done < options_.datagrams_per_pass) {
+    const size_t want = std::min(kUdpBatch, options_.datagrams_per_pass - done);
+    for (size_t i = 0; i < want; ++i) batch_[i].buf = std::span<uint8_t>(batch_in_.get() + i * kQueryBytesMax, kQueryBytesMax);
+    base::Result<size_t> got = net_.udp_recv_batch(udp_, std::span<hal::UdpMessage>(batch_.data(), want));
+    if (!got.is_ok()) return;  // kUnavailable: nothing more queued (other errors: the next event retries)
+    size_t replies = 0;
+    for (size_t i = 0; i < *got; ++i) {
+      hal::UdpMessage& m = batch_[i];
+      if (m.size > m.buf.size()) {
         ++counters_.dropped_oversize;
         continue;
       }
-      return;  // kUnavailable: nothing more queued (other errors: the next event retries)
+      ++counters_.received;
+      std::span<uint8_t> out(batch_out_.get() + replies * out_.size(), out_.size());
+      const size_t size = answer_from(std::span<const uint8_t>(m.buf.data(), m.size), Origin{&m.peer, false, nullptr}, out);
+      if (size == 0) continue;
+      hal::UdpMessage& r = replies_[replies++];
+      r.buf = out;
+      r.size = size;
+      r.peer = m.peer;
     }
-    ++counters_.received;
-    const size_t size = answer_from(std::span<const uint8_t>(in_.data(), *n), Origin{&from, false, nullptr}, out_);
-    if (size == 0) continue;
-    if (!net_.udp_send(udp_, from, base::ByteSpan(out_.data(), size)).is_ok()) ++counters_.send_failed;
+    // One call for the batch's answers; one that cannot go (a full send buffer) is dropped and
+    // counted, and the rest still go.
+    size_t at = 0;
+    while (at < replies) {
+      base::Result<size_t> sent = net_.udp_send_batch(udp_, std::span<const hal::UdpMessage>(replies_.data() + at, replies - at));
+      if (!sent.is_ok() || *sent == 0) {
+        ++counters_.send_failed;
+        ++at;
+        continue;
+      }
+      at += *sent;
+    }
+    done += *got;
+    if (*got < want) return;  // the queue is drained
   }
 }
 

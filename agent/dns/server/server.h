@@ -53,6 +53,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <array>
 #include <memory>
 #include <vector>
 
@@ -233,8 +234,14 @@ class Server {
   hal::Handle udp_ = hal::kInvalidHandle;
   uint64_t seed_ = 0;
   ServerCounters counters_;
-  std::vector<uint8_t> in_;   // one datagram
-  std::vector<uint8_t> out_;  // one answer
+  std::vector<uint8_t> out_;  // one answer (forwarding's deliveries)
+  // UDP queries are read and answered kUdpBatch at a time (one recvmmsg and one sendmmsg on
+  // Linux): each query's buffer kQueryBytesMax, each answer's out_.size().
+  static constexpr size_t kUdpBatch = 16;
+  std::unique_ptr<uint8_t[]> batch_in_;
+  std::unique_ptr<uint8_t[]> batch_out_;
+  std::array<hal::UdpMessage, kUdpBatch> batch_;
+  std::array<hal::UdpMessage, kUdpBatch> replies_;
   hal::Handle listener_ = hal::kInvalidHandle;
   std::map<uint64_t, std::unique_ptr<TcpConn>> tcp_;
   uint64_t next_tcp_id_ = 1;

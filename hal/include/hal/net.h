@@ -89,6 +89,14 @@ struct ListenOptions {
   bool unix_unlink_stale = true;
 };
 
+// One datagram of a batch (Net::udp_recv_batch, Net::udp_send_batch).
+struct UdpMessage {
+  std::span<uint8_t> buf;  // receive: where the datagram goes; send: its bytes start here
+  size_t size = 0;         // receive: the datagram's real length, larger than buf.size() when it
+                           // did not fit (the rest was cut: the caller drops it); send: bytes to send
+  SockAddr peer;           // receive: the sender; send: the destination
+};
+
 class Net {
  public:
   virtual ~Net() = default;
@@ -99,6 +107,14 @@ class Net {
   virtual base::Result<size_t> udp_send(Handle h, const SockAddr& to, base::ByteSpan data) = 0;
   // Receives one datagram into `buf`, its sender into `from`. kUnavailable if none is queued.
   virtual base::Result<size_t> udp_recv(Handle h, std::span<uint8_t> buf, SockAddr* from) = 0;
+  // Up to msgs.size() queued datagrams, each into its msgs[i].buf (size and peer set); returns
+  // how many (at least one), kUnavailable if none is queued. One system call where the platform
+  // has one (Linux recvmmsg); this default calls udp_recv in a loop (lwIP, the simulator).
+  virtual base::Result<size_t> udp_recv_batch(Handle h, std::span<UdpMessage> msgs);
+  // Sends each msgs[i] (buf's first size bytes to peer), in order; returns how many went. Stops
+  // at the first that cannot go: its error if it is the first, else the count so far. One system
+  // call where the platform has one (Linux sendmmsg); this default calls udp_send in a loop.
+  virtual base::Result<size_t> udp_send_batch(Handle h, std::span<const UdpMessage> msgs);
 
   // A listening stream socket: TCP for IPv4/IPv6 addresses, a Unix socket for a path.
   virtual base::Result<Handle> listen(const SockAddr& bind, const ListenOptions& options) = 0;

@@ -149,6 +149,57 @@ TEST(PosixNet, OversizedDatagramIsDroppedNotTruncated) {
   net.close(*b);
 }
 
+// The batched calls (recvmmsg/sendmmsg), and Net's portable defaults (loops over the single calls,
+// what lwIP and the simulator get) called on the same sockets: the same datagrams, sizes, peers
+// and order; a datagram too long for its buffer flagged by a size past it; none queued is
+// kUnavailable.
+void udp_batches(bool portable) {
+  PosixNet net;
+  auto a = net.udp_open(SockAddr::ipv4(127, 0, 0, 1, 0));
+  auto b = net.udp_open(SockAddr::ipv4(127, 0, 0, 1, 0));
+  ASSERT_TRUE(a.is_ok() && b.is_ok());
+  auto a_addr = net.local_addr(*a);
+  auto b_addr = net.local_addr(*b);
+  ASSERT_TRUE(a_addr.is_ok() && b_addr.is_ok());
+  auto recv = [&](std::span<hal::UdpMessage> m) {
+    return portable ? net.hal::Net::udp_recv_batch(*b, m) : net.udp_recv_batch(*b, m);
+  };
+  std::vector<std::vector<uint8_t>> bodies = {{'o', 'n', 'e'}, std::vector<uint8_t>(2000, 'x'), {'t', 'w', 'o'}, {}, {'3'}};
+  std::vector<hal::UdpMessage> out;
+  for (auto& body : bodies) out.push_back(hal::UdpMessage{std::span<uint8_t>(body), body.size(), *b_addr});
+  auto sent = portable ? net.hal::Net::udp_send_batch(*a, out) : net.udp_send_batch(*a, out);
+  ASSERT_TRUE(sent.is_ok()) << sent.status().to_string();
+  EXPECT_EQ(*sent, bodies.size());
+
+  ASSERT_NE(wait_ready(*b, hal::kReadable) & hal::kReadable, 0);
+  uint8_t bufs[8][100];
+  std::vector<hal::UdpMessage> in(8);
+  for (size_t i = 0; i < in.size(); ++i) in[i].buf = std::span<uint8_t>(bufs[i], sizeof bufs[i]);
+  auto got = recv(in);
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  ASSERT_EQ(*got, bodies.size());  // loopback queues each datagram before sendmmsg returns
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    if (bodies[i].size() > sizeof bufs[i]) {
+      EXPECT_GT(in[i].size, in[i].buf.size()) << i;
+      continue;
+    }
+    EXPECT_EQ(std::vector<uint8_t>(bufs[i], bufs[i] + in[i].size), bodies[i]) << i;
+    EXPECT_EQ(in[i].peer, *a_addr) << i;
+  }
+  auto none = recv(in);
+  ASSERT_FALSE(none.is_ok());
+  EXPECT_EQ(none.status().code(), base::Code::kUnavailable);
+  // A destination of the other family fails as udp_send does, before anything goes.
+  std::vector<hal::UdpMessage> bad = {hal::UdpMessage{std::span<uint8_t>(bodies[0]), 3, SockAddr::ipv6_loopback(b_addr->port)}};
+  auto refused = portable ? net.hal::Net::udp_send_batch(*a, bad) : net.udp_send_batch(*a, bad);
+  EXPECT_FALSE(refused.is_ok());
+  net.close(*a);
+  net.close(*b);
+}
+
+TEST(PosixNet, UdpBatches) { udp_batches(/*portable=*/false); }
+TEST(PosixNet, UdpBatchesPortableDefaults) { udp_batches(/*portable=*/true); }
+
 TEST(PosixNet, UdpSendToOtherFamilyFails) {
   PosixNet net;
   auto a = net.udp_open(SockAddr::ipv4(127, 0, 0, 1, 0));
