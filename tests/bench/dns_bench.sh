@@ -42,7 +42,8 @@ OUT=${OUT:-$work}
 mkdir -p "$OUT"
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  # CONT after TERM: the agent may be paused (stop_server), and a stopped process takes no signal.
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; kill -CONT "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ "$OUT" = "$work" ] || rm -rf "$work"
 }
