@@ -101,6 +101,7 @@ bool AntiEntropy::failing() const {
 }
 
 void AntiEntropy::push() {
+  if (before_push_) before_push_();
   const uint64_t version = local_.version();
   auto bytes = wire::encode_catalog_sync(catalog_node_of(self_, local_));
   if (!bytes.is_ok()) {

@@ -46,6 +46,9 @@ class AntiEntropy {
   AntiEntropy& operator=(const AntiEntropy&) = delete;
 
   void start();
+  // Runs at the start of each push, before the state is read: the owner refreshes what it keeps
+  // in LocalServices on a timer (the node's own check), so a push carries it as of now.
+  void set_before_push(std::function<void()> f) { before_push_ = std::move(f); }
   uint64_t pushes() const { return pushes_; }      // answered 200
   uint64_t failures() const { return failures_; }  // anything else
   // The last push failed, or the one in flight has waited kPushOverdue for its answer (a
@@ -61,6 +64,7 @@ class AntiEntropy {
   const LocalServices& local_;
   NodeIdentity self_;
   Dispatch dispatch_;
+  std::function<void()> before_push_;
   base::Logger& log_;
   base::Duration full_every_;
   base::Duration retry_;

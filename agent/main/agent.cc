@@ -203,6 +203,7 @@ base::Status Agent::start() {
     // The push goes through this agent's own router: a server's catalog route proposes it, a
     // client agent's forwarder takes it to a server.
     anti_entropy_ = std::make_unique<catalog::AntiEntropy>(loop_, *services_, std::move(self), self_dispatch(), log_);
+    anti_entropy_->set_before_push([this] { set_self_check(/*push_starting=*/true); });
   }
 
   // The fleet's services for DNS, followed through the same router.
@@ -371,6 +372,15 @@ void Agent::reconcile_node_health(const gossip::Member& m) {
 // any foundation does.)
 void Agent::update_self_check() {
   self_check_timer_ = runtime::kNoTimer;
+  set_self_check(/*push_starting=*/false);
+  auto t = loop_.arm_after(base::Duration::seconds(1), [this] { update_self_check(); });
+  if (t.is_ok()) self_check_timer_ = *t;
+}
+
+// The check as of now. Just before a push (push_starting) the last push's failure is not counted:
+// the push about to go is the test of it, and a push that arrives proves the foundations
+// reachable -- so a node never tells the catalog "the catalog is unreachable".
+void Agent::set_self_check(bool push_starting) {
   if (!services_) return;
   std::string failing;
   auto fail = [&failing](const std::string& why) { failing += (failing.empty() ? "" : "; ") + why; };
@@ -378,13 +388,11 @@ void Agent::update_self_check() {
     HealthResult r = source();
     if (!r.passing) fail(name + ": " + r.output);
   }
-  if (!config_.server && anti_entropy_ && anti_entropy_->failing()) {
+  if (!push_starting && !config_.server && anti_entropy_ && anti_entropy_->failing()) {
     fail("catalog: the foundations did not take this node's last push (" + std::to_string(anti_entropy_->failures()) + " failed)");
   }
   services_->set_node_check(std::string(kSelfCheckId), "Agent health", failing.empty() ? catalog::CheckStatus::kPassing : catalog::CheckStatus::kWarning,
                             failing.empty() ? "agent, gossip and foundations healthy" : failing);
-  auto t = loop_.arm_after(base::Duration::seconds(1), [this] { update_self_check(); });
-  if (t.is_ok()) self_check_timer_ = *t;
 }
 
 void Agent::reconcile_all_node_health() {

@@ -136,6 +136,7 @@ class Agent {
   std::function<void(http::Request, std::function<void(http::Response)>)> self_dispatch();
   void reconcile_all_node_health();
   void update_self_check();
+  void set_self_check(bool push_starting);
   // DNS (dns.enabled): the server and its view, the gossip members rebuilt at most once a second.
   std::unique_ptr<dns::Server> dns_;
   std::vector<std::string> dns_names_;

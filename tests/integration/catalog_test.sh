@@ -118,6 +118,8 @@ code=$(put s1 /v1/agent/check/pass/service:api-2 '')
 check "api-2's check passes on the foundation ($code)" test "$code" = 200
 dns_both() { [ "$(ask api.service.weft 1)" = "0 2 10.9.8.6,10.9.8.7" ]; }
 check "within 5 s the client's DNS answers both" wait_for 5 dns_both
+ptr=$(dig @127.0.0.1 -p "$DNS_PORT" +short +time=2 +tries=1 -x 10.9.8.7 2>&1)
+check "PTR of api-1's address (a service address from the catalog) names its node: $ptr" bash -c '[[ "$1" == s1.node.*weft. ]]' _ "$ptr"
 kill -STOP "$S1"
 check "with the foundation paused the client's DNS still answers from its view ($(ask api.service.weft 1))" dns_both
 # A change on the client cannot reach the paused foundation: its own health check says so.
