@@ -124,6 +124,12 @@ struct DnsSettings {
   std::vector<std::string> recursors;
   std::vector<std::string> recursion_networks = {"127.0.0.0/8", "::1/128"};
   base::Duration recursor_timeout = base::Duration::seconds(2);
+  // Answers' TTLs (Consul's dns_config.service_ttl, node_ttl and soa.min_ttl: 0 by default, so a
+  // change of health is seen by the next lookup) and the records of one answer at most.
+  base::Duration service_ttl;
+  base::Duration node_ttl;
+  base::Duration soa_min_ttl;
+  int32_t answers_max = 64;
 };
 
 struct LogSettings {

@@ -269,6 +269,15 @@ std::vector<KeySpec> build_table() {
   // chasing a slow authority, and the next recursor (or SERVFAIL) serves the client better.
   t.push_back(key_duration({"dns.recursor_timeout", "2s", "duration", "wait this long for a recursor before trying the next (then SERVFAIL)"}, 100 * kNsPerSec / 1000, 30 * kNsPerSec,
       [](Config& c, const Value& v) { c.dns.recursor_timeout = base::Duration::nanos(v.i); }));
+  t.push_back(key_duration({"dns.service_ttl", "0s", "duration", "TTL of <svc>.service answers (whole seconds; 0: not cached)"}, 0, 86400 * kNsPerSec,
+      [](Config& c, const Value& v) { c.dns.service_ttl = base::Duration::nanos(v.i); }));
+  t.push_back(key_duration({"dns.node_ttl", "0s", "duration", "TTL of <node>.node and PTR answers (whole seconds)"}, 0, 86400 * kNsPerSec,
+      [](Config& c, const Value& v) { c.dns.node_ttl = base::Duration::nanos(v.i); }));
+  t.push_back(key_duration({"dns.soa_min_ttl", "0s", "duration", "SOA minimum: how long resolvers cache NXDOMAIN and NODATA (RFC 2308)"}, 0, 86400 * kNsPerSec,
+      [](Config& c, const Value& v) { c.dns.soa_min_ttl = base::Duration::nanos(v.i); }));
+  // 256: the responder samples at most 256 matching instances before it shuffles.
+  t.push_back(key_int({"dns.answers_max", "64", "records", "records in one answer at most (a random sample when more match)"}, 1, 256,
+      [](Config& c, const Value& v) { c.dns.answers_max = static_cast<int32_t>(v.i); }));
   t.push_back(key_bool({"dev", "false", "", "development mode: one local server, temporary data, DNS on 8600"},
       [](Config& c, const Value& v) { c.dev = v.b; }));
   // clang-format on

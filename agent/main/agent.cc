@@ -780,6 +780,10 @@ base::Status Agent::start_dns() {
     return base::error(base::Code::kInvalidArgument, "domain %s is not a DNS name", config_.domain.c_str());
   }
   o.responder.datacenter = config_.datacenter;
+  o.responder.service_ttl = static_cast<uint32_t>(config_.dns.service_ttl.ns() / 1000000000);
+  o.responder.node_ttl = static_cast<uint32_t>(config_.dns.node_ttl.ns() / 1000000000);
+  o.responder.soa_minimum_ttl = static_cast<uint32_t>(config_.dns.soa_min_ttl.ns() / 1000000000);
+  o.responder.answers_max = static_cast<size_t>(config_.dns.answers_max);
   uint8_t seed[8];
   AGENT_TRY(env_.entropy->fill(std::span<uint8_t>(seed, sizeof seed)));
   for (uint8_t b : seed) o.seed = o.seed << 8 | b;

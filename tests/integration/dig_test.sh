@@ -12,7 +12,7 @@ DIG=$(command -v dig || true)
 [ -n "$DIG" ] || { fail "dig is installed (tools/deps installs bind9-dnsutils)"; finish; }
 
 DNS_PORT=$(free_port)
-start_dev dig -node_name=digtest -dns.enabled -ports.dns="$DNS_PORT" || { fail "agent dev starts"; finish; }
+start_dev dig -node_name=digtest -dns.enabled -ports.dns="$DNS_PORT" -dns.service_ttl=30s -dns.node_ttl=15s -dns.soa_min_ttl=5s || { fail "agent dev starts"; finish; }
 put() { curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -X PUT --data-binary "$2" "http://127.0.0.1:$PORT$1"; }
 put /v1/agent/service/register '{"ID":"web-1","Name":"web","Tags":["v1"],"Address":"10.1.0.1","Port":8080}' >/dev/null
 put /v1/agent/service/register '{"ID":"web-2","Name":"web","Tags":["v2"],"Port":8081}' >/dev/null
@@ -43,6 +43,12 @@ for transport in "" "+tcp"; do
   check "dig $t weft SOA ($out)" test "$out" = SOA
   out=$(d $t +noall +answer weft NS | awk '{print $4}' | sort -u)
   check "dig $t weft NS ($out)" test "$out" = NS
+  out=$(d $t +noall +answer web.service.weft A | awk '{print $2}' | sort -u | tr '\n' ' ')
+  check "dig $t web.service.weft A: TTL from -dns.service_ttl=30s ($out)" test "$out" = "30 "
+  out=$(d $t +noall +answer digtest.node.weft A | awk '{print $2}')
+  check "dig $t digtest.node.weft A: TTL from -dns.node_ttl=15s ($out)" test "$out" = 15
+  out=$(d $t +noall +answer weft SOA | awk '{print $NF}')
+  check "dig $t weft SOA: minimum from -dns.soa_min_ttl=5s ($out)" test "$out" = 5
   out=$(d $t nosuch.service.weft A | grep -o 'status: [A-Z]*')
   check "dig $t nosuch.service.weft: NXDOMAIN ($out)" test "$out" = "status: NXDOMAIN"
   out=$(d $t web.service.weft AAAA | grep -Eo 'status: [A-Z]*|ANSWER: [0-9]+' | tr '\n' ' ')
