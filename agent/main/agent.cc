@@ -345,13 +345,17 @@ void Agent::reconcile_node_health(const gossip::Member& m) {
     node_health_proposed_.clear();
     return;
   }
-  const int want = m.state == gossip::MemberState::kLeft ? 2 : m.state == gossip::MemberState::kDead ? 1 : 0;
+  const NodeVerdict want = m.state == gossip::MemberState::kLeft   ? NodeVerdict::kDeregister
+                           : m.state == gossip::MemberState::kDead ? NodeVerdict::kCritical
+                                                                   : NodeVerdict::kPassing;
   auto it = node_health_proposed_.find(m.name);
   if (it != node_health_proposed_.end() && it->second == want) return;
-  base::Result<std::string> cmd = want == 2 ? wire::encode_catalog_deregister(m.name)
-                                            : wire::encode_catalog_node_health(wire::CatalogNodeHealth{
-                                                  m.name, want == 1 ? wire::CheckHealth::kCritical : wire::CheckHealth::kPassing,
-                                                  want == 1 ? "Agent not live or unreachable" : "Agent alive and reachable"});
+  const bool critical = want == NodeVerdict::kCritical;
+  base::Result<std::string> cmd = want == NodeVerdict::kDeregister
+                                      ? wire::encode_catalog_deregister(m.name)
+                                      : wire::encode_catalog_node_health(wire::CatalogNodeHealth{
+                                            m.name, critical ? wire::CheckHealth::kCritical : wire::CheckHealth::kPassing,
+                                            critical ? "Agent not live or unreachable" : "Agent alive and reachable"});
   if (!cmd.is_ok()) return;  // a member name the catalog cannot hold (over its bounds)
   node_health_proposed_[m.name] = want;
   std::weak_ptr<bool> alive = alive_;
@@ -400,8 +404,53 @@ void Agent::reconcile_all_node_health() {
   if (membership_ && membership_->transport() != nullptr) {
     for (const auto& m : membership_->transport()->members()) reconcile_node_health(m);
   }
+  reap_catalog_nodes();
   auto t = loop_.arm_after(base::Duration::seconds(5), [this] { reconcile_all_node_health(); });
   if (t.is_ok()) node_health_timer_ = *t;
+}
+
+// Consul's reconcile of reaped members: a node the catalog holds that gossip no longer knows at
+// all (its member list forgets a dead node after gossip.reap_after; one that left was
+// deregistered at once) is deregistered by the leader -- once it has been missing from the member
+// list for kCatalogReapGrace on consecutive passes, since a new node's first push can reach the
+// leader before gossip tells the leader the node exists.
+void Agent::reap_catalog_nodes() {
+  const raft::RaftCore* core = raft_ ? raft_->core() : nullptr;
+  if (core == nullptr || core->role() != raft::Role::kLeader || !membership_ || membership_->transport() == nullptr) {
+    catalog_absent_since_.clear();
+    return;
+  }
+  auto names = std::make_shared<std::vector<std::string>>();
+  std::weak_ptr<bool> alive = alive_;
+  raft_->read(
+      kv::Consistency::kStale,
+      [names](const state::Store& s) -> base::Status {
+        AGENT_ASSIGN_OR_RETURN(std::vector<state::CatalogNodeRow> nodes, s.catalog_nodes());
+        for (state::CatalogNodeRow& n : nodes) names->push_back(std::move(n.name));
+        return base::Status::ok();
+      },
+      [this, alive, names](base::Status st, kv::ReadMeta) {
+        if (alive.expired() || !st.is_ok() || !membership_ || membership_->transport() == nullptr) return;
+        std::set<std::string> members;
+        for (const auto& m : membership_->transport()->members()) members.insert(m.name);
+        const base::MonoTime now = loop_.now();
+        std::map<std::string, base::MonoTime> next;
+        for (const std::string& name : *names) {
+          if (members.count(name) != 0) continue;
+          auto was = catalog_absent_since_.find(name);
+          const base::MonoTime since = was == catalog_absent_since_.end() ? now : was->second;
+          if (now - since < kCatalogReapGrace) {
+            next.emplace(name, since);
+            continue;
+          }
+          base::Result<std::string> cmd = wire::encode_catalog_deregister(name);
+          if (!cmd.is_ok()) continue;
+          AGENT_LOG_INFO(log_, "catalog", "node %s left the catalog: gossip no longer knows it", name.c_str());
+          raft_->write(std::move(cmd).value(), [](base::Result<state::ApplyResult>) {});  // a failure: the next pass
+          node_health_proposed_.erase(name);
+        }
+        catalog_absent_since_ = std::move(next);
+      });
 }
 
 // A request of this agent's own through its router, answered through `done`: on a server its own

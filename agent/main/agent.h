@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,8 @@ namespace agent {
 
 // The node-level check that carries this agent's own health into its catalog entry.
 inline constexpr std::string_view kSelfCheckId = "agentHealth";
+// How long a catalog node must be missing from gossip's members before the leader removes it.
+inline constexpr base::Duration kCatalogReapGrace = base::Duration::seconds(15);
 
 struct HealthResult {
   bool passing = true;
@@ -129,13 +132,18 @@ class Agent {
   std::unique_ptr<catalog::CatalogView> catalog_view_;  // followed only with DNS on
   // Servers, while leader: the serfHealth each member's gossip state calls for, as last proposed
   // (so a reconcile proposes only changes; cleared when leadership is lost).
-  std::map<std::string, int> node_health_proposed_;
+  // What the leader last proposed for each member's catalog entry.
+  enum class NodeVerdict : uint8_t { kPassing, kCritical, kDeregister };
+  std::map<std::string, NodeVerdict> node_health_proposed_;
+  // Catalog nodes missing from gossip's member list, since when (reap_catalog_nodes).
+  std::map<std::string, base::MonoTime> catalog_absent_since_;
   runtime::TimerId node_health_timer_ = runtime::kNoTimer;
   runtime::TimerId self_check_timer_ = runtime::kNoTimer;
   void reconcile_node_health(const gossip::Member& m);
   std::function<void(http::Request, std::function<void(http::Response)>)> self_dispatch();
   void reconcile_all_node_health();
   void update_self_check();
+  void reap_catalog_nodes();
   void set_self_check(bool push_starting);
   // DNS (dns.enabled): the server and its view, the gossip members rebuilt at most once a second.
   std::unique_ptr<dns::Server> dns_;

@@ -29,7 +29,7 @@ common() {  # common <name>: the flags both agents share
 mkdir -p "$WORK/s1" "$WORK/c1"
 # shellcheck disable=SC2046  # common's words are flags
 "$AGENT" agent -server -bootstrap_expect=1 $(common s1) -tls.cert_file="$TLS/dc1-server-weft-0.pem" \
-  -tls.key_file="$TLS/dc1-server-weft-0-key.pem" >"$WORK/s1.log" 2>&1 &
+  -tls.key_file="$TLS/dc1-server-weft-0-key.pem" -gossip.reap_after=5s >"$WORK/s1.log" 2>&1 &
 S1=$!
 PIDS+=("$S1")
 leader() { [ "$(curl -fsS --max-time 2 "http://127.0.0.1:${HTTP[s1]}/v1/status/leader")" != '""' ]; }
@@ -151,4 +151,13 @@ import json,sys; d=json.load(sys.stdin); assert any(c["CheckID"]=="serfHealth" a
 }
 check "after kill -9 of the client, gossip's verdict makes its serfHealth critical within 30 s" wait_for 30 serf_critical
 check "and its instance leaves ?passing" not_passing
+# s1's gossip forgets the dead client after 5 s (-gossip.reap_after=5s); 15 s later the leader
+# removes it from the catalog, with its services.
+c1_listed() { get s1 /v1/catalog/nodes | grep -q '"Node":"c1"'; }
+check "the client is still in the catalog while gossip remembers it" c1_listed
+start=$(date +%s)
+c1_gone() { ! c1_listed; }
+check "once gossip forgets it the leader removes it from the catalog" wait_for 60 c1_gone
+echo "  (gone $(( $(date +%s) - start )) s after its serfHealth went critical)"
+check "and its web-2 with it" test "$(count s1 /v1/catalog/service/web)" = 0
 finish
