@@ -7,7 +7,8 @@
 // Per query: shorter than a header, or a response (QR set) -> dropped and counted; refused by
 // the decoder with a readable header -> FORMERR; a name outside the domain -> forwarded (below)
 // or REFUSED; otherwise the responder's answer. At most `datagrams_per_pass` datagrams are read
-// per readable event, so a flood cannot starve the loop.
+// per readable event, so a flood cannot starve the loop; they are read and answered kUdpBatch at
+// a time (Net::udp_recv_batch / udp_send_batch).
 //
 // Forwarding (the responder's kForward). A client whose address is inside `recursion_networks`,
 // when `recursors` are configured, has the query sent upstream over UDP from one socket per
