@@ -22,6 +22,7 @@ const char* type_of(const CheckDef& d) {
   if (d.ttl_ns != 0) return "ttl";
   if (!d.tcp.empty()) return "tcp";
   if (!d.http.empty()) return "http";
+  if (!d.args.empty()) return "script";
   return "";
 }
 

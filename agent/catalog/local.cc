@@ -27,11 +27,24 @@ LocalServices::LocalServices(runtime::Loop& loop, hal::Fs& fs, hal::Net& net, st
 
 LocalServices::~LocalServices() {
   for (auto& [id, c] : checks_) stop_check(c);
+  if (reap_timer_ != runtime::kNoTimer) loop_.cancel(reap_timer_);
+  for (int64_t pid : unreaped_) (void)exec_->try_wait(pid);  // SIGKILLed: most are gone by now
 }
 
 void LocalServices::stop_check(CheckState& c) {
   if (c.timer != runtime::kNoTimer) loop_.cancel(c.timer);
   c.timer = runtime::kNoTimer;
+  if (c.out != hal::kInvalidHandle) {
+    loop_.unwatch(c.out);
+    exec_->close(c.out);
+    c.out = hal::kInvalidHandle;
+  }
+  if (c.pid != 0) {
+    exec_->kill(c.pid);
+    if (!exec_->try_wait(c.pid).is_ok()) reap_later(c.pid);
+    c.pid = 0;
+  }
+  c.exec_out.clear();
   if (c.conn != hal::kInvalidHandle) {
     loop_.unwatch(c.conn);
     net_.close(c.conn);
@@ -104,6 +117,12 @@ base::Status LocalServices::put(const Service& s, bool from_config) {
                        services_.size());
   }
   for (const CheckDef& d : s.checks) {
+    if (!d.args.empty() && exec_ == nullptr) {
+      return base::error(base::Code::kPermissionDenied,
+                         "check %s runs a command (Args), and exec checks are off on this node: the operator enables them "
+                         "with enable_exec_checks",
+                         d.id.c_str());
+    }
     if (node_checks_.count(d.id) != 0) {
       return base::error(base::Code::kAlreadyExists, "the check ID \"%s\" is this node's own check's", d.id.c_str());
     }
@@ -205,6 +224,10 @@ void LocalServices::arm_probe(const std::string& check_id, CheckState& c, base::
 
 void LocalServices::run_probe(const std::string& check_id) {
   CheckState& c = checks_.at(check_id);
+  if (!c.def.args.empty()) {
+    run_exec(check_id);
+    return;
+  }
   const bool http = !c.def.http.empty();
   // How the output names the attempt, as Consul's does.
   const std::string what = http ? "HTTP " + c.def.method + " " + c.def.http : "TCP connect " + c.def.tcp;
@@ -295,6 +318,108 @@ void LocalServices::on_probe_io(const std::string& check_id, const std::string& 
                              : r.status == 429                  ? CheckStatus::kWarning
                                                                 : CheckStatus::kCritical;
   finish_probe(check_id, status, what + ": " + std::to_string(r.status) + " Output: " + r.body);
+}
+
+void LocalServices::run_exec(const std::string& check_id) {
+  CheckState& c = checks_.at(check_id);
+  if (exec_ == nullptr) {
+    finish_probe(check_id, CheckStatus::kCritical, "exec checks are off on this node (enable_exec_checks)");
+    return;
+  }
+  base::Result<hal::Child> child = exec_->spawn(c.def.args);
+  if (!child.is_ok()) {
+    finish_probe(check_id, CheckStatus::kCritical, "exec " + c.def.args[0] + ": " + child.status().message());
+    return;
+  }
+  c.pid = child->pid;
+  c.out = child->output;
+  c.exec_out.clear();
+  c.deadline = loop_.now() + base::Duration::nanos(c.def.timeout_ns);
+  base::Status w = loop_.watch(c.out, hal::kReadable, [this, check_id](uint8_t) { on_exec_output(check_id); });
+  if (!w.is_ok()) {
+    finish_probe(check_id, CheckStatus::kCritical, "exec " + c.def.args[0] + ": " + w.message());
+    return;
+  }
+  auto t = loop_.arm_after(base::Duration::nanos(c.def.timeout_ns), [this, check_id] {
+    auto it = checks_.find(check_id);
+    if (it == checks_.end()) return;
+    it->second.timer = runtime::kNoTimer;
+    await_exit(check_id);
+  });
+  if (!t.is_ok()) {
+    finish_probe(check_id, CheckStatus::kCritical, "cannot arm the check's timeout: " + t.status().message());
+    return;
+  }
+  c.timer = *t;
+}
+
+void LocalServices::on_exec_output(const std::string& check_id) {
+  auto it = checks_.find(check_id);
+  if (it == checks_.end()) return;
+  CheckState& c = it->second;
+  uint8_t buf[4096];
+  for (int i = 0; i < 16; ++i) {  // at most 64 KiB per wake: a chatty child cannot hold the loop
+    base::Result<size_t> n = exec_->read(c.out, buf);
+    if (!n.is_ok() && n.status().code() == base::Code::kUnavailable) return;
+    if (!n.is_ok() || *n == 0) {
+      // End of its output (or a broken pipe): wait for the exit.
+      loop_.unwatch(c.out);
+      exec_->close(c.out);
+      c.out = hal::kInvalidHandle;
+      if (c.timer != runtime::kNoTimer) loop_.cancel(c.timer);
+      c.timer = runtime::kNoTimer;
+      await_exit(check_id);
+      return;
+    }
+    const size_t room = kCheckOutputBytesMax - std::min(kCheckOutputBytesMax, c.exec_out.size());
+    c.exec_out.append(reinterpret_cast<const char*>(buf), std::min(room, *n));
+  }
+}
+
+void LocalServices::await_exit(const std::string& check_id) {
+  CheckState& c = checks_.at(check_id);
+  base::Result<int> code = exec_->try_wait(c.pid);
+  if (code.is_ok()) {
+    c.pid = 0;
+    std::string output = std::move(c.exec_out);
+    finish_probe(check_id, *code == 0 ? CheckStatus::kPassing : *code == 1 ? CheckStatus::kWarning : CheckStatus::kCritical,
+                 output.empty() ? "exit " + std::to_string(*code) : output);
+    return;
+  }
+  if (loop_.now() >= c.deadline) {
+    std::string output = "Timed out (" + config::format_duration(c.def.timeout_ns) + ") running " + c.def.args[0];
+    if (!c.exec_out.empty()) output += ": " + c.exec_out;
+    finish_probe(check_id, CheckStatus::kCritical, output.substr(0, kCheckOutputBytesMax));  // stop_check kills it
+    return;
+  }
+  // It closed its output but has not exited: look again shortly, until the deadline.
+  auto t = loop_.arm_after(std::min(base::Duration::millis(20), c.deadline - loop_.now()), [this, check_id] {
+    auto it = checks_.find(check_id);
+    if (it == checks_.end()) return;
+    it->second.timer = runtime::kNoTimer;
+    await_exit(check_id);
+  });
+  if (t.is_ok()) c.timer = *t;
+}
+
+void LocalServices::reap_later(int64_t pid) {
+  unreaped_.push_back(pid);
+  if (reap_timer_ != runtime::kNoTimer) return;
+  auto t = loop_.arm_after(base::Duration::seconds(1), [this] {
+    reap_timer_ = runtime::kNoTimer;
+    reap();
+  });
+  if (t.is_ok()) reap_timer_ = *t;
+}
+
+void LocalServices::reap() {
+  std::vector<int64_t> left;
+  for (int64_t pid : unreaped_) {
+    base::Result<int> r = exec_->try_wait(pid);
+    if (!r.is_ok() && r.status().code() == base::Code::kUnavailable) left.push_back(pid);
+  }
+  unreaped_.clear();
+  for (int64_t pid : left) reap_later(pid);
 }
 
 void LocalServices::finish_probe(const std::string& check_id, CheckStatus status, const std::string& output) {
@@ -395,7 +520,9 @@ void LocalServices::handle_register(http::Request& req, http::Responder resp) {
   }
   base::Status st = put(*s);
   if (!st.is_ok()) {
-    const int status = st.code() == base::Code::kResourceExhausted ? 429 : st.code() == base::Code::kAlreadyExists ? 400 : 500;
+    const int status = st.code() == base::Code::kResourceExhausted                                       ? 429
+                       : st.code() == base::Code::kAlreadyExists || st.code() == base::Code::kPermissionDenied ? 400
+                                                                                                              : 500;
     resp.send(http::Response::error(status, st.message()));
     return;
   }
@@ -459,7 +586,8 @@ void LocalServices::handle_checks(http::Request&, http::Responder resp) {
   };
   for (const auto& [id, c] : checks_) {
     const bool ttl = c.def.ttl_ns != 0;
-    add(id, c.def.name, c.status, c.def.notes, c.output, &services_.at(c.service_id), ttl ? "ttl" : c.def.http.empty() ? "tcp" : "http",
+    add(id, c.def.name, c.status, c.def.notes, c.output, &services_.at(c.service_id),
+        ttl ? "ttl" : !c.def.args.empty() ? "script" : c.def.http.empty() ? "tcp" : "http",
         ttl ? "" : config::format_duration(c.def.interval_ns), ttl ? "" : config::format_duration(c.def.timeout_ns));
   }
   for (const auto& [id, c] : node_checks_) add(id, c.name, c.status, "", c.output, nullptr, "", "", "");

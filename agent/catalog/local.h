@@ -12,6 +12,10 @@
 //   PUT /v1/agent/check/pass|warn|fail/<id>[?note=TEXT]   a TTL check's status, its output TEXT
 //   PUT /v1/agent/check/update/<id>            body {"Status": "passing", "Output": "..."}
 //
+// Exec checks (Args, only after enable_exec_checks): the program runs each Interval without a
+// shell, stdin /dev/null, its stdout and stderr kept as the output (the first
+// kCheckOutputBytesMax bytes; the rest read and dropped); exit 0 passing, 1 warning, anything else
+// critical; still running at Timeout -> its process group killed, critical. One run at a time.
 // Checks (TTL and TCP, yet): each registered service's checks start with their definition's
 // Status (critical by default, as Consul). A TTL check whose status was not set for its TTL turns
 // critical with the output "TTL expired". A TCP check connects to its address first at once and
@@ -55,6 +59,7 @@
 #include "agent/runtime/loop.h"
 #include "hal/fs.h"
 #include "hal/net.h"
+#include "hal/process.h"
 
 namespace catalog {
 
@@ -75,6 +80,10 @@ struct CheckState {
   std::string http_out;                        // HTTP: the request's bytes
   size_t http_out_at = 0;
   std::unique_ptr<http::ResponseParser> parser;  // HTTP: the response
+  int64_t pid = 0;                          // exec: the child running (0: none)
+  hal::Handle out = hal::kInvalidHandle;    // exec: its stdout and stderr
+  std::string exec_out;                     // exec: its output so far, at most kCheckOutputBytesMax
+  base::MonoTime deadline;                  // exec: when it is killed
   int64_t successes = 0;  // TCP, HTTP: consecutive passing (or warning) results
   int64_t failures = 0;   // TCP, HTTP: consecutive critical results
 };
@@ -104,6 +113,9 @@ class LocalServices {
   // Registers or replaces `s`; kResourceExhausted past services_max, kAlreadyExists when another
   // service holds one of its check IDs, kIo if the file write failed.
   [[nodiscard]] base::Status put(const Service& s);
+  // Allows exec checks ("Args"), run through `processes` (the operator's enable_exec_checks);
+  // without it a registration with one is refused (kPermissionDenied). Call before load().
+  void enable_exec_checks(hal::Processes* processes) { exec_ = processes; }
   // Registers `s` from the node's config files: as put(), but not written to services.json (the
   // files hold it; a service removed from them is gone after a restart). An API registration or
   // deregistration of its ID later takes it over as any other.
@@ -137,6 +149,13 @@ class LocalServices {
   void run_probe(const std::string& check_id);
   void on_probe_io(const std::string& check_id, const std::string& what);
   void finish_probe(const std::string& check_id, CheckStatus status, const std::string& output);
+  // Exec checks: the child started; its output read; its exit awaited (polled) until the deadline.
+  void run_exec(const std::string& check_id);
+  void on_exec_output(const std::string& check_id);
+  void await_exit(const std::string& check_id);
+  // Children killed before they were reaped, reaped each second until gone.
+  void reap_later(int64_t pid);
+  void reap();
   void stop_check(CheckState& c);
   void set_status(const std::string& check_id, CheckState& c, CheckStatus status, std::string_view output);
   void handle_checks(http::Request& req, http::Responder resp);
@@ -161,6 +180,9 @@ class LocalServices {
   std::set<std::string> from_config_;         // IDs of services registered by put_from_config
   std::map<std::string, NodeCheck> node_checks_;  // by check ID
   uint64_t version_ = 0;
+  hal::Processes* exec_ = nullptr;
+  std::vector<int64_t> unreaped_;
+  runtime::TimerId reap_timer_ = runtime::kNoTimer;
 };
 
 }  // namespace catalog

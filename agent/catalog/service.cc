@@ -129,7 +129,7 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
   if (!cJSON_IsObject(c)) return bad("a check must be a JSON object");
   AGENT_TRY(unique_members(c, "check", true));
   static const char* const kOtherKinds[] = {
-      "HTTP", "UDP", "Args", "ScriptArgs", "GRPC", "GRPCUseTLS", "H2PING", "H2PingUseTLS", "Method", "Header", "Body", "TLSSkipVerify", "TLSServerName", "DockerContainerID", "Shell",
+      "HTTP", "UDP", "GRPC", "GRPCUseTLS", "H2PING", "H2PingUseTLS", "Method", "Header", "Body", "TLSSkipVerify", "TLSServerName", "DockerContainerID", "Shell",
       "AliasNode", "AliasService", "OSService", "DeregisterCriticalServiceAfter", "FailuresBeforeWarning", "OutputMaxSize", "DisableRedirects"};
   bool have_ttl = false;
   std::string interval_text, timeout_text;
@@ -204,6 +204,21 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
       } else {
         out->failures_before_critical = n;
       }
+    } else if (member_is(key, "Args") || member_is(key, "ScriptArgs")) {
+      if (cJSON_IsNull(m)) continue;
+      if (!out->args.empty()) return bad("check: Args and ScriptArgs are the same member; give one");
+      const std::string want = std::string("check ") + key + " must be a list of 1 to " + std::to_string(kCheckArgsMax) +
+                               " strings (the program first), each at most 4 KiB without control characters";
+      if (!cJSON_IsArray(m)) return bad(want);
+      const cJSON* a = nullptr;
+      cJSON_ArrayForEach(a, m) {
+        if (!cJSON_IsString(a) || has_control(a->valuestring) || std::string_view(a->valuestring).size() > 4096 ||
+            out->args.size() == kCheckArgsMax) {
+          return bad(want);
+        }
+        out->args.emplace_back(a->valuestring);
+      }
+      if (out->args.empty() || out->args[0].empty()) return bad(want);
     } else if (member_is(key, "TCP")) {
       if (!cJSON_IsNull(m)) AGENT_TRY(text(&out->tcp, 128));
     } else if (member_is(key, "Interval")) {
@@ -214,18 +229,18 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
       bool other = false;
       for (const char* k : kOtherKinds) other = other || member_is(key, k);
       if (other && !cJSON_IsNull(m) && !(cJSON_IsString(m) && m->valuestring[0] == '\0') && !cJSON_IsFalse(m)) {
-        return bad(std::string("check ") + key + ": only TTL, TCP and HTTP checks are supported yet");
+        return bad(std::string("check ") + key + ": only TTL, TCP, HTTP and Args (exec) checks are supported yet");
       }
       if (!other) unknown += (unknown.empty() ? "" : ", ") + key.substr(0, 64);
     }
   }
   if (!unknown.empty()) return bad(std::string("check: unknown member(s): ") + unknown);
-  if (int{have_ttl} + int{!out->tcp.empty()} + int{!out->http.empty()} != 1) {
-    return bad("a check needs exactly one of TTL, TCP and HTTP (only those kinds are supported yet)");
+  if (int{have_ttl} + int{!out->tcp.empty()} + int{!out->http.empty()} + int{!out->args.empty()} != 1) {
+    return bad("a check needs exactly one of TTL, TCP, HTTP and Args (only those kinds are supported yet)");
   }
   if (have_ttl && (!interval_text.empty() || !timeout_text.empty() || out->success_before_passing != 0 ||
                    out->failures_before_critical != 0)) {
-    return bad("check: Interval, Timeout, SuccessBeforePassing and FailuresBeforeCritical apply to TCP and HTTP checks, not TTL ones");
+    return bad("check: Interval, Timeout, SuccessBeforePassing and FailuresBeforeCritical apply to TCP, HTTP and Args checks, not TTL ones");
   }
   if (out->http.empty() && (!out->method.empty() || !out->headers.empty() || !out->body.empty())) {
     return bad("check: Method, Header and Body apply to HTTP checks only");
@@ -245,7 +260,7 @@ base::Status decode_check(const cJSON* c, CheckDef* out) {
     out->tcp_addr = *a;
   }
   if (!have_ttl) {
-    if (interval_text.empty()) return bad("a TCP or HTTP check needs an Interval");
+    if (interval_text.empty()) return bad("a TCP, HTTP or Args check needs an Interval");
     if (!config::parse_duration(interval_text, &out->interval_ns) || out->interval_ns < 1'000'000'000 ||
         out->interval_ns > 86400'000'000'000) {
       return bad(std::string("check Interval \"") + interval_text + "\": want a duration from 1s to 24h");
@@ -408,6 +423,10 @@ void fill_registration(http::Json& doc, cJSON* o, const Service& s) {
         doc.add_string(c, "TTL", config::format_duration(d.ttl_ns));
       } else {
         if (!d.tcp.empty()) doc.add_string(c, "TCP", d.tcp);
+        if (!d.args.empty()) {
+          cJSON* args = doc.add_array(c, "Args");
+          for (const std::string& a : d.args) doc.add_string(args, "", a);
+        }
         if (!d.http.empty()) {
           doc.add_string(c, "HTTP", d.http);
           doc.add_string(c, "Method", d.method);

@@ -19,7 +19,13 @@
 //    "Interval", "Timeout"                               (the node asks each interval: 2xx passing,
 //                                                         429 warning, else critical; redirects not
 //                                                         followed)}.
-// TTL, TCP and HTTP checks exist yet: a check with Args/ScriptArgs, GRPC, an https URL or any
+//    "Args": ["/usr/bin/check-disk", "-w", "90"], "Interval", "Timeout"   (the node runs the
+//                                                         program: exit 0 passing, 1 warning, else
+//                                                         critical; its output kept; only where
+//                                                         the operator set enable_exec_checks --
+//                                                         LocalServices refuses it otherwise;
+//                                                         "ScriptArgs" is the same member).
+// TTL, TCP, HTTP and Args checks exist yet: a check with GRPC, an https URL or any
 // other kind's member is refused naming it ("not supported yet"), so a registration never
 // silently loses a check. Defaults as Consul's: CheckID "service:<service ID>" (":<n>" appended, from 1, when there
 // are several), Name "Service '<name>' check", Status critical, Timeout 10s. TCP and HTTP checks
@@ -61,6 +67,7 @@ inline constexpr size_t kMetaKeysMax = 64;
 inline constexpr size_t kMetaKeyBytesMax = 128;
 inline constexpr size_t kMetaValueBytesMax = 512;
 inline constexpr size_t kChecksMax = 8;
+inline constexpr size_t kCheckArgsMax = 64;
 inline constexpr size_t kCheckIdBytesMax = 192;
 inline constexpr size_t kCheckTextBytesMax = 1024;  // Name, Notes
 // A registration's JSON text at most (the largest shape allowed here is about 60 KiB).
@@ -82,6 +89,7 @@ struct CheckDef {
   std::string http_target;  // HTTP: the URL's path and query ("/" at least)
   std::vector<std::pair<std::string, std::string>> headers;  // HTTP: extra fields, in order
   std::string body;         // HTTP
+  std::vector<std::string> args;  // an exec check when non-empty: the program and its arguments
   int64_t interval_ns = 0;  // TCP, HTTP
   int64_t timeout_ns = 0;   // TCP, HTTP
   int64_t success_before_passing = 0;    // TCP, HTTP

@@ -190,6 +190,10 @@ base::Status Agent::start() {
     fatal_ = base::error(base::Code::kIo, "cannot persist the registered services");
     loop_.stop();
   });
+  if (config_.enable_exec_checks) {
+    if (env_.processes == nullptr) return base::error(base::Code::kUnimplemented, "enable_exec_checks: this platform runs no commands");
+    services_->enable_exec_checks(env_.processes);
+  }
   AGENT_TRY(services_->load());
   for (size_t i = 0; i < from_config.size(); ++i) {
     base::Status st = services_->put_from_config(from_config[i]);

@@ -10,6 +10,7 @@ PosixEnv::PosixEnv() {
   env_.signals = &signals_;
   env_.fs = &fs_;
   env_.sys = &sys_;
+  env_.processes = &processes_;
 }
 
 }  // namespace hal::posix

@@ -13,6 +13,7 @@
 #include "hal/posix/posix_fs.h"
 #include "hal/posix/posix_net.h"
 #include "hal/posix/posix_poller.h"
+#include "hal/posix/posix_process.h"
 #include "hal/posix/posix_signals.h"
 #include "hal/posix/posix_sysinfo.h"
 
@@ -40,6 +41,7 @@ class PosixEnv {
   PosixSignals signals_;
   PosixFs fs_;
   PosixSysInfo sys_;
+  PosixProcesses processes_;
   hal::Env env_;
 };
 

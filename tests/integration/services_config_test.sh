@@ -35,6 +35,11 @@ check "db's TCP check is there" python3 -c 'import json,sys; c=json.loads(sys.ar
 a=$("$AGENTCTL" -socket "$SOCK" dns web.service.weft A 2>&1)
 check "DNS answers web.service.weft ($(echo "$a" | tail -1))" grep -Eq "IN +A +127.0.0.1" <<<"$a"
 check "services.json is not written for config services" test ! -e "$DATA/services.json"
+# Exec checks are off unless the operator turns them on.
+code=$(curl -s -o "$WORK/exec.body" -w '%{http_code}' -X PUT \
+  --data '{"Name": "job", "Check": {"Args": ["/bin/true"], "Interval": "10s"}}' "$URL/v1/agent/service/register")
+check "an Args check is refused without enable_exec_checks ($code: $(cat "$WORK/exec.body"))" \
+  bash -c '[ "$1" = 400 ] && grep -q "enable_exec_checks" "$2"' _ "$code" "$WORK/exec.body"
 
 # An API registration is kept in services.json; the config services are still not.
 code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data '{"Name": "api", "Port": 9000}' "$URL/v1/agent/service/register")
@@ -60,9 +65,20 @@ restart() {
 cat >"$CONF/more.json" <<'JSON'
 {"services": [{"name": "cache", "id": "cache-1", "port": 6379}]}
 JSON
-restart
+restart -enable_exec_checks
 wait_for 10 curl -fsS "$URL/v1/agent/health" >/dev/null || fail "the agent comes back"
 check "after a restart without db: api cache-1 web-1 ($(ids))" test "$(ids)" = "api cache-1 web-1"
+# With -enable_exec_checks the agent runs them: exit 1 is warning, with the program's output.
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT \
+  --data '{"Name": "job", "Check": {"CheckID": "job-exec", "Args": ["/bin/sh", "-c", "echo disk 91%; exit 1"], "Interval": "10s"}}' \
+  "$URL/v1/agent/service/register")
+check "with -enable_exec_checks an Args check is accepted ($code)" test "$code" = 200
+exec_warning() {
+  curl -fsS "$URL/v1/agent/checks" | python3 -c '
+import json,sys; c=json.load(sys.stdin)["job-exec"]; sys.exit(not (c["Status"]=="warning" and c["Output"]=="disk 91%\n" and c["Type"]=="script"))'
+}
+check "it runs: exit 1 -> warning, its output kept, Type script" wait_for 5 exec_warning
+curl -fsS -o /dev/null -X PUT "$URL/v1/agent/service/deregister/job"
 port=$(curl -fsS "$URL/v1/agent/service/cache-1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Port"])')
 check "the config file's cache-1 is registered over services.json's (port $port)" test "$port" = 6379
 

@@ -13,6 +13,7 @@
 #include "hal/fs.h"
 #include "hal/net.h"
 #include "hal/poller.h"
+#include "hal/process.h"
 #include "hal/signals.h"
 #include "hal/sysinfo.h"
 
@@ -26,6 +27,7 @@ struct Env {
   Signals* signals = nullptr;
   Fs* fs = nullptr;
   SysInfo* sys = nullptr;
+  Processes* processes = nullptr;  // null: this port runs no commands (exec checks refused)
   // The SQLite VFS through which this node's databases must be opened (the zVfs argument of
   // sqlite3_open_v2; raft::SqliteStorageOptions::vfs, state::StoreOptions::vfs). Empty: SQLite's
   // default VFS (the posix port). A simulated node names its own VFS over its simulated disk

@@ -100,6 +100,16 @@ TEST(CatalogService, SnakeCaseMembers) {
   refused(R"({"name":"web","check":{"check_id":"a","CheckID":"b","ttl":"10s"}})", "given twice");
   refused(R"({"name":"web","Port":1,"po_rt":2})", "given twice");
   refused(R"({"name":"web","check":{"grpc_use_tls":true,"ttl":"10s"}})", "grpc_use_tls");
+  // Args (exec) checks: a list of strings, the program first; with an Interval; not beside TTL.
+  s = ok(R"({"name":"web","check":{"args":["/bin/true","-x"],"interval":"5s","timeout":"1s"}})");
+  ASSERT_EQ(s.checks.size(), 1u);
+  EXPECT_EQ(s.checks[0].args, (std::vector<std::string>{"/bin/true", "-x"}));
+  EXPECT_EQ(s.checks[0].timeout_ns, 1'000'000'000);
+  refused(R"({"name":"web","check":{"args":[],"interval":"5s"}})", "list of 1 to 64 strings");
+  refused(R"({"name":"web","check":{"args":["/bin/true",1],"interval":"5s"}})", "list of 1 to 64 strings");
+  refused(R"({"name":"web","check":{"args":["/bin/true"]}})", "needs an Interval");
+  refused(R"({"name":"web","check":{"args":["/bin/true"],"ScriptArgs":["/bin/false"],"interval":"5s"}})", "same member");
+  refused(R"({"name":"web","check":{"args":["/bin/true"],"ttl":"10s"}})", "exactly one of");
 }
 
 TEST(CatalogService, RefusesWithTheMemberNamed) {
@@ -133,10 +143,10 @@ TEST(CatalogService, RefusesWithTheMemberNamed) {
   refused(R"({"Name":"x","Meta":{"a b":"y"}})", "Meta key");
   refused(R"({"Name":"x","Meta":{"k":1}})", "Meta \"k\"");
   refused(R"({"Name":"x","Meta":{"k":")" + std::string(513, 'v') + R"("}})", "512");
-  refused(R"({"Name":"x","Check":{"Args":["/bin/true"],"Interval":"10s"}})", "check Args: only TTL, TCP and HTTP");
-  refused(R"({"Name":"x","Check":{"Name":"c"}})", "exactly one of TTL, TCP and HTTP");
-  refused(R"({"Name":"x","Check":{"TTL":"1s","TCP":"127.0.0.1:1","Interval":"1s"}})", "exactly one of TTL, TCP and HTTP");
-  refused(R"({"Name":"x","Check":{"TTL":"1s","Interval":"1s"}})", "apply to TCP and HTTP checks");
+  refused(R"({"Name":"x","Check":{"GRPC":"127.0.0.1:1","Interval":"10s"}})", "check GRPC: only TTL, TCP, HTTP and Args");
+  refused(R"({"Name":"x","Check":{"Name":"c"}})", "exactly one of TTL, TCP, HTTP and Args");
+  refused(R"({"Name":"x","Check":{"TTL":"1s","TCP":"127.0.0.1:1","Interval":"1s"}})", "exactly one of TTL, TCP, HTTP and Args");
+  refused(R"({"Name":"x","Check":{"TTL":"1s","Interval":"1s"}})", "apply to TCP, HTTP and Args checks");
   refused(R"({"Name":"x","Check":{"HTTP":"https://127.0.0.1/","Interval":"1s"}})", "https checks are not supported");
   refused(R"({"Name":"x","Check":{"HTTP":"http://web.example/","Interval":"1s"}})", "the host must be an IP address");
   refused(R"({"Name":"x","Check":{"HTTP":"ftp://127.0.0.1/","Interval":"1s"}})", "want an http:// URL");
@@ -391,6 +401,54 @@ TEST_F(LocalServicesTest, TcpChecks) {
   ASSERT_TRUE(l->remove("up").is_ok());
   ASSERT_TRUE(l->remove("down").is_ok());
   EXPECT_TRUE(l->checks().empty());
+}
+
+// Exec checks run real programs (/bin/sh): exit 0 passing, 1 warning, 2 critical, the output kept
+// and bounded, a program still running at its Timeout killed (critical, "Timed out"), a missing
+// program critical; refused unless the operator enabled them.
+TEST_F(LocalServicesTest, ExecChecks) {
+  auto lp = make();
+  LocalServices& l = *lp;
+  ASSERT_TRUE(l.load().is_ok());
+  const std::string body = R"({"ID":"x","Name":"x","Checks":[
+      {"CheckID":"pass","Args":["/bin/sh","-c","echo fine"],"Interval":"10s"},
+      {"CheckID":"warn","ScriptArgs":["/bin/sh","-c","echo slow; exit 1"],"Interval":"10s"},
+      {"CheckID":"crit","Args":["/bin/sh","-c","exit 2"],"Interval":"10s"},
+      {"CheckID":"hang","Args":["/bin/sh","-c","echo started; sleep 30"],"Interval":"10s","Timeout":"300ms"},
+      {"CheckID":"gone","Args":["/nonexistent/check"],"Interval":"10s"},
+      {"CheckID":"loud","Args":["/bin/sh","-c","head -c 100000 /dev/zero | tr '\\0' x"],"Interval":"10s"}]})";
+  EXPECT_EQ(l.put(ok(body)).code(), base::Code::kPermissionDenied);
+  EXPECT_TRUE(l.checks().empty());
+  l.enable_exec_checks(env_.env().processes);
+  ASSERT_TRUE(l.put(ok(body)).is_ok());
+  auto ran = [&](const char* id) { return !l.checks().at(id).output.empty(); };
+  const base::MonoTime deadline = loop_.refresh_now() + base::Duration::seconds(10);
+  while (!(ran("pass") && ran("warn") && ran("crit") && ran("hang") && ran("gone") && ran("loud")) && loop_.refresh_now() < deadline) {
+    ASSERT_TRUE(loop_.run_once(base::Duration::millis(20)).is_ok());
+  }
+  const auto& c = l.checks();
+  EXPECT_EQ(c.at("pass").status, CheckStatus::kPassing);
+  EXPECT_EQ(c.at("pass").output, "fine\n");
+  EXPECT_EQ(c.at("warn").status, CheckStatus::kWarning);
+  EXPECT_EQ(c.at("warn").output, "slow\n");
+  EXPECT_EQ(c.at("crit").status, CheckStatus::kCritical);
+  EXPECT_EQ(c.at("crit").output, "exit 2");
+  EXPECT_EQ(c.at("hang").status, CheckStatus::kCritical);
+  EXPECT_NE(c.at("hang").output.find("Timed out (300ms)"), std::string::npos) << c.at("hang").output;
+  EXPECT_NE(c.at("hang").output.find("started"), std::string::npos) << c.at("hang").output;
+  EXPECT_EQ(c.at("gone").status, CheckStatus::kCritical);
+  EXPECT_NE(c.at("gone").output.find("/nonexistent/check"), std::string::npos) << c.at("gone").output;
+  EXPECT_EQ(c.at("loud").status, CheckStatus::kPassing);
+  EXPECT_EQ(c.at("loud").output, std::string(kCheckOutputBytesMax, 'x'));
+  EXPECT_EQ(l.service_health("x"), CheckStatus::kCritical);
+  {
+    // services.json keeps the Args: the same service read back.
+    auto again = make();
+    again->enable_exec_checks(env_.env().processes);
+    ASSERT_TRUE(again->load().is_ok());
+    EXPECT_EQ(again->services().at("x"), l.services().at("x"));
+  }
+  ASSERT_TRUE(l.remove("x").is_ok());
 }
 
 // Consul's thresholds: with SuccessBeforePassing 2 a reachable port turns passing only on the
