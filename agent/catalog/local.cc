@@ -18,7 +18,8 @@ LocalServices::LocalServices(runtime::Loop& loop, hal::Fs& fs, hal::Net& net, st
     : loop_(loop),
       fs_(fs),
       net_(net),
-      path_(std::move(data_dir) + "/services.json"),
+      path_(data_dir + "/services.json"),
+      states_path_(std::move(data_dir) + "/check-states.json"),
       datacenter_(std::move(datacenter)),
       node_name_(std::move(node_name)),
       log_(log),
@@ -57,6 +58,7 @@ void LocalServices::stop_check(CheckState& c) {
 }
 
 base::Status LocalServices::load() {
+  load_states();
   auto text = fs_.read_file(path_, kServicesFileBytesMax);
   if (!text.is_ok()) {
     if (text.status().code() == base::Code::kNotFound) return base::Status::ok();
@@ -192,6 +194,11 @@ void LocalServices::sync_checks() {
       c.service_id = id;
       c.def = d;
       c.status = d.initial;
+      if (auto r = restored_.find(d.id); r != restored_.end() && d.ttl_ns != 0) {
+        c.status = r->second.status;
+        c.output = std::move(r->second.output);
+        restored_.erase(r);
+      }
       next.emplace(d.id, std::move(c));
     }
   }
@@ -443,8 +450,53 @@ void LocalServices::set_status(const std::string& check_id, CheckState& c, Check
                    output.data());
     ++version_;
   }
+  const std::string_view kept = output.substr(0, kCheckOutputBytesMax);
+  const bool changed = c.status != status || c.output != kept;
   c.status = status;
-  c.output.assign(output.substr(0, kCheckOutputBytesMax));
+  c.output.assign(kept);
+  if (c.def.ttl_ns != 0 && changed) save_states();
+}
+
+// The TTL checks' states, so a restart does not turn every TTL check critical until its service
+// reports again (Consul persists them too). A plain write: losing the last update to a crash
+// only loses what the service will report again, and a failed write is logged, not fatal.
+void LocalServices::save_states() {
+  http::Json doc = http::Json::object();
+  for (const auto& [id, c] : checks_) {
+    if (c.def.ttl_ns == 0) continue;
+    cJSON* o = doc.add_object(doc.get(), id);
+    doc.add_string(o, "Status", check_status_name(c.status));
+    doc.add_string(o, "Output", c.output);
+  }
+  auto text = doc.dump();
+  base::Status st = text.is_ok() ? fs_.write_file(states_path_, base::as_bytes(*text), 0600, /*durable=*/false) : text.status();
+  if (!st.is_ok()) AGENT_LOG_WARN(log_, kModule, "cannot keep the TTL checks' states in %s: %s", states_path_.c_str(), st.to_string().c_str());
+}
+
+// The states save_states() kept, for sync_checks() to start TTL checks from; a file that does not
+// decode is logged and ignored (the checks start from their definitions, as without it).
+void LocalServices::load_states() {
+  restored_.clear();
+  auto text = fs_.read_file(states_path_, kStatesFileBytesMax);
+  if (!text.is_ok()) {
+    if (text.status().code() != base::Code::kNotFound) {
+      AGENT_LOG_WARN(log_, kModule, "%s: %s; TTL checks start from their definitions", states_path_.c_str(), text.status().message().c_str());
+    }
+    return;
+  }
+  auto doc = http::Json::parse(*text, kStatesFileBytesMax);
+  if (!doc.is_ok() || !cJSON_IsObject(doc->get())) {
+    AGENT_LOG_WARN(log_, kModule, "%s does not decode; TTL checks start from their definitions", states_path_.c_str());
+    return;
+  }
+  const cJSON* item = nullptr;
+  cJSON_ArrayForEach(item, doc->get()) {
+    const cJSON* status = cJSON_GetObjectItemCaseSensitive(item, "Status");
+    const cJSON* output = cJSON_GetObjectItemCaseSensitive(item, "Output");
+    CheckStatus s;
+    if (item->string == nullptr || !cJSON_IsString(status) || !parse_check_status(status->valuestring, &s) || !cJSON_IsString(output)) continue;
+    restored_[item->string] = NodeCheck{"", s, std::string(output->valuestring).substr(0, kCheckOutputBytesMax)};
+  }
 }
 
 void LocalServices::arm_ttl(const std::string& check_id, CheckState& c) {

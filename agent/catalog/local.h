@@ -28,7 +28,9 @@
 // check ID another service's check holds is refused. Re-registering a service keeps the status
 // of each check it still has (same ID and TTL). An instance is critical if any of its checks is,
 // else warning if any is, else passing; the DNS server leaves critical ones out. Statuses are
-// not persisted: after a restart every check starts from its definition's Status again.
+// persisted for TTL checks only (check-states.json, written on each change, not synced): after a
+// restart a TTL check starts where it was and its TTL runs again; others start from their
+// definition's Status.
 // Output is kept up to kCheckOutputBytesMax bytes (Consul's default, 4 KiB).
 //
 // Services may also come from the node's config files ("service"/"services", in the same shape:
@@ -66,6 +68,7 @@ namespace catalog {
 inline constexpr size_t kServicesMaxDefault = 512;
 inline constexpr size_t kServicesFileBytesMax = 8u << 20;
 inline constexpr size_t kCheckOutputBytesMax = 4096;
+inline constexpr size_t kStatesFileBytesMax = 4u << 20;
 // An HTTP check's response body is read up to this; a longer one makes the check critical.
 inline constexpr size_t kCheckResponseBytesMax = 64 * 1024;
 
@@ -106,8 +109,12 @@ class LocalServices {
   LocalServices(const LocalServices&) = delete;
   LocalServices& operator=(const LocalServices&) = delete;
 
-  // Reads <data_dir>/services.json if it exists.
+  // Reads <data_dir>/services.json if it exists, and check-states.json: TTL checks registered
+  // after (from the file, the config files or the API) start from their kept states.
   [[nodiscard]] base::Status load();
+  // Drops the kept states not used by then (the agent calls it once its config services are in),
+  // so a check registered later starts from its definition.
+  void forget_restored() { restored_.clear(); }
   void add_routes(http::Router& router);
 
   // Registers or replaces `s`; kResourceExhausted past services_max, kAlreadyExists when another
@@ -140,6 +147,8 @@ class LocalServices {
 
  private:
   base::Status put(const Service& s, bool from_config);
+  void save_states();
+  void load_states();
   base::Status save(const std::map<std::string, Service>& next, const std::set<std::string>& from_config);
   // Makes checks_ follow services_ (new checks at their initial status, kept ones unchanged).
   void sync_checks();
@@ -170,6 +179,7 @@ class LocalServices {
   hal::Fs& fs_;
   hal::Net& net_;
   std::string path_;
+  std::string states_path_;
   std::string datacenter_;
   std::string node_name_;
   base::Logger& log_;
@@ -179,6 +189,7 @@ class LocalServices {
   std::map<std::string, CheckState> checks_;  // by check ID
   std::set<std::string> from_config_;         // IDs of services registered by put_from_config
   std::map<std::string, NodeCheck> node_checks_;  // by check ID
+  std::map<std::string, NodeCheck> restored_;  // TTL checks' states read at load(), until used
   uint64_t version_ = 0;
   hal::Processes* exec_ = nullptr;
   std::vector<int64_t> unreaped_;

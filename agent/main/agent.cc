@@ -201,6 +201,7 @@ base::Status Agent::start() {
       return base::error(st.code(), "configuration error: %s: %s", config_.services[i].origin.c_str(), st.message().c_str());
     }
   }
+  services_->forget_restored();
   {
     catalog::NodeIdentity self{config_.node_name, node_id_, config_.advertise_addr.empty() ? config_.bind_addr : config_.advertise_addr,
                                config_.datacenter};

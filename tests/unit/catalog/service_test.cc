@@ -317,6 +317,42 @@ TEST_F(LocalServicesTest, NodeChecks) {
   EXPECT_TRUE(l.checks().empty());
 }
 
+// TTL checks' states survive a restart (check-states.json); a state kept for a check nobody
+// registers again by forget_restored() is dropped; a corrupt states file is ignored.
+TEST_F(LocalServicesTest, TtlStatesSurviveARestart) {
+  {
+    auto lp = make();
+    ASSERT_TRUE(lp->load().is_ok());
+    ASSERT_TRUE(lp->put(ok(R"({"ID":"a","Name":"web","Check":{"CheckID":"ta","TTL":"1h"}})")).is_ok());
+    ASSERT_TRUE(lp->put_from_config(ok(R"({"ID":"b","Name":"web","Check":{"CheckID":"tb","TTL":"1h"}})")).is_ok());
+    ASSERT_TRUE(lp->set_check("ta", CheckStatus::kPassing, "all good").is_ok());
+    ASSERT_TRUE(lp->set_check("tb", CheckStatus::kWarning, "slow").is_ok());
+  }
+  {
+    auto again = make();
+    ASSERT_TRUE(again->load().is_ok());
+    EXPECT_EQ(again->checks().at("ta").status, CheckStatus::kPassing);
+    EXPECT_EQ(again->checks().at("ta").output, "all good");
+    // b comes from the config files, registered after load(): its state is waiting for it.
+    ASSERT_TRUE(again->put_from_config(ok(R"({"ID":"b","Name":"web","Check":{"CheckID":"tb","TTL":"1h"}})")).is_ok());
+    EXPECT_EQ(again->checks().at("tb").status, CheckStatus::kWarning);
+    again->forget_restored();
+  }
+  {
+    // Without b registered before forget_restored(), its state is gone for a later registration.
+    auto third = make();
+    ASSERT_TRUE(third->load().is_ok());
+    third->forget_restored();
+    ASSERT_TRUE(third->put(ok(R"({"ID":"b","Name":"web","Check":{"CheckID":"tb","TTL":"1h"}})")).is_ok());
+    EXPECT_EQ(third->checks().at("tb").status, CheckStatus::kCritical);
+  }
+  ASSERT_TRUE(fs_.write_file(dir_.path() + "/check-states.json", base::as_bytes(std::string_view("{not json")), 0600, false).is_ok());
+  auto fourth = make();
+  ASSERT_TRUE(fourth->load().is_ok());
+  EXPECT_EQ(fourth->checks().at("ta").status, CheckStatus::kCritical);
+  EXPECT_EQ(fatal_, 0);
+}
+
 TEST_F(LocalServicesTest, ACorruptFileIsAnErrorNamingIt) {
   for (const char* text : {"{", "{}", R"([{"Name":"a.b"}])", R"([{"Name":"a"},{"Name":"b"},{"Name":"c"},{"Name":"d"}])"}) {
     ASSERT_TRUE(fs_.write_file(dir_.join("services.json"), base::as_bytes(std::string_view(text)), 0600, false).is_ok());
