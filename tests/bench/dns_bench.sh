@@ -11,29 +11,16 @@
 # Needs root only to install dnsperf, dnsmasq, nsd and dig with apt-get when they are missing.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-build=$(cd "${1:-$root/build}" && pwd)
-agent=$build/agent
+BENCH=dns_bench
+source "$(dirname "$0")/lib.sh"
+bench_setup "${1:-}"
 SERVICES=${SERVICES:-20}
 INSTANCES=${INSTANCES:-3}
 SECONDS_EACH=${SECONDS_EACH:-10}
 ROUNDS=${ROUNDS:-3}
-die() { echo "dns_bench: $*" >&2; exit 1; }
-[ -x "$agent" ] || die "no agent at $agent (build it first)"
-for v in SERVICES INSTANCES SECONDS_EACH ROUNDS; do
-  [[ "${!v}" =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || die "$v must be a positive whole number"
-done
+bench_positive SERVICES INSTANCES SECONDS_EACH ROUNDS
 [ "$INSTANCES" -le 250 ] && [ "$SERVICES" -le 250 ] || die "at most 250 services of 250 instances"
-for tool in dnsperf dnsmasq nsd dig; do
-  if ! command -v "$tool" >/dev/null && ! [ -x "/usr/sbin/$tool" ]; then
-    pkg=$tool
-    [ "$tool" = dig ] && pkg=bind9-dnsutils
-    echo "dns_bench: installing $pkg (apt-get install $pkg)" >&2
-    DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null ||
-      die "apt-get install $pkg failed"
-  fi
-done
+bench_install dnsperf:dnsperf dnsmasq:dnsmasq nsd:nsd dig:bind9-dnsutils
 DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
 NSD=$(command -v nsd || echo /usr/sbin/nsd)
 

@@ -14,29 +14,17 @@
 # Needs root only to install wrk and etcd-server with apt-get when they are missing.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-build=$(cd "${1:-$root/build}" && pwd)
-agent=$build/agent
+BENCH=health_bench
+source "$(dirname "$0")/lib.sh"
+bench_setup "${1:-}"
 INSTANCES=${INSTANCES:-3}
 SECONDS_EACH=${SECONDS_EACH:-10}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-50}
-die() { echo "health_bench: $*" >&2; exit 1; }
-[ -x "$agent" ] || die "no agent at $agent (build it first)"
-for v in INSTANCES SECONDS_EACH ROUNDS CONNECTIONS; do
-  [[ "${!v}" =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || die "$v must be a positive whole number"
-done
+bench_positive INSTANCES SECONDS_EACH ROUNDS CONNECTIONS
 [ "$INSTANCES" -le 500 ] || die "at most 500 instances (the agent keeps 512 services)"
 [ "$CONNECTIONS" -le 1000 ] || die "at most 1000 connections"
-for pair in wrk:wrk etcd:etcd-server; do
-  tool=${pair%%:*} pkg=${pair#*:}
-  if ! command -v "$tool" >/dev/null; then
-    echo "health_bench: installing $pkg (apt-get install $pkg)" >&2
-    DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null ||
-      die "apt-get install $pkg failed"
-  fi
-done
+bench_install wrk:wrk etcd:etcd-server
 
 work=$(mktemp -d /tmp/weft-healthbench.XXXXXX)
 OUT=${OUT:-$work}
