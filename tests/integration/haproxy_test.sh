@@ -30,30 +30,7 @@ up() { curl -fsS --max-time 2 "http://127.0.0.$(($1 + 1)):${WEB_PORT[$1]}/" | gr
 check "both web instances answer directly" wait_for 10 bash -c "$(declare -f up); $(declare -p WEB_PORT); up 1 && up 2"
 
 HA_PORT=$(free_port)
-cat >"$WORK/haproxy.cfg" <<CFG
-global
-  maxconn 100
-defaults
-  mode http
-  timeout connect 1s
-  timeout client 5s
-  timeout server 5s
-resolvers weft
-  nameserver weft 127.0.0.1:$DNS_PORT
-  accepted_payload_size 8192
-  resolve_retries 3
-  timeout resolve 1s
-  timeout retry 1s
-  hold valid 1s
-  hold obsolete 0s
-  hold nx 1s
-frontend fe
-  bind 127.0.0.1:$HA_PORT
-  default_backend be
-backend be
-  balance roundrobin
-  server-template web 4 _web._tcp.service.weft resolvers weft resolve-prefer ipv4 init-addr none
-CFG
+haproxy_config "$WORK/haproxy.cfg" "127.0.0.1:$DNS_PORT" "127.0.0.1:$HA_PORT"
 "$HAPROXY" -c -f "$WORK/haproxy.cfg" >"$WORK/haproxy-check.log" 2>&1
 check "haproxy accepts the configuration" test $? = 0
 "$HAPROXY" -db -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 &

@@ -72,3 +72,33 @@ start_dev() {
     return 1
   fi
 }
+
+# haproxy_config FILE NAMESERVER BIND: an HAProxy configuration whose backend's four
+# `server-template` slots are filled from _web._tcp.service.weft SRV answers of NAMESERVER
+# (ip:port), re-resolved every second, behind a frontend on BIND (ip:port).
+haproxy_config() {
+  cat >"$1" <<CFG
+global
+  maxconn 100
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 5s
+  timeout server 5s
+resolvers weft
+  nameserver weft $2
+  accepted_payload_size 8192
+  resolve_retries 3
+  timeout resolve 1s
+  timeout retry 1s
+  hold valid 1s
+  hold obsolete 0s
+  hold nx 1s
+frontend fe
+  bind $3
+  default_backend be
+backend be
+  balance roundrobin
+  server-template web 4 _web._tcp.service.weft resolvers weft resolve-prefer ipv4 init-addr none
+CFG
+}
