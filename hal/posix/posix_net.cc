@@ -155,6 +155,16 @@ base::Result<size_t> PosixNet::udp_recv(Handle h, std::span<uint8_t> buf, SockAd
 namespace {
 // Datagrams per recvmmsg/sendmmsg call: its headers live on the stack (about 13 KiB).
 constexpr size_t kUdpBatchMax = 64;
+
+// One datagram's header of a recvmmsg/sendmmsg batch: its address and its single buffer.
+void fill_header(mmsghdr* hdr, iovec* iov, void* name, socklen_t namelen, uint8_t* data, size_t size) {
+  *iov = iovec{data, size};
+  *hdr = mmsghdr{};
+  hdr->msg_hdr.msg_name = name;
+  hdr->msg_hdr.msg_namelen = namelen;
+  hdr->msg_hdr.msg_iov = iov;
+  hdr->msg_hdr.msg_iovlen = 1;
+}
 }  // namespace
 
 base::Result<size_t> PosixNet::udp_recv_batch(Handle h, std::span<UdpMessage> msgs) {
@@ -165,12 +175,7 @@ base::Result<size_t> PosixNet::udp_recv_batch(Handle h, std::span<UdpMessage> ms
   iovec iov[kUdpBatchMax];
   sockaddr_storage from[kUdpBatchMax];
   for (size_t i = 0; i < count; ++i) {
-    iov[i] = iovec{msgs[i].buf.data(), msgs[i].buf.size()};
-    hdr[i] = mmsghdr{};
-    hdr[i].msg_hdr.msg_name = &from[i];
-    hdr[i].msg_hdr.msg_namelen = sizeof from[i];
-    hdr[i].msg_hdr.msg_iov = &iov[i];
-    hdr[i].msg_hdr.msg_iovlen = 1;
+    fill_header(&hdr[i], &iov[i], &from[i], sizeof from[i], msgs[i].buf.data(), msgs[i].buf.size());
   }
   for (;;) {
     int n = ::recvmmsg(h, hdr, static_cast<unsigned>(count), MSG_DONTWAIT, nullptr);
@@ -190,7 +195,7 @@ base::Result<size_t> PosixNet::udp_recv_batch(Handle h, std::span<UdpMessage> ms
 
 base::Result<size_t> PosixNet::udp_send_batch(Handle h, std::span<const UdpMessage> msgs) {
   expect(h, Kind::kUdp);
-  const size_t count = std::min(msgs.size(), kUdpBatchMax);
+  size_t count = std::min(msgs.size(), kUdpBatchMax);
   if (count == 0) return size_t{0};
   mmsghdr hdr[kUdpBatchMax];
   iovec iov[kUdpBatchMax];
@@ -198,16 +203,12 @@ base::Result<size_t> PosixNet::udp_send_batch(Handle h, std::span<const UdpMessa
   for (size_t i = 0; i < count; ++i) {
     base::Result<OsSockAddr> os = to_os_sockaddr(msgs[i].peer);
     if (!os.is_ok()) {
-      if (i > 0) return udp_send_batch(h, msgs.first(i));  // the ones before it go
-      return os.status();
+      if (i == 0) return os.status();
+      count = i;  // the ones before it go; the caller meets this one next
+      break;
     }
     to[i] = *os;
-    iov[i] = iovec{msgs[i].buf.data(), msgs[i].size};
-    hdr[i] = mmsghdr{};
-    hdr[i].msg_hdr.msg_name = &to[i].storage;
-    hdr[i].msg_hdr.msg_namelen = to[i].len;
-    hdr[i].msg_hdr.msg_iov = &iov[i];
-    hdr[i].msg_hdr.msg_iovlen = 1;
+    fill_header(&hdr[i], &iov[i], &to[i].storage, to[i].len, msgs[i].buf.data(), msgs[i].size);
   }
   for (;;) {
     int n = ::sendmmsg(h, hdr, static_cast<unsigned>(count), MSG_NOSIGNAL);
