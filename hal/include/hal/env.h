@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "hal/cgroup.h"
 #include "hal/clock.h"
 #include "hal/entropy.h"
 #include "hal/fs.h"
@@ -28,6 +29,7 @@ struct Env {
   Fs* fs = nullptr;
   SysInfo* sys = nullptr;
   Processes* processes = nullptr;  // null: this port runs no commands (exec checks refused)
+  Cgroups* cgroups = nullptr;      // null: tasks run without limits (the supervisor says so)
   // The SQLite VFS through which this node's databases must be opened (the zVfs argument of
   // sqlite3_open_v2; raft::SqliteStorageOptions::vfs, state::StoreOptions::vfs). Empty: SQLite's
   // default VFS (the posix port). A simulated node names its own VFS over its simulated disk

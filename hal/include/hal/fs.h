@@ -51,6 +51,32 @@ class Fs {
   // Makes a new private (0700) directory under the system's temporary directory.
   virtual base::Result<std::string> make_temp_dir(std::string_view prefix) = 0;
   [[nodiscard]] virtual base::Status chmod(std::string_view path, uint32_t mode) = 0;
+
+  // Appendable files (task logs, issue 6): open_append() opens `path` for appending, creating it
+  // with `mode`; the handle is close-on-exec. append() writes all of `data` or fails (kIo; no
+  // fsync: logs are not durable). rename() replaces `to` atomically. The base versions say
+  // kUnimplemented for ports and fakes that have no such files.
+  virtual base::Result<int64_t> open_append(std::string_view path, uint32_t mode) {
+    (void)mode;
+    return base::error(base::Code::kUnimplemented, "open_append %.*s", static_cast<int>(path.size()), path.data());
+  }
+  [[nodiscard]] virtual base::Status append(int64_t file, base::ByteSpan data) {
+    (void)file;
+    (void)data;
+    return base::error(base::Code::kUnimplemented, "append");
+  }
+  virtual void close_file(int64_t file) { (void)file; }
+  [[nodiscard]] virtual base::Status rename(std::string_view from, std::string_view to) {
+    (void)to;
+    return base::error(base::Code::kUnimplemented, "rename %.*s", static_cast<int>(from.size()), from.data());
+  }
+  // Up to `bytes_max` bytes of `path` from `offset` (fewer at its end; "" past it). kNotFound
+  // when absent. For following logs without reading whole files.
+  virtual base::Result<std::string> read_range(std::string_view path, uint64_t offset, size_t bytes_max) {
+    (void)offset;
+    (void)bytes_max;
+    return base::error(base::Code::kUnimplemented, "read_range %.*s", static_cast<int>(path.size()), path.data());
+  }
 };
 
 }  // namespace hal
