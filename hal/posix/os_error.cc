@@ -18,6 +18,8 @@ namespace {
 base::Code code_for_errno(int err) {
   switch (err) {
     case ENOENT:
+    case ESRCH:   // no such process (kill, pidfd_open)
+    case ECHILD:  // not our child (waitpid on a process we did not start)
       return base::Code::kNotFound;
     case EEXIST:
     case EADDRINUSE:

@@ -11,6 +11,7 @@ PosixEnv::PosixEnv() {
   env_.fs = &fs_;
   env_.sys = &sys_;
   env_.processes = &processes_;
+  env_.cgroups = &cgroups_;
 }
 
 }  // namespace hal::posix

@@ -1,13 +1,15 @@
 // hal/posix/posix_env.h -- the POSIX port's hal::Env: one of each POSIX HAL service, owned here.
 //
 // agent/main (and tests) build one PosixEnv per process and pass env() to the composition root.
-// Constructing it creates the epoll and eventfd descriptors (PosixPoller) and nothing else; it
+// Constructing it creates the epoll and eventfd descriptors (PosixPoller) and nothing else (the
+// cgroups probe and create Weft's parent group on first use); it
 // does not block signals -- call env().signals->open() before starting threads for that.
 // Threading: env()'s parts keep their own rules (net and poller loop-thread only, see each header).
 // Ownership: the PosixEnv owns every part; it must outlive every user of env().
 #pragma once
 
 #include "hal/env.h"
+#include "hal/posix/posix_cgroup.h"
 #include "hal/posix/posix_clock.h"
 #include "hal/posix/posix_entropy.h"
 #include "hal/posix/posix_fs.h"
@@ -42,6 +44,7 @@ class PosixEnv {
   PosixFs fs_;
   PosixSysInfo sys_;
   PosixProcesses processes_;
+  PosixCgroups cgroups_;  // probes /sys/fs/cgroup on first use, not here
   hal::Env env_;
 };
 

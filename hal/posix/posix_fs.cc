@@ -11,8 +11,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "hal/posix/os_error.h"
 
@@ -356,6 +359,55 @@ base::Status PosixFs::remove_tree(std::string_view path_view) {
   AGENT_TRY(remove_children(fd, path, 1));
   if (::rmdir(path.c_str()) != 0 && errno != ENOENT) return os_error(errno, with("rmdir", path));
   return base::Status::ok();
+}
+
+// --- appendable files ---------------------------------------------------------------------------
+
+base::Result<int64_t> PosixFs::open_append(std::string_view path_view, uint32_t mode) {
+  AGENT_ASSIGN_OR_RETURN(std::string path, c_path(path_view));
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
+                        static_cast<mode_t>(mode));
+  if (fd < 0) return os_error(errno, with("open", path));
+  return static_cast<int64_t>(fd);
+}
+
+base::Status PosixFs::append(int64_t file, base::ByteSpan data) {
+  if (file < 0 || file > INT32_MAX) return base::error(base::Code::kInvalidArgument, "append: bad file %lld", static_cast<long long>(file));
+  // O_APPEND: each write() lands at the end as one piece; a partial one continues there.
+  return write_all(static_cast<int>(file), data, "file " + std::to_string(file));
+}
+
+void PosixFs::close_file(int64_t file) {
+  if (file >= 0 && file <= INT32_MAX) ::close(static_cast<int>(file));
+}
+
+base::Status PosixFs::rename(std::string_view from_view, std::string_view to_view) {
+  AGENT_ASSIGN_OR_RETURN(std::string from, c_path(from_view));
+  AGENT_ASSIGN_OR_RETURN(std::string to, c_path(to_view));
+  if (::rename(from.c_str(), to.c_str()) != 0) return os_error(errno, "rename " + from + " to " + to);
+  return base::Status::ok();
+}
+
+base::Result<std::string> PosixFs::read_range(std::string_view path_view, uint64_t offset, size_t bytes_max) {
+  AGENT_ASSIGN_OR_RETURN(std::string path, c_path(path_view));
+  if (offset > static_cast<uint64_t>(INT64_MAX)) return std::string();
+  int raw = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (raw < 0) return os_error(errno, with("open", path));
+  Fd fd(raw);
+  std::string out;
+  out.resize(bytes_max);
+  size_t got = 0;
+  while (got < bytes_max) {
+    ssize_t n = ::pread(fd.get(), out.data() + got, bytes_max - got, static_cast<off_t>(offset + got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return os_error(errno, with("read", path));
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  out.resize(got);
+  return out;
 }
 
 }  // namespace hal::posix

@@ -12,6 +12,10 @@
 //   - remove_tree() walks with openat/unlinkat and O_NOFOLLOW, so a symlink inside the tree (or
 //     swapped in while it runs) is unlinked, never followed; at most kTreeDepthMax levels deep.
 //   - make_temp_dir() uses $TMPDIR, else /tmp, and mkdtemp (mode 0700); `prefix` may not hold '/'.
+//   - open_append() returns the descriptor as the file handle; its mode is narrowed by the umask
+//     like any open(O_CREAT). append() fails with os_error's code (kResourceExhausted for a full
+//     disk, kIo for most else). read_range() reads with pread, so a file that grows meanwhile is
+//     read consistently up to where it was.
 // Threading: stateless apart from an atomic counter for temporary names; any thread.
 // Not here: file locking, memory mapping, SQLite's files (its own VFS).
 #pragma once
@@ -36,6 +40,12 @@ class PosixFs final : public hal::Fs {
   [[nodiscard]] base::Status remove_tree(std::string_view path) override;
   base::Result<std::string> make_temp_dir(std::string_view prefix) override;
   [[nodiscard]] base::Status chmod(std::string_view path, uint32_t mode) override;
+
+  base::Result<int64_t> open_append(std::string_view path, uint32_t mode) override;
+  [[nodiscard]] base::Status append(int64_t file, base::ByteSpan data) override;
+  void close_file(int64_t file) override;
+  [[nodiscard]] base::Status rename(std::string_view from, std::string_view to) override;
+  base::Result<std::string> read_range(std::string_view path, uint64_t offset, size_t bytes_max) override;
 };
 
 }  // namespace hal::posix
