@@ -69,7 +69,8 @@ RestartDecision RestartTracker::failed(int64_t now_ns, double jitter) {
   }
   if (count_ < INT32_MAX) count_++;
 
-  auto jitter_ns = static_cast<int64_t>(static_cast<double>(policy_.delay_ns) * kJitterFraction * jitter);
+  auto jitter_ns =
+      static_cast<int64_t>(static_cast<double>(policy_.delay_ns) * kJitterFraction * jitter);
   RestartDecision d;
   if (policy_.attempts == 0) {
     // Nomad's hot path: no restarts at all, whatever the mode.
