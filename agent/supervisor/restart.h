@@ -12,8 +12,10 @@
 //     `delay_ns` plus a jitter of up to 25% of it (`jitter` in [0, 1) from the caller's PRNG).
 //   - When the count exceeds `attempts`: mode fail answers kFail ("exceeded allowed attempts 2 in
 //     interval 30m0s and mode is \"fail\""); mode delay answers kRestart at the end of the window
-//     (plus the jitter) and the next exit starts a new window.
-//   - attempts 0 with mode fail: the first failure fails the task.
+//     (plus the jitter; "Exceeded allowed attempts, applying a delay") and the next exit starts a
+//     new window.
+//   - attempts 0: the first failure fails the task, whatever the mode ("Policy allows no
+//     restarts", Nomad's hot path).
 //   - A start failure (the driver could not start the task: program missing, bad user) counts
 //     as a failed exit (Nomad: recoverable errors restart, others fail: every start failure here
 //     is treated as recoverable, since a missing binary may be installed by a prestart task).
@@ -38,12 +40,17 @@ class RestartTracker {
  public:
   RestartTracker(const sched::RestartPolicy& policy, bool batch);
 
+  // The decision for an exit with `exit_code` at `now_ns`. `jitter` must be in [0, 1)
+  // (asserted). A batch task's exit 0 answers kComplete and is not counted.
   RestartDecision on_exit(int exit_code, int64_t now_ns, double jitter);
+  // The decision for a start the driver could not make: counted as a failed exit.
   RestartDecision on_start_failure(int64_t now_ns, double jitter);
+  // Forgets the count and the window.
   void reset();
 
   int32_t count() const { return count_; }  // failures counted in the current window
-  // For the local store: the window survives an agent restart.
+  // For the local store: the window survives an agent restart. A window is open while count() > 0;
+  // restore(0, ...) is a fresh tracker.
   int64_t window_start_ns() const { return window_start_ns_; }
   void restore(int32_t count, int64_t window_start_ns) {
     count_ = count;
@@ -51,12 +58,11 @@ class RestartTracker {
   }
 
  private:
-  RestartDecision failed(int64_t now_ns, double jitter, const char* what);
+  RestartDecision failed(int64_t now_ns, double jitter);
   sched::RestartPolicy policy_;
   bool batch_;
   int32_t count_ = 0;
-  int64_t window_start_ns_ = 0;
-  bool window_open_ = false;
+  int64_t window_start_ns_ = 0;  // meaningful while count_ > 0
 };
 
 }  // namespace supervisor
