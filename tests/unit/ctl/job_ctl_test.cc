@@ -2,7 +2,6 @@
 // and a summary, an invalid one every problem and exit 1, a missing or oversize file one clear
 // line, -format json both ways; all with no agent running (the socket given does not exist).
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -12,31 +11,17 @@
 #include "agent/ctl/ctl.h"
 #include "agent/sched/job.h"
 #include "hal/posix/posix_env.h"
+#include "tests/unit/ctl/ctl_helpers.h"
 
 namespace {
 
-struct CtlRun {
-  int rc = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(FILE* f) {
-  std::string s;
-  std::rewind(f);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
-  std::fclose(f);
-  return s;
-}
+using ctltest::RunResult;
 
 class JobCtlTest : public ::testing::Test {
  protected:
   JobCtlTest() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "weft-jobctl-XXXXXX").string();
-    EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    dir_ = ctltest::make_temp_dir("weft-jobctl-");
+    EXPECT_FALSE(dir_.empty());
   }
   ~JobCtlTest() override {
     std::error_code ec;
@@ -52,15 +37,9 @@ class JobCtlTest : public ::testing::Test {
     return path;
   }
 
-  CtlRun ctl(std::vector<std::string> args) {
+  RunResult ctl(std::vector<std::string> args) {
     args.insert(args.begin(), {"-socket", dir_ + "/none.sock"});
-    FILE* out = std::tmpfile();
-    FILE* err = std::tmpfile();
-    CtlRun r;
-    r.rc = ctl::run(env_.env(), args, out, err);
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
+    return ctltest::run_ctl(env_.env(), args);
   }
 
   hal::posix::PosixEnv env_;
@@ -72,15 +51,15 @@ constexpr const char* kValid =
     R"({"Name":"a","Driver":"exec","Config":{"command":"/bin/true"}},{"Name":"b","Driver":"exec","Config":{"command":"/bin/true"}}]}]}})";
 
 TEST_F(JobCtlTest, ValidFilePrintsSummary) {
-  CtlRun r = ctl({"job", "validate", write("web.json", kValid)});
+  RunResult r = ctl({"job", "validate", write("web.json", kValid)});
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(r.out, "Job validation successful\n\"web\" (batch): 1 group, 2 tasks\n");
   EXPECT_EQ(r.err, "");
 }
 
 TEST_F(JobCtlTest, InvalidFileListsEveryProblem) {
-  CtlRun r = ctl({"job", "validate",
-                  write("bad.json", R"({"Job":{"ID":"web","Priority":0,"Colour":"red"}})")});
+  RunResult r = ctl({"job", "validate",
+                     write("bad.json", R"({"Job":{"ID":"web","Priority":0,"Colour":"red"}})")});
   EXPECT_EQ(r.rc, 1);
   EXPECT_EQ(r.out, "");
   EXPECT_NE(r.err.find("Job validation failed: 3 problems in "), std::string::npos) << r.err;
@@ -92,7 +71,7 @@ TEST_F(JobCtlTest, InvalidFileListsEveryProblem) {
 }
 
 TEST_F(JobCtlTest, MissingAndOversizeFiles) {
-  CtlRun r = ctl({"job", "validate", dir_ + "/nope.json"});
+  RunResult r = ctl({"job", "validate", dir_ + "/nope.json"});
   EXPECT_EQ(r.rc, 1);
   EXPECT_EQ(r.err, "agentctl job validate: cannot read " + dir_ + "/nope.json: no such file\n");
   r = ctl({"job", "validate", write("big.json", std::string(sched::kJobBytesMax + 1, ' '))});
@@ -101,7 +80,7 @@ TEST_F(JobCtlTest, MissingAndOversizeFiles) {
 }
 
 TEST_F(JobCtlTest, JsonFormat) {
-  CtlRun r = ctl({"-format", "json", "job", "validate", write("web.json", kValid)});
+  RunResult r = ctl({"-format", "json", "job", "validate", write("web.json", kValid)});
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(r.out.rfind(R"({"Valid":true,"Job":{"ID":"web",)", 0), 0u) << r.out;
   r = ctl({"-format", "json", "job", "validate",
@@ -117,7 +96,7 @@ TEST_F(JobCtlTest, Usage) {
   EXPECT_EQ(ctl({"job"}).rc, 2);
   EXPECT_EQ(ctl({"job", "validate"}).rc, 2);
   EXPECT_EQ(ctl({"job", "run", "x"}).rc, 2);
-  CtlRun help = ctl({"help"});
+  RunResult help = ctl({"help"});
   EXPECT_NE(help.out.find("job validate FILE"), std::string::npos);
 }
 
