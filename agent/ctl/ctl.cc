@@ -14,6 +14,7 @@
 #include "agent/ctl/kv_cmd.h"
 #include "agent/ctl/catalog_cmd.h"
 #include "agent/ctl/dns_cmd.h"
+#include "agent/ctl/job_cmd.h"
 #include "agent/ctl/operator_cmd.h"
 #include "agent/http/client.h"
 #include "agent/http/json.h"
@@ -59,6 +60,7 @@ constexpr std::string_view kUsage =
     "  keygen                        print a new gossip key\n"
     "  kv get|put|delete|watch KEY ...   the KV store (agentctl kv for the flags)\n"
     "  operator raft list-peers | transfer-leader [-id ID] | remove-peer -id ID\n"
+    "  job validate FILE             check a job file (Nomad's JSON) as the agent would (no agent needed)\n"
     "  help                          this text\n"
     "exit status: 0 ok, 1 the agent reported an error or is unhealthy, 2 usage, 3 no agent\n";
 
@@ -903,6 +905,7 @@ int run(hal::Env& env, const std::vector<std::string>& args, FILE* in, FILE* out
   if (o.command == "operator") return cmd_operator(cmd_env(client, o, in, out, err), o.args);
   if (o.command == "catalog") return cmd_catalog(cmd_env(client, o, in, out, err), o.args);
   if (o.command == "dns") return cmd_dns(cmd_env(client, o, in, out, err), o.args);
+  if (o.command == "job") return cmd_job(*env.fs, cmd_env(client, o, in, out, err), o.args);
   std::fprintf(err, "agentctl: unknown command \"%s\"\n%s", o.command.c_str(), kUsage.data());
   return kExitUsage;
 }

@@ -8,6 +8,7 @@
 //   version           this client's version and, if one is running, the agent's
 //   kv get|put|delete|watch   the KV store, as `consul kv` (kv_cmd.h)
 //   operator raft list-peers|transfer-leader|remove-peer   as `consul operator raft` (operator_cmd.h)
+//   job validate FILE   checks a job file locally, as `nomad job validate` (job_cmd.h)
 //   help
 // Global flags, before or after the command: -socket PATH, -format FORMAT, -timeout DURATION.
 //

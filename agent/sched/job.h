@@ -39,6 +39,11 @@
 // [A-Za-z0-9._-] (they become path segments and DNS labels); at most kGroupsMax groups,
 // kTasksMax tasks a group, kEnvMax Env entries, kArgsMax args, kServicesMax services a task or
 // group, kChecksMax checks a service, kMetaMax Meta entries; any string kStringBytesMax.
+// Also checked, as Nomad checks them: RestartPolicy Attempts 0..1000, Interval 5s..7d, Delay
+// 0..1h, Attempts x Delay within Interval, no Mode "delay" with 0 Attempts; check Interval 1s..24h
+// and Timeout 1s..1h; a PortLabel or oci port names a port of the group's network; task names
+// unique in a group, group names in a job; at most one Leader task. Accepted but not kept:
+// Service Provider "consul"|"nomad" (Weft's catalog answers both) and LogConfig Enabled true.
 //
 // Threading: pure functions. Not here: placement (constraints, affinities, spreads are "not
 // supported" until the scheduling issue), interpolation of ${...} in task fields (the

@@ -22,6 +22,7 @@
 #include "agent/http/server.h"
 #include "agent/kv/kv_api.h"
 #include "hal/posix/posix_env.h"
+#include "tests/unit/ctl/ctl_helpers.h"
 #include "tests/unit/kv/test_backend.h"
 
 namespace {
@@ -144,28 +145,13 @@ class FakeAgent {
   std::vector<Trigger> triggers_;
 };
 
-struct RunResult {
-  int rc = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_all(FILE* f) {
-  std::string s;
-  std::rewind(f);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
-  std::fclose(f);
-  return s;
-}
+using ctltest::RunResult;
 
 class CtlTest : public ::testing::Test {
  protected:
   CtlTest() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "weft-ctl-XXXXXX").string();
-    EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    dir_ = ctltest::make_temp_dir("weft-ctl-");
+    EXPECT_FALSE(dir_.empty());
   }
   ~CtlTest() override {
     agent_.reset();
@@ -180,17 +166,7 @@ class CtlTest : public ::testing::Test {
 
   RunResult ctl(std::vector<std::string> args, const std::string& input = "") {
     args.insert(args.begin(), {"-socket", agent_ ? agent_->socket() : dir_ + "/none.sock"});
-    FILE* in = std::tmpfile();
-    FILE* out = std::tmpfile();
-    FILE* err = std::tmpfile();
-    std::fwrite(input.data(), 1, input.size(), in);
-    std::rewind(in);
-    RunResult r;
-    r.rc = ctl::run(env_.env(), args, in, out, err);
-    std::fclose(in);
-    r.out = read_all(out);
-    r.err = read_all(err);
-    return r;
+    return ctltest::run_ctl(env_.env(), args, input);
   }
 
   hal::posix::PosixEnv env_;
