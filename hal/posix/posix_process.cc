@@ -42,16 +42,14 @@ struct Fd {
 }  // namespace
 
 base::Result<Child> PosixProcesses::spawn(const std::vector<std::string>& argv) {
-  if (argv.empty() || argv[0].empty())
-    return base::error(base::Code::kInvalidArgument, "no program to run");
+  if (argv.empty() || argv[0].empty()) return base::error(base::Code::kInvalidArgument, "no program to run");
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return os_error(errno, "pipe2");
   Fd read_end{fds[0]}, write_end{fds[1]};
   if (::fcntl(read_end.fd, F_SETFL, O_NONBLOCK) != 0) return os_error(errno, "fcntl O_NONBLOCK");
 
   posix_spawn_file_actions_t actions;
-  if (int rc = posix_spawn_file_actions_init(&actions); rc != 0)
-    return os_error(rc, "posix_spawn_file_actions_init");
+  if (int rc = posix_spawn_file_actions_init(&actions); rc != 0) return os_error(rc, "posix_spawn_file_actions_init");
   posix_spawnattr_t attr;
   if (int rc = posix_spawnattr_init(&attr); rc != 0) {
     posix_spawn_file_actions_destroy(&actions);
@@ -67,8 +65,7 @@ base::Result<Child> PosixProcesses::spawn(const std::vector<std::string>& argv) 
   if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &defaults);
   if (rc == 0) rc = posix_spawnattr_setpgroup(&attr, 0);
   if (rc == 0) {
-    rc = posix_spawnattr_setflags(
-        &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   }
   pid_t pid = 0;
   if (rc == 0) {
@@ -99,17 +96,14 @@ base::Result<int> PosixProcesses::try_wait(int64_t pid) {
   for (;;) {
     int status = 0;
     pid_t r = ::waitpid(static_cast<pid_t>(pid), &status, WNOHANG);
-    if (r == 0)
-      return base::error(base::Code::kUnavailable, "process %lld is running",
-                         static_cast<long long>(pid));
+    if (r == 0) return base::error(base::Code::kUnavailable, "process %lld is running", static_cast<long long>(pid));
     if (r < 0) {
       if (errno == EINTR) continue;
       return os_error(errno, "waitpid");
     }
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-    return base::error(base::Code::kUnavailable, "process %lld stopped, not ended",
-                       static_cast<long long>(pid));
+    return base::error(base::Code::kUnavailable, "process %lld stopped, not ended", static_cast<long long>(pid));
   }
 }
 
