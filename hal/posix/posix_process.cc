@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -195,14 +197,11 @@ std::vector<std::string_view> fields_of(std::string_view line, size_t count) {
 
 // A decimal id (uid or gid), or false.
 bool parse_id(std::string_view s, uint32_t* out) {
-  if (s.empty() || s.size() > 10) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (v > 0xfffffffeu) return false;  // (uid_t)-1 means "unchanged" to setuid
-  *out = static_cast<uint32_t>(v);
+  uint32_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  // (uid_t)-1 means "unchanged" to setuid: never an id.
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v == UINT32_MAX) return false;
+  *out = v;
   return true;
 }
 
@@ -454,10 +453,8 @@ uint64_t read_start_time(int64_t pid) {
     std::string_view f = rest.substr(start, i - start);
     if (field == 3 && (f == "Z" || f == "X")) return 0;
     if (field == 22) {
-      for (char c : f) {
-        if (c < '0' || c > '9') return 0;
-        value = value * 10 + static_cast<uint64_t>(c - '0');
-      }
+      const auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), value);
+      if (ec != std::errc() || end != f.data() + f.size()) return 0;
     }
   }
   return field == 22 ? value : 0;
