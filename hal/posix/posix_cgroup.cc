@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <vector>
 
@@ -68,14 +69,11 @@ base::Result<std::string> read_knob(const std::string& path) {
 
 // A decimal number at the start of `s` (after blanks); 0 for anything else ("max").
 uint64_t parse_u64(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+  while (!s.empty() && (s[0] == ' ' || s[0] == '\t')) s.remove_prefix(1);
   uint64_t v = 0;
-  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i)
-    v = v * 10 + static_cast<uint64_t>(s[i] - '0');
+  if (std::from_chars(s.data(), s.data() + s.size(), v).ec != std::errc()) return 0;
   return v;
 }
-
 // The value of `key` in a "key value" per line file (cpu.stat, memory.events, oom_control).
 uint64_t keyed(std::string_view text, std::string_view key) {
   while (!text.empty()) {
@@ -95,6 +93,11 @@ uint64_t keyed(std::string_view text, std::string_view key) {
 uint64_t knob_u64(const std::string& path) {
   base::Result<std::string> text = read_knob(path);
   return text.is_ok() ? parse_u64(*text) : 0;
+}
+
+// A memory limit as the knob takes it: the byte count, or `unlimited` for 0 (no limit).
+std::string limit_text(uint64_t bytes, const char* unlimited) {
+  return bytes == 0 ? std::string(unlimited) : std::to_string(bytes);
 }
 
 bool has_word(std::string_view text, std::string_view word) {
@@ -270,13 +273,9 @@ base::Result<CgroupPlacement> PosixCgroups::create(std::string_view name_in,
     const std::string group = s.memory_dir + "/" + name;
     AGENT_TRY(make_dir(group));
     placement.applied = "cgroup v2:";
-    if (limits.memory_bytes_max > 0) {
-      snprintf(num, sizeof num, "%llu", static_cast<unsigned long long>(limits.memory_bytes_max));
-    } else {
-      snprintf(num, sizeof num, "max");
-    }
-    AGENT_TRY(write_knob(group + "/memory.max", num));
-    placement.applied += std::string(" memory.max=") + num;
+    const std::string max = limit_text(limits.memory_bytes_max, "max");
+    AGENT_TRY(write_knob(group + "/memory.max", max));
+    placement.applied += " memory.max=" + max;
     if (exists(group + "/memory.swap.max")) {
       const char* swap = limits.memory_bytes_max > 0 ? "0" : "max";
       AGENT_TRY(write_knob(group + "/memory.swap.max", swap));
@@ -296,18 +295,14 @@ base::Result<CgroupPlacement> PosixCgroups::create(std::string_view name_in,
   const std::string mem = s.memory_dir + "/" + name;
   AGENT_TRY(make_dir(mem));
   placement.applied = "cgroup v1:";
-  if (limits.memory_bytes_max > 0) {
-    snprintf(num, sizeof num, "%llu", static_cast<unsigned long long>(limits.memory_bytes_max));
-  } else {
-    snprintf(num, sizeof num, "-1");
-  }
+  const std::string limit = limit_text(limits.memory_bytes_max, "-1");
   const bool memsw = exists(mem + "/memory.memsw.limit_in_bytes");
   if (memsw) AGENT_TRY(write_knob(mem + "/memory.memsw.limit_in_bytes", "-1"));
-  AGENT_TRY(write_knob(mem + "/memory.limit_in_bytes", num));
-  placement.applied += std::string(" memory.limit_in_bytes=") + num;
+  AGENT_TRY(write_knob(mem + "/memory.limit_in_bytes", limit));
+  placement.applied += " memory.limit_in_bytes=" + limit;
   if (memsw) {
-    AGENT_TRY(write_knob(mem + "/memory.memsw.limit_in_bytes", num));
-    placement.applied += std::string(" memory.memsw.limit_in_bytes=") + num;
+    AGENT_TRY(write_knob(mem + "/memory.memsw.limit_in_bytes", limit));
+    placement.applied += " memory.memsw.limit_in_bytes=" + limit;
   }
   placement.procs_files.push_back(mem + "/cgroup.procs");
   if (!s.cpu_dir.empty()) {

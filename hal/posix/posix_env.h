@@ -2,8 +2,8 @@
 //
 // agent/main (and tests) build one PosixEnv per process and pass env() to the composition root.
 // Constructing it creates the epoll and eventfd descriptors (PosixPoller) and nothing else (the
-// cgroups probe and create Weft's parent group on first use); it
-// does not block signals -- call env().signals->open() before starting threads for that.
+// cgroups probe, and create Weft's parent group, on first use); it does not block signals --
+// call env().signals->open() before starting threads for that.
 // Threading: env()'s parts keep their own rules (net and poller loop-thread only, see each header).
 // Ownership: the PosixEnv owns every part; it must outlive every user of env().
 #pragma once

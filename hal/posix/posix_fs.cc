@@ -372,7 +372,10 @@ base::Result<int64_t> PosixFs::open_append(std::string_view path_view, uint32_t 
 }
 
 base::Status PosixFs::append(int64_t file, base::ByteSpan data) {
-  if (file < 0 || file > INT32_MAX) return base::error(base::Code::kInvalidArgument, "append: bad file %lld", static_cast<long long>(file));
+  if (file < 0 || file > INT32_MAX) {
+    return base::error(base::Code::kInvalidArgument, "append: bad file %lld",
+                       static_cast<long long>(file));
+  }
   // O_APPEND: each write() lands at the end as one piece; a partial one continues there.
   return write_all(static_cast<int>(file), data, "file " + std::to_string(file));
 }
@@ -384,11 +387,14 @@ void PosixFs::close_file(int64_t file) {
 base::Status PosixFs::rename(std::string_view from_view, std::string_view to_view) {
   AGENT_ASSIGN_OR_RETURN(std::string from, c_path(from_view));
   AGENT_ASSIGN_OR_RETURN(std::string to, c_path(to_view));
-  if (::rename(from.c_str(), to.c_str()) != 0) return os_error(errno, "rename " + from + " to " + to);
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    return os_error(errno, "rename " + from + " to " + to);
+  }
   return base::Status::ok();
 }
 
-base::Result<std::string> PosixFs::read_range(std::string_view path_view, uint64_t offset, size_t bytes_max) {
+base::Result<std::string> PosixFs::read_range(std::string_view path_view, uint64_t offset,
+                                              size_t bytes_max) {
   AGENT_ASSIGN_OR_RETURN(std::string path, c_path(path_view));
   if (offset > static_cast<uint64_t>(INT64_MAX)) return std::string();
   int raw = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -398,7 +404,8 @@ base::Result<std::string> PosixFs::read_range(std::string_view path_view, uint64
   out.resize(bytes_max);
   size_t got = 0;
   while (got < bytes_max) {
-    ssize_t n = ::pread(fd.get(), out.data() + got, bytes_max - got, static_cast<off_t>(offset + got));
+    ssize_t n =
+        ::pread(fd.get(), out.data() + got, bytes_max - got, static_cast<off_t>(offset + got));
     if (n < 0) {
       if (errno == EINTR) continue;
       return os_error(errno, with("read", path));

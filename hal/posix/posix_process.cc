@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -42,16 +44,14 @@ struct Fd {
 }  // namespace
 
 base::Result<Child> PosixProcesses::spawn(const std::vector<std::string>& argv) {
-  if (argv.empty() || argv[0].empty())
-    return base::error(base::Code::kInvalidArgument, "no program to run");
+  if (argv.empty() || argv[0].empty()) return base::error(base::Code::kInvalidArgument, "no program to run");
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return os_error(errno, "pipe2");
   Fd read_end{fds[0]}, write_end{fds[1]};
   if (::fcntl(read_end.fd, F_SETFL, O_NONBLOCK) != 0) return os_error(errno, "fcntl O_NONBLOCK");
 
   posix_spawn_file_actions_t actions;
-  if (int rc = posix_spawn_file_actions_init(&actions); rc != 0)
-    return os_error(rc, "posix_spawn_file_actions_init");
+  if (int rc = posix_spawn_file_actions_init(&actions); rc != 0) return os_error(rc, "posix_spawn_file_actions_init");
   posix_spawnattr_t attr;
   if (int rc = posix_spawnattr_init(&attr); rc != 0) {
     posix_spawn_file_actions_destroy(&actions);
@@ -67,8 +67,7 @@ base::Result<Child> PosixProcesses::spawn(const std::vector<std::string>& argv) 
   if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &defaults);
   if (rc == 0) rc = posix_spawnattr_setpgroup(&attr, 0);
   if (rc == 0) {
-    rc = posix_spawnattr_setflags(
-        &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   }
   pid_t pid = 0;
   if (rc == 0) {
@@ -99,17 +98,14 @@ base::Result<int> PosixProcesses::try_wait(int64_t pid) {
   for (;;) {
     int status = 0;
     pid_t r = ::waitpid(static_cast<pid_t>(pid), &status, WNOHANG);
-    if (r == 0)
-      return base::error(base::Code::kUnavailable, "process %lld is running",
-                         static_cast<long long>(pid));
+    if (r == 0) return base::error(base::Code::kUnavailable, "process %lld is running", static_cast<long long>(pid));
     if (r < 0) {
       if (errno == EINTR) continue;
       return os_error(errno, "waitpid");
     }
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-    return base::error(base::Code::kUnavailable, "process %lld stopped, not ended",
-                       static_cast<long long>(pid));
+    return base::error(base::Code::kUnavailable, "process %lld stopped, not ended", static_cast<long long>(pid));
   }
 }
 
@@ -201,14 +197,11 @@ std::vector<std::string_view> fields_of(std::string_view line, size_t count) {
 
 // A decimal id (uid or gid), or false.
 bool parse_id(std::string_view s, uint32_t* out) {
-  if (s.empty() || s.size() > 10) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (v > 0xfffffffeu) return false;  // (uid_t)-1 means "unchanged" to setuid
-  *out = static_cast<uint32_t>(v);
+  uint32_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  // (uid_t)-1 means "unchanged" to setuid: never an id.
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v == UINT32_MAX) return false;
+  *out = v;
   return true;
 }
 
@@ -460,10 +453,8 @@ uint64_t read_start_time(int64_t pid) {
     std::string_view f = rest.substr(start, i - start);
     if (field == 3 && (f == "Z" || f == "X")) return 0;
     if (field == 22) {
-      for (char c : f) {
-        if (c < '0' || c > '9') return 0;
-        value = value * 10 + static_cast<uint64_t>(c - '0');
-      }
+      const auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), value);
+      if (ec != std::errc() || end != f.data() + f.size()) return 0;
     }
   }
   return field == 22 ? value : 0;

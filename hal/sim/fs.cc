@@ -158,6 +158,7 @@ base::Status SimFs::remove(std::string_view path_in) {
   if (auto it = files_.find(path); it != files_.end()) {
     bytes_used_ -= it->second.data.size();
     files_.erase(it);
+    orphan_appends(path, false);
     return base::Status::ok();
   }
   if (path != "/" && dirs_.count(path)) {
@@ -171,6 +172,7 @@ base::Status SimFs::remove(std::string_view path_in) {
 base::Status SimFs::remove_tree(std::string_view path_in) {
   const std::string path = normalize(path_in);
   AGENT_TRY(check_power("remove", path));
+  orphan_appends(path, true);
   if (auto it = files_.find(path); it != files_.end()) {
     bytes_used_ -= it->second.data.size();
     files_.erase(it);
@@ -271,6 +273,7 @@ bool SimFs::tear(File& f) {
 
 size_t SimFs::crash() {
   powered_ = true;
+  appends_.clear();  // the process that held them is gone
   const bool torn = tear_probability_ > 0 && prng_.chance(tear_probability_);
   if (torn) ++torn_crashes_;
   size_t changed = 0;
@@ -426,6 +429,87 @@ size_t SimFs::unsynced_files() const {
   size_t n = 0;
   for (const auto& [path, f] : files_) n += !(f.durable && *f.durable == f.data);
   return n;
+}
+
+// --- appendable files ----------------------------------------------------------------------------
+
+void SimFs::orphan_appends(const std::string& path, bool tree) {
+  const std::string prefix = path == "/" ? "/" : path + "/";
+  for (auto& [handle, target] : appends_) {
+    if (target == path || (tree && target.compare(0, prefix.size(), prefix) == 0)) target.clear();
+  }
+}
+
+base::Result<int64_t> SimFs::open_append(std::string_view path_in, uint32_t mode) {
+  const std::string path = normalize(path_in);
+  AGENT_TRY(create_file(path, mode));  // an existing file is kept as it is
+  const int64_t handle = next_append_++;
+  appends_.emplace(handle, path);
+  return handle;
+}
+
+base::Status SimFs::append(int64_t file, base::ByteSpan data) {
+  auto it = appends_.find(file);
+  if (it == appends_.end()) {
+    return base::error(base::Code::kInvalidArgument, "append: no open file %lld",
+                       static_cast<long long>(file));
+  }
+  AGENT_TRY(check_power("append", it->second));
+  if (it->second.empty() || data.empty()) return base::Status::ok();
+  const std::string path = it->second;
+  AGENT_ASSIGN_OR_RETURN(uint64_t size, file_size(path));
+  return write_at(path, size, data);
+}
+
+void SimFs::close_file(int64_t file) { appends_.erase(file); }
+
+base::Status SimFs::rename(std::string_view from_in, std::string_view to_in) {
+  const std::string from = normalize(from_in);
+  const std::string to = normalize(to_in);
+  AGENT_TRY(check_power("rename", from));
+  auto src = files_.find(from);
+  if (src == files_.end()) {
+    if (dirs_.count(from)) {
+      return base::error(base::Code::kInvalidArgument,
+                         "rename %s: directories are not renamed here", from.c_str());
+    }
+    return base::error(base::Code::kNotFound, "rename %s: no such file", from.c_str());
+  }
+  if (from == to) return base::Status::ok();
+  if (to == "/" || dirs_.count(to)) {
+    return base::error(base::Code::kIo, "rename to %s: is a directory", to.c_str());
+  }
+  if (!dirs_.count(parent_of(to))) {
+    return base::error(base::Code::kNotFound, "rename to %s: parent directory does not exist",
+                       to.c_str());
+  }
+  if (auto old = files_.find(to); old != files_.end()) {
+    bytes_used_ -= old->second.data.size();
+    files_.erase(old);
+    orphan_appends(to, false);
+  }
+  File moved = std::move(src->second);
+  files_.erase(src);
+  files_.emplace(to, std::move(moved));
+  for (auto& [handle, target] : appends_) {
+    if (target == from) target = to;
+  }
+  return base::Status::ok();
+}
+
+base::Result<std::string> SimFs::read_range(std::string_view path_in, uint64_t offset,
+                                            size_t bytes_max) {
+  const std::string path = normalize(path_in);
+  auto it = files_.find(path);
+  if (it == files_.end()) {
+    if (dirs_.count(path)) {
+      return base::error(base::Code::kIo, "read %s: is a directory", path.c_str());
+    }
+    return base::error(base::Code::kNotFound, "read %s: no such file", path.c_str());
+  }
+  const std::string& d = it->second.data;
+  if (offset >= d.size()) return std::string();
+  return d.substr(static_cast<size_t>(offset), bytes_max);
 }
 
 }  // namespace sim

@@ -87,6 +87,20 @@ class SimFs final : public hal::Fs {
   base::Result<std::string> make_temp_dir(std::string_view prefix) override;
   [[nodiscard]] base::Status chmod(std::string_view path, uint32_t mode) override;
 
+  // --- appendable files (hal/fs.h) -------------------------------------------------------------
+  // An appended byte is an unsynced write at the end of the file (write_at): a crash loses it,
+  // or tears it, like any other. A handle follows its file through rename(); once its file is
+  // removed or replaced, appends to it succeed and go nowhere (an unlinked inode). rename() is a
+  // metadata operation and, like the others here, durable at once; it moves files only
+  // (kInvalidArgument for a directory). Handles die with the node's process (crash()).
+  base::Result<int64_t> open_append(std::string_view path, uint32_t mode) override;
+  [[nodiscard]] base::Status append(int64_t file, base::ByteSpan data) override;
+  void close_file(int64_t file) override;
+  [[nodiscard]] base::Status rename(std::string_view from, std::string_view to) override;
+  base::Result<std::string> read_range(std::string_view path, uint64_t offset,
+                                       size_t bytes_max) override;
+  size_t open_append_files() const { return appends_.size(); }
+
   // --- random-access files (the SQLite VFS) ----------------------------------------------------
   // Creates an empty file if absent (not durable until synced). kNotFound if the parent
   // directory does not exist, kIo if `path` is a directory or the power is off.
@@ -184,6 +198,11 @@ class SimFs final : public hal::Fs {
   uint64_t torn_files_ = 0;
   std::map<std::string, File> files_;
   std::map<std::string, Dir> dirs_;
+  // Open appendable files: handle -> the path it writes ("" once its file is gone).
+  std::map<int64_t, std::string> appends_;
+  int64_t next_append_ = 1;
+  // Appends of handles open on `path` (or, with `tree`, anything under it) now go nowhere.
+  void orphan_appends(const std::string& path, bool tree);
 };
 
 }  // namespace sim

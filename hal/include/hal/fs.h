@@ -53,9 +53,10 @@ class Fs {
   [[nodiscard]] virtual base::Status chmod(std::string_view path, uint32_t mode) = 0;
 
   // Appendable files (task logs, issue 6): open_append() opens `path` for appending, creating it
-  // with `mode`; the handle is close-on-exec. append() writes all of `data` or fails (kIo; kResourceExhausted
-  // when the disk is full; no fsync: logs are not durable). rename() replaces `to` atomically. The base versions say
-  // kUnimplemented for ports and fakes that have no such files.
+  // with `mode`; the handle is close-on-exec. append() writes all of `data` or fails (kIo;
+  // kResourceExhausted when the disk is full; no fsync: logs are not durable). rename() replaces
+  // `to` atomically. The base versions say kUnimplemented for ports and fakes that have no such
+  // files.
   virtual base::Result<int64_t> open_append(std::string_view path, uint32_t mode) {
     (void)mode;
     return base::error(base::Code::kUnimplemented, "open_append %.*s", static_cast<int>(path.size()), path.data());

@@ -204,3 +204,43 @@ TEST(PosixFs, Chmod) {
 }
 
 }  // namespace
+
+namespace {
+
+// Proves the appendable files: two handles append after each other (O_APPEND), the mode is the
+// one given, rename replaces the target, and read_range reads any window of the file.
+TEST(PosixFsAppend, AppendRenameAndReadRange) {
+  TempDir dir;
+  PosixFs fs;
+  const std::string log = dir.join("task.stdout");
+  auto a = fs.open_append(log, 0640);
+  ASSERT_TRUE(a.is_ok()) << a.status().to_string();
+  ASSERT_TRUE(fs.append(*a, bytes("one\n")).is_ok());
+  auto b = fs.open_append(log, 0600);  // an existing file keeps its mode
+  ASSERT_TRUE(b.is_ok()) << b.status().to_string();
+  ASSERT_TRUE(fs.append(*b, bytes("two\n")).is_ok());
+  ASSERT_TRUE(fs.append(*a, bytes("three\n")).is_ok());
+  ASSERT_TRUE(fs.append(*a, bytes("")).is_ok());
+  fs.close_file(*b);
+  EXPECT_EQ(*fs.read_file(log, 1024), "one\ntwo\nthree\n");
+  EXPECT_EQ(fs.stat(log)->mode, 0640u & ~static_cast<uint32_t>(umask(umask(0))));
+
+  EXPECT_EQ(*fs.read_range(log, 0, 3), "one");
+  EXPECT_EQ(*fs.read_range(log, 4, 100), "two\nthree\n");
+  EXPECT_EQ(*fs.read_range(log, 14, 10), "");
+  EXPECT_EQ(*fs.read_range(log, 1000, 10), "");
+  EXPECT_EQ(fs.read_range(dir.join("absent"), 0, 10).status().code(), base::Code::kNotFound);
+
+  // Rotation: the open handle follows the file to its new name.
+  const std::string rotated = dir.join("task.stdout.0");
+  ASSERT_TRUE(fs.write_file(rotated, bytes("old"), 0644, false).is_ok());
+  ASSERT_TRUE(fs.rename(log, rotated).is_ok());
+  ASSERT_TRUE(fs.append(*a, bytes("four\n")).is_ok());
+  fs.close_file(*a);
+  EXPECT_EQ(*fs.read_file(rotated, 1024), "one\ntwo\nthree\nfour\n");
+  EXPECT_EQ(fs.stat(log).status().code(), base::Code::kNotFound);
+  EXPECT_EQ(fs.rename(log, rotated).code(), base::Code::kNotFound);
+  EXPECT_EQ(fs.open_append(dir.join("no/such/dir"), 0644).status().code(), base::Code::kNotFound);
+}
+
+}  // namespace

@@ -103,3 +103,55 @@ TEST(SimFs, DisksArePerNode) {
   ASSERT_TRUE(a.write_file("/x", b("a's"), 0600, true).is_ok());
   EXPECT_EQ(bfs.read_file("/x", 100).status().code(), base::Code::kNotFound);
 }
+
+// Appended bytes are unsynced writes: read back before a crash, lost by it (a file that was never
+// synced vanishes, a synced one keeps its synced prefix); a handle follows its file through
+// rename and writes nowhere once its file is removed; read_range reads any window.
+TEST(SimFs, AppendedDataIsUnsyncedAndLostInACrash) {
+  sim::World w(1);
+  sim::NodeId a = w.add_node("a");
+  hal::Fs& fs = *w.node(a).env().fs;
+  ASSERT_TRUE(fs.make_dirs("/logs", 0755).is_ok());
+  EXPECT_EQ(fs.open_append("/nodir/x", 0644).status().code(), base::Code::kNotFound);
+  auto h = fs.open_append("/logs/out", 0640);
+  ASSERT_TRUE(h.is_ok()) << h.status().to_string();
+  ASSERT_TRUE(fs.append(*h, b("one\n")).is_ok());
+  ASSERT_TRUE(fs.append(*h, b("two\n")).is_ok());
+  EXPECT_EQ(read(fs, "/logs/out"), "one\ntwo\n");
+  EXPECT_EQ(fs.stat("/logs/out")->mode, 0640u);
+  EXPECT_EQ(*fs.read_range("/logs/out", 4, 2), "tw");
+  EXPECT_EQ(*fs.read_range("/logs/out", 8, 2), "");
+  EXPECT_EQ(fs.read_range("/logs/none", 0, 2).status().code(), base::Code::kNotFound);
+
+  // Rotation: the handle follows the file; the replaced target's content is gone.
+  ASSERT_TRUE(fs.write_file("/logs/out.0", b("older"), 0644, true).is_ok());
+  ASSERT_TRUE(fs.rename("/logs/out", "/logs/out.0").is_ok());
+  ASSERT_TRUE(fs.append(*h, b("three\n")).is_ok());
+  EXPECT_EQ(read(fs, "/logs/out.0"), "one\ntwo\nthree\n");
+  EXPECT_EQ(read(fs, "/logs/out"), "<not_found>");
+  EXPECT_EQ(fs.rename("/logs/out", "/logs/y").code(), base::Code::kNotFound);
+  EXPECT_EQ(fs.rename("/logs", "/logs2").code(), base::Code::kInvalidArgument);
+
+  // A second log, synced halfway by a durable rewrite, then appended to.
+  auto g = fs.open_append("/logs/err", 0644);
+  ASSERT_TRUE(g.is_ok());
+  ASSERT_TRUE(fs.write_file("/logs/err", b("kept\n"), 0644, true).is_ok());
+  ASSERT_TRUE(fs.append(*g, b("lost\n")).is_ok());
+  EXPECT_EQ(read(fs, "/logs/err"), "kept\nlost\n");
+
+  // A removed file's handle writes nowhere: no file comes back under its name.
+  auto r = fs.open_append("/logs/removed", 0644);
+  ASSERT_TRUE(r.is_ok());
+  ASSERT_TRUE(fs.remove("/logs/removed").is_ok());
+  ASSERT_TRUE(fs.append(*r, b("x")).is_ok());
+  EXPECT_EQ(read(fs, "/logs/removed"), "<not_found>");
+  fs.close_file(*r);
+
+  w.crash(a);
+  w.restart(a);
+  hal::Fs& after = *w.node(a).env().fs;
+  EXPECT_EQ(read(after, "/logs/out.0"), "<not_found>");  // never synced: the rename took it away
+  EXPECT_EQ(read(after, "/logs/err"), "kept\n");
+  EXPECT_EQ(after.append(*h, b("from the dead")).code(), base::Code::kInvalidArgument);
+  EXPECT_EQ(w.node(a).fs().open_append_files(), 0u);
+}
