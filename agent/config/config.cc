@@ -227,6 +227,7 @@ base::Result<Config> load(const LoadInputs& in) {
   for (Entry& e : flags.entries) read.entries.push_back(std::move(e));
   for (std::string& e : flags.errors) read.errors.push_back(std::move(e));
   std::vector<ServiceDoc> services = std::move(read.services);
+  std::vector<ServiceDoc> jobs = std::move(read.jobs);
   errors = std::move(read.errors);
 
   Merger m;
@@ -329,6 +330,7 @@ base::Result<Config> load(const LoadInputs& in) {
     c.settings.push_back(std::move(setting));
   }
   c.services = std::move(services);
+  c.jobs = std::move(jobs);
   return c;
 }
 

@@ -169,6 +169,10 @@ struct Config {
   // Service definitions from the config files ("service" / "services", sources.h), in the order
   // read; the agent registers them at start (they are not kept in services.json).
   std::vector<ServiceDoc> services;
+  // Static jobs from the config files ("jobs": [...]), in the order read, as JSON text; the agent
+  // decodes them (sched::decode_job) with those of jobs_dir and runs them with no foundation.
+  std::vector<ServiceDoc> jobs;
+  std::string jobs_dir;  // a directory of job files (*.json), "" for none
 
   // Every key in schema order, with its value in effect and its origin.
   std::vector<Setting> settings;

@@ -252,6 +252,8 @@ std::vector<KeySpec> build_table() {
   // small beside the agent's footprint.
   t.push_back(key_bytes({"log.ring_bytes_max", "256KiB", "bytes", "recent log lines kept in memory for agentctl logs"}, 4 << 10, 64LL << 20,
       [](Config& c, const Value& v) { c.log.ring_bytes_max = static_cast<uint64_t>(v.i); }));
+  t.push_back(key_string({"jobs_dir", "", "path", "a directory of job files (*.json) this node runs with no foundation needed"}, 4096,
+      [](Config& c, const Value& v) { c.jobs_dir = v.s; }));
   t.push_back(key_bool({"enable_exec_checks", "false", "", "allow health checks that run commands on this node"},
       [](Config& c, const Value& v) { c.enable_exec_checks = v.b; }));
   // On by default, as in Consul: every node answers its workloads' lookups locally.

@@ -147,6 +147,8 @@ class JsonWalker {
       std::string entry;
       if (prefix.empty() && (name == "service" || name == "services")) {
         add_services(child, origin);
+      } else if (prefix.empty() && name == "jobs") {
+        add_jobs(child, origin);
       } else if (const KeySpec* spec = find_key(full)) {
         if (spec->type == KeyType::kMap && cJSON_IsObject(child)) {
           // Each entry is its own leaf, so "labels": {...} and "labels.rack" collide.
@@ -228,6 +230,33 @@ class JsonWalker {
       return;
     }
     out_->services.push_back(ServiceDoc{std::move(json), origin});
+  }
+
+  // "jobs": [{...}, ...]: static jobs, each kept whole for the supervisor (sched::decode_job).
+  void add_jobs(const cJSON* value, const std::string& origin) {
+    if (!cJSON_IsArray(value)) {
+      out_->errors.push_back(origin + ": want an array of jobs");
+      return;
+    }
+    int i = 0;
+    for (const cJSON* e = value->child; e != nullptr; e = e->next, ++i) {
+      std::string where = origin + "[" + std::to_string(i) + "]";
+      if (!cJSON_IsObject(e)) {
+        out_->errors.push_back(where + ": want a job (a JSON object)");
+        continue;
+      }
+      if (out_->jobs.size() >= kJobDocsMax) {
+        out_->errors.push_back(where + ": more than " + std::to_string(kJobDocsMax) + " jobs in the config files; refused");
+        return;
+      }
+      char* text = cJSON_PrintUnformatted(e);
+      if (text == nullptr) {
+        out_->errors.push_back(where + ": out of memory");
+        continue;
+      }
+      out_->jobs.push_back(ServiceDoc{std::string(text), where});
+      cJSON_free(text);
+    }
   }
 
   // Records that this file sets `leaf`; false (and an error) if it already did.

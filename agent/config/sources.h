@@ -9,7 +9,7 @@
 //               (cJSON keeps duplicates silently; we look). Files over kFileBytesMax or nested
 //               deeper than kJsonDepthMax are refused. Origin "<path>: <key>". A top-level
 //               "service" object or "services" array holds service definitions (ServiceDoc),
-//               not keys.
+//               not keys; a top-level "jobs" array holds static jobs (the same shape of doc).
 //   cmdline     Whitespace-separated tokens; only those starting "agent." are ours. A value may
 //               be double-quoted (agent.labels.note="two words"; quotes may also wrap the whole
 //               token, as the kernel allows). "agent.server" alone means true for a boolean.
@@ -52,11 +52,15 @@ struct ServiceDoc {
 // Most service definitions read from all files, and the largest one.
 inline constexpr size_t kServiceDocsMax = 512;
 inline constexpr size_t kServiceDocBytesMax = 64 << 10;
+// Most static jobs in the config files ("jobs": [...]; a jobs_dir adds its own files). Each is
+// as large as its file allows (kFileBytesMax).
+inline constexpr size_t kJobDocsMax = 64;
 
 struct Collected {
   std::vector<Entry> entries;       // in the order read; later overrides earlier
   std::vector<std::string> errors;  // one line each, naming key and origin
   std::vector<ServiceDoc> services;  // JSON files only
+  std::vector<ServiceDoc> jobs;      // JSON files only: "jobs" arrays, one entry per job
 };
 
 // One JSON document's settings; `path` names it in origins and errors.

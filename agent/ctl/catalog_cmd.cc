@@ -12,22 +12,8 @@ namespace {
 
 constexpr const char* kUsage = "usage: agentctl catalog services | nodes | service NAME [-passing]\n";
 
-// GETs `target`; prints the JSON body with -format json (returns kExitOk), else parses it into
-// *doc and returns -1.
 int fetch(const CmdEnv& env, const std::string& target, http::Json* doc) {
-  http::ClientResponse r;
-  if (int rc = call_ok(env, "GET", target, &r); rc != kExitOk) return rc;
-  if (env.json) {
-    std::fprintf(env.out, "%s\n", r.body.c_str());
-    return kExitOk;
-  }
-  auto parsed = http::Json::parse(r.body, 64 << 20);
-  if (!parsed.is_ok()) {
-    std::fprintf(env.err, "agentctl catalog: the agent's answer is not JSON: %s\n", parsed.status().message().c_str());
-    return kExitFailed;
-  }
-  *doc = std::move(parsed).value();
-  return -1;
+  return fetch_json(env, target, "catalog", env.json, doc);
 }
 
 std::string joined(const cJSON* arr) {

@@ -94,4 +94,20 @@ int call_ok(const CmdEnv& env, const std::string& method, const std::string& tar
   return kExitOk;
 }
 
+int fetch_json(const CmdEnv& env, const std::string& target, const char* command, bool print_raw, http::Json* doc) {
+  http::ClientResponse r;
+  if (int rc = call_ok(env, "GET", target, &r); rc != kExitOk) return rc;
+  if (print_raw) {
+    std::fprintf(env.out, "%s\n", r.body.c_str());
+    return kExitOk;
+  }
+  auto parsed = http::Json::parse(r.body, 64 << 20);
+  if (!parsed.is_ok()) {
+    std::fprintf(env.err, "agentctl %s: the agent's answer is not JSON: %s\n", command, parsed.status().message().c_str());
+    return kExitFailed;
+  }
+  *doc = std::move(parsed).value();
+  return -1;
+}
+
 }  // namespace ctl

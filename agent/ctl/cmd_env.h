@@ -14,6 +14,7 @@
 #include "agent/base/status.h"
 #include "agent/base/time.h"
 #include "agent/http/client.h"
+#include "agent/http/json.h"
 #include "cJSON.h"
 
 namespace ctl {
@@ -52,5 +53,8 @@ void print_table(const std::vector<std::vector<std::string>>& rows, FILE* out);
 // One call that must answer 200: kExitOk with *r filled; otherwise the error printed and the exit
 // status (kExitUnreachable, kExitFailed).
 int call_ok(const CmdEnv& env, const std::string& method, const std::string& target, http::ClientResponse* r);
+// GETs `target`: with `print_raw` prints the JSON body and returns kExitOk; else parses it into
+// *doc and returns -1. On failure prints why ("agentctl <command>: ...") and returns the exit status.
+int fetch_json(const CmdEnv& env, const std::string& target, const char* command, bool print_raw, http::Json* doc);
 
 }  // namespace ctl

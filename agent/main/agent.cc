@@ -163,8 +163,49 @@ base::Result<std::vector<catalog::Service>> config_services(const std::vector<co
 
 }  // namespace
 
+// The static jobs: the config files' "jobs" and each *.json file of jobs_dir, decoded and
+// checked. Any problem stops the agent with every problem of that job listed, so a node never
+// runs half of what its image carries. Job IDs are unique across both.
+base::Result<std::vector<sched::Job>> static_jobs(hal::Fs& fs, const config::Config& config) {
+  std::vector<config::ServiceDoc> docs = config.jobs;
+  if (!config.jobs_dir.empty()) {
+    auto names = fs.list_dir(config.jobs_dir);
+    if (!names.is_ok()) {
+      return base::error(base::Code::kInvalidArgument, "configuration error: jobs_dir %s: %s", config.jobs_dir.c_str(), names.status().message().c_str());
+    }
+    for (const std::string& name : *names) {
+      if (name.size() < 6 || name.compare(name.size() - 5, 5, ".json") != 0) continue;
+      if (docs.size() >= config::kJobDocsMax * 2) {
+        return base::error(base::Code::kResourceExhausted, "configuration error: jobs_dir %s: more than %zu jobs", config.jobs_dir.c_str(), config::kJobDocsMax * 2);
+      }
+      const std::string path = config.jobs_dir + "/" + name;
+      auto text = fs.read_file(path, sched::kJobBytesMax);
+      if (!text.is_ok()) return base::error(base::Code::kInvalidArgument, "configuration error: %s: %s", path.c_str(), text.status().message().c_str());
+      docs.push_back(config::ServiceDoc{std::move(text).value(), path});
+    }
+  }
+  std::vector<sched::Job> out;
+  std::map<std::string, std::string> origin_of;
+  for (const config::ServiceDoc& d : docs) {
+    sched::JobDecode j = sched::decode_job(d.json);
+    if (!j.job) {
+      std::string all;
+      for (const std::string& p : j.problems) all += "\n  " + p;
+      if (j.problems_dropped > 0) all += "\n  (" + std::to_string(j.problems_dropped) + " more)";
+      return base::error(base::Code::kInvalidArgument, "configuration error: %s: the job has problems:%s", d.origin.c_str(), all.c_str());
+    }
+    auto [it, fresh] = origin_of.emplace(j.job->id, d.origin);
+    if (!fresh) {
+      return base::error(base::Code::kInvalidArgument, "configuration error: %s: job ID \"%s\" is also %s's", d.origin.c_str(), j.job->id.c_str(), it->second.c_str());
+    }
+    out.push_back(std::move(*j.job));
+  }
+  return out;
+}
+
 base::Status Agent::start() {
   AGENT_ASSIGN_OR_RETURN(std::vector<catalog::Service> from_config, config_services(config_.services));
+  AGENT_ASSIGN_OR_RETURN(std::vector<sched::Job> jobs, static_jobs(*env_.fs, config_));
   AGENT_TRY(env_.fs->make_dirs(config_.data_dir, 0700));
   AGENT_TRY(load_node_id());
   AGENT_TRY(open_signals());
@@ -209,6 +250,16 @@ base::Status Agent::start() {
     // client agent's forwarder takes it to a server.
     anti_entropy_ = std::make_unique<catalog::AntiEntropy>(loop_, *services_, std::move(self), self_dispatch(), log_);
     anti_entropy_->set_before_push([this] { set_self_check(/*push_starting=*/true); });
+  }
+
+  {
+    supervisor::SupervisorOptions so;
+    so.data_dir = config_.data_dir;
+    so.node_name = config_.node_name;
+    so.datacenter = config_.datacenter;
+    so.stop_tasks_on_shutdown = config_.dev;
+    supervisor_ = std::make_unique<supervisor::Supervisor>(env_, loop_, log_, std::move(so));
+    AGENT_TRY(supervisor_->start(jobs));
   }
 
   // The fleet's services for DNS, followed through the same router.
@@ -512,6 +563,8 @@ void Agent::shutdown() {
     http_.reset();
   }
   dns_.reset();
+  if (supervisor_) supervisor_->shutdown();
+  supervisor_.reset();
   catalog_view_.reset();
   if (self_check_timer_ != runtime::kNoTimer) {
     loop_.cancel(self_check_timer_);
@@ -551,6 +604,7 @@ void Agent::add_routes() {
   if (catalog_api_) catalog_api_->add_routes(router_);
   if (forwarder_) forwarder_->add_routes(router_);
   if (services_) services_->add_routes(router_);
+  if (supervisor_) supervisor_->add_routes(router_);
 }
 
 // Weft's own: GET /v1/agent/dns?name=N[&type=T] asks this agent's DNS server (its responder,

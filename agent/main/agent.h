@@ -40,6 +40,7 @@
 #include "agent/main/membership.h"
 #include "agent/server/forward.h"
 #include "agent/server/raft_host.h"
+#include "agent/supervisor/supervisor.h"
 #include "agent/runtime/loop.h"
 #include "agent/runtime/worker_pool.h"
 #include "hal/env.h"
@@ -125,6 +126,8 @@ class Agent {
   std::unique_ptr<server::Forwarder> forwarder_;
   // The services registered on this node (PUT /v1/agent/service/register).
   std::unique_ptr<catalog::LocalServices> services_;
+  // The allocations this node runs (static jobs from its config today).
+  std::unique_ptr<supervisor::Supervisor> supervisor_;
   // Servers: the catalog and health API over the state store. Every agent: the push of its
   // services and checks to it.
   std::unique_ptr<catalog::CatalogApi> catalog_api_;

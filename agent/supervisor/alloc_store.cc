@@ -1,0 +1,108 @@
+// See alloc_store.h.
+#include "agent/supervisor/alloc_store.h"
+
+#include <sqlite3.h>
+
+#include "agent/sql/sql.h"
+
+namespace supervisor {
+
+namespace {
+
+constexpr const char* kSchema =
+    "CREATE TABLE IF NOT EXISTS allocs ("
+    " id TEXT PRIMARY KEY, name TEXT NOT NULL, source TEXT NOT NULL, desired TEXT NOT NULL,"
+    " client_status TEXT NOT NULL, job_json TEXT NOT NULL, group_name TEXT NOT NULL,"
+    " idx INTEGER NOT NULL, tasks_json TEXT NOT NULL, create_ns INTEGER NOT NULL,"
+    " modify_ns INTEGER NOT NULL) WITHOUT ROWID";
+
+std::string column_text(sqlite3_stmt* st, int i) {
+  const unsigned char* p = sqlite3_column_text(st, i);
+  return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(st, i));
+}
+
+}  // namespace
+
+base::Result<std::unique_ptr<AllocStore>> AllocStore::open(const std::string& path, const std::string& vfs) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           vfs.empty() ? nullptr : vfs.c_str());
+  std::unique_ptr<AllocStore> store(new AllocStore(db));
+  if (rc != SQLITE_OK) return sql::error(db, rc, "open the allocation store");
+  AGENT_TRY(sql::exec(db, "PRAGMA journal_mode=WAL", "journal_mode"));
+  AGENT_TRY(sql::exec(db, "PRAGMA synchronous=NORMAL", "synchronous"));
+  AGENT_TRY(sql::exec(db, kSchema, "schema"));
+  rc = sqlite3_prepare_v2(db,
+                          "INSERT OR REPLACE INTO allocs (id, name, source, desired, client_status, job_json,"
+                          " group_name, idx, tasks_json, create_ns, modify_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                          -1, &store->put_, nullptr);
+  if (rc != SQLITE_OK) return sql::error(db, rc, "prepare put");
+  rc = sqlite3_prepare_v2(db, "DELETE FROM allocs WHERE id = ?", -1, &store->remove_, nullptr);
+  if (rc != SQLITE_OK) return sql::error(db, rc, "prepare remove");
+  return store;
+}
+
+AllocStore::~AllocStore() {
+  sqlite3_finalize(put_);
+  sqlite3_finalize(remove_);
+  sqlite3_close_v2(db_);
+}
+
+base::Result<std::vector<AllocRecord>> AllocStore::load() {
+  sqlite3_stmt* st = nullptr;
+  int rc = sqlite3_prepare_v2(db_,
+                              "SELECT id, name, source, desired, client_status, job_json, group_name, idx,"
+                              " tasks_json, create_ns, modify_ns FROM allocs ORDER BY create_ns, id",
+                              -1, &st, nullptr);
+  if (rc != SQLITE_OK) return sql::error(db_, rc, "prepare load");
+  std::vector<AllocRecord> out;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW && out.size() < kAllocsMax) {
+    AllocRecord r;
+    r.id = column_text(st, 0);
+    r.name = column_text(st, 1);
+    r.source = column_text(st, 2);
+    r.desired = column_text(st, 3);
+    r.client_status = column_text(st, 4);
+    r.job_json = column_text(st, 5);
+    r.group = column_text(st, 6);
+    r.index = static_cast<int32_t>(sqlite3_column_int64(st, 7));
+    r.tasks_json = column_text(st, 8);
+    r.create_unix_ns = sqlite3_column_int64(st, 9);
+    r.modify_unix_ns = sqlite3_column_int64(st, 10);
+    out.push_back(std::move(r));
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sql::error(db_, rc, "load allocations");
+  return out;
+}
+
+base::Status AllocStore::put(const AllocRecord& r) {
+  auto text = [&](int i, const std::string& s) {
+    return sqlite3_bind_text(put_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+  };
+  int rc = text(1, r.id);
+  if (rc == SQLITE_OK) rc = text(2, r.name);
+  if (rc == SQLITE_OK) rc = text(3, r.source);
+  if (rc == SQLITE_OK) rc = text(4, r.desired);
+  if (rc == SQLITE_OK) rc = text(5, r.client_status);
+  if (rc == SQLITE_OK) rc = text(6, r.job_json);
+  if (rc == SQLITE_OK) rc = text(7, r.group);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(put_, 8, r.index);
+  if (rc == SQLITE_OK) rc = text(9, r.tasks_json);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(put_, 10, r.create_unix_ns);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(put_, 11, r.modify_unix_ns);
+  if (rc != SQLITE_OK) {
+    sqlite3_reset(put_);
+    sqlite3_clear_bindings(put_);
+    return sql::error(db_, rc, "bind allocation");
+  }
+  return sql::step_done(db_, put_, "put allocation");
+}
+
+base::Status AllocStore::remove(const std::string& id) {
+  int rc = sqlite3_bind_text(remove_, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK) return sql::error(db_, rc, "bind id");
+  return sql::step_done(db_, remove_, "remove allocation");
+}
+
+}  // namespace supervisor
