@@ -165,7 +165,8 @@ base::Status LocalServices::remove(const std::string& id) {
   next.erase(id);
   std::set<std::string> next_config = from_config_;
   next_config.erase(id);
-  base::Status st = save(next, next_config);
+  // A service from the config files (or a task's) is not in the file: nothing to write.
+  base::Status st = from_config_.count(id) != 0 ? base::Status::ok() : save(next, next_config);
   if (!st.is_ok()) {
     AGENT_LOG_ERROR(log_, kModule, "cannot persist the services in %s: %s; stopping", path_.c_str(), st.to_string().c_str());
     if (on_fatal_) on_fatal_();

@@ -258,6 +258,17 @@ base::Status Agent::start() {
     so.node_name = config_.node_name;
     so.datacenter = config_.datacenter;
     so.stop_tasks_on_shutdown = config_.dev;
+    so.register_service = [this](const std::string& json) -> base::Status {
+      AGENT_ASSIGN_OR_RETURN(catalog::Service svc, catalog::decode_registration(json, catalog::kRegistrationBytesMax));
+      return services_->put_from_config(svc);
+    };
+    so.deregister_service = [this](const std::string& id) {
+      if (services_) services_->remove(id).ignore();
+    };
+    {
+      std::string addr = config_.advertise_addr.empty() ? config_.bind_addr : config_.advertise_addr;
+      so.check_address = addr == "0.0.0.0" || addr == "::" || addr.empty() ? "127.0.0.1" : addr;
+    }
     supervisor_ = std::make_unique<supervisor::Supervisor>(env_, loop_, log_, std::move(so));
     AGENT_TRY(supervisor_->start(jobs));
   }

@@ -263,6 +263,7 @@ base::Status Supervisor::restore(AllocRecord rec) {
       if (!s.is_ok()) AGENT_LOG_WARN(log_, kModule, "%s/%s: output: %s", ref.rec.id.c_str(), t->name.c_str(), s.message().c_str());
       watch_process(ref, *t);
       event(ref, *t, "Reattached", "Task re-attached after the agent restarted (pid " + std::to_string(t->pid) + ")");
+      sync_services(ref, t.get(), true);
       AGENT_LOG_INFO(log_, kModule, "%s/%s: re-attached to pid %lld", ref.rec.id.c_str(), t->name.c_str(), static_cast<long long>(t->pid));
     } else {
       // Gone while the agent was away (a reboot, or it ended): start it again, outside the
@@ -273,6 +274,7 @@ base::Status Supervisor::restore(AllocRecord rec) {
       start_after(ref, *t, base::Duration::zero());
     }
   }
+  if (ref.rec.client_status == "running") sync_services(ref, nullptr, true);
   for (auto& t : ref.tasks) {
     // A task that was waiting out a restart delay when the agent went down.
     if (t->state == TaskStateName::kPending && t->started_once && t->restart_timer == runtime::kNoTimer && !t->done) {
@@ -428,7 +430,9 @@ void Supervisor::advance(Alloc& a) {
   }
   if (status != a.rec.client_status) {
     AGENT_LOG_INFO(log_, kModule, "allocation %s (%s): %s -> %s", a.rec.id.c_str(), a.rec.name.c_str(), a.rec.client_status.c_str(), status.c_str());
+    const bool was_running = a.rec.client_status == "running";
     a.rec.client_status = status;
+    if (was_running != (status == "running")) sync_services(a, nullptr, status == "running");
     persist(a);
   }
   if (all_done) collect(a);
@@ -776,8 +780,84 @@ void Supervisor::event(Alloc& a, TaskRun& t, std::string type, std::string messa
 }
 
 void Supervisor::set_state(Alloc& a, TaskRun& t, TaskStateName s) {
-  (void)a;
+  const bool was_running = t.state == TaskStateName::kRunning;
   t.state = s;
+  if (was_running != (s == TaskStateName::kRunning)) sync_services(a, &t, s == TaskStateName::kRunning);
+}
+
+std::string Supervisor::service_registration(const Alloc& a, const TaskRun* t, const sched::Service& svc, std::string* id) const {
+  std::map<std::string, std::string> vars = {{"NOMAD_JOB_NAME", a.job.name}, {"NOMAD_GROUP_NAME", a.group->name},
+                                             {"NOMAD_TASK_NAME", t != nullptr ? t->name : ""}};
+  const std::string name = interpolate(svc.name, vars);
+  int32_t port = 0;
+  if (a.group->network && !svc.port_label.empty()) {
+    for (const sched::Port& p : a.group->network->reserved_ports) {
+      if (p.label == svc.port_label) port = p.value;
+    }
+  }
+  *id = "_nomad-task-" + a.rec.id + "-" + (t != nullptr ? t->name : "group-" + a.group->name) + "-" + name + "-" + svc.port_label;
+  http::Json doc = http::Json::object();
+  doc.add_string("ID", *id);
+  doc.add_string("Name", name);
+  cJSON* tags = doc.add_array(doc.get(), "Tags");
+  for (const std::string& tag : svc.tags) doc.add_string(tags, "", tag);
+  cJSON* meta = doc.add_object(doc.get(), "Meta");
+  for (const auto& [k, v] : svc.meta) doc.add_string(meta, k, v);
+  doc.add_i64("Port", port);
+  cJSON* checks = doc.add_array(doc.get(), "Checks");
+  int n = 0;
+  for (const sched::ServiceCheck& c : svc.checks) {
+    cJSON* o = doc.add_object(checks, "");
+    doc.add_string(o, "CheckID", *id + ":" + std::to_string(++n));
+    doc.add_string(o, "Name", c.name.empty() ? "service: \"" + name + "\" check" : c.name);
+    char interval[32], timeout[32];
+    base::format_duration(base::Duration::nanos(c.interval_ns), interval, sizeof interval);
+    base::format_duration(base::Duration::nanos(c.timeout_ns), timeout, sizeof timeout);
+    int32_t check_port = port;
+    if (!c.port_label.empty() && a.group->network) {
+      for (const sched::Port& p : a.group->network->reserved_ports) {
+        if (p.label == c.port_label) check_port = p.value;
+      }
+    }
+    const std::string host = options_.check_address.find(':') != std::string::npos ? "[" + options_.check_address + "]" : options_.check_address;
+    if (c.type == "http") {
+      doc.add_string(o, "HTTP", "http://" + host + ":" + std::to_string(check_port) + (c.path.empty() ? "/" : c.path));
+      if (!c.method.empty()) doc.add_string(o, "Method", c.method);
+    } else if (c.type == "tcp") {
+      doc.add_string(o, "TCP", host + ":" + std::to_string(check_port));
+    } else {
+      cJSON* args = doc.add_array(o, "Args");
+      doc.add_string(args, "", c.command);
+      for (const std::string& arg : c.args) doc.add_string(args, "", arg);
+    }
+    doc.add_string(o, "Interval", interval);
+    doc.add_string(o, "Timeout", timeout);
+  }
+  auto text = doc.dump();
+  return text.is_ok() ? *text : std::string();
+}
+
+void Supervisor::sync_services(Alloc& a, TaskRun* t, bool running) {
+  if (!options_.register_service) return;
+  std::vector<std::string>& ids = t != nullptr ? t->service_ids : a.service_ids;
+  if (!running) {
+    for (const std::string& id : ids) options_.deregister_service(id);
+    ids.clear();
+    return;
+  }
+  const std::vector<sched::Service>& services = t != nullptr ? t->spec->services : a.group->services;
+  for (const sched::Service& svc : services) {
+    std::string id;
+    std::string json = service_registration(a, t, svc, &id);
+    base::Status s = options_.register_service(json);
+    if (s.is_ok()) {
+      ids.push_back(id);
+    } else if (t != nullptr) {
+      event(a, *t, "Task hook failed", "service " + svc.name + " not registered: " + s.message());
+    } else {
+      AGENT_LOG_WARN(log_, kModule, "allocation %s: group service %s not registered: %s", a.rec.id.c_str(), svc.name.c_str(), s.message().c_str());
+    }
+  }
 }
 
 std::string Supervisor::tasks_json(const Alloc& a) const {

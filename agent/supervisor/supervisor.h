@@ -85,6 +85,14 @@ struct SupervisorOptions {
   std::string node_name;
   std::string datacenter;
   bool stop_tasks_on_shutdown = false;
+  // Tasks' services (item 3): while a task runs, each of its Services is registered on the node
+  // as a Consul-shaped registration (JSON text, catalog::decode_registration's input) with ID
+  // "_nomad-task-<alloc>-<task>-<service>-<port label>" and deregistered when it stops; checks
+  // run by the node's health checker, so DNS answers only for healthy instances. A group's
+  // Services likewise while the allocation runs. Unset: not registered.
+  std::function<base::Status(const std::string& registration_json)> register_service;
+  std::function<void(const std::string& service_id)> deregister_service;
+  std::string check_address = "127.0.0.1";  // the host checks connect to (an IP literal)
 };
 
 class Supervisor {
@@ -140,6 +148,7 @@ class Supervisor {
     bool done = false;      // dead for good
     bool started_once = false;
     int64_t start_latency_ns = 0;  // the last start: from the decision to the program running
+    std::vector<std::string> service_ids;  // registered while it runs
   };
 
   struct Alloc {
@@ -151,6 +160,7 @@ class Supervisor {
     bool poststart_started = false;
     bool poststop_started = false;
     bool failing = false;  // a task failed: the rest are being killed
+    std::vector<std::string> service_ids;  // the group's, registered while the allocation runs
   };
 
   struct LogWaiter {
@@ -178,6 +188,9 @@ class Supervisor {
   void watch_process(Alloc& a, TaskRun& t);
   void event(Alloc& a, TaskRun& t, std::string type, std::string message, int32_t exit_code = 0);
   void set_state(Alloc& a, TaskRun& t, TaskStateName s);
+  // Registers (running) or deregisters the services of `t`, or of the group when `t` is null.
+  void sync_services(Alloc& a, TaskRun* t, bool running);
+  std::string service_registration(const Alloc& a, const TaskRun* t, const sched::Service& svc, std::string* id) const;
   void persist(Alloc& a);
   void collect(Alloc& a);
   std::vector<std::string> task_env(const Alloc& a, const TaskRun& t) const;

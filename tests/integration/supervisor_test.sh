@@ -38,6 +38,14 @@ cat >"$JOBS/hog.json" <<'JSON'
   "Config": {"command": "/bin/sh", "args": ["-c", "echo hogging; x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived"]}}]}]}
 JSON
 
+SVC_PORT=$(free_port)
+cat >"$JOBS/svc.json" <<JSON
+{"ID": "svc", "TaskGroups": [{"Name": "g", "Networks": [{"ReservedPorts": [{"Label": "http", "Value": $SVC_PORT}]}],
+  "Tasks": [{"Name": "listener", "Driver": "exec", "Config": {"command": "nc", "args": ["-lk", "127.0.0.1", "\${NOMAD_PORT_http}"]},
+    "Services": [{"Name": "echo-\${NOMAD_TASK_NAME}", "PortLabel": "http", "Tags": ["v1"],
+      "Checks": [{"Type": "tcp", "Interval": "1s", "Timeout": "1s"}]}]}]}]}
+JSON
+
 start_dev sup -node_name=suptest -jobs_dir="$JOBS" || { fail "agent dev starts with a jobs_dir"; finish; }
 URL=http://127.0.0.1:$PORT
 ctl() { "$AGENTCTL" -socket "$SOCK" "$@"; }
@@ -53,8 +61,8 @@ print(eval(sys.argv[2]))' "$1" "$2"
 alloc_id() { alloc_field "$1" 'a["ID"]'; }
 is() { [ "$(alloc_field "$1" "$2" 2>/dev/null)" = "$3" ]; }
 
-check "five allocations, one per static job ($(alloc_field web 'len(allocs)'))" \
-  bash -c '[ "$(curl -fsS "$1/v1/allocations" | python3 -c "import json,sys; print(len(json.load(sys.stdin)))")" = 5 ]' _ "$URL"
+check "six allocations, one per static job ($(alloc_field web 'len(allocs)'))" \
+  bash -c '[ "$(curl -fsS "$1/v1/allocations" | python3 -c "import json,sys; print(len(json.load(sys.stdin)))")" = 6 ]' _ "$URL"
 check "web's task is running" wait_for 10 is web 'a["TaskStates"]["server"]["State"]' running
 check "web's allocation is running" wait_for 10 is web 'a["ClientStatus"]' running
 WEB=$(alloc_id web)
@@ -92,6 +100,18 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 check "after its 1 s KillTimeout, not before (${ms} ms)" test "$ms" -ge 900 -a "$ms" -lt 8000
 check "an event says SIGKILL was sent" is stubborn 'any("SIGKILL" in e["DisplayMessage"] for e in a["TaskStates"]["t"]["Events"])' True
 check "stubborn's allocation is complete, desired stop" is stubborn 'a["ClientStatus"]+"/"+a["DesiredStatus"]' complete/stop
+
+# A task's service is registered while it runs, with its port, and checked.
+svc_health() { curl -fsS "$URL/v1/agent/checks" | python3 -c '
+import json,sys; c=[v for v in json.load(sys.stdin).values() if v["ServiceName"]=="echo-listener"]; print(c[0]["Status"] if c else "none")'; }
+check "the task's service is registered, port $SVC_PORT, tag v1" wait_for 10 bash -c 'curl -fsS "$1/v1/agent/services" | python3 -c "
+import json,sys; s=[v for v in json.load(sys.stdin).values() if v[\"Service\"]==\"echo-listener\"]; sys.exit(not (s and s[0][\"Port\"]==int(sys.argv[1]) and s[0][\"Tags\"]==[\"v1\"]))" "$2"' _ "$URL" "$SVC_PORT"
+svc_is() { [ "$(svc_health)" = "$1" ]; }
+check "its TCP check passes" wait_for 10 svc_is passing
+a=$(ctl dns echo-listener.service.weft SRV 2>&1)
+check "DNS answers its SRV with the port ($(echo "$a" | grep SRV | head -1))" grep -q " $SVC_PORT " <<<"$a"
+check "alloc stop of svc" ctl alloc stop "$(alloc_id svc)"
+check "its service is deregistered when the task stops" wait_for 10 svc_is none
 
 # Signals reach the task.
 check "alloc signal -s SIGHUP" ctl alloc signal -s SIGHUP "$WEB" server
