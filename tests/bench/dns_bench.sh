@@ -24,18 +24,7 @@ bench_install dnsperf:dnsperf dnsmasq:dnsmasq nsd:nsd dig:bind9-dnsutils
 DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
 NSD=$(command -v nsd || echo /usr/sbin/nsd)
 
-work=$(mktemp -d /tmp/weft-dnsbench.XXXXXX)
-OUT=${OUT:-$work}
-mkdir -p "$OUT"
-PIDS=()
-cleanup() {
-  # CONT after TERM: the agent may be paused (stop_server), and a stopped process takes no signal.
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; kill -CONT "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  [ "$OUT" = "$work" ] || rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 "$here/../free_port.py" "$work/.ports"; }
+bench_work dnsbench
 
 # The records: instance j of service i at 10.<i>.<j>.1, port 8000+j, SRV target t<i>-<j>.weft.
 addr() { echo "10.$1.$2.1"; }

@@ -26,17 +26,7 @@ bench_positive INSTANCES SECONDS_EACH ROUNDS CONNECTIONS
 [ "$CONNECTIONS" -le 1000 ] || die "at most 1000 connections"
 bench_install wrk:wrk etcd:etcd-server
 
-work=$(mktemp -d /tmp/weft-healthbench.XXXXXX)
-OUT=${OUT:-$work}
-mkdir -p "$OUT"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  [ "$OUT" = "$work" ] || rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 "$here/../free_port.py" "$work/.ports"; }
+bench_work healthbench
 wait_http() {  # wait_http URL: up to 20 s
   for _ in $(seq 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done
   die "$1 did not answer within 20 s"

@@ -2,6 +2,9 @@
 #   bench_setup [BUILD_DIR]        here, root, build, agent (BUILD_DIR/agent, which must exist)
 #   bench_positive VAR...          each a whole number above 0, or die
 #   bench_install TOOL[:PACKAGE]... apt-get install what is not on PATH or in /usr/sbin
+#   bench_work NAME                 work (a fresh temporary dir), OUT (default: work), PIDS
+#                                   (killed -- and continued, if paused -- at exit; work removed
+#                                   unless it is OUT), free_port
 die() { echo "$BENCH: $*" >&2; exit 1; }
 bench_setup() {
   here=$(cd "$(dirname "$0")" && pwd)
@@ -26,3 +29,18 @@ bench_install() {
       die "apt-get install $pkg failed"
   done
 }
+bench_work() {
+  work=$(mktemp -d "/tmp/weft-$1.XXXXXX")
+  OUT=${OUT:-$work}
+  mkdir -p "$OUT"
+  PIDS=()
+  trap bench_cleanup EXIT
+}
+bench_cleanup() {
+  # CONT after TERM: a process may be paused (dns_bench's stop_server), and a stopped process
+  # takes no signal.
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; kill -CONT "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ "$OUT" = "$work" ] || rm -rf "$work"
+}
+free_port() { python3 "$here/../free_port.py" "$work/.ports"; }

@@ -24,17 +24,7 @@ ROUNDS=${ROUNDS:-3}
 bench_positive TASKS ROUNDS
 [ "$TASKS" -le 1000 ] || die "at most 1000 tasks (a group's Count)"
 
-work=$(mktemp -d /tmp/weft-supbench.XXXXXX)
-OUT=${OUT:-$work}
-mkdir -p "$OUT"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  [ "$OUT" = "$work" ] || rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 "$here/../free_port.py" "$work/.ports"; }
+bench_work supbench
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 : >"$OUT/latencies_ns.txt"
