@@ -110,12 +110,16 @@ void Supervisor::fill_alloc(http::Json& doc, cJSON* o, const Alloc& a, bool with
   }
 }
 
-void Supervisor::fill_events(http::Json& doc, cJSON* o, const TaskRun& t) {
+void Supervisor::fill_events(http::Json& doc, cJSON* o, const TaskRun& t, bool time_as_text) {
   cJSON* events = doc.add_array(o, "Events");
   for (const TaskEvent& e : t.events) {
     cJSON* eo = doc.add_object(events, "");
     doc.add_string(eo, "Type", e.type);
-    doc.add_i64(eo, "Time", e.time_unix_ns);
+    if (time_as_text) {
+      doc.add_string(eo, "Time", std::to_string(e.time_unix_ns));
+    } else {
+      doc.add_i64(eo, "Time", e.time_unix_ns);
+    }
     doc.add_string(eo, "DisplayMessage", e.message);
     doc.add_i64(eo, "ExitCode", e.exit_code);
   }
