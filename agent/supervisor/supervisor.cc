@@ -317,8 +317,10 @@ void Supervisor::shutdown() {
             if (env_.processes->try_wait(t->pid).is_ok()) break;
           }
         }
-        if (env_.cgroups != nullptr) (void)env_.cgroups->remove(a->rec.id + "." + t->name);
       }
+      // Every task's group, not only the running ones': a lifecycle task that has ended keeps
+      // its group until the whole allocation ends (collect()).
+      if (options_.stop_tasks_on_shutdown && env_.cgroups != nullptr) (void)env_.cgroups->remove(a->rec.id + "." + t->name);
       if (t->exit != hal::kInvalidHandle) {
         loop_.unwatch(t->exit);
         env_.processes->close_exit(t->exit);
