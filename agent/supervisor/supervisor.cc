@@ -2,6 +2,7 @@
 #include "agent/supervisor/supervisor.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <utility>
 
@@ -53,6 +54,18 @@ std::string interpolate(const std::string& in, const std::map<std::string, std::
   }
   out.append(in, i, std::string::npos);
   return out;
+}
+
+// Nanoseconds since the epoch are past 2^53, which a JSON number read as a double does not hold
+// exactly (json_get_i64 refuses them): the store keeps them as decimal text.
+bool get_unix_ns(const cJSON* obj, const char* key, int64_t* out) {
+  std::string text;
+  if (!http::json_get_string(obj, key, &text)) return http::json_get_i64(obj, key, out);
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size()) return false;
+  *out = v;
+  return true;
 }
 
 }  // namespace
@@ -197,9 +210,9 @@ base::Status Supervisor::restore(AllocRecord rec) {
       http::json_get_bool(s, "Failed", &t->failed);
       int64_t v = 0;
       if (http::json_get_i64(s, "Restarts", &v)) t->restarts = static_cast<int32_t>(v);
-      http::json_get_i64(s, "StartedAt", &t->started_unix_ns);
-      http::json_get_i64(s, "FinishedAt", &t->finished_unix_ns);
-      http::json_get_i64(s, "LastRestart", &t->last_restart_unix_ns);
+      get_unix_ns(s, "StartedAt", &t->started_unix_ns);
+      get_unix_ns(s, "FinishedAt", &t->finished_unix_ns);
+      get_unix_ns(s, "LastRestart", &t->last_restart_unix_ns);
       http::json_get_i64(s, "Pid", &t->pid);
       if (http::json_get_i64(s, "StartTime", &v)) t->start_time = static_cast<uint64_t>(v);
       if (http::json_get_i64(s, "PolicyCount", &v)) t->restart->restore(static_cast<int32_t>(v), loop_.now().ns());
@@ -210,7 +223,7 @@ base::Status Supervisor::restore(AllocRecord rec) {
       cJSON_ArrayForEach(e, events) {
         if (t->events.size() >= kTaskEventsMax) break;
         TaskEvent ev;
-        http::json_get_i64(e, "Time", &ev.time_unix_ns);
+        get_unix_ns(e, "Time", &ev.time_unix_ns);
         http::json_get_string(e, "Type", &ev.type);
         http::json_get_string(e, "DisplayMessage", &ev.message);
         if (http::json_get_i64(e, "ExitCode", &v)) ev.exit_code = static_cast<int32_t>(v);
@@ -306,8 +319,10 @@ void Supervisor::shutdown() {
             if (env_.processes->try_wait(t->pid).is_ok()) break;
           }
         }
-        if (env_.cgroups != nullptr) (void)env_.cgroups->remove(a->rec.id + "." + t->name);
       }
+      // Every task's group, not only the running ones': a lifecycle task that has ended keeps
+      // its group until the whole allocation ends (collect()).
+      if (options_.stop_tasks_on_shutdown && env_.cgroups != nullptr) (void)env_.cgroups->remove(a->rec.id + "." + t->name);
       if (t->exit != hal::kInvalidHandle) {
         loop_.unwatch(t->exit);
         env_.processes->close_exit(t->exit);
@@ -867,14 +882,14 @@ std::string Supervisor::tasks_json(const Alloc& a) const {
     doc.add_string(o, "State", task_state_name(t->state));
     doc.add_bool(o, "Failed", t->failed);
     doc.add_i64(o, "Restarts", t->restarts);
-    doc.add_i64(o, "StartedAt", t->started_unix_ns);
-    doc.add_i64(o, "FinishedAt", t->finished_unix_ns);
-    doc.add_i64(o, "LastRestart", t->last_restart_unix_ns);
+    doc.add_string(o, "StartedAt", std::to_string(t->started_unix_ns));
+    doc.add_string(o, "FinishedAt", std::to_string(t->finished_unix_ns));
+    doc.add_string(o, "LastRestart", std::to_string(t->last_restart_unix_ns));
     doc.add_i64(o, "Pid", t->pid);
     doc.add_u64(o, "StartTime", t->start_time);
     doc.add_i64(o, "PolicyCount", t->restart->count());
     doc.add_bool(o, "StartedOnce", t->started_once);
-    fill_events(doc, o, *t);
+    fill_events(doc, o, *t, /*time_as_text=*/true);
   }
   auto text = doc.dump();
   return text.is_ok() ? *text : std::string("{}");

@@ -204,7 +204,8 @@ class Supervisor {
   void handle_client_alloc(http::Request& q, http::Responder r);
   void handle_logs(http::Request& q, http::Responder r);
   void fill_alloc(http::Json& doc, cJSON* o, const Alloc& a, bool with_job) const;
-  static void fill_events(http::Json& doc, cJSON* o, const TaskRun& t);
+  // The API writes event times as numbers (Nomad's); the store as text (see tasks_json()).
+  static void fill_events(http::Json& doc, cJSON* o, const TaskRun& t, bool time_as_text = false);
   // Answers the log waiters of `alloc_id` (and `task`, unless empty) that have output to read,
   // or every one of them with `force`.
   void answer_log_waiters(const std::string& alloc_id, const std::string& task, bool force);

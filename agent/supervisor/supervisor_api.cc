@@ -6,7 +6,7 @@
 //   PUT  /v1/client/allocation/<id>/signal      {"Task": "web", "Signal": "SIGHUP"}
 //   GET  /v1/client/allocation/<id>/stats       resource usage per task (cgroup accounting)
 //   GET  /v1/client/fs/logs/<id>?task=T&type=stdout|stderr&origin=start|end&offset=N
-//        [&timestamps=true][&follow=true&wait=30s][&position=I:O]
+//        [&timestamps=true][&follow=true&wait=30s][&position=I:O:S]
 // An <id> may be a unique prefix of one. Logs are answered as plain text (Nomad's plain=true;
 // the framed JSON stream is not offered), at most kLogChunkBytes per response, with the header
 // X-Weft-Log-Position naming where the next read continues (pass it back as `position`). With
@@ -41,14 +41,19 @@ std::string rfc3339_or_zero(int64_t unix_ns) {
   return buf;
 }
 
+// "<file>:<offset>:<skip>" as X-Weft-Log-Position writes it (a LogPosition whole: without the
+// skip, a read from it would return the record under it again). "<file>:<offset>" is skip 0.
 bool parse_position(const std::string& text, LogPosition* out) {
   size_t colon = text.find(':');
   if (colon == std::string::npos) return false;
-  int64_t i = 0, o = 0;
-  if (!config::parse_int(text.substr(0, colon), &i) || !config::parse_int(text.substr(colon + 1), &o)) return false;
-  if (i < 0 || o < 0 || i > UINT32_MAX) return false;
+  size_t colon2 = text.find(':', colon + 1);
+  int64_t i = 0, o = 0, k = 0;
+  if (!config::parse_int(text.substr(0, colon), &i) || !config::parse_int(text.substr(colon + 1, colon2 - colon - 1), &o)) return false;
+  if (colon2 != std::string::npos && !config::parse_int(text.substr(colon2 + 1), &k)) return false;
+  if (i < 0 || o < 0 || k < 0 || i > UINT32_MAX) return false;
   out->index = static_cast<uint32_t>(i);
   out->offset = static_cast<uint64_t>(o);
+  out->skip = static_cast<uint64_t>(k);
   return true;
 }
 
@@ -110,12 +115,16 @@ void Supervisor::fill_alloc(http::Json& doc, cJSON* o, const Alloc& a, bool with
   }
 }
 
-void Supervisor::fill_events(http::Json& doc, cJSON* o, const TaskRun& t) {
+void Supervisor::fill_events(http::Json& doc, cJSON* o, const TaskRun& t, bool time_as_text) {
   cJSON* events = doc.add_array(o, "Events");
   for (const TaskEvent& e : t.events) {
     cJSON* eo = doc.add_object(events, "");
     doc.add_string(eo, "Type", e.type);
-    doc.add_i64(eo, "Time", e.time_unix_ns);
+    if (time_as_text) {
+      doc.add_string(eo, "Time", std::to_string(e.time_unix_ns));
+    } else {
+      doc.add_i64(eo, "Time", e.time_unix_ns);
+    }
     doc.add_string(eo, "DisplayMessage", e.message);
     doc.add_i64(eo, "ExitCode", e.exit_code);
   }
@@ -228,7 +237,7 @@ void Supervisor::handle_logs(http::Request& q, http::Responder r) {
   w->with_time = flag("timestamps");
   LogReader reader(*env_.fs, alloc_dir(*a) + "/alloc/logs", *task, stream);
   if (const std::string* pos = q.query_value("position"); pos != nullptr) {
-    if (!parse_position(*pos, &w->at)) return r.send(http::Response::error(400, "position: want <file>:<offset> as X-Weft-Log-Position gave it"));
+    if (!parse_position(*pos, &w->at)) return r.send(http::Response::error(400, "position: want <file>:<offset>:<skip> as X-Weft-Log-Position gave it"));
   } else {
     const std::string* origin = q.query_value("origin");
     const std::string* offset = q.query_value("offset");
@@ -298,7 +307,8 @@ void Supervisor::answer_one(LogWaiter& w, bool force) {
   }
   if (chunk.data.empty() && dead) chunk.next = w.at;
   http::Response resp = http::Response::text(200, std::move(chunk.data));
-  resp.set_header("X-Weft-Log-Position", std::to_string(chunk.next.index) + ":" + std::to_string(chunk.next.offset));
+  resp.set_header("X-Weft-Log-Position", std::to_string(chunk.next.index) + ":" + std::to_string(chunk.next.offset) + ":" +
+                                             std::to_string(chunk.next.skip));
   if (dead) resp.set_header("X-Weft-Task-Dead", "true");
   if (chunk.truncated) resp.set_header("X-Weft-Log-Truncated", "true");
   w.answered = true;
