@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -81,6 +82,7 @@ base::Result<Child> PosixProcesses::spawn(const std::vector<std::string>& argv) 
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return os_error(rc, "run " + argv[0]);
+  own(pid, true);
   return Child{static_cast<int64_t>(pid), read_end.release()};
 }
 
@@ -104,10 +106,47 @@ base::Result<int> PosixProcesses::try_wait(int64_t pid) {
       if (errno == EINTR) continue;
       return os_error(errno, "waitpid");
     }
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-    return base::error(base::Code::kUnavailable, "process %lld stopped, not ended", static_cast<long long>(pid));
+    if (!WIFEXITED(status) && !WIFSIGNALED(status)) {
+      return base::error(base::Code::kUnavailable, "process %lld stopped, not ended", static_cast<long long>(pid));
+    }
+    own(pid, false);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
+}
+
+void PosixProcesses::own(int64_t pid, bool owned) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (owned) {
+    owned_.insert(pid);
+  } else {
+    owned_.erase(pid);
+  }
+}
+
+bool PosixProcesses::owns(int64_t pid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return owned_.count(pid) != 0;
+}
+
+base::Status PosixProcesses::become_subreaper() {
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) return os_error(errno, "prctl PR_SET_CHILD_SUBREAPER");
+  return base::Status::ok();
+}
+
+void PosixProcesses::adopt(int64_t pid) { own(pid, true); }
+
+size_t PosixProcesses::reap_orphans() {
+  size_t reaped = 0;
+  // Bounded: at most this many a call; more wait for the next.
+  for (int i = 0; i < 64; ++i) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) break;
+    if (owns(info.si_pid)) break;
+    int status = 0;
+    if (::waitpid(info.si_pid, &status, WNOHANG) == info.si_pid) ++reaped;
+  }
+  return reaped;
 }
 
 void PosixProcesses::kill(int64_t pid) { ::kill(-static_cast<pid_t>(pid), SIGKILL); }
@@ -572,6 +611,7 @@ base::Result<TaskProcess> PosixProcesses::start_task(const TaskSpawn& spawn) {
   }
 
   TaskProcess task;
+  own(pid, true);
   task.pid = pid;
   task.start_time = read_start_time(pid);
   const long pidfd = pidfd_open(pid);
@@ -581,6 +621,7 @@ base::Result<TaskProcess> PosixProcesses::start_task(const TaskSpawn& spawn) {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
+    own(pid, false);
     return os_error(err, "pidfd_open for " + program_name);
   }
   task.exit = static_cast<Handle>(pidfd);
@@ -645,8 +686,10 @@ base::Status PosixProcesses::signal(int64_t pid, std::string_view signal) {
   if (pid <= 1)
     return base::error(base::Code::kInvalidArgument, "signal: pid %lld",
                        static_cast<long long>(pid));
-  if (::kill(-static_cast<pid_t>(pid), sig) != 0) {
-    return os_error(errno, "signal " + std::string(signal) + " to group " + std::to_string(pid));
+  // The process group first; a process that leads none (a container's init, which its runtime
+  // started) gets the signal itself.
+  if (::kill(-static_cast<pid_t>(pid), sig) != 0 && (errno != ESRCH || ::kill(static_cast<pid_t>(pid), sig) != 0)) {
+    return os_error(errno, "signal " + std::string(signal) + " to " + std::to_string(pid));
   }
   return base::Status::ok();
 }

@@ -5,9 +5,10 @@
 // the child on a vfork-like clone that touches nothing of the parent's before exec.
 //
 // start_task() needs steps posix_spawn cannot express (setsid, cgroup writes, setgroups/setuid,
-// FIFOs opened read-write), so it forks. Everything the child uses -- the resolved program path,
+// FIFOs opened read-write), so it clones as posix_spawn does (CLONE_VM | CLONE_VFORK: the child
+// runs on its own stack in the agent's memory until it execs; no page tables copied). Everything the child uses -- the resolved program path,
 // argv and envp arrays, uid, gid and groups (parsed here from /etc/passwd and /etc/group: the
-// binary is static, so no getpwnam), file names -- is prepared in the parent before fork(); the
+// binary is static, so no getpwnam), file names -- is prepared in the parent before the clone; the
 // child then makes only async-signal-safe system calls (the agent has threads, and a forked
 // child of a threaded process may not take a lock or allocate). The parent blocks every signal
 // around fork() so no handler of the agent runs in the child before it resets them. The child
@@ -26,9 +27,15 @@
 //   - signal() also accepts lower case ("sigterm", "term"); the signals known by name are HUP INT
 //     QUIT KILL USR1 USR2 TERM ALRM CONT STOP TSTP WINCH PIPE; pid must be > 1 (a process group
 //     of 0 or 1 would reach the agent's own group or every process).
+//   - become_subreaper() is prctl(PR_SET_CHILD_SUBREAPER); reap_orphans() peeks at ended children
+//     with waitid(WNOWAIT) and reaps those it does not own, stopping at the first one it owns
+//     (its owner reaps it soon; the rest wait for the next call).
 // Threading: the loop thread (start_task blocks until the child has exec'd: microseconds to
-// milliseconds). Not here: reaping orphans (boot/).
+// milliseconds); the set of owned pids has its own lock.
 #pragma once
+
+#include <mutex>
+#include <set>
 
 #include "hal/process.h"
 
@@ -49,8 +56,18 @@ class PosixProcesses : public Processes {
   void close_exit(Handle exit) override;
   [[nodiscard]] base::Status signal(int64_t pid, std::string_view signal) override;
 
+  [[nodiscard]] base::Status become_subreaper() override;
+  void adopt(int64_t pid) override;
+  size_t reap_orphans() override;
+
   // The signal number for `name` as signal() accepts it, or 0 when unknown. For tests.
   static int signal_number(std::string_view name);
+
+ private:
+  void own(int64_t pid, bool owned);
+  bool owns(int64_t pid);
+  std::mutex mu_;
+  std::set<int64_t> owned_;  // children started or adopted here and not yet reaped
 };
 
 }  // namespace hal::posix

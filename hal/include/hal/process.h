@@ -38,7 +38,8 @@
 //     never mistaken for the task; kNotFound otherwise. Such a process is not our child: its exit
 //     is seen on the handle, but its exit code cannot be learned (try_wait says kNotFound).
 //   - signal() sends `signal` (a name as kill -l prints it, "SIGTERM" or "TERM") to the process
-//     group `pid`; kInvalidArgument for an unknown name.
+//     group `pid`, or to the process `pid` when it leads no group (a container's init);
+//     kInvalidArgument for an unknown name.
 // Threading: the loop thread. Not here: a reaper for orphans when the agent is PID 1 (boot/).
 #pragma once
 
@@ -105,6 +106,16 @@ class Processes {
     return 0;
   }
   virtual void close_exit(Handle exit) { (void)exit; }
+  // Container runtimes (runc) start a task's process and exit. After become_subreaper() such an
+  // orphan becomes the agent's child instead of init's; adopt(pid) then makes try_wait() work for
+  // it (its exit code is known). Orphans no one adopted must be reaped: reap_orphans() reaps
+  // every ended child that spawn()/start_task() did not start and adopt() did not name, and says
+  // how many. Call it now and then (each second) once a subreaper.
+  [[nodiscard]] virtual base::Status become_subreaper() {
+    return base::error(base::Code::kUnimplemented, "no subreaper on this platform");
+  }
+  virtual void adopt(int64_t pid) { (void)pid; }
+  virtual size_t reap_orphans() { return 0; }
   [[nodiscard]] virtual base::Status signal(int64_t pid, std::string_view signal) {
     (void)pid;
     return base::error(base::Code::kUnimplemented, "no signals on this platform: %.*s",

@@ -6,9 +6,11 @@
 // while the agent's end of the FIFO is closed (an agent restart). Waits are on handles with a
 // deadline, never sleeps.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -312,3 +314,38 @@ TEST(PosixSignalNames, StandardNamesInAnyCaseWithOrWithoutSig) {
 }
 
 }  // namespace
+
+// As a subreaper, a task's orphan (a runtime's container init, here a backgrounded sleep whose
+// shell exited) becomes our child: once adopted, try_wait() gives its exit code; an orphan nobody
+// adopted is reaped by reap_orphans(), and an adopted one is left for its owner.
+TEST_F(PosixTask, SubreaperAdoptsOrphansAndReapsTheRest) {
+  ASSERT_TRUE(procs_.become_subreaper().is_ok());
+  auto t = procs_.start_task(spawn_of({"sh", "-c", "sh -c 'sleep 0.2; exit 7' & echo $!; sleep 0.1 & echo $!"}));
+  ASSERT_TRUE(t.is_ok()) << t.status().to_string();
+  EXPECT_EQ(wait_exit(*t), 0);
+  std::string lines = drain(out_);
+  while (std::count(lines.begin(), lines.end(), '\n') < 2) {
+    std::string more = read_line(out_);
+    if (more.empty()) break;
+    lines += more;
+  }
+  const size_t nl = lines.find('\n');
+  ASSERT_NE(nl, std::string::npos) << lines;
+  const int64_t adopted = std::stoll(lines.substr(0, nl));
+  const int64_t orphan = std::stoll(lines.substr(nl + 1));
+  procs_.adopt(adopted);
+  // The unadopted orphan is reaped; the adopted one's code is ours to take.
+  int code = -1;
+  bool orphan_gone = false;
+  for (int i = 0; i < 400 && (code < 0 || !orphan_gone); ++i) {
+    procs_.reap_orphans();
+    if (code < 0) {
+      auto w = procs_.try_wait(adopted);
+      if (w.is_ok()) code = *w;
+    }
+    orphan_gone = ::kill(static_cast<pid_t>(orphan), 0) != 0;
+    usleep(10 * 1000);  // bounded poll: 400 x 10 ms
+  }
+  EXPECT_EQ(code, 7);
+  EXPECT_TRUE(orphan_gone) << "the unadopted orphan was not reaped";
+}
