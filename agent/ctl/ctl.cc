@@ -13,6 +13,7 @@
 #include "agent/ctl/cmd_env.h"
 #include "agent/ctl/kv_cmd.h"
 #include "agent/ctl/alloc_cmd.h"
+#include "agent/ctl/image_cmd.h"
 #include "agent/ctl/catalog_cmd.h"
 #include "agent/ctl/dns_cmd.h"
 #include "agent/ctl/job_cmd.h"
@@ -62,6 +63,7 @@ constexpr std::string_view kUsage =
     "  kv get|put|delete|watch KEY ...   the KV store (agentctl kv for the flags)\n"
     "  alloc status [ID] | logs [-f] [-stderr] ID [TASK] | restart ID [TASK] | stop ID | signal [-s SIG] ID [TASK]\n"
     "                                the allocations (tasks) this node runs\n"
+    "  image load FILE [-name NAME:TAG] | list | rm REF   the node's container images (OCI or docker archives)\n"
     "  operator raft list-peers | transfer-leader [-id ID] | remove-peer -id ID\n"
     "  job validate FILE             check a job file (Nomad's JSON) as the agent would (no agent needed)\n"
     "  help                          this text\n"
@@ -908,6 +910,10 @@ int run(hal::Env& env, const std::vector<std::string>& args, FILE* in, FILE* out
   if (o.command == "operator") return cmd_operator(cmd_env(client, o, in, out, err), o.args);
   if (o.command == "catalog") return cmd_catalog(cmd_env(client, o, in, out, err), o.args);
   if (o.command == "alloc") return cmd_alloc(cmd_env(client, o, in, out, err), o.args);
+  if (o.command == "image") {
+    auto cwd = env.fs->current_dir();
+    return cmd_image(cmd_env(client, o, in, out, err), o.args, cwd.is_ok() ? *cwd : "");
+  }
   if (o.command == "dns") return cmd_dns(cmd_env(client, o, in, out, err), o.args);
   if (o.command == "job") return cmd_job(*env.fs, cmd_env(client, o, in, out, err), o.args);
   std::fprintf(err, "agentctl: unknown command \"%s\"\n%s", o.command.c_str(), kUsage.data());

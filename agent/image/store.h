@@ -46,6 +46,8 @@
 #include <vector>
 
 #include "agent/base/status.h"
+#include "hal/fs.h"
+#include "hal/mounts.h"
 
 namespace image {
 
@@ -53,6 +55,12 @@ inline constexpr size_t kLayersMax = 128;
 inline constexpr uint64_t kEntriesMax = 1 << 20;
 inline constexpr uint64_t kUnpackedBytesMax = 16ULL << 30;
 inline constexpr size_t kJsonBytesMax = 4 << 20;
+
+// The bounds of one unpack; the defaults are the constants above (tests make them small).
+struct Limits {
+  uint64_t entries_max = kEntriesMax;
+  uint64_t unpacked_bytes_max = kUnpackedBytesMax;
+};
 
 // What a task needs from an image's config (the OCI image config's "config" object).
 struct ImageConfig {
@@ -76,8 +84,11 @@ struct Image {
 
 class ImageStore {
  public:
-  // Opens (creating) the store at `root`; reads refs.json.
-  static base::Result<std::unique_ptr<ImageStore>> open(const std::string& root);
+  // Opens (creating) the store at `root`; reads refs.json and removes what an interrupted load
+  // left in <root>/tmp. Files go through `fs`; whiteouts, opaque directories and overlay mounts
+  // through `mounts` (null: root filesystems are copied). Both must outlive the store.
+  static base::Result<std::unique_ptr<ImageStore>> open(const std::string& root, hal::Fs& fs, hal::Mounts* mounts,
+                                                        Limits limits = {});
 
   // Loads every image in the archive or layout directory at `path`; returns them. `name` (may
   // be empty) names the image when the input does not ("myapp:1.2"), or overrides its name.
@@ -93,14 +104,37 @@ class ImageStore {
   [[nodiscard]] base::Status prepare_rootfs(const Image& image, const std::string& dir, std::string* how);
   [[nodiscard]] base::Status release_rootfs(const std::string& dir);
 
-  // Removes an image's name; blobs and layers no image uses any more are removed too.
+  // Removes an image's name (by name), or the image with all its names (by manifest digest);
+  // an image left without names is removed. Blobs and layers no image uses any more are removed
+  // too, except layers under a prepared root filesystem. kNotFound for an unknown ref.
   [[nodiscard]] base::Status remove(const std::string& ref);
 
  private:
-  explicit ImageStore(std::string root) : root_(std::move(root)) {}
-  std::string root_;
+  struct LayerInfo;
+  ImageStore(std::string root, hal::Fs& fs, hal::Mounts* mounts, Limits limits)
+      : root_(std::move(root)), fs_(fs), mounts_(mounts), limits_(limits) {}
+  base::Status load_oci(const std::string& dir, std::vector<Image>* out);
+  base::Status load_docker(const std::string& dir, std::vector<Image>* out);
+  base::Result<Image> load_manifest(const std::string& dir, const std::string& manifest_digest, std::string manifest_text,
+                                    std::vector<std::string> names);
+  base::Result<LayerInfo> ensure_layer(const std::string& blob_path, const std::string& blob_digest,
+                                       const std::string& diff_id);
+  base::Result<LayerInfo> read_layer_info(const std::string& diff_id);
+  base::Status put_blob(const std::string& digest, const std::string& bytes);
+  base::Status save_refs();  // with mu_ held
+  void collect_garbage();    // with mu_ held
+  const Image* find(const std::string& ref) const;  // with mu_ held
+  std::string temp_path(const char* what);
+
+  const std::string root_;
+  hal::Fs& fs_;
+  hal::Mounts* const mounts_;
+  const Limits limits_;
+  std::mutex load_mu_;  // one load or remove at a time: their file work must not interleave
   mutable std::mutex mu_;
   std::map<std::string, Image> images_;  // by manifest digest
+  std::map<std::string, std::vector<std::string>> rootfs_layers_;  // prepared dir -> its diff_ids
+  uint64_t temp_counter_ = 0;
 };
 
 }  // namespace image

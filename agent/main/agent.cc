@@ -272,6 +272,12 @@ base::Status Agent::start() {
     supervisor_ = std::make_unique<supervisor::Supervisor>(env_, loop_, log_, std::move(so));
     AGENT_TRY(supervisor_->start(jobs));
   }
+  {
+    auto store = image::ImageStore::open(config_.data_dir + "/images", *env_.fs, env_.mounts);
+    if (!store.is_ok()) return base::error(store.status().code(), "image store: %s", store.status().message().c_str());
+    images_ = std::move(store).value();
+    image_api_ = std::make_unique<image::ImageApi>(images_, executor_, *env_.clock);
+  }
 
   // The fleet's services for DNS, followed through the same router.
   catalog_view_ = std::make_unique<catalog::CatalogView>(loop_, self_dispatch(), log_);
@@ -576,6 +582,8 @@ void Agent::shutdown() {
   dns_.reset();
   if (supervisor_) supervisor_->shutdown();
   supervisor_.reset();
+  image_api_.reset();
+  images_.reset();
   catalog_view_.reset();
   if (self_check_timer_ != runtime::kNoTimer) {
     loop_.cancel(self_check_timer_);
@@ -616,6 +624,7 @@ void Agent::add_routes() {
   if (forwarder_) forwarder_->add_routes(router_);
   if (services_) services_->add_routes(router_);
   if (supervisor_) supervisor_->add_routes(router_);
+  if (image_api_) image_api_->add_routes(router_);
 }
 
 // Weft's own: GET /v1/agent/dns?name=N[&type=T] asks this agent's DNS server (its responder,

@@ -36,6 +36,8 @@
 #include "agent/dns/server/server.h"
 #include "agent/http/router.h"
 #include "agent/http/server.h"
+#include "agent/image/image_api.h"
+#include "agent/image/store.h"
 #include "agent/kv/kv_api.h"
 #include "agent/main/membership.h"
 #include "agent/server/forward.h"
@@ -128,6 +130,9 @@ class Agent {
   std::unique_ptr<catalog::LocalServices> services_;
   // The allocations this node runs (static jobs from its config today).
   std::unique_ptr<supervisor::Supervisor> supervisor_;
+  // The node's container images (<data_dir>/images) and their API; loads in flight share the store.
+  std::shared_ptr<image::ImageStore> images_;
+  std::unique_ptr<image::ImageApi> image_api_;
   // Servers: the catalog and health API over the state store. Every agent: the push of its
   // services and checks to it.
   std::unique_ptr<catalog::CatalogApi> catalog_api_;

@@ -111,6 +111,40 @@ Digest sha256(std::initializer_list<base::ByteSpan> parts) {
   return digest;
 }
 
+struct Sha256::Impl {
+  Impl() { start(); }
+  ~Impl() { mbedtls_sha256_free(&ctx); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  void start() {
+    mbedtls_sha256_init(&ctx);
+    AGENT_ASSERT(mbedtls_sha256_starts_ret(&ctx, /*is224=*/0) == 0);
+  }
+  mbedtls_sha256_context ctx;
+};
+
+Sha256::Sha256() : impl_(std::make_unique<Impl>()) {}
+Sha256::~Sha256() = default;
+Sha256::Sha256(Sha256&&) noexcept = default;
+Sha256& Sha256::operator=(Sha256&&) noexcept = default;
+
+void Sha256::update(base::ByteSpan data) {
+  AGENT_ASSERT(impl_ != nullptr);  // a moved-from digest is a programming error
+  // Cannot fail with valid arguments in mbedTLS 2.28 (no hardware back end).
+  int rc = mbedtls_sha256_update_ret(&impl_->ctx, data.data(), data.size());
+  AGENT_ASSERT(rc == 0);
+}
+
+Digest Sha256::finish() {
+  AGENT_ASSERT(impl_ != nullptr);
+  Digest digest{};
+  int rc = mbedtls_sha256_finish_ret(&impl_->ctx, digest.data());
+  AGENT_ASSERT(rc == 0);
+  mbedtls_sha256_free(&impl_->ctx);
+  impl_->start();
+  return digest;
+}
+
 Digest hmac_sha256(base::ByteSpan key, std::initializer_list<base::ByteSpan> parts) {
   Digest digest{};
   const mbedtls_md_info_t* info = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);

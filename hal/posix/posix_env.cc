@@ -12,6 +12,7 @@ PosixEnv::PosixEnv() {
   env_.sys = &sys_;
   env_.processes = &processes_;
   env_.cgroups = &cgroups_;
+  env_.mounts = &mounts_;
 }
 
 }  // namespace hal::posix

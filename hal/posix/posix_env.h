@@ -13,6 +13,7 @@
 #include "hal/posix/posix_clock.h"
 #include "hal/posix/posix_entropy.h"
 #include "hal/posix/posix_fs.h"
+#include "hal/posix/posix_mounts.h"
 #include "hal/posix/posix_net.h"
 #include "hal/posix/posix_poller.h"
 #include "hal/posix/posix_process.h"
@@ -45,6 +46,7 @@ class PosixEnv {
   PosixSysInfo sys_;
   PosixProcesses processes_;
   PosixCgroups cgroups_;  // probes /sys/fs/cgroup on first use, not here
+  PosixMounts mounts_;
   hal::Env env_;
 };
 

@@ -384,6 +384,12 @@ void PosixFs::close_file(int64_t file) {
   if (file >= 0 && file <= INT32_MAX) ::close(static_cast<int>(file));
 }
 
+base::Result<std::string> PosixFs::current_dir() {
+  char buf[PATH_MAX];
+  if (::getcwd(buf, sizeof buf) == nullptr) return os_error(errno, "getcwd");
+  return std::string(buf);
+}
+
 base::Status PosixFs::rename(std::string_view from_view, std::string_view to_view) {
   AGENT_ASSIGN_OR_RETURN(std::string from, c_path(from_view));
   AGENT_ASSIGN_OR_RETURN(std::string to, c_path(to_view));

@@ -45,6 +45,7 @@ class PosixFs final : public hal::Fs {
   [[nodiscard]] base::Status append(int64_t file, base::ByteSpan data) override;
   void close_file(int64_t file) override;
   [[nodiscard]] base::Status rename(std::string_view from, std::string_view to) override;
+  base::Result<std::string> current_dir() override;
   base::Result<std::string> read_range(std::string_view path, uint64_t offset,
                                        size_t bytes_max) override;
 };

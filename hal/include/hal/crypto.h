@@ -11,7 +11,8 @@
 //     Nonces are 96 bits (the length GCM is designed for, NIST SP 800-38D section 5.2.1.1);
 //     callers own nonce uniqueness per key -- a repeated nonce under one key breaks GCM.
 //   - sha256()/hmac_sha256() are one-shot digests over a list of byte spans (hashed as their
-//     concatenation), for key ids and fingerprints.
+//     concatenation), for key ids and fingerprints. Sha256 is the same digest fed in pieces, for
+//     data too large to hold at once (image layers, checked as they stream through).
 //   - base64 is RFC 4648 with padding (the alphabet of Consul's and Serf's `encrypt` keys);
 //     mbedTLS 2.28 decodes it in constant time (no table lookup indexed by a secret byte).
 //     Decoding refuses whitespace, characters outside the alphabet, bad padding and results
@@ -78,6 +79,25 @@ class Aes256Gcm {
 // SHA-256 of the concatenation of `parts`.
 Digest sha256(std::initializer_list<base::ByteSpan> parts);
 inline Digest sha256(base::ByteSpan data) { return sha256({data}); }
+
+// Incremental SHA-256: update() any number of times, then finish(), after which the object
+// starts a new digest. Owns its mbedTLS context (behind a pimpl); one thread at a time.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(Sha256&&) noexcept;
+  Sha256& operator=(Sha256&&) noexcept;
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+
+  void update(base::ByteSpan data);
+  Digest finish();
+
+ private:
+  struct Impl;  // owns the mbedtls_sha256_context
+  std::unique_ptr<Impl> impl_;
+};
 
 // HMAC-SHA-256 (RFC 2104) of the concatenation of `parts` under `key`.
 Digest hmac_sha256(base::ByteSpan key, std::initializer_list<base::ByteSpan> parts);

@@ -71,6 +71,11 @@ class Fs {
     (void)to;
     return base::error(base::Code::kUnimplemented, "rename %.*s", static_cast<int>(from.size()), from.data());
   }
+  // The process's working directory, absolute (agentctl makes the paths it sends absolute: the
+  // agent reads them from its own working directory).
+  virtual base::Result<std::string> current_dir() {
+    return base::error(base::Code::kUnimplemented, "current_dir");
+  }
   // Up to `bytes_max` bytes of `path` from `offset` (fewer at its end; "" past it). kNotFound
   // when absent. For following logs without reading whole files.
   virtual base::Result<std::string> read_range(std::string_view path, uint64_t offset, size_t bytes_max) {
