@@ -25,7 +25,6 @@ struct WriteCloser {
 using ReadArchive = std::unique_ptr<archive, ReadCloser>;
 using WriteArchive = std::unique_ptr<archive, WriteCloser>;
 
-constexpr size_t kBlockBytes = 64 << 10;
 
 std::string digest_text(const hal::crypto::Digest& d) { return "sha256:" + base::hex(base::ByteSpan(d.data(), d.size())); }
 
@@ -99,6 +98,22 @@ bool through_symlink(const std::set<std::string>& symlinks, const std::string& p
 std::string parent_of(const std::string& path) {
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? "" : path.substr(0, slash);
+}
+
+// Copies the current entry's data from reader `in` to disk writer `out`, block by block (sparse
+// files keep their holes: each block carries its offset).
+base::Status copy_data(archive* in, archive* out, const std::string& path) {
+  const void* block = nullptr;
+  size_t size = 0;
+  la_int64_t offset = 0;
+  int r;
+  while ((r = archive_read_data_block(in, &block, &size, &offset)) == ARCHIVE_OK) {
+    if (archive_write_data_block(out, block, size, offset) < ARCHIVE_WARN) {
+      return base::error(base::Code::kIo, "writing \"%s\": %s", path.c_str(), archive_text(out).c_str());
+    }
+  }
+  if (r != ARCHIVE_EOF) return base::error(base::Code::kInvalidArgument, "reading \"%s\": %s", path.c_str(), archive_text(in).c_str());
+  return base::Status::ok();
 }
 
 std::string join(const std::string& dir, const std::string& rel) { return rel.empty() ? dir : dir + "/" + rel; }
@@ -272,18 +287,8 @@ base::Result<UnpackResult> unpack(Source& source, TarKind kind, const UnpackTarg
     r = archive_write_header(disk.get(), e);
     if (r < ARCHIVE_WARN) return base::error(base::Code::kIo, "writing \"%s\": %s", path.c_str(), archive_text(disk.get()).c_str());
     if (archive_entry_size(e) > 0) {
-      const void* block = nullptr;
-      size_t size = 0;
-      la_int64_t offset = 0;
-      while ((r = archive_read_data_block(inner.get(), &block, &size, &offset)) == ARCHIVE_OK) {
-        if (archive_write_data_block(disk.get(), block, size, offset) < ARCHIVE_WARN) {
-          return base::error(base::Code::kIo, "writing \"%s\": %s", path.c_str(), archive_text(disk.get()).c_str());
-        }
-      }
-      if (r != ARCHIVE_EOF) {
-        if (!outer_state.status.is_ok()) return outer_state.status;
-        return base::error(base::Code::kInvalidArgument, "reading \"%s\": %s", path.c_str(), archive_text(inner.get()).c_str());
-      }
+      base::Status s = copy_data(inner.get(), disk.get(), path);
+      if (!s.is_ok()) return outer_state.status.is_ok() ? s : outer_state.status;
     }
     if (archive_write_finish_entry(disk.get()) < ARCHIVE_WARN) {
       return base::error(base::Code::kIo, "writing \"%s\": %s", path.c_str(), archive_text(disk.get()).c_str());
@@ -347,17 +352,7 @@ base::Status copy_tree(const std::string& from, const std::string& to) {
     if (archive_write_header(disk_out.get(), e) < ARCHIVE_WARN) {
       return base::error(base::Code::kIo, "copying %s: %s", path.c_str(), archive_text(disk_out.get()).c_str());
     }
-    if (type == AE_IFREG && archive_entry_size(e) > 0 && hardlink == nullptr) {
-      const void* block = nullptr;
-      size_t size = 0;
-      la_int64_t offset = 0;
-      while ((r = archive_read_data_block(disk_in.get(), &block, &size, &offset)) == ARCHIVE_OK) {
-        if (archive_write_data_block(disk_out.get(), block, size, offset) < ARCHIVE_WARN) {
-          return base::error(base::Code::kIo, "copying %s: %s", path.c_str(), archive_text(disk_out.get()).c_str());
-        }
-      }
-      if (r != ARCHIVE_EOF) return base::error(base::Code::kIo, "reading %s: %s", path.c_str(), archive_text(disk_in.get()).c_str());
-    }
+    if (type == AE_IFREG && archive_entry_size(e) > 0 && hardlink == nullptr) AGENT_TRY(copy_data(disk_in.get(), disk_out.get(), path));
     if (archive_write_finish_entry(disk_out.get()) < ARCHIVE_WARN) {
       return base::error(base::Code::kIo, "copying %s: %s", path.c_str(), archive_text(disk_out.get()).c_str());
     }
