@@ -253,6 +253,12 @@ base::Status Agent::start() {
   }
 
   {
+    auto store = image::ImageStore::open(config_.data_dir + "/images", *env_.fs, env_.mounts);
+    if (!store.is_ok()) return base::error(store.status().code(), "image store: %s", store.status().message().c_str());
+    images_ = std::move(store).value();
+    image_api_ = std::make_unique<image::ImageApi>(images_, executor_, *env_.clock);
+  }
+  {
     supervisor::SupervisorOptions so;
     so.data_dir = config_.data_dir;
     so.node_name = config_.node_name;
@@ -269,14 +275,11 @@ base::Status Agent::start() {
       std::string addr = config_.advertise_addr.empty() ? config_.bind_addr : config_.advertise_addr;
       so.check_address = addr == "0.0.0.0" || addr == "::" || addr.empty() ? "127.0.0.1" : addr;
     }
+    so.images = images_.get();
+    so.executor = &executor_;
+    so.dns_address = config_.client_addr == "0.0.0.0" || config_.client_addr == "::" ? "127.0.0.1" : config_.client_addr;
     supervisor_ = std::make_unique<supervisor::Supervisor>(env_, loop_, log_, std::move(so));
     AGENT_TRY(supervisor_->start(jobs));
-  }
-  {
-    auto store = image::ImageStore::open(config_.data_dir + "/images", *env_.fs, env_.mounts);
-    if (!store.is_ok()) return base::error(store.status().code(), "image store: %s", store.status().message().c_str());
-    images_ = std::move(store).value();
-    image_api_ = std::make_unique<image::ImageApi>(images_, executor_, *env_.clock);
   }
 
   // The fleet's services for DNS, followed through the same router.

@@ -34,6 +34,8 @@ std::string uuid(hal::Entropy& entropy) {
   return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
 }
 
+}  // namespace
+
 // "${NAME}" replaced by vars' NAME; unknown names are left as written (Nomad leaves them too).
 std::string interpolate(const std::string& in, const std::map<std::string, std::string>& vars) {
   std::string out;
@@ -55,6 +57,8 @@ std::string interpolate(const std::string& in, const std::map<std::string, std::
   out.append(in, i, std::string::npos);
   return out;
 }
+
+namespace {
 
 // Nanoseconds since the epoch are past 2^53, which a JSON number read as a double does not hold
 // exactly (json_get_i64 refuses them): the store keeps them as decimal text.
@@ -100,6 +104,7 @@ base::Status Supervisor::start(const std::vector<sched::Job>& static_jobs) {
   AGENT_ASSIGN_OR_RETURN(store_, AllocStore::open(options_.data_dir + "/allocs.db", env_.sqlite_vfs));
   AGENT_ASSIGN_OR_RETURN(std::vector<AllocRecord> stored, store_->load());
   if (env_.cgroups != nullptr) AGENT_LOG_INFO(log_, kModule, "%s", env_.cgroups->describe().c_str());
+  find_oci_runtime();
   for (AllocRecord& rec : stored) {
     std::string id = rec.id;
     base::Status s = restore(std::move(rec));
@@ -218,6 +223,9 @@ base::Status Supervisor::restore(AllocRecord rec) {
       if (http::json_get_i64(s, "PolicyCount", &v)) t->restart->restore(static_cast<int32_t>(v), loop_.now().ns());
       bool b = false;
       if (http::json_get_bool(s, "StartedOnce", &b)) t->started_once = b;
+      if (http::json_get_bool(s, "RootfsReady", &b)) t->rootfs_ready = b;
+      if (http::json_get_i64(s, "OciRuns", &v)) t->oci_runs = static_cast<int32_t>(v);
+      http::json_get_string(s, "ContainerID", &t->container_id);
       const cJSON* events = cJSON_GetObjectItemCaseSensitive(s, "Events");
       const cJSON* e = nullptr;
       cJSON_ArrayForEach(e, events) {
@@ -298,9 +306,47 @@ base::Status Supervisor::restore(AllocRecord rec) {
   return base::Status::ok();
 }
 
+// The OCI runtime for the oci driver: runc, else crun, from PATH. With one, the agent becomes a
+// child subreaper (containers' processes become its children once the runtime exits) and reaps
+// the orphans that brings each second.
+void Supervisor::find_oci_runtime() {
+  if (env_.processes == nullptr || options_.images == nullptr) return;
+  for (const char* name : {"runc", "crun"}) {
+    for (const char* dir : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
+      auto st = env_.fs->stat(std::string(dir) + "/" + name);
+      if (st.is_ok() && st->type == hal::FileType::kRegular) {
+        oci_runtime_ = std::string(dir) + "/" + name;
+        break;
+      }
+    }
+    if (!oci_runtime_.empty()) break;
+  }
+  if (oci_runtime_.empty()) {
+    AGENT_LOG_INFO(log_, kModule, "no OCI runtime (runc or crun) found: oci tasks will fail to start");
+    return;
+  }
+  base::Status s = env_.processes->become_subreaper();
+  subreaper_ = s.is_ok();
+  if (!subreaper_) AGENT_LOG_WARN(log_, kModule, "not a subreaper (%s): oci tasks' exit codes will be unknown", s.message().c_str());
+  AGENT_LOG_INFO(log_, kModule, "oci driver: %s", oci_runtime_.c_str());
+  if (subreaper_) arm_reaper();
+}
+
+void Supervisor::arm_reaper() {
+  auto timer = loop_.arm_after(base::Duration::seconds(1), [this] {
+    reaper_timer_ = runtime::kNoTimer;
+    if (shutting_down_) return;
+    env_.processes->reap_orphans();
+    arm_reaper();
+  });
+  reaper_timer_ = timer.is_ok() ? *timer : runtime::kNoTimer;
+}
+
 void Supervisor::shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
+  if (reaper_timer_ != runtime::kNoTimer) loop_.cancel(reaper_timer_);
+  reaper_timer_ = runtime::kNoTimer;
   for (auto& w : log_waiters_) {
     if (w->timer != runtime::kNoTimer) loop_.cancel(w->timer);
     if (!w->answered && w->responder.pending()) w->responder.send(http::Response::error(503, "the agent is stopping"));
@@ -320,9 +366,30 @@ void Supervisor::shutdown() {
           }
         }
       }
+      // A container: its runtime state deleted, its root filesystem unmounted (lazily) -- here,
+      // blocking: the agent is stopping and will not run the loop again.
+      if (options_.stop_tasks_on_shutdown && t->spec->driver == "oci") {
+        if (!t->container_id.empty() && !oci_runtime_.empty()) {
+          hal::TaskSpawn del;
+          del.argv = {oci_runtime_, "delete", "--force", t->container_id};
+          del.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
+          // Not waited for: it finishes after the agent has gone (init reaps it).
+          auto p = env_.processes->start_task(del);
+          if (p.is_ok()) env_.processes->close_exit(p->exit);
+        }
+        if (t->rootfs_ready && options_.images != nullptr) {
+          base::Status s = options_.images->release_rootfs(alloc_dir(*a) + "/" + t->name + "/oci");
+          if (s.is_ok()) t->rootfs_ready = false;
+        }
+      }
       // Every task's group, not only the running ones': a lifecycle task that has ended keeps
       // its group until the whole allocation ends (collect()).
       if (options_.stop_tasks_on_shutdown && env_.cgroups != nullptr) (void)env_.cgroups->remove(a->rec.id + "." + t->name);
+      if (t->runtime_exit != hal::kInvalidHandle) {
+        loop_.unwatch(t->runtime_exit);
+        env_.processes->close_exit(t->runtime_exit);
+        t->runtime_exit = hal::kInvalidHandle;
+      }
       if (t->exit != hal::kInvalidHandle) {
         loop_.unwatch(t->exit);
         env_.processes->close_exit(t->exit);
@@ -346,7 +413,10 @@ void Supervisor::advance(Alloc& a) {
   };
   auto is_hook = [](sched::LifecycleHook h) { return [h](const sched::Task& s) { return s.lifecycle.hook == h; }; };
   auto not_started = [&](TaskRun& t) {
-    if (!t.started_once && !t.done && t.restart_timer == runtime::kNoTimer && t.state != TaskStateName::kRunning) start_task(a, t);
+    if (!t.started_once && !t.done && t.restart_timer == runtime::kNoTimer && t.state != TaskStateName::kRunning && !t.preparing &&
+        t.runtime_pid == 0) {
+      start_task(a, t);
+    }
   };
   if (a.rec.desired != "run") {  // "stop" or "remove"
     for (auto& t : a.tasks) {
@@ -356,7 +426,7 @@ void Supervisor::advance(Alloc& a) {
       }
       if (t->state == TaskStateName::kRunning) {
         if (!t->killing) kill_task(a, *t, "Killing", "the allocation is being stopped");
-      } else if (!t->done) {
+      } else if (!t->done && !t->preparing && t->runtime_pid == 0) {  // (a container starting is killed once it runs)
         t->done = true;
         set_state(a, *t, TaskStateName::kDead);
       }
@@ -395,7 +465,7 @@ void Supervisor::advance(Alloc& a) {
       for (auto& t : a.tasks) {
         if (t->state == TaskStateName::kRunning && !t->killing) {
           kill_task(a, *t, "Sibling Task Failed", "a task of the allocation failed");
-        } else if (!t->done && t->state != TaskStateName::kRunning) {
+        } else if (!t->done && t->state != TaskStateName::kRunning && !t->preparing && t->runtime_pid == 0) {
           if (t->restart_timer != runtime::kNoTimer) loop_.cancel(t->restart_timer);
           t->restart_timer = runtime::kNoTimer;
           t->done = true;
@@ -456,23 +526,52 @@ void Supervisor::advance(Alloc& a) {
 // Every task has ended: limits and pipes go. An allocation the config no longer names (desired
 // "remove") goes entirely: its row and its directory.
 void Supervisor::collect(Alloc& a) {
+  std::vector<std::string> rootfs;
   for (auto& t : a.tasks) {
     if (env_.cgroups != nullptr) (void)env_.cgroups->remove(a.rec.id + "." + t->name);
     close_pipes(*t);
+    if (t->rootfs_ready) {
+      rootfs.push_back(alloc_dir(a) + "/" + t->name + "/oci");
+      t->rootfs_ready = false;
+    }
   }
-  if (a.rec.desired != "remove") return;
+  if (!rootfs.empty()) persist(a);
+  const bool remove = a.rec.desired == "remove";
+  if (rootfs.empty() && !remove) return;
   const std::string id = a.rec.id;
-  // Not now: advance() runs inside loops over allocs_.
-  (void)loop_.arm_after(base::Duration::zero(), [this, id] {
+  // Root filesystems are unmounted on the worker pool; the allocation's directory goes after
+  // (never while a rootfs is mounted in it). Not now in any case: advance() runs inside loops
+  // over allocs_.
+  auto removal = [this, id, remove] {
     auto it = allocs_.find(id);
-    if (it == allocs_.end()) return;
+    if (it == allocs_.end() || !remove) return;
     answer_log_waiters(id, "", true);
     base::Status s = store_ ? store_->remove(id) : base::Status::ok();
     if (s.is_ok()) s = env_.fs->remove_tree(alloc_dir(*it->second));
     if (!s.is_ok()) AGENT_LOG_WARN(log_, kModule, "allocation %s: cleanup: %s", id.c_str(), s.message().c_str());
     AGENT_LOG_INFO(log_, kModule, "allocation %s (%s) removed", id.c_str(), it->second->rec.name.c_str());
     allocs_.erase(it);
-  });
+  };
+  if (rootfs.empty() || options_.images == nullptr || options_.executor == nullptr) {
+    (void)loop_.arm_after(base::Duration::zero(), removal);
+    return;
+  }
+  auto failed = std::make_shared<std::string>();
+  base::Status s = options_.executor->submit(
+      [images = options_.images, rootfs, failed] {
+        for (const std::string& dir : rootfs) {
+          base::Status st = images->release_rootfs(dir);
+          if (!st.is_ok()) *failed += dir + ": " + st.message() + "; ";
+        }
+      },
+      [this, id, failed, removal] {
+        if (!failed->empty()) {
+          AGENT_LOG_WARN(log_, kModule, "allocation %s: unmounting: %s (its directory is kept)", id.c_str(), failed->c_str());
+          return;
+        }
+        removal();
+      });
+  if (!s.is_ok()) AGENT_LOG_WARN(log_, kModule, "allocation %s: unmount not queued: %s", id.c_str(), s.message().c_str());
 }
 
 std::vector<std::string> Supervisor::task_env(const Alloc& a, const TaskRun& t) const {
@@ -606,40 +705,24 @@ void Supervisor::start_task(Alloc& a, TaskRun& t) {
   const sched::Task& spec = *t.spec;
   const std::string dir = alloc_dir(a);
   const std::string task_dir = dir + "/" + t.name;
-  auto fail_start = [&](const std::string& why) {
-    event(a, t, "Driver Failure", why);
-    AGENT_LOG_WARN(log_, kModule, "%s/%s: %s", a.rec.id.c_str(), t.name.c_str(), why.c_str());
-    t.started_once = true;
-    RestartDecision d = t.restart->on_start_failure(loop_.now().ns(), jitter());
-    if (d.kind == RestartDecision::Kind::kRestart) {
-      set_state(a, t, TaskStateName::kPending);
-      event(a, t, "Restarting", d.reason);
-      start_after(a, t, base::Duration::nanos(d.delay_ns));
-    } else {
-      t.failed = true;
-      t.done = true;
-      set_state(a, t, TaskStateName::kDead);
-      event(a, t, "Not Restarting", d.reason);
-    }
-    persist(a);
-  };
-  if (spec.driver != "exec") {
-    fail_start("driver \"" + spec.driver + "\" is not available on this node yet");
+  if (spec.driver != "exec" && spec.driver != "oci") {
+    fail_start(a, t, "driver \"" + spec.driver + "\" is not available on this node");
     return;
   }
   if (env_.processes == nullptr) {
-    fail_start("this platform runs no processes");
+    fail_start(a, t, "this platform runs no processes");
     return;
   }
   for (const char* sub : {"/alloc/logs", "/alloc/data", "/alloc/tmp"}) {
     base::Status s = env_.fs->make_dirs(dir + sub, 0755);
-    if (!s.is_ok()) return fail_start("task directory: " + s.message());
+    if (!s.is_ok()) return fail_start(a, t, "task directory: " + s.message());
   }
   for (const char* sub : {"/local", "/tmp", "/secrets"}) {
     base::Status s = env_.fs->make_dirs(task_dir + sub, 0755);
-    if (!s.is_ok()) return fail_start("task directory: " + s.message());
+    if (!s.is_ok()) return fail_start(a, t, "task directory: " + s.message());
   }
-  if (base::Status s = open_pipes(a, t); !s.is_ok()) return fail_start("output pipes: " + s.message());
+  if (base::Status s = open_pipes(a, t); !s.is_ok()) return fail_start(a, t, "output pipes: " + s.message());
+  if (spec.driver == "oci") return start_oci(a, t, decided);
 
   hal::TaskSpawn spawn;
   spawn.env = task_env(a, t);
@@ -661,26 +744,49 @@ void Supervisor::start_task(Alloc& a, TaskRun& t) {
     limits.memory_bytes_max = static_cast<uint64_t>(mb) << 20;
     limits.cpu_shares = static_cast<uint32_t>(std::clamp<int32_t>(spec.resources.cpu_mhz, 2, 262144));
     auto placed = env_.cgroups->create(a.rec.id + "." + t.name, limits);
-    if (!placed.is_ok()) return fail_start("cgroup: " + placed.status().message());
+    if (!placed.is_ok()) return fail_start(a, t, "cgroup: " + placed.status().message());
     spawn.cgroup_procs = placed->procs_files;
     applied = placed->applied;
   }
   event(a, t, "Task Setup", "Building Task Directory; " + applied);
   auto p = env_.processes->start_task(spawn);
-  if (!p.is_ok()) return fail_start(p.status().message());
+  if (!p.is_ok()) return fail_start(a, t, p.status().message());
+  mark_running(a, t, *p, /*own_child=*/true, decided, "Task started by client");
+}
+
+void Supervisor::mark_running(Alloc& a, TaskRun& t, const hal::TaskProcess& p, bool own_child, base::MonoTime decided,
+                              const std::string& message) {
   t.start_latency_ns = (env_.clock->mono_now() - decided).ns();
-  t.pid = p->pid;
-  t.start_time = p->start_time;
-  t.exit = p->exit;
-  t.own_child = true;
+  t.pid = p.pid;
+  t.start_time = p.start_time;
+  t.exit = p.exit;
+  t.own_child = own_child;
   t.killing = false;
   t.started_once = true;
   t.started_unix_ns = wall_ns();
   t.finished_unix_ns = 0;
   watch_process(a, t);
   set_state(a, t, TaskStateName::kRunning);
-  event(a, t, "Started", "Task started by client");
-  AGENT_LOG_INFO(log_, kModule, "%s/%s: started pid %lld", a.rec.id.c_str(), t.name.c_str(), static_cast<long long>(t.pid));
+  event(a, t, "Started", message);
+  AGENT_LOG_INFO(log_, kModule, "%s/%s: started pid %lld (%s)", a.rec.id.c_str(), t.name.c_str(), static_cast<long long>(t.pid), message.c_str());
+  persist(a);
+}
+
+void Supervisor::fail_start(Alloc& a, TaskRun& t, const std::string& why) {
+  event(a, t, "Driver Failure", why);
+  AGENT_LOG_WARN(log_, kModule, "%s/%s: %s", a.rec.id.c_str(), t.name.c_str(), why.c_str());
+  t.started_once = true;
+  RestartDecision d = t.restart->on_start_failure(loop_.now().ns(), jitter());
+  if (d.kind == RestartDecision::Kind::kRestart) {
+    set_state(a, t, TaskStateName::kPending);
+    event(a, t, "Restarting", d.reason);
+    start_after(a, t, base::Duration::nanos(d.delay_ns));
+  } else {
+    t.failed = true;
+    t.done = true;
+    set_state(a, t, TaskStateName::kDead);
+    event(a, t, "Not Restarting", d.reason);
+  }
   persist(a);
 }
 
@@ -747,6 +853,7 @@ void Supervisor::on_exit(Alloc& a, TaskRun& t) {
   }
   t.pid = 0;
   t.finished_unix_ns = wall_ns();
+  if (t.spec->driver == "oci") delete_container(t.container_id);
   event(a, t, "Terminated", code >= 0 ? "Exit Code: " + std::to_string(code) : "Exit code unknown (the task was re-attached)", code);
   AGENT_LOG_INFO(log_, kModule, "%s/%s: exited, code %d", a.rec.id.c_str(), t.name.c_str(), code);
   if (t.killing) {
@@ -761,26 +868,31 @@ void Supervisor::on_exit(Alloc& a, TaskRun& t) {
       t.done = true;
       set_state(a, t, TaskStateName::kDead);
     }
-  } else {
-    RestartDecision d = t.restart->on_exit(code < 0 ? 1 : code, loop_.now().ns(), jitter());
-    switch (d.kind) {
-      case RestartDecision::Kind::kRestart:
-        set_state(a, t, TaskStateName::kPending);
-        event(a, t, "Restarting", d.reason);
-        start_after(a, t, base::Duration::nanos(d.delay_ns));
-        break;
-      case RestartDecision::Kind::kComplete:
-        t.done = true;
-        set_state(a, t, TaskStateName::kDead);
-        event(a, t, "Not Restarting", d.reason);
-        break;
-      case RestartDecision::Kind::kFail:
-        t.done = true;
-        t.failed = true;
-        set_state(a, t, TaskStateName::kDead);
-        event(a, t, "Not Restarting", d.reason);
-        break;
-    }
+    persist(a);
+    advance(a);
+    return;
+  }
+  finish_exit(a, t, t.restart->on_exit(code < 0 ? 1 : code, loop_.now().ns(), jitter()));
+}
+
+void Supervisor::finish_exit(Alloc& a, TaskRun& t, const RestartDecision& d) {
+  switch (d.kind) {
+    case RestartDecision::Kind::kRestart:
+      set_state(a, t, TaskStateName::kPending);
+      event(a, t, "Restarting", d.reason);
+      start_after(a, t, base::Duration::nanos(d.delay_ns));
+      break;
+    case RestartDecision::Kind::kComplete:
+      t.done = true;
+      set_state(a, t, TaskStateName::kDead);
+      event(a, t, "Not Restarting", d.reason);
+      break;
+    case RestartDecision::Kind::kFail:
+      t.done = true;
+      t.failed = true;
+      set_state(a, t, TaskStateName::kDead);
+      event(a, t, "Not Restarting", d.reason);
+      break;
   }
   persist(a);
   advance(a);
@@ -889,6 +1001,9 @@ std::string Supervisor::tasks_json(const Alloc& a) const {
     doc.add_u64(o, "StartTime", t->start_time);
     doc.add_i64(o, "PolicyCount", t->restart->count());
     doc.add_bool(o, "StartedOnce", t->started_once);
+    doc.add_bool(o, "RootfsReady", t->rootfs_ready);
+    doc.add_i64(o, "OciRuns", t->oci_runs);
+    doc.add_string(o, "ContainerID", t->container_id);
     fill_events(doc, o, *t, /*time_as_text=*/true);
   }
   auto text = doc.dump();

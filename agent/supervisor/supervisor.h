@@ -53,8 +53,10 @@
 #include "agent/base/random.h"
 #include "agent/base/status.h"
 #include "agent/http/json.h"
+#include "agent/image/store.h"
 #include "agent/http/router.h"
 #include "agent/runtime/loop.h"
+#include "agent/runtime/worker_pool.h"
 #include "agent/sched/job.h"
 #include "agent/supervisor/alloc_store.h"
 #include "agent/supervisor/restart.h"
@@ -80,6 +82,9 @@ struct TaskEvent {
   bool operator==(const TaskEvent&) const = default;
 };
 
+// "${NAME}" in `in` replaced by vars' NAME; unknown names are left as written (as Nomad does).
+std::string interpolate(const std::string& in, const std::map<std::string, std::string>& vars);
+
 struct SupervisorOptions {
   std::string data_dir;  // allocations under <data_dir>/allocs, the store <data_dir>/allocs.db
   std::string node_name;
@@ -93,6 +98,11 @@ struct SupervisorOptions {
   std::function<base::Status(const std::string& registration_json)> register_service;
   std::function<void(const std::string& service_id)> deregister_service;
   std::string check_address = "127.0.0.1";  // the host checks connect to (an IP literal)
+  // The oci driver: the image store and the pool its heavy work runs on (both null: no oci
+  // tasks), and the address containers' /etc/resolv.conf names (the node's DNS).
+  image::ImageStore* images = nullptr;
+  runtime::Executor* executor = nullptr;
+  std::string dns_address = "127.0.0.1";
 };
 
 class Supervisor {
@@ -149,6 +159,14 @@ class Supervisor {
     bool started_once = false;
     int64_t start_latency_ns = 0;  // the last start: from the decision to the program running
     std::vector<std::string> service_ids;  // registered while it runs
+    // The oci driver.
+    bool preparing = false;     // the image and rootfs are being prepared on the worker pool
+    bool rootfs_ready = false;  // its rootfs is mounted (kept across restarts)
+    int32_t oci_runs = 0;       // containers started: the next container ID's suffix
+    std::string container_id;
+    int64_t runtime_pid = 0;    // the runtime's `run --detach` while it runs
+    hal::Handle runtime_exit = hal::kInvalidHandle;
+    base::MonoTime start_decided;
   };
 
   struct Alloc {
@@ -181,6 +199,20 @@ class Supervisor {
   void start_task(Alloc& a, TaskRun& t);
   void start_after(Alloc& a, TaskRun& t, base::Duration delay);
   void kill_task(Alloc& a, TaskRun& t, const char* event_type, const std::string& why);
+  // A started process: the task is running (Started event with `message`, persisted).
+  void mark_running(Alloc& a, TaskRun& t, const hal::TaskProcess& p, bool own_child, base::MonoTime decided, const std::string& message);
+  // A start that failed: Driver Failure, then the restart policy's answer.
+  void fail_start(Alloc& a, TaskRun& t, const std::string& why);
+  // An exit's restart decision carried out.
+  void finish_exit(Alloc& a, TaskRun& t, const RestartDecision& d);
+  // The oci driver (oci_driver.cc).
+  struct OciPrepared;
+  void find_oci_runtime();
+  void arm_reaper();
+  void start_oci(Alloc& a, TaskRun& t, base::MonoTime decided);
+  void run_container(Alloc& a, TaskRun& t, const OciPrepared& p, base::MonoTime decided, const std::string& bundle);
+  void on_runtime_exit(Alloc& a, TaskRun& t);
+  void delete_container(const std::string& container_id);
   void on_exit(Alloc& a, TaskRun& t);
   void on_output(Alloc& a, TaskRun& t, bool is_stderr);
   base::Status open_pipes(Alloc& a, TaskRun& t);
@@ -224,6 +256,9 @@ class Supervisor {
   std::vector<std::unique_ptr<LogWaiter>> log_waiters_;
   bool shutting_down_ = false;
   bool store_failed_ = false;
+  std::string oci_runtime_;  // "" when the node has none
+  bool subreaper_ = false;
+  runtime::TimerId reaper_timer_ = runtime::kNoTimer;
 };
 
 }  // namespace supervisor

@@ -49,7 +49,7 @@ base::Status PosixMounts::mount_overlay(const std::vector<std::string>& lower_di
 
 base::Status PosixMounts::unmount(std::string_view target) {
   std::string t(target);
-  if (::umount2(t.c_str(), 0) != 0) {
+  if (::umount2(t.c_str(), MNT_DETACH) != 0) {  // lazy: a dying container may still hold it
     if (errno == EINVAL) return base::error(base::Code::kNotFound, "nothing mounted on %s", t.c_str());
     return os_error(errno, "umount " + t);
   }

@@ -73,6 +73,16 @@ start_dev() {
   fi
 }
 
+# alloc_field JOB EXPR: a Python expression over job JOB's first allocation (`a`; all of them in
+# `allocs`) as the agent at $URL lists them (GET /v1/allocations).
+alloc_field() {
+  curl -fsS "$URL/v1/allocations" | python3 -c '
+import json,sys
+allocs=[x for x in json.load(sys.stdin) if x["JobID"]==sys.argv[1]]
+a=allocs[0] if allocs else None
+print(eval(sys.argv[2]))' "$1" "$2"
+}
+
 # haproxy_config FILE NAMESERVER BIND: an HAProxy configuration whose backend's four
 # `server-template` slots are filled from _web._tcp.service.weft SRV answers of NAMESERVER
 # (ip:port), re-resolved every second, behind a frontend on BIND (ip:port).

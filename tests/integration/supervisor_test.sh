@@ -50,14 +50,6 @@ start_dev sup -node_name=suptest -jobs_dir="$JOBS" || { fail "agent dev starts w
 URL=http://127.0.0.1:$PORT
 ctl() { "$AGENTCTL" -socket "$SOCK" "$@"; }
 
-# alloc_field JOB EXPR: a Python expression over the job's allocation `a` (its first one).
-alloc_field() {
-  curl -fsS "$URL/v1/allocations" | python3 -c '
-import json,sys
-allocs=[x for x in json.load(sys.stdin) if x["JobID"]==sys.argv[1]]
-a=allocs[0] if allocs else None
-print(eval(sys.argv[2]))' "$1" "$2"
-}
 alloc_id() { alloc_field "$1" 'a["ID"]'; }
 is() { [ "$(alloc_field "$1" "$2" 2>/dev/null)" = "$3" ]; }
 

@@ -12,7 +12,8 @@
 //     `upper` and `work` empty directories on the same filesystem. kUnimplemented where the
 //     platform has no overlay; kPermissionDenied without the privilege; kInvalidArgument when
 //     the option string would exceed the kernel's one-page limit; kIo otherwise.
-//   - unmount() detaches the mount at `target`; kNotFound when nothing is mounted there.
+//   - unmount() detaches the mount at `target` (lazily: processes still inside keep it until
+//     they end); kNotFound when nothing is mounted there.
 //   - make_whiteout() creates `path` as a 0/0 character device (needs CAP_MKNOD);
 //     set_opaque() sets trusted.overlay.opaque="y" on the directory `dir` (needs CAP_SYS_ADMIN).
 // Threading: every method may be called from any thread (the worker pool does image work).
