@@ -29,7 +29,11 @@ base::Result<std::unique_ptr<AllocStore>> AllocStore::open(const std::string& pa
                            vfs.empty() ? nullptr : vfs.c_str());
   std::unique_ptr<AllocStore> store(new AllocStore(db));
   if (rc != SQLITE_OK) return sql::error(db, rc, "open the allocation store");
-  AGENT_TRY(sql::exec(db, "PRAGMA journal_mode=WAL", "journal_mode"));
+  // Exclusive locking, as the Raft and state stores: one agent owns the file, and WAL then needs
+  // no shared-memory file (the simulator's VFS has none).
+  AGENT_TRY(sql::exec(db, "PRAGMA locking_mode=EXCLUSIVE", "locking_mode"));
+  AGENT_ASSIGN_OR_RETURN(std::string mode, sql::query_text(db, "PRAGMA journal_mode=WAL"));
+  if (mode != "wal") return base::error(base::Code::kIo, "allocation store: journal_mode=WAL refused (mode is '%s')", mode.c_str());
   AGENT_TRY(sql::exec(db, "PRAGMA synchronous=NORMAL", "synchronous"));
   AGENT_TRY(sql::exec(db, kSchema, "schema"));
   rc = sqlite3_prepare_v2(db,
