@@ -49,7 +49,8 @@ void Supervisor::start_oci(Alloc& a, TaskRun& t, base::MonoTime decided) {
   const std::string bundle = alloc_dir(a) + "/" + t.name + "/oci";
   auto prepared = std::make_shared<OciPrepared>();
   image::ImageStore* images = options_.images;
-  const std::string ref = t.spec->config.image;
+  // After the first start, the image by its digest: a path is not loaded again on each restart.
+  const std::string ref = t.image_digest.empty() ? t.spec->config.image : t.image_digest;
   const int64_t now = wall_ns();
   const bool mount = !t.rootfs_ready;
   const std::string id = a.rec.id, name = t.name;
@@ -82,6 +83,7 @@ void Supervisor::start_oci(Alloc& a, TaskRun& t, base::MonoTime decided) {
         if (!prepared->status.is_ok()) {
           fail_start(alloc, *task, "image " + task->spec->config.image + ": " + prepared->status.message());
         } else {
+          task->image_digest = prepared->image.manifest_digest;
           if (!prepared->how.empty()) {
             task->rootfs_ready = true;
             event(alloc, *task, "Driver", "Root filesystem ready (" + prepared->how + ") from " + prepared->image.manifest_digest.substr(0, 19));

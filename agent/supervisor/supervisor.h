@@ -164,6 +164,7 @@ class Supervisor {
     bool rootfs_ready = false;  // its rootfs is mounted (kept across restarts)
     int32_t oci_runs = 0;       // containers started: the next container ID's suffix
     std::string container_id;
+    std::string image_digest;   // the image resolved at the first start (kept for restarts)
     int64_t runtime_pid = 0;    // the runtime's `run --detach` while it runs
     hal::Handle runtime_exit = hal::kInvalidHandle;
     base::MonoTime start_decided;
