@@ -49,8 +49,10 @@ class RestartTracker {
   void reset();
 
   int32_t count() const { return count_; }  // failures counted in the current window
-  // For the local store: the window survives an agent restart. A window is open while count() > 0;
-  // restore(0, ...) is a fresh tracker.
+  // For the local store: the count survives an agent restart. The supervisor restores it with
+  // the restart's own time as the window's start (monotonic times do not survive a reboot), so
+  // a window can only get longer across a restart, never shorter. A window is open while
+  // count() > 0; restore(0, ...) is a fresh tracker.
   int64_t window_start_ns() const { return window_start_ns_; }
   void restore(int32_t count, int64_t window_start_ns) {
     count_ = count;
