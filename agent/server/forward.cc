@@ -127,8 +127,17 @@ void Forwarder::forward(http::Request& req, http::Responder resp) {
   send(bytes, req.method == "GET", 0, timeout, std::make_shared<http::Responder>(std::move(resp)));
 }
 
+Forwarder::~Forwarder() {
+  closing_ = true;
+  endpoint_.reset();
+}
+
 void Forwarder::send(std::shared_ptr<std::string> request, bool retry_ok, int attempt, base::Duration timeout,
                      std::shared_ptr<http::Responder> resp) {
+  if (closing_ || endpoint_ == nullptr) {
+    resp->send(http::Response::error(503, "the agent is stopping"));
+    return;
+  }
   std::vector<const ServerInfo*> alive;
   for (const auto& [id, s] : servers_) {
     if (s.alive && s.rpc) alive.push_back(&s);

@@ -50,6 +50,12 @@ class Forwarder {
   // `client_tls` null: the agent has no RPC identity; the routes then answer 503 saying so.
   Forwarder(runtime::Loop& loop, hal::Net& net, const hal::tls::TlsConfig* client_tls, std::string server_name,
             base::Logger& log, uint64_t seed);
+  // Closes the endpoint first: the calls it fails then answer 503 instead of being retried on a
+  // half-destroyed server table (an agent stopping with a forwarded blocking query in flight
+  // spun in send() forever).
+  ~Forwarder();
+  Forwarder(const Forwarder&) = delete;
+  Forwarder& operator=(const Forwarder&) = delete;
   void on_server(const ServerInfo& info);
   void add_routes(http::Router& router);
 
@@ -62,6 +68,7 @@ class Forwarder {
   std::unique_ptr<rpc::Endpoint> endpoint_;
   std::map<raft::ServerId, ServerInfo> servers_;
   base::Prng prng_;
+  bool closing_ = false;
 };
 
 }  // namespace server
