@@ -40,7 +40,9 @@ TEST(OciSpec, TaskFieldsLandInTheSpec) {
   EXPECT_EQ(text_of(cJSON_GetArrayItem(cJSON_GetObjectItem(process, "env"), 1)), "A=b");
   EXPECT_EQ(text_of(cJSON_GetObjectItem(process, "cwd")), "/work");
   const cJSON* user = cJSON_GetObjectItem(process, "user");
-  EXPECT_EQ(std::string(cJSON_PrintUnformatted(cJSON_GetObjectItem(user, "uid"))), "1000");
+  char* uid = cJSON_PrintUnformatted(cJSON_GetObjectItem(user, "uid"));
+  EXPECT_EQ(std::string(uid), "1000");
+  cJSON_free(uid);
   EXPECT_EQ(text_of(cJSON_GetObjectItem(root, "hostname")), "abc");
   EXPECT_EQ(text_of(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "root"), "path")), "rootfs");
   const cJSON* linux = cJSON_GetObjectItem(root, "linux");
