@@ -155,4 +155,11 @@ std::string hex(ByteSpan data) {
   return out;
 }
 
+std::string uuid_v4(uint8_t b[16]) {
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);  // variant 10
+  std::string h = hex(ByteSpan(b, 16));
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20, 12);
+}
+
 }  // namespace base

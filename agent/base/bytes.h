@@ -105,5 +105,8 @@ uint32_t crc32c(ByteSpan data, uint32_t crc = 0);
 
 // Lower-case hex of `data`.
 std::string hex(ByteSpan data);
+// An RFC 9562 version-4 UUID ("8-4-4-4-12" lower-case hex) from 16 random bytes: the version and
+// variant bits are set in `b` before it is formatted.
+std::string uuid_v4(uint8_t b[16]);
 
 }  // namespace base

@@ -45,12 +45,6 @@ bool parse_u64(std::string_view text, uint64_t* out) {
   return true;
 }
 
-std::string format_uuid(const uint8_t b[16]) {
-  std::string hexed = base::hex(base::ByteSpan(b, 16));
-  return hexed.substr(0, 8) + "-" + hexed.substr(8, 4) + "-" + hexed.substr(12, 4) + "-" +
-         hexed.substr(16, 4) + "-" + hexed.substr(20, 12);
-}
-
 bool valid_uuid(std::string_view s) {
   if (s.size() != 36) return false;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -101,9 +95,7 @@ base::Status Agent::load_node_id() {
   if (existing.status().code() != base::Code::kNotFound) return existing.status();
   uint8_t b[16];
   AGENT_TRY(env_.entropy->fill(std::span<uint8_t>(b, sizeof b)));
-  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);  // RFC 9562 version 4
-  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);  // variant 10
-  node_id_ = format_uuid(b);
+  node_id_ = base::uuid_v4(b);
   std::string text = node_id_ + "\n";
   AGENT_TRY(env_.fs->write_file(path, base::as_bytes(text), 0600, /*durable=*/true));
   AGENT_LOG_INFO(log_, kModule, "new node id %s written to %s", node_id_.c_str(), path.c_str());

@@ -28,10 +28,7 @@ bool is_sidecar_or_main(const sched::Task& t) {
 std::string uuid(hal::Entropy& entropy) {
   uint8_t b[16];
   if (!entropy.fill(std::span<uint8_t>(b, sizeof b)).is_ok()) AGENT_ASSERT(false && "entropy failed");
-  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);
-  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);
-  std::string h = base::hex(base::ByteSpan(b, sizeof b));
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
+  return base::uuid_v4(b);
 }
 
 }  // namespace
