@@ -269,7 +269,8 @@ base::Status Agent::start() {
     }
     so.images = images_.get();
     so.executor = &executor_;
-    so.dns_address = config_.client_addr == "0.0.0.0" || config_.client_addr == "::" ? "127.0.0.1" : config_.client_addr;
+    so.dns_on_all_addresses = config_.client_addr == "0.0.0.0" || config_.client_addr == "::";
+    so.dns_address = so.dns_on_all_addresses ? "127.0.0.1" : config_.client_addr;
     supervisor_ = std::make_unique<supervisor::Supervisor>(env_, loop_, log_, std::move(so));
     AGENT_TRY(supervisor_->start(jobs));
   }

@@ -817,7 +817,8 @@ class Decoder {
                     }
                     break;
                   case kCNetworkMode:
-                    choice(m, at, {"host", "none", "bridge"}, &out->network_mode, "host");
+                    if (!(cJSON_IsString(m) && m->valuestring[0] == '\0'))  // "": the group's
+                      choice(m, at, {"host", "none", "bridge"}, &out->network_mode);
                     break;
                   case kCPorts:
                     list(m, at, kPortsMax, [&](const cJSON* e, const std::string& pat) {
@@ -829,7 +830,6 @@ class Decoder {
               });
     }
     if (v != nullptr && !is_object) return;
-    if (oci && out->network_mode.empty()) out->network_mode = "host";
     if (!oci && !have_command) problem(path + ".command", "required");
     if (oci && !have_image) problem(path + ".image", "required");
   }
@@ -1046,6 +1046,25 @@ class Decoder {
         problem(at + ".Leader", "only one task of a group may be the leader");
     }
     check_port_labels(*out, path);
+    check_network_modes(*out, path);
+  }
+
+  // An oci task without network_mode follows its group's network: the allocation's namespace
+  // when the group's Mode is "bridge", else the host's. "bridge" needs such a group, and "host"
+  // cannot leave one (its ports are mapped into the namespace).
+  void check_network_modes(TaskGroup& g, const std::string& path) {
+    const bool bridge = g.network && g.network->mode == "bridge";
+    for (size_t i = 0; i < g.tasks.size(); ++i) {
+      Task& t = g.tasks[i];
+      if (t.driver != "oci") continue;
+      const std::string at = path + ".Tasks[" + std::to_string(i) + "].Config.network_mode";
+      if (t.config.network_mode.empty()) t.config.network_mode = bridge ? "bridge" : "host";
+      if (t.config.network_mode == "bridge" && !bridge) {
+        problem(at, "\"bridge\" joins the allocation's network namespace: give the group a Network with Mode \"bridge\"");
+      } else if (t.config.network_mode == "host" && bridge) {
+        problem(at, "\"host\" conflicts with the group's network Mode \"bridge\": leave it unset");
+      }
+    }
   }
 
   // Services, checks and OCI ports name ports of the group's network.

@@ -30,7 +30,9 @@
 //        system 2 in 30m, 15s, fail; batch and sysbatch 3 in 24h, 15s, fail.
 //   Config for exec: command (required), args. For oci: image (required: an image reference in
 //        the node's image store "name:tag", or a path to an OCI layout directory or archive),
-//        command, args, work_dir, network_mode "host"|"none"|"bridge" (host), ports [labels].
+//        command, args, work_dir, network_mode "host"|"none"|"bridge" (the group's: "bridge" --
+//        the allocation's network namespace -- when the group's network Mode is "bridge", else
+//        "host"; "bridge" needs such a group and "host" cannot leave one), ports [labels].
 //   Service: Name (required, one DNS label), PortLabel, Tags, Meta, Checks [{Name, Type
 //        http|tcp|script, Path (http), Method, Command, Args (script), PortLabel, Interval (10s),
 //        Timeout (2s)}]. A Name may use ${NOMAD_JOB_NAME}, ${NOMAD_GROUP_NAME}, ${NOMAD_TASK_NAME}.

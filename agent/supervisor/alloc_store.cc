@@ -10,11 +10,11 @@ namespace supervisor {
 namespace {
 
 constexpr const char* kSchema =
-    "CREATE TABLE IF NOT EXISTS allocs ("
+    "CREATE TABLE IF NOT EXISTS allocs_v2 ("
     " id TEXT PRIMARY KEY, name TEXT NOT NULL, source TEXT NOT NULL, desired TEXT NOT NULL,"
     " client_status TEXT NOT NULL, job_json TEXT NOT NULL, group_name TEXT NOT NULL,"
     " idx INTEGER NOT NULL, tasks_json TEXT NOT NULL, create_ns INTEGER NOT NULL,"
-    " modify_ns INTEGER NOT NULL) WITHOUT ROWID";
+    " modify_ns INTEGER NOT NULL, network_json TEXT NOT NULL DEFAULT '') WITHOUT ROWID";
 
 std::string column_text(sqlite3_stmt* st, int i) {
   const unsigned char* p = sqlite3_column_text(st, i);
@@ -36,12 +36,29 @@ base::Result<std::unique_ptr<AllocStore>> AllocStore::open(const std::string& pa
   if (mode != "wal") return base::error(base::Code::kIo, "allocation store: journal_mode=WAL refused (mode is '%s')", mode.c_str());
   AGENT_TRY(sql::exec(db, "PRAGMA synchronous=NORMAL", "synchronous"));
   AGENT_TRY(sql::exec(db, kSchema, "schema"));
+  // A file from before allocations had networks.
+  // A file from before allocations had networks has its rows in `allocs`: they move, in one
+  // transaction, with no network (the build omits ALTER TABLE, see tools/sqlite.options).
+  sqlite3_stmt* probe = nullptr;
+  const bool old_table = sqlite3_prepare_v2(db, "SELECT id FROM allocs LIMIT 0", -1, &probe, nullptr) == SQLITE_OK;
+  sqlite3_finalize(probe);
+  if (old_table) {
+    base::Status moved = sql::exec(db,
+                                   "BEGIN; INSERT OR IGNORE INTO allocs_v2 SELECT id, name, source, desired, client_status,"
+                                   " job_json, group_name, idx, tasks_json, create_ns, modify_ns, '' FROM allocs;"
+                                   " DROP TABLE allocs; COMMIT",
+                                   "move allocations to allocs_v2");
+    if (!moved.is_ok()) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      return moved;
+    }
+  }
   rc = sqlite3_prepare_v2(db,
-                          "INSERT OR REPLACE INTO allocs (id, name, source, desired, client_status, job_json,"
-                          " group_name, idx, tasks_json, create_ns, modify_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                          "INSERT OR REPLACE INTO allocs_v2 (id, name, source, desired, client_status, job_json,"
+                          " group_name, idx, tasks_json, create_ns, modify_ns, network_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                           -1, &store->put_, nullptr);
   if (rc != SQLITE_OK) return sql::error(db, rc, "prepare put");
-  rc = sqlite3_prepare_v2(db, "DELETE FROM allocs WHERE id = ?", -1, &store->remove_, nullptr);
+  rc = sqlite3_prepare_v2(db, "DELETE FROM allocs_v2 WHERE id = ?", -1, &store->remove_, nullptr);
   if (rc != SQLITE_OK) return sql::error(db, rc, "prepare remove");
   return store;
 }
@@ -56,7 +73,7 @@ base::Result<std::vector<AllocRecord>> AllocStore::load() {
   sqlite3_stmt* st = nullptr;
   int rc = sqlite3_prepare_v2(db_,
                               "SELECT id, name, source, desired, client_status, job_json, group_name, idx,"
-                              " tasks_json, create_ns, modify_ns FROM allocs ORDER BY create_ns, id",
+                              " tasks_json, create_ns, modify_ns, network_json FROM allocs_v2 ORDER BY create_ns, id",
                               -1, &st, nullptr);
   if (rc != SQLITE_OK) return sql::error(db_, rc, "prepare load");
   std::vector<AllocRecord> out;
@@ -73,6 +90,7 @@ base::Result<std::vector<AllocRecord>> AllocStore::load() {
     r.tasks_json = column_text(st, 8);
     r.create_unix_ns = sqlite3_column_int64(st, 9);
     r.modify_unix_ns = sqlite3_column_int64(st, 10);
+    r.network_json = column_text(st, 11);
     out.push_back(std::move(r));
   }
   sqlite3_finalize(st);
@@ -95,6 +113,7 @@ base::Status AllocStore::put(const AllocRecord& r) {
   if (rc == SQLITE_OK) rc = text(9, r.tasks_json);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(put_, 10, r.create_unix_ns);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(put_, 11, r.modify_unix_ns);
+  if (rc == SQLITE_OK) rc = text(12, r.network_json);
   if (rc != SQLITE_OK) {
     sqlite3_reset(put_);
     sqlite3_clear_bindings(put_);

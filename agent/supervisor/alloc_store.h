@@ -6,7 +6,9 @@
 // One row per allocation: its identity, where it came from ("static": the node's config; later
 // "server"), what is wanted of it ("run" or "stop"), its client status, the job it runs (as
 // sched::encode_job writes it) and its task states as JSON (Supervisor's own shape: Nomad's
-// TaskState plus the pid and start time needed to re-attach). put() replaces the row in one
+// TaskState plus the pid and start time needed to re-attach) and its network (ports and address,
+// alloc_network.h; the rows of a file an older agent made, which had no network, move to the
+// current table when it opens). put() replaces the row in one
 // transaction. The file is in WAL mode with synchronous=NORMAL: a transition lost at a power
 // cut is harmless (the process it names is gone too), and no commit waits for an fsync, so
 // put() is cheap enough for the loop thread (a few per task start or exit, never per output
@@ -37,6 +39,7 @@ struct AllocRecord {
   std::string group;
   int32_t index = 0;
   std::string tasks_json;
+  std::string network_json;  // alloc_network.h's encode_alloc_network; "" until assigned
   int64_t create_unix_ns = 0;
   int64_t modify_unix_ns = 0;
 };

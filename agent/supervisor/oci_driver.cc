@@ -16,9 +16,9 @@
 //
 // The runtime: runc, else crun, from PATH (the first found when the supervisor starts). Limits
 // go in config.json (memory, CPU shares) under the cgroup /weft/<alloc>.<task>, the same group
-// hal::Cgroups reads usage from. Networking: "host" (the default) shares the node's network;
-// "none" gives the container a network namespace with loopback only; "bridge" with port
-// mapping is not built yet and is refused as a start failure naming it.
+// hal::Cgroups reads usage from. Networking: "host" shares the node's network; "none" gives the
+// container a network namespace with loopback only; "bridge" (the default in a group whose
+// network Mode is "bridge") joins the allocation's namespace, its ports mapped from the node's.
 #include <cstring>
 
 #include "agent/config/parse.h"
@@ -44,8 +44,6 @@ struct Supervisor::OciPrepared {
 void Supervisor::start_oci(Alloc& a, TaskRun& t, base::MonoTime decided) {
   if (options_.images == nullptr || options_.executor == nullptr) return fail_start(a, t, "this node has no image store");
   if (oci_runtime_.empty()) return fail_start(a, t, "no OCI runtime (runc or crun) on this node's PATH");
-  const std::string mode = t.spec->config.network_mode.empty() ? "host" : t.spec->config.network_mode;
-  if (mode == "bridge") return fail_start(a, t, "network_mode \"bridge\" (port mapping) is not supported yet: use host or none");
   const std::string bundle = alloc_dir(a) + "/" + t.name + "/oci";
   auto prepared = std::make_shared<OciPrepared>();
   image::ImageStore* images = options_.images;
@@ -147,13 +145,17 @@ void Supervisor::run_container(Alloc& a, TaskRun& t, const OciPrepared& p, base:
     return fail_start(a, t, "user \"" + user + "\" is not in the image's /etc/passwd");
   }
   in.hostname = a.rec.id.substr(0, 12);
+  const bool bridge = spec.config.network_mode == "bridge" && a.net.mode == "bridge";
+  if (spec.config.network_mode == "bridge" && !bridge) return fail_start(a, t, "network_mode \"bridge\" without the group's bridge network");
   in.host_network = spec.config.network_mode.empty() || spec.config.network_mode == "host";
+  if (bridge) in.netns_path = env_.netns->path(a.rec.id);
   const int64_t mb = spec.resources.memory_max_mb > 0 ? spec.resources.memory_max_mb : spec.resources.memory_mb;
   in.memory_bytes_max = static_cast<uint64_t>(mb) << 20;
   in.cpu_shares = static_cast<uint64_t>(std::clamp<int32_t>(spec.resources.cpu_mhz, 2, 262144));
   in.cgroups_path = "/weft/" + a.rec.id + "." + t.name;
   const std::string dir = alloc_dir(a);
-  const std::string resolv = "nameserver " + options_.dns_address + "\n";
+  // In the allocation's namespace the node is the bridge's gateway.
+  const std::string resolv = "nameserver " + (bridge && options_.dns_on_all_addresses ? ipv4_text(options_.bridge.gateway) : options_.dns_address) + "\n";
   if (base::Status s = env_.fs->write_file(bundle + "/resolv.conf", base::as_bytes(resolv), 0644, false); !s.is_ok()) {
     return fail_start(a, t, "resolv.conf: " + s.message());
   }
@@ -175,7 +177,7 @@ void Supervisor::run_container(Alloc& a, TaskRun& t, const OciPrepared& p, base:
   spawn.stderr_fifo = dir + "/alloc/logs/." + t.name + ".stderr.fifo";
   event(a, t, "Task Setup", "Building Task Directory; " + oci_runtime_ + " bundle " + bundle + "; cgroup " + in.cgroups_path +
                                 ": memory " + std::to_string(in.memory_bytes_max) + " bytes, cpu.shares " + std::to_string(in.cpu_shares) +
-                                "; network " + (in.host_network ? "host" : "none"));
+                                "; network " + (in.host_network ? "host" : bridge ? "bridge " + ipv4_text(a.net.address) : "none"));
   auto runtime = env_.processes->start_task(spawn);
   if (!runtime.is_ok()) return fail_start(a, t, oci_runtime_ + ": " + runtime.status().message());
   t.runtime_pid = runtime->pid;

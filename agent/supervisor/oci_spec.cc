@@ -169,7 +169,13 @@ std::string oci_runtime_spec(const OciSpecInput& in) {
   if (!in.cgroups_path.empty()) doc.add_string(linux, "cgroupsPath", in.cgroups_path);
   cJSON* ns = doc.add_array(linux, "namespaces");
   for (const char* t : {"pid", "ipc", "uts", "mount"}) doc.add_string(doc.add_object(ns, ""), "type", t);
-  if (!in.host_network) doc.add_string(doc.add_object(ns, ""), "type", "network");
+  if (!in.netns_path.empty()) {
+    cJSON* net = doc.add_object(ns, "");
+    doc.add_string(net, "type", "network");
+    doc.add_string(net, "path", in.netns_path);
+  } else if (!in.host_network) {
+    doc.add_string(doc.add_object(ns, ""), "type", "network");
+  }
   cJSON* masked = doc.add_array(linux, "maskedPaths");
   for (const char* p : kMaskedPaths) doc.add_string(masked, "", p);
   cJSON* ro = doc.add_array(linux, "readonlyPaths");

@@ -25,6 +25,7 @@ struct OciSpecInput {
   uint32_t gid = 0;
   std::string hostname;
   bool host_network = true;        // false: a network namespace of its own (loopback only)
+  std::string netns_path;          // else this pinned namespace (an allocation's bridge network)
   uint64_t memory_bytes_max = 0;   // 0: none
   uint64_t cpu_shares = 0;         // 0: the default
   std::string cgroups_path;        // "/weft/<alloc>.<task>"

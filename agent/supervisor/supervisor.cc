@@ -107,6 +107,15 @@ base::Status Supervisor::start(const std::vector<sched::Job>& static_jobs) {
     base::Status s = restore(std::move(rec));
     if (!s.is_ok()) AGENT_LOG_ERROR(log_, kModule, "allocation %s not restored: %s", id.c_str(), s.message().c_str());
   }
+  // Re-attached tasks of bridge allocations: their namespace is still pinned; their mappings
+  // are made again (a crashed agent may have left them stale).
+  for (auto& [id, a] : allocs_) {
+    bool running = false;
+    for (auto& t : a->tasks) running = running || t->state == TaskStateName::kRunning;
+    if (!running || a->rec.desired != "run" || a->net.mode != "bridge") continue;
+    base::Status s = ensure_network(*a);
+    if (!s.is_ok()) AGENT_LOG_WARN(log_, kModule, "allocation %s: network: %s", id.c_str(), s.message().c_str());
+  }
   // Static jobs: what the config asks for now, against what the store had.
   std::map<std::string, std::pair<const sched::Job*, std::pair<const sched::TaskGroup*, int32_t>>> wanted;
   for (const sched::Job& job : static_jobs) {
@@ -193,6 +202,13 @@ base::Status Supervisor::restore(AllocRecord rec) {
   auto a = std::make_unique<Alloc>();
   a->rec = std::move(rec);
   a->job = std::move(*d.job);
+  if (auto net = decode_alloc_network(a->rec.network_json); net.is_ok()) {
+    a->net = std::move(net).value();
+  } else {
+    AGENT_LOG_WARN(log_, kModule, "allocation %s: stored network: %s (assigned again)", a->rec.id.c_str(),
+                   net.status().message().c_str());
+    a->rec.network_json.clear();
+  }
   for (const sched::TaskGroup& g : a->job.groups) {
     if (g.name == a->rec.group) a->group = &g;
   }
@@ -396,7 +412,12 @@ void Supervisor::shutdown() {
       if (t->err_log) (void)t->err_log->flush(env_.clock->wall_now());
       close_pipes(*t);
     }
+    if (options_.stop_tasks_on_shutdown && a->net.mode == "bridge" && env_.netns != nullptr) {
+      (void)env_.netns->destroy(a->rec.id, netns_link(*a));
+      a->netns_ready = false;
+    }
   }
+  if (options_.stop_tasks_on_shutdown && bridge_ready_) (void)sync_port_mappings();
 }
 
 // ---- lifecycle -------------------------------------------------------------------------------
@@ -533,6 +554,16 @@ void Supervisor::collect(Alloc& a) {
     }
   }
   if (!rootfs.empty()) persist(a);
+  if (a.net.mode == "bridge" && env_.netns != nullptr && !a.net_released) {
+    a.net_released = true;
+    base::Status s = env_.netns->destroy(a.rec.id, netns_link(a));
+    if (!s.is_ok()) AGENT_LOG_WARN(log_, kModule, "allocation %s: network namespace: %s", a.rec.id.c_str(), s.message().c_str());
+    if (a.netns_ready || bridge_ready_) {
+      a.netns_ready = false;
+      s = sync_port_mappings();
+      if (!s.is_ok()) AGENT_LOG_WARN(log_, kModule, "port mappings: %s", s.message().c_str());
+    }
+  }
   const bool remove = a.rec.desired == "remove";
   if (rootfs.empty() && !remove) return;
   const std::string id = a.rec.id;
@@ -590,10 +621,18 @@ std::vector<std::string> Supervisor::task_env(const Alloc& a, const TaskRun& t) 
   vars["NOMAD_CPU_LIMIT"] = std::to_string(t.spec->resources.cpu_mhz);
   vars["NOMAD_MEMORY_LIMIT"] = std::to_string(t.spec->resources.memory_mb);
   if (t.spec->resources.memory_max_mb > 0) vars["NOMAD_MEMORY_MAX_LIMIT"] = std::to_string(t.spec->resources.memory_max_mb);
-  if (a.group->network) {
-    for (const sched::Port& p : a.group->network->reserved_ports) {
-      vars["NOMAD_PORT_" + p.label] = std::to_string(p.value);
-      vars["NOMAD_HOST_PORT_" + p.label] = std::to_string(p.value);
+  // Ports as Nomad names them: NOMAD_PORT_<label> is where the task listens, NOMAD_HOST_* the
+  // node's side; in bridge mode NOMAD_ALLOC_* the namespace's.
+  for (const PortAssignment& p : a.net.ports) {
+    const std::string port = std::to_string(p.value);
+    vars["NOMAD_PORT_" + p.label] = std::to_string(a.net.mode == "bridge" ? p.inside() : p.value);
+    vars["NOMAD_HOST_PORT_" + p.label] = port;
+    vars["NOMAD_IP_" + p.label] = vars["NOMAD_HOST_IP_" + p.label] = options_.check_address;
+    vars["NOMAD_ADDR_" + p.label] = vars["NOMAD_HOST_ADDR_" + p.label] = options_.check_address + ":" + port;
+    if (a.net.mode == "bridge") {
+      vars["NOMAD_ALLOC_IP_" + p.label] = ipv4_text(a.net.address);
+      vars["NOMAD_ALLOC_PORT_" + p.label] = std::to_string(p.inside());
+      vars["NOMAD_ALLOC_ADDR_" + p.label] = ipv4_text(a.net.address) + ":" + std::to_string(p.inside());
     }
   }
   std::vector<std::string> env;
@@ -719,6 +758,7 @@ void Supervisor::start_task(Alloc& a, TaskRun& t) {
     if (!s.is_ok()) return fail_start(a, t, "task directory: " + s.message());
   }
   if (base::Status s = open_pipes(a, t); !s.is_ok()) return fail_start(a, t, "output pipes: " + s.message());
+  if (base::Status s = ensure_network(a); !s.is_ok()) return fail_start(a, t, "network: " + s.message());
   if (spec.driver == "oci") return start_oci(a, t, decided);
 
   hal::TaskSpawn spawn;
@@ -734,6 +774,7 @@ void Supervisor::start_task(Alloc& a, TaskRun& t) {
   spawn.user = spec.user;
   spawn.stdout_fifo = dir + "/alloc/logs/." + t.name + ".stdout.fifo";
   spawn.stderr_fifo = dir + "/alloc/logs/." + t.name + ".stderr.fifo";
+  if (a.net.mode == "bridge") spawn.netns = env_.netns->path(a.rec.id);
   std::string applied = "no cgroups on this platform: limits not applied";
   if (env_.cgroups != nullptr) {
     hal::CgroupLimits limits;
@@ -745,7 +786,8 @@ void Supervisor::start_task(Alloc& a, TaskRun& t) {
     spawn.cgroup_procs = placed->procs_files;
     applied = placed->applied;
   }
-  event(a, t, "Task Setup", "Building Task Directory; " + applied);
+  event(a, t, "Task Setup", "Building Task Directory; " + applied +
+                                (a.net.mode == "bridge" ? "; network bridge " + ipv4_text(a.net.address) : ""));
   auto p = env_.processes->start_task(spawn);
   if (!p.is_ok()) return fail_start(a, t, p.status().message());
   mark_running(a, t, *p, /*own_child=*/true, decided, "Task started by client");
@@ -913,12 +955,8 @@ std::string Supervisor::service_registration(const Alloc& a, const TaskRun* t, c
   std::map<std::string, std::string> vars = {{"NOMAD_JOB_NAME", a.job.name}, {"NOMAD_GROUP_NAME", a.group->name},
                                              {"NOMAD_TASK_NAME", t != nullptr ? t->name : ""}};
   const std::string name = interpolate(svc.name, vars);
-  int32_t port = 0;
-  if (a.group->network && !svc.port_label.empty()) {
-    for (const sched::Port& p : a.group->network->reserved_ports) {
-      if (p.label == svc.port_label) port = p.value;
-    }
-  }
+  const PortAssignment* assigned = svc.port_label.empty() ? nullptr : a.net.port(svc.port_label);
+  const int32_t port = assigned != nullptr ? assigned->value : 0;
   *id = "_nomad-task-" + a.rec.id + "-" + (t != nullptr ? t->name : "group-" + a.group->name) + "-" + name + "-" + svc.port_label;
   http::Json doc = http::Json::object();
   doc.add_string("ID", *id);
@@ -937,13 +975,12 @@ std::string Supervisor::service_registration(const Alloc& a, const TaskRun* t, c
     char interval[32], timeout[32];
     base::format_duration(base::Duration::nanos(c.interval_ns), interval, sizeof interval);
     base::format_duration(base::Duration::nanos(c.timeout_ns), timeout, sizeof timeout);
-    int32_t check_port = port;
-    if (!c.port_label.empty() && a.group->network) {
-      for (const sched::Port& p : a.group->network->reserved_ports) {
-        if (p.label == c.port_label) check_port = p.value;
-      }
-    }
-    const std::string host = options_.check_address.find(':') != std::string::npos ? "[" + options_.check_address + "]" : options_.check_address;
+    // Checks reach the task where it listens: the node's port, or in bridge mode the
+    // namespace's address and port directly.
+    const PortAssignment* cp = c.port_label.empty() ? assigned : a.net.port(c.port_label);
+    int32_t check_port = cp == nullptr ? 0 : a.net.mode == "bridge" ? cp->inside() : cp->value;
+    std::string host = options_.check_address.find(':') != std::string::npos ? "[" + options_.check_address + "]" : options_.check_address;
+    if (a.net.mode == "bridge") host = ipv4_text(a.net.address);
     if (c.type == "http") {
       doc.add_string(o, "HTTP", "http://" + host + ":" + std::to_string(check_port) + (c.path.empty() ? "/" : c.path));
       if (!c.method.empty()) doc.add_string(o, "Method", c.method);
@@ -982,6 +1019,52 @@ void Supervisor::sync_services(Alloc& a, TaskRun* t, bool running) {
       AGENT_LOG_WARN(log_, kModule, "allocation %s: group service %s not registered: %s", a.rec.id.c_str(), svc.name.c_str(), s.message().c_str());
     }
   }
+}
+
+std::string Supervisor::netns_link(const Alloc& a) const {
+  std::string link = "wv";
+  for (char c : a.rec.id) {
+    if (c != '-' && link.size() < 15) link += c;
+  }
+  return link;
+}
+
+base::Status Supervisor::ensure_network(Alloc& a) {
+  if (!a.group->network) return base::Status::ok();
+  if (a.net.mode.empty()) {
+    NetworkUse used;
+    for (const auto& [id, other] : allocs_) {
+      if (other.get() == &a || other->rec.desired != "run") continue;
+      for (const PortAssignment& p : other->net.ports) used.ports.insert(p.value);
+      if (other->net.address != 0) used.addresses.insert(other->net.address);
+    }
+    AGENT_ASSIGN_OR_RETURN(a.net, assign_network(*a.group->network, used, options_.bridge, prng_));
+    a.rec.network_json = encode_alloc_network(a.net);
+    persist(a);
+  }
+  if (a.net.mode != "bridge" || a.netns_ready) return base::Status::ok();
+  if (env_.netns == nullptr) return base::error(base::Code::kUnimplemented, "this node has no network namespaces");
+  if (!bridge_ready_) {
+    AGENT_TRY(env_.netns->setup_bridge(options_.bridge));
+    bridge_ready_ = true;
+  }
+  AGENT_TRY(env_.netns->create(a.rec.id, options_.bridge, netns_link(a), a.net.address));
+  a.netns_ready = true;
+  a.net_released = false;
+  base::Status s = sync_port_mappings();
+  if (!s.is_ok()) a.netns_ready = false;
+  return s;
+}
+
+base::Status Supervisor::sync_port_mappings() {
+  if (env_.netns == nullptr) return base::Status::ok();
+  std::vector<hal::PortMapping> mappings;
+  for (const auto& [id, a] : allocs_) {
+    if (!a->netns_ready || a->rec.desired != "run") continue;
+    std::vector<hal::PortMapping> more = port_mappings(a->net);
+    mappings.insert(mappings.end(), more.begin(), more.end());
+  }
+  return env_.netns->map_ports(options_.bridge, mappings);
 }
 
 std::string Supervisor::tasks_json(const Alloc& a) const {

@@ -36,8 +36,13 @@
 //
 // Threading: the loop thread. Ownership: borrows the Env, Loop and Logger; owns the store,
 // processes' handles and log writers.
-// Not here: placement (sched/), the oci driver's image handling (image store), service
-// registration of tasks' services (next step).
+// Networks: an allocation whose group has a Network gets its ports assigned on the node
+// (alloc_network.h); in Mode "bridge" also a network namespace on the node's bridge that every
+// task of the allocation joins (exec and oci alike), with its ports mapped from the node's
+// (hal/netns.h). Services register the node's port; their checks go straight to the
+// namespace's address and port.
+//
+// Not here: placement (sched/), the oci driver's image handling (image store).
 #pragma once
 
 #include <cstdint>
@@ -58,6 +63,7 @@
 #include "agent/runtime/loop.h"
 #include "agent/runtime/worker_pool.h"
 #include "agent/sched/job.h"
+#include "agent/supervisor/alloc_network.h"
 #include "agent/supervisor/alloc_store.h"
 #include "agent/supervisor/restart.h"
 #include "agent/supervisor/task_log.h"
@@ -103,6 +109,10 @@ struct SupervisorOptions {
   image::ImageStore* images = nullptr;
   runtime::Executor* executor = nullptr;
   std::string dns_address = "127.0.0.1";
+  // Network Mode "bridge" (hal/netns.h): the node's bridge, and whether the node's DNS answers
+  // on every address (then a bridge container's resolv.conf names the bridge's gateway).
+  hal::Bridge bridge{"weft0", kBridgeGateway, kBridgePrefixLen};
+  bool dns_on_all_addresses = false;
 };
 
 class Supervisor {
@@ -179,6 +189,9 @@ class Supervisor {
     bool poststart_started = false;
     bool poststop_started = false;
     bool failing = false;  // a task failed: the rest are being killed
+    AllocNetwork net;      // assigned at its first task start (rec.network_json)
+    bool netns_ready = false;  // bridge: its namespace is made and its ports mapped
+    bool net_released = false;  // bridge: its namespace was removed once every task ended
     std::vector<std::string> service_ids;  // the group's, registered while the allocation runs
   };
 
@@ -226,6 +239,12 @@ class Supervisor {
   std::string service_registration(const Alloc& a, const TaskRun* t, const sched::Service& svc, std::string* id) const;
   void persist(Alloc& a);
   void collect(Alloc& a);
+  // The allocation's ports (and, in Mode "bridge", its address, namespace and mappings), made
+  // before its first task starts; a failure is the task's start failure.
+  base::Status ensure_network(Alloc& a);
+  // Every running bridge allocation's ports, mapped (hal::NetNamespaces::map_ports).
+  base::Status sync_port_mappings();
+  std::string netns_link(const Alloc& a) const;
   std::vector<std::string> task_env(const Alloc& a, const TaskRun& t) const;
   std::string alloc_dir(const Alloc& a) const;
   std::string tasks_json(const Alloc& a) const;
@@ -259,6 +278,7 @@ class Supervisor {
   bool store_failed_ = false;
   std::string oci_runtime_;  // "" when the node has none
   bool subreaper_ = false;
+  bool bridge_ready_ = false;
   runtime::TimerId reaper_timer_ = runtime::kNoTimer;
 };
 

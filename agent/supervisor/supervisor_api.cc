@@ -92,6 +92,30 @@ void Supervisor::fill_alloc(http::Json& doc, cJSON* o, const Alloc& a, bool with
   doc.add_string(o, "Source", a.rec.source);
   doc.add_i64(o, "CreateTime", a.rec.create_unix_ns);
   doc.add_i64(o, "ModifyTime", a.rec.modify_unix_ns);
+  // The network as assigned (Nomad's AllocatedResources.Shared: Ports, and Networks with the
+  // bridge address).
+  if (!a.net.mode.empty()) {
+    cJSON* shared = doc.add_object(doc.add_object(o, "AllocatedResources"), "Shared");
+    cJSON* ports = doc.add_array(shared, "Ports");
+    cJSON* net = doc.add_object(doc.add_array(shared, "Networks"), "");
+    doc.add_string(net, "Mode", a.net.mode);
+    doc.add_string(net, "IP", a.net.mode == "bridge" ? ipv4_text(a.net.address) : options_.check_address);
+    cJSON* dynamic = doc.add_array(net, "DynamicPorts");
+    cJSON* reserved = doc.add_array(net, "ReservedPorts");
+    for (const PortAssignment& p : a.net.ports) {
+      cJSON* po = doc.add_object(ports, "");
+      doc.add_string(po, "Label", p.label);
+      doc.add_i64(po, "Value", p.value);
+      doc.add_i64(po, "To", p.to);
+      doc.add_string(po, "HostIP", options_.check_address);
+      bool is_reserved = false;
+      for (const sched::Port& r : a.group->network->reserved_ports) is_reserved = is_reserved || r.label == p.label;
+      cJSON* np = doc.add_object(is_reserved ? reserved : dynamic, "");
+      doc.add_string(np, "Label", p.label);
+      doc.add_i64(np, "Value", p.value);
+      doc.add_i64(np, "To", p.to);
+    }
+  }
   cJSON* states = doc.add_object(o, "TaskStates");
   for (const auto& t : a.tasks) {
     cJSON* s = doc.add_object(states, t->name);

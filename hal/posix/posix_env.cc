@@ -13,6 +13,7 @@ PosixEnv::PosixEnv() {
   env_.processes = &processes_;
   env_.cgroups = &cgroups_;
   env_.mounts = &mounts_;
+  env_.netns = &netns_;
 }
 
 }  // namespace hal::posix

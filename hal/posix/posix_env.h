@@ -15,6 +15,7 @@
 #include "hal/posix/posix_fs.h"
 #include "hal/posix/posix_mounts.h"
 #include "hal/posix/posix_net.h"
+#include "hal/posix/posix_netns.h"
 #include "hal/posix/posix_poller.h"
 #include "hal/posix/posix_process.h"
 #include "hal/posix/posix_signals.h"
@@ -47,6 +48,7 @@ class PosixEnv {
   PosixProcesses processes_;
   PosixCgroups cgroups_;  // probes /sys/fs/cgroup on first use, not here
   PosixMounts mounts_;
+  PosixNetNamespaces netns_;
   hal::Env env_;
 };
 

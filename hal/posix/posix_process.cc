@@ -167,6 +167,7 @@ constexpr size_t kGroupsMax = 256;
 enum Step : int32_t {
   kStepSetsid,
   kStepCgroup,
+  kStepNetns,
   kStepChdir,
   kStepStdin,
   kStepStdout,
@@ -182,6 +183,7 @@ enum Step : int32_t {
 constexpr const char* kStepNames[kStepCount] = {
     "setsid",
     "cgroup",
+    "network namespace",
     "chdir",
     "stdin",
     "stdout",
@@ -387,6 +389,7 @@ struct ChildPlan {
   const char* stderr_path = nullptr;
   const char* const* cgroup_procs = nullptr;
   size_t cgroup_count = 0;
+  const char* netns = nullptr;  // null: keep the agent's
   bool switch_user = false;
   uid_t uid = 0;
   gid_t gid = 0;
@@ -432,6 +435,11 @@ int open_onto(const char* path, int flags, int target) {
     if (fd < 0) child_fail(rfd, kStepCgroup, errno);
     if (::write(fd, pid_text, len) != static_cast<ssize_t>(len))
       child_fail(rfd, kStepCgroup, errno != 0 ? errno : EIO);
+    ::close(fd);
+  }
+  if (p.netns != nullptr) {
+    int fd = ::open(p.netns, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::setns(fd, CLONE_NEWNET) < 0) child_fail(rfd, kStepNetns, errno);
     ::close(fd);
   }
   if (p.dir != nullptr && ::chdir(p.dir) < 0) child_fail(rfd, kStepChdir, errno);
@@ -564,6 +572,7 @@ base::Result<TaskProcess> PosixProcesses::start_task(const TaskSpawn& spawn) {
   plan.stderr_path = spawn.stderr_fifo.empty() ? "/dev/null" : spawn.stderr_fifo.c_str();
   plan.cgroup_procs = procs.data();
   plan.cgroup_count = procs.size();
+  plan.netns = spawn.netns.empty() ? nullptr : spawn.netns.c_str();
   plan.switch_user = !spawn.user.empty();
   plan.uid = id.uid;
   plan.gid = id.gid;

@@ -14,6 +14,7 @@
 #include "hal/fs.h"
 #include "hal/mounts.h"
 #include "hal/net.h"
+#include "hal/netns.h"
 #include "hal/poller.h"
 #include "hal/process.h"
 #include "hal/signals.h"
@@ -32,6 +33,7 @@ struct Env {
   Processes* processes = nullptr;  // null: this port runs no commands (exec checks refused)
   Cgroups* cgroups = nullptr;      // null: tasks run without limits (the supervisor says so)
   Mounts* mounts = nullptr;        // null: image root filesystems are copied, never mounted
+  NetNamespaces* netns = nullptr;  // null: no network Mode "bridge" (such allocations fail)
   // The SQLite VFS through which this node's databases must be opened (the zVfs argument of
   // sqlite3_open_v2; raft::SqliteStorageOptions::vfs, state::StoreOptions::vfs). Empty: SQLite's
   // default VFS (the posix port). A simulated node names its own VFS over its simulated disk

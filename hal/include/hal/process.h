@@ -21,7 +21,8 @@
 //     once the pipe's buffer is full until an agent drains it again); a session of its own
 //     (setsid: a process group whose id is its pid); every other descriptor closed; default signal
 //     dispositions and an empty mask; its pid written into each file of `cgroup_procs` (from
-//     hal::Cgroups::create) before it runs the program, so no byte of it runs outside its limits.
+//     hal::Cgroups::create) before it runs the program, so no byte of it runs outside its limits;
+//     the network namespace pinned at `netns` when given (an allocation's, hal/netns.h).
 //   - argv[0] without '/' is looked up in the PATH of `env` (or /usr/local/sbin:/usr/local/bin:
 //     /usr/sbin:/usr/bin:/sbin:/bin when `env` has none) before the child is made, so kNotFound
 //     / kPermissionDenied come back from start_task() itself; a failure in the child before the
@@ -66,6 +67,7 @@ struct TaskSpawn {
   std::string stdout_fifo;        // paths given to open_output() first
   std::string stderr_fifo;
   std::vector<std::string> cgroup_procs;  // files the child writes its pid into before exec
+  std::string netns;  // a pinned network namespace (hal/netns.h) the child joins; "": the agent's
 };
 
 struct TaskProcess {

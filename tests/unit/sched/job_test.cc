@@ -150,7 +150,7 @@ TEST(JobDecode, HttpCheckDefaultsAndLogsAlias) {
 
 TEST(JobDecode, OciConfig) {
   Job j = ok(doc(
-      "", R"(,"Networks":[{"DynamicPorts":[{"Label":"http"}]}])", "",
+      "", R"(,"Networks":[{"Mode":"bridge","DynamicPorts":[{"Label":"http"}]}])", "",
       R"("Config":{"image":"nginx:1.25","command":"/docker-entrypoint.sh","args":["nginx"],"work_dir":"/srv","network_mode":"bridge","ports":["http"]})",
       "oci"));
   const sched::TaskConfig& c = j.groups[0].tasks[0].config;
@@ -167,6 +167,24 @@ TEST(JobDecode, OciNetworkModeDefaultsToHost) {
   std::string text = doc("", "", "", R"("Config":{"image":"/images/app.tar"})");
   text.replace(text.find("\"exec\""), 6, "\"oci\"");
   EXPECT_EQ(ok(text).groups[0].tasks[0].config.network_mode, "host");
+}
+
+// An oci task's network follows its group's: the allocation's namespace in a bridge group.
+TEST(JobDecode, OciNetworkModeFollowsABridgeGroup) {
+  auto job = [](const std::string& mode) {
+    std::string text = doc("", R"(,"Networks":[{"Mode":"bridge"}])", "",
+                           R"("Config":{"image":"img:1")" + mode + "}");
+    text.replace(text.find("\"exec\""), 6, "\"oci\"");
+    return text;
+  };
+  EXPECT_EQ(ok(job("")).groups[0].tasks[0].config.network_mode, "bridge");
+  EXPECT_EQ(ok(job(R"(,"network_mode":"")")).groups[0].tasks[0].config.network_mode, "bridge");
+  EXPECT_EQ(ok(job(R"(,"network_mode":"none")")).groups[0].tasks[0].config.network_mode, "none");
+  EXPECT_NE(problem(job(R"(,"network_mode":"host")")).find("Config.network_mode: \"host\" conflicts with the group's network Mode"),
+            std::string::npos);
+  std::string lone = doc("", "", "", R"("Config":{"image":"img:1","network_mode":"bridge"})");
+  lone.replace(lone.find("\"exec\""), 6, "\"oci\"");
+  EXPECT_NE(problem(lone).find("Config.network_mode: \"bridge\" joins the allocation's network namespace"), std::string::npos);
 }
 
 // The bare job object is read as {"Job": ...} is.

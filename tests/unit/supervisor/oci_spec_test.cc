@@ -64,6 +64,25 @@ TEST(OciSpec, TaskFieldsLandInTheSpec) {
   EXPECT_TRUE(bound);
 }
 
+TEST(OciSpec, BridgeJoinsTheAllocationsNamespaceByPath) {
+  OciSpecInput in;
+  in.args = {"/bin/true"};
+  in.host_network = false;
+  in.netns_path = "/run/weft/netns/abc";
+  auto doc = http::Json::parse(oci_runtime_spec(in), 1 << 20);
+  ASSERT_TRUE(doc.is_ok());
+  int networks = 0;
+  std::string path;
+  const cJSON* ns;
+  cJSON_ArrayForEach(ns, cJSON_GetObjectItem(cJSON_GetObjectItem(doc->get(), "linux"), "namespaces")) {
+    if (text_of(cJSON_GetObjectItem(ns, "type")) != "network") continue;
+    ++networks;
+    path = text_of(cJSON_GetObjectItem(ns, "path"));
+  }
+  EXPECT_EQ(networks, 1);
+  EXPECT_EQ(path, "/run/weft/netns/abc");
+}
+
 TEST(OciSpec, HostNetworkHasNoNetworkNamespace) {
   OciSpecInput in;
   in.args = {"/bin/true"};
