@@ -7,6 +7,8 @@
 #include "agent/main/cli.h"
 
 #if defined(WEFT_PLATFORM_posix)
+#include "agent/base/version.h"
+#include "boot/init.h"
 #include "hal/posix/posix_env.h"
 #endif
 
@@ -14,6 +16,15 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
 #if defined(WEFT_PLATFORM_posix)
   hal::posix::PosixEnv platform;
+  // The node's first process (boot/): init duties, the agent and the console as its children.
+  if (boot::is_init(args)) {
+    boot::InitOptions init;
+    init.version = std::string(base::version());
+    init.ctl = [&platform](const std::vector<std::string>& ctl_args, FILE* out, FILE* err) {
+      return agent::run_command_line(platform.env(), ctl_args, out, err);
+    };
+    return boot::run_init(args, init);
+  }
   return agent::run_command_line(platform.env(), args, stdout, stderr);
 #else
   std::fprintf(stderr, "agent: this build has no runnable platform\n");

@@ -260,6 +260,13 @@ const char* find_nft() {
 
 }  // namespace
 
+base::Status set_link_up(const std::string& name) {
+  if (!valid_name(name, IFNAMSIZ - 1)) return base::error(base::Code::kInvalidArgument, "link name \"%s\"", name.c_str());
+  Netlink nl;
+  AGENT_TRY(nl.open());
+  return link_up(nl, name);
+}
+
 base::Status PosixNetNamespaces::setup_bridge(const Bridge& bridge) {
   if (!valid_name(bridge.name, IFNAMSIZ - 1)) {
     return base::error(base::Code::kInvalidArgument, "bridge name \"%s\": want 1..15 of [A-Za-z0-9._-]", bridge.name.c_str());

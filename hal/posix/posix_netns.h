@@ -41,6 +41,10 @@ class PosixNetNamespaces final : public hal::NetNamespaces {
   std::string pin_dir_;
 };
 
+// Brings the link `name` up in the calling thread's network namespace (boot/ uses it for the
+// node's loopback and NICs).
+base::Status set_link_up(const std::string& name);
+
 // The nftables script map_ports() runs (exposed for tests).
 std::string port_mapping_script(const Bridge& bridge, const std::vector<PortMapping>& mappings);
 

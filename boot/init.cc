@@ -1,0 +1,276 @@
+// See init.h. Raw system calls only: PID 1 runs before anything else is set up, and must not
+// depend on the agent's runtime.
+#include "boot/init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/random.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstring>
+
+#include "hal/posix/posix_netns.h"
+
+namespace boot {
+
+namespace {
+
+constexpr const char* kAgentLog = "/run/weft/agent.log";
+constexpr const char* kMaintenance = "/run/weft/maintenance";
+constexpr int kExitConfig = 2;  // agent::kExitUsage: the configuration is wrong
+constexpr int kRestartDelayMaxS = 30;
+constexpr int kStopWaitS = 10;
+
+// A line on the console, prefixed "weft: ".
+void say(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void say(const char* fmt, ...) {
+  char buf[512];
+  int n = snprintf(buf, sizeof buf, "weft: ");
+  va_list ap;
+  va_start(ap, fmt);
+  n += vsnprintf(buf + n, sizeof buf - static_cast<size_t>(n), fmt, ap);
+  va_end(ap);
+  if (n > static_cast<int>(sizeof buf) - 2) n = sizeof buf - 2;
+  buf[n++] = '\n';
+  ssize_t ignored = ::write(2, buf, static_cast<size_t>(n));
+  (void)ignored;
+}
+
+int64_t now_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec;
+}
+
+void mount_one(const char* source, const char* target, const char* type, unsigned long flags, const char* data) {
+  ::mkdir(target, 0755);
+  if (::mount(source, target, type, flags, data) != 0 && errno != EBUSY) {
+    say("mount %s on %s: %s", type, target, strerror(errno));
+  }
+}
+
+// /dev/console on 0, 1 and 2 (the kernel gives init none when the initramfs has no /dev/console).
+void open_console() {
+  int fd = ::open("/dev/console", O_RDWR | O_NOCTTY);
+  if (fd < 0) return;
+  for (int i = 0; i < 3; ++i) {
+    if (fd != i) ::dup2(fd, i);
+  }
+  if (fd > 2) ::close(fd);
+}
+
+void write_file(const char* path, const std::string& text) {
+  int fd = ::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  ssize_t ignored = ::write(fd, text.data(), text.size());
+  (void)ignored;
+  ::close(fd);
+}
+
+std::string read_small(const char* path) {
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  char buf[4096];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
+
+// The value of `key=` on the kernel command line, or "".
+std::string cmdline_value(const std::string& cmdline, const std::string& key) {
+  size_t at = 0;
+  while (at < cmdline.size()) {
+    size_t end = cmdline.find_first_of(" \n", at);
+    if (end == std::string::npos) end = cmdline.size();
+    std::string word = cmdline.substr(at, end - at);
+    if (word.compare(0, key.size() + 1, key + "=") == 0) return word.substr(key.size() + 1);
+    at = end + 1;
+  }
+  return "";
+}
+
+void unblock_signals() {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+// fork() for a child of init: the child (0 returned) leads a session of its own with no
+// signal blocked.
+pid_t fork_child(const char* what) {
+  pid_t pid = ::fork();
+  if (pid < 0) say("cannot start %s: %s", what, strerror(errno));
+  if (pid == 0) {
+    ::setsid();
+    unblock_signals();
+  }
+  return pid;
+}
+
+pid_t start_agent() {
+  pid_t pid = fork_child("the agent");
+  if (pid != 0) return pid;
+  int in = ::open("/dev/null", O_RDONLY);
+  int log = ::open(kAgentLog, O_WRONLY | O_CREAT | O_APPEND, 0640);
+  if (in >= 0) ::dup2(in, 0);
+  if (log >= 0) {
+    ::dup2(log, 1);
+    ::dup2(log, 2);
+  }
+  char arg0[] = "agent";
+  char* argv[] = {arg0, nullptr};
+  ::execv("/proc/self/exe", argv);
+  _exit(127);
+}
+
+pid_t start_console(const InitOptions& options) {
+  pid_t pid = fork_child("the console");
+  if (pid != 0) return pid;
+  int fd = ::open("/dev/console", O_RDWR);
+  if (fd >= 0) {
+    ::ioctl(fd, TIOCSCTTY, 1);
+    for (int i = 0; i < 3; ++i) ::dup2(fd, i);
+    if (fd > 2) ::close(fd);
+  }
+  _exit(run_console(options));
+}
+
+// SIGTERM to `pid` and up to kStopWaitS for it; then every other process.
+[[noreturn]] void go_down(pid_t agent, int how, const char* what) {
+  say("%s: stopping the agent", what);
+  if (agent > 0) {
+    ::kill(agent, SIGTERM);
+    for (int i = 0; i < kStopWaitS * 10; ++i) {
+      pid_t p = ::waitpid(-1, nullptr, WNOHANG);
+      if (p == agent) break;
+      if (p <= 0) usleep(100 * 1000);
+    }
+  }
+  ::kill(-1, SIGTERM);
+  for (int i = 0; i < 20 && ::waitpid(-1, nullptr, WNOHANG) >= 0; ++i) usleep(100 * 1000);
+  ::kill(-1, SIGKILL);
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  ::sync();
+  say("%s", what);
+  ::reboot(how);
+  // reboot(2) failed (not PID 1, or no privilege): nothing is left to run.
+  for (;;) pause();
+}
+
+}  // namespace
+
+bool is_init(const std::vector<std::string>& args) {
+  if (::getpid() == 1) return true;
+  if (args.empty()) return false;
+  const std::string& a0 = args[0];
+  return a0 == "init" || (a0.size() >= 5 && a0.compare(a0.size() - 5, 5, "/init") == 0);
+}
+
+int run_init(const std::vector<std::string>& args, const InitOptions& options) {
+  (void)args;
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, nullptr);
+  open_console();
+  say("Weft %s starting as the node's first process", options.version.c_str());
+  mount_one("proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, nullptr);
+  mount_one("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, nullptr);
+  mount_one("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+  open_console();
+  mount_one("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=620,ptmxmode=666");
+  mount_one("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+  mount_one("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  mount_one("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NOEXEC | MS_NODEV, nullptr);
+  ::mkdir("/run/weft", 0755);
+  ::mkdir("/var", 0755);
+  ::mkdir("/var/lib", 0755);
+  if (auto s = hal::posix::set_link_up("lo"); !s.is_ok()) say("loopback: %s", s.message().c_str());
+  const std::string cmdline = read_small("/proc/cmdline");
+  const std::string hostname = cmdline_value(cmdline, "agent.node_name");
+  if (!hostname.empty() && ::sethostname(hostname.data(), hostname.size()) != 0) {
+    say("hostname %s: %s", hostname.c_str(), strerror(errno));
+  }
+  say("no data disk: the node's state is kept in memory");
+  // The agent's keys and ids need the kernel's random pool; early in boot on a machine without a
+  // hardware source it is not ready yet, and a blocking read makes the kernel gather jitter
+  // entropy until it is (a second or so).
+  unsigned char byte = 0;
+  if (::getrandom(&byte, 1, GRND_NONBLOCK) != 1) {
+    say("waiting for the kernel's random pool");
+    while (::getrandom(&byte, 1, 0) != 1 && errno == EINTR) {
+    }
+  }
+  ::unlink(kMaintenance);
+
+  pid_t agent = start_agent();
+  int64_t agent_started = now_s();
+  int restart_delay = 1;
+  int64_t restart_at = 0;
+  bool maintenance = false;
+  if (agent < 0) restart_at = now_s() + 1;
+  pid_t console = start_console(options);
+  int64_t console_started = now_s();
+  if (::getpid() != 1 && agent < 0 && console < 0) return 1;
+
+  sigset_t wanted;
+  sigemptyset(&wanted);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGPWR, SIGHUP}) sigaddset(&wanted, sig);
+  for (;;) {
+    timespec tick{1, 0};
+    siginfo_t info{};
+    const int sig = sigtimedwait(&wanted, &info, &tick);
+    if (sig == SIGTERM || sig == SIGINT) go_down(agent, RB_AUTOBOOT, "rebooting");
+    if (sig == SIGUSR2 || sig == SIGPWR) go_down(agent, RB_POWER_OFF, "powering off");
+    if (sig == SIGUSR1) go_down(agent, RB_HALT_SYSTEM, "halting");
+    if (sig == SIGHUP && agent <= 0) {
+      maintenance = false;
+      ::unlink(kMaintenance);
+      restart_delay = 1;
+      restart_at = now_s();
+    }
+    // Every ended child: ours, or an orphan handed to PID 1.
+    for (;;) {
+      int status = 0;
+      pid_t p = ::waitpid(-1, &status, WNOHANG);
+      if (p <= 0) break;
+      if (p == console) {
+        console = -1;
+      } else if (p == agent) {
+        agent = -1;
+        const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (code == kExitConfig) {
+          maintenance = true;
+          write_file(kMaintenance, "the agent's configuration is wrong (exit 2): `log` shows why; fix it with "
+                                   "`config set KEY VALUE`, then `continue`\n");
+          say("maintenance mode: the agent's configuration is wrong; the console stays up (type `maintenance`)");
+        } else {
+          restart_delay = now_s() - agent_started < 60 ? std::min(restart_delay * 2, kRestartDelayMaxS) : 1;
+          restart_at = now_s() + restart_delay;
+          say("the agent ended (code %d); starting it again in %d s", code, restart_delay);
+        }
+      }
+    }
+    if (agent <= 0 && !maintenance && restart_at != 0 && now_s() >= restart_at) {
+      restart_at = 0;
+      agent = start_agent();
+      agent_started = now_s();
+    }
+    // At most once a second: a console whose input is gone ends at once.
+    if (console <= 0 && now_s() > console_started) {
+      console = start_console(options);
+      console_started = now_s();
+    }
+  }
+}
+
+}  // namespace boot

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Issue 7, the first slice: the PXE set tools/mkimage builds (Debian's kernel, an initramfs whose
+# /init is the static agent) boots under QEMU (software emulation) to the agent as the node's
+# first process and its console on ttyS0; a test drives the console (status, members, ip, ps,
+# help) and powers the node off; a broken agent.* key on the kernel command line lands the node
+# in maintenance mode with the reason on the console. Both boots share one image build.
+set -uo pipefail
+AGENT=$(readlink -f "${1:?usage: $0 path/to/agent}")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+if ! command -v qemu-system-x86_64 >/dev/null || ! command -v cpio >/dev/null || ! file -L "$AGENT" | grep -q 'statically linked'; then
+  echo "skip: needs qemu-system-x86_64, cpio (tools/deps installs them) and the static release agent"
+  exit 0
+fi
+WORK=$(mktemp -d /tmp/weft-image.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+"$ROOT/tools/mkimage" --profile worker --format pxe --agent "$AGENT" --out "$WORK/img" || { echo "FAIL: mkimage"; exit 1; }
+rc=0
+python3 "$(dirname "$0")/console.py" "$WORK/img" node || rc=1
+python3 "$(dirname "$0")/console.py" "$WORK/img" maintenance || rc=1
+exit $rc

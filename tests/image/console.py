@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Boots a Weft PXE set (kernel + initramfs) under QEMU and drives its serial console.
+
+Usage: console.py IMAGE_DIR SCENARIO
+  SCENARIO "node":        the console comes up; status, members, ip, ps, help answer; poweroff
+                          ends QEMU cleanly.
+  SCENARIO "maintenance": a broken agent.* key on the kernel command line lands the node in
+                          maintenance mode with the reason on the console; poweroff still works.
+Prints one "ok: ..." or "FAIL: ..." line per check and "figure: ..." lines; exits 0 when every
+check passed. Every wait has a deadline; QEMU is killed at the end whatever happened.
+"""
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+
+BOOT_DEADLINE_S = 90      # software emulation: a few seconds here, but CI machines are shared
+ANSWER_DEADLINE_S = 20
+POWEROFF_DEADLINE_S = 30
+
+
+class Vm:
+    def __init__(self, image_dir, append):
+        self.start = time.monotonic()
+        cmd = ["qemu-system-x86_64", "-m", "512", "-smp", "1", "-nographic", "-no-reboot", "-nic", "none",
+               "-monitor", "none", "-serial", "stdio",
+               "-kernel", os.path.join(image_dir, "vmlinuz"), "-initrd", os.path.join(image_dir, "initramfs.gz"),
+               "-append", "console=ttyS0 panic=-1 quiet " + append]
+        self.cmd = " ".join(cmd)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.out = b""
+        self.lock = threading.Lock()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        while True:
+            chunk = self.proc.stdout.read1(4096)
+            if not chunk:
+                return
+            with self.lock:
+                self.out += chunk
+
+    def text(self):
+        with self.lock:
+            return self.out.decode("utf-8", "replace")
+
+    def expect(self, pattern, deadline_s, since=0):
+        """Waits until `pattern` appears in the output after offset `since`; the match or None."""
+        end = time.monotonic() + deadline_s
+        rx = re.compile(pattern, re.M)
+        while time.monotonic() < end:
+            m = rx.search(self.text(), since)
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                return rx.search(self.text(), since)
+            time.sleep(0.05)
+        return None
+
+    def command(self, line, answer, deadline_s=ANSWER_DEADLINE_S):
+        """Types `line` and waits for `answer` in what follows, then for the next prompt."""
+        since = len(self.text())
+        self.proc.stdin.write((line + "\n").encode())
+        self.proc.stdin.flush()
+        m = self.expect(answer, deadline_s, since)
+        if m:
+            self.expect(r"weft> ", deadline_s, m.end())
+        return m
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+FAILS = 0
+
+
+def check(what, ok):
+    global FAILS
+    print(("ok: " if ok else "FAIL: ") + what, flush=True)
+    if not ok:
+        FAILS += 1
+
+
+def poweroff(vm):
+    t0 = time.monotonic()
+    vm.proc.stdin.write(b"poweroff\n")
+    vm.proc.stdin.flush()
+    try:
+        code = vm.proc.wait(timeout=POWEROFF_DEADLINE_S)
+    except subprocess.TimeoutExpired:
+        code = None
+    check("poweroff stops the agent and powers the machine off (QEMU exits %s in %.1f s)" % (code, time.monotonic() - t0),
+          code == 0 and "weft: powering off" in vm.text())
+
+
+def node(image_dir):
+    vm = Vm(image_dir, "agent.node_name=qemu1")
+    print("qemu: " + vm.cmd, flush=True)
+    try:
+        m = vm.expect(r"weft> ", BOOT_DEADLINE_S)
+        check("the console comes up on ttyS0", m is not None)
+        if m is None:
+            print(vm.text()[-3000:])
+            return
+        print("figure: QEMU start to console prompt %.1f s" % (time.monotonic() - vm.start), flush=True)
+        check("init said it keeps state in memory (no data disk)", "no data disk" in vm.text())
+        healthy = None
+        end = time.monotonic() + BOOT_DEADLINE_S
+        while healthy is None and time.monotonic() < end:
+            healthy = vm.command("status", r"health:\s+healthy", 3)
+        check("`status` answers: the agent runs, healthy", healthy is not None)
+        if healthy:
+            print("figure: QEMU start to the agent answering healthy %.1f s" % (time.monotonic() - vm.start), flush=True)
+        text = vm.text()
+        check("... with the node name from agent.node_name and the worker profile's role",
+              re.search(r"node:\s+qemu1", text) is not None and re.search(r"roles:\s+worker", text) is not None)
+        check("`members` lists the node alive", vm.command("members", r"qemu1\s+\S+\s+alive\s+worker") is not None)
+        check("`ip` shows loopback up", vm.command("ip", r"lo\s+up\s+127\.0\.0\.1") is not None)
+        ps = vm.command("ps", r"^\s*(\d+)\s+(\d+)\s+agent\s*$")
+        check("`ps` lists the agent with its resident memory", ps is not None)
+        if ps:
+            print("figure: agent resident memory on the booted worker %s KiB" % ps.group(2), flush=True)
+        check("`help` lists the console's own commands", vm.command("help", r"maintenance\s+why the node") is not None)
+        check("an unknown command is agentctl's usage error, and the console carries on",
+              vm.command("frobnicate", r"\(exit 2\)") is not None)
+        check("`maintenance` says the node is not in maintenance mode",
+              vm.command("maintenance", r"not in maintenance mode") is not None)
+        poweroff(vm)
+    finally:
+        vm.stop()
+
+
+def maintenance(image_dir):
+    vm = Vm(image_dir, "agent.node_name=qemu2 agent.log_level=shouting")
+    try:
+        m = vm.expect(r"maintenance mode: the agent's configuration is wrong", BOOT_DEADLINE_S)
+        check("a broken agent.* key lands the node in maintenance mode, said on the console", m is not None)
+        if m is None:
+            print(vm.text()[-3000:])
+            return
+        vm.expect(r"weft> ", ANSWER_DEADLINE_S)
+        check("`maintenance` tells why and what to do",
+              vm.command("maintenance", r"configuration is wrong \(exit 2\)") is not None)
+        check("`log` shows the agent's own message naming the key",
+              vm.command("log", r"configuration error:[\s\S]*log_level") is not None)
+        check("the agent is not restarted in a loop (no restart message)", "starting it again" not in vm.text())
+        poweroff(vm)
+    finally:
+        vm.stop()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[2] not in ("node", "maintenance"):
+        print(__doc__)
+        sys.exit(2)
+    {"node": node, "maintenance": maintenance}[sys.argv[2]](sys.argv[1])
+    sys.exit(1 if FAILS else 0)
