@@ -18,6 +18,9 @@
 #include <cstdarg>
 #include <cstring>
 
+#include <dirent.h>
+
+#include "boot/kmod.h"
 #include "hal/posix/posix_netns.h"
 
 namespace boot {
@@ -167,6 +170,40 @@ pid_t start_console(const InitOptions& options) {
   for (;;) pause();
 }
 
+// The modules the hardware asks for (kmod.h), said on the console.
+void load_modules() {
+  auto kmod = Kmod::open();
+  if (!kmod.is_ok()) {
+    say("kernel modules: %s", kmod.status().message().c_str());
+    return;
+  }
+  KmodReport r = (*kmod)->load_hardware();
+  std::string names;
+  for (const std::string& m : r.loaded) names += " " + m;
+  say("kernel modules: %zu devices, %zu loaded:%s", r.devices, r.loaded.size(), names.c_str());
+  for (const std::string& f : r.failed) say("kernel module %s", f.c_str());
+}
+
+// Loopback and every other link the kernel has, up.
+void bring_links_up() {
+  std::string up;
+  DIR* d = ::opendir("/sys/class/net");
+  while (d != nullptr) {
+    dirent* e = ::readdir(d);
+    if (e == nullptr) break;
+    if (e->d_name[0] == '.') continue;
+    const std::string name = e->d_name;
+    if (auto s = hal::posix::set_link_up(name); !s.is_ok()) {
+      say("link %s: %s", name.c_str(), s.message().c_str());
+    } else if (name != "lo") {
+      up += " " + name;
+    }
+  }
+  if (d != nullptr) ::closedir(d);
+  if (auto s = hal::posix::set_link_up("lo"); !s.is_ok()) say("loopback: %s", s.message().c_str());
+  say("links up: lo%s", up.c_str());
+}
+
 }  // namespace
 
 bool is_init(const std::vector<std::string>& args) {
@@ -194,7 +231,8 @@ int run_init(const std::vector<std::string>& args, const InitOptions& options) {
   ::mkdir("/run/weft", 0755);
   ::mkdir("/var", 0755);
   ::mkdir("/var/lib", 0755);
-  if (auto s = hal::posix::set_link_up("lo"); !s.is_ok()) say("loopback: %s", s.message().c_str());
+  load_modules();
+  bring_links_up();
   const std::string cmdline = read_small("/proc/cmdline");
   const std::string hostname = cmdline_value(cmdline, "agent.node_name");
   if (!hostname.empty() && ::sethostname(hostname.data(), hostname.size()) != 0) {

@@ -9,6 +9,7 @@
 #if defined(WEFT_PLATFORM_posix)
 #include "agent/base/version.h"
 #include "boot/init.h"
+#include "boot/kmod.h"
 #include "hal/posix/posix_env.h"
 #endif
 
@@ -16,6 +17,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
 #if defined(WEFT_PLATFORM_posix)
   hal::posix::PosixEnv platform;
+  // The kernel's usermode helper asking for a module (the image links /sbin/modprobe here).
+  if (!args.empty() && (args[0] == "modprobe" || args[0].ends_with("/modprobe"))) return boot::run_modprobe(args);
   // The node's first process (boot/): init duties, the agent and the console as its children.
   if (boot::is_init(args)) {
     boot::InitOptions init;

@@ -22,10 +22,14 @@ POWEROFF_DEADLINE_S = 30
 
 
 class Vm:
-    def __init__(self, image_dir, append):
+    def __init__(self, image_dir, append, nics=()):
         self.start = time.monotonic()
-        cmd = ["qemu-system-x86_64", "-m", "512", "-smp", "1", "-nographic", "-no-reboot", "-nic", "none",
-               "-monitor", "none", "-serial", "stdio",
+        cmd = ["qemu-system-x86_64", "-m", "512", "-smp", "1", "-nographic", "-no-reboot", "-nodefaults",
+               "-monitor", "none", "-serial", "stdio"]
+        # NICs on QEMU's user network with restrict=on: the guest reaches nothing outside QEMU.
+        for i, model in enumerate(nics):
+            cmd += ["-netdev", "user,id=n%d,restrict=on" % i, "-device", "%s,netdev=n%d" % (model, i)]
+        cmd += [
                "-kernel", os.path.join(image_dir, "vmlinuz"), "-initrd", os.path.join(image_dir, "initramfs.gz"),
                "-append", "console=ttyS0 panic=-1 quiet " + append]
         self.cmd = " ".join(cmd)
@@ -99,7 +103,7 @@ def poweroff(vm):
 
 
 def node(image_dir):
-    vm = Vm(image_dir, "agent.node_name=qemu1")
+    vm = Vm(image_dir, "agent.node_name=qemu1", nics=("virtio-net-pci", "e1000"))
     print("qemu: " + vm.cmd, flush=True)
     try:
         m = vm.expect(r"weft> ", BOOT_DEADLINE_S)
@@ -109,6 +113,10 @@ def node(image_dir):
             return
         print("figure: QEMU start to console prompt %.1f s" % (time.monotonic() - vm.start), flush=True)
         check("init said it keeps state in memory (no data disk)", "no data disk" in vm.text())
+        mods = re.search(r"kernel modules: \d+ devices, \d+ loaded:(.*)", vm.text())
+        check("init loaded the NICs' modules by their modaliases, dependencies first (%s)" % (mods.group(1).strip() if mods else "none"),
+              mods is not None and re.search(r"virtio_pci .*virtio_net", mods.group(1)) is not None and " e1000" in mods.group(1))
+        check("... and brought their links up", re.search(r"links up: lo( eth[01]){2}", vm.text()) is not None)
         healthy = None
         end = time.monotonic() + BOOT_DEADLINE_S
         while healthy is None and time.monotonic() < end:
@@ -121,6 +129,7 @@ def node(image_dir):
               re.search(r"node:\s+qemu1", text) is not None and re.search(r"roles:\s+worker", text) is not None)
         check("`members` lists the node alive", vm.command("members", r"qemu1\s+\S+\s+alive\s+worker") is not None)
         check("`ip` shows loopback up", vm.command("ip", r"lo\s+up\s+127\.0\.0\.1") is not None)
+        check("... and eth0 up", re.search(r"eth0\s+up", vm.text()) is not None)
         ps = vm.command("ps", r"^\s*(\d+)\s+(\d+)\s+agent\s*$")
         check("`ps` lists the agent with its resident memory", ps is not None)
         if ps:
