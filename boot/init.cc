@@ -20,6 +20,7 @@
 
 #include <dirent.h>
 
+#include "boot/config_volume.h"
 #include "boot/kmod.h"
 #include "hal/posix/posix_netns.h"
 
@@ -233,8 +234,16 @@ int run_init(const std::vector<std::string>& args, const InitOptions& options) {
   ::mkdir("/var/lib", 0755);
   load_modules();
   bring_links_up();
+  // Node config beyond the image's: a NoCloud CIDATA volume (its user-data is Weft JSON).
+  const ConfigVolume volume = find_config_volume("/run/weft/cidata", "/etc/agent/60-cidata.json");
+  if (volume.found) {
+    say("config volume CIDATA on %s (%s)%s%s", volume.device.c_str(), volume.filesystem.c_str(),
+        volume.user_data ? ": user-data is /etc/agent/60-cidata.json" : ": no user-data",
+        volume.error.empty() ? "" : ("; " + volume.error).c_str());
+  }
   const std::string cmdline = read_small("/proc/cmdline");
-  const std::string hostname = cmdline_value(cmdline, "agent.node_name");
+  std::string hostname = cmdline_value(cmdline, "agent.node_name");
+  if (hostname.empty()) hostname = volume.meta.local_hostname;
   if (!hostname.empty() && ::sethostname(hostname.data(), hostname.size()) != 0) {
     say("hostname %s: %s", hostname.c_str(), strerror(errno));
   }

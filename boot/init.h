@@ -3,7 +3,9 @@
 //
 // What it does, in order: mounts /proc, /sys, /dev (devtmpfs, with /dev/pts), /run and /tmp
 // (tmpfs) and cgroup2 at /sys/fs/cgroup (each one already mounted is kept); brings loopback up;
-// sets the hostname from `agent.node_name=` on the kernel command line when given; says on the
+// loads the kernel modules the hardware asks for and brings every link up (kmod.h); takes node
+// config from a CIDATA volume (config_volume.h); sets the hostname from `agent.node_name=` on
+// the kernel command line, else the volume's meta-data local-hostname; says on the
 // console that state is kept in memory (no data disk yet); waits for the kernel's random pool
 // (the agent's keys and ids need it); starts the agent (this binary, as
 // "agent", its output in /run/weft/agent.log; its configuration is the image's /etc/agent/*.json
@@ -20,8 +22,8 @@
 // SIGPWR) powers off, SIGUSR1 halts. Going down: SIGTERM to the agent, up to 10 s for it to end,
 // SIGTERM then SIGKILL to every other process, sync, then reboot(2). A failure to mount or to
 // start a child is reported on the console and never panics the kernel (PID 1 must not exit).
-// Threading: the process's only thread. Not here: kernel modules, DHCP, config partitions, the
-// data disk (later steps of issue 7).
+// Threading: the process's only thread. Not here: DHCP, config partitions, agent.config URLs,
+// the data disk (later steps of issue 7).
 #pragma once
 
 #include <cstdio>

@@ -2,8 +2,10 @@
 """Boots a Weft PXE set (kernel + initramfs) under QEMU and drives its serial console.
 
 Usage: console.py IMAGE_DIR SCENARIO
-  SCENARIO "node":        the console comes up; status, members, ip, ps, help answer; poweroff
-                          ends QEMU cleanly.
+  SCENARIO "node":        two NICs and a CIDATA volume: their modules load by modalias, the
+                          volume's meta-data names the node and its user-data registers a
+                          service; the console comes up; status, services, members, ip, ps,
+                          help answer; poweroff ends QEMU cleanly.
   SCENARIO "maintenance": a broken agent.* key on the kernel command line lands the node in
                           maintenance mode with the reason on the console; poweroff still works.
 Prints one "ok: ..." or "FAIL: ..." line per check and "figure: ..." lines; exits 0 when every
@@ -22,15 +24,16 @@ POWEROFF_DEADLINE_S = 30
 
 
 class Vm:
-    def __init__(self, image_dir, append, nics=()):
+    def __init__(self, image_dir, append, nics=(), drives=()):
         self.start = time.monotonic()
         cmd = ["qemu-system-x86_64", "-m", "512", "-smp", "1", "-nographic", "-no-reboot", "-nodefaults",
                "-monitor", "none", "-serial", "stdio"]
         # NICs on QEMU's user network with restrict=on: the guest reaches nothing outside QEMU.
         for i, model in enumerate(nics):
             cmd += ["-netdev", "user,id=n%d,restrict=on" % i, "-device", "%s,netdev=n%d" % (model, i)]
-        cmd += [
-               "-kernel", os.path.join(image_dir, "vmlinuz"), "-initrd", os.path.join(image_dir, "initramfs.gz"),
+        for path in drives:
+            cmd += ["-drive", "file=%s,if=virtio,format=raw,readonly=on" % path]
+        cmd += ["-kernel", os.path.join(image_dir, "vmlinuz"), "-initrd", os.path.join(image_dir, "initramfs.gz"),
                "-append", "console=ttyS0 panic=-1 quiet " + append]
         self.cmd = " ".join(cmd)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -102,8 +105,24 @@ def poweroff(vm):
           code == 0 and "weft: powering off" in vm.text())
 
 
+def cidata(work, meta, user):
+    """A NoCloud CIDATA volume (ISO 9660) holding `meta` and `user`; its path."""
+    d = os.path.join(work, "cidata")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "meta-data"), "w") as f:
+        f.write(meta)
+    with open(os.path.join(d, "user-data"), "w") as f:
+        f.write(user)
+    path = os.path.join(work, "cidata.iso")
+    subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", "-V", "CIDATA", "-J", "-r", "-o", path, d], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return path
+
+
 def node(image_dir):
-    vm = Vm(image_dir, "agent.node_name=qemu1", nics=("virtio-net-pci", "e1000"))
+    volume = cidata(image_dir, "instance-id: iid-1\nlocal-hostname: qemu1\n",
+                    '{"service": {"name": "web", "id": "web-1", "port": 8080, "tags": ["cidata"]}}\n')
+    vm = Vm(image_dir, "", nics=("virtio-net-pci", "e1000"), drives=(volume,))
     print("qemu: " + vm.cmd, flush=True)
     try:
         m = vm.expect(r"weft> ", BOOT_DEADLINE_S)
@@ -117,6 +136,8 @@ def node(image_dir):
         check("init loaded the NICs' modules by their modaliases, dependencies first (%s)" % (mods.group(1).strip() if mods else "none"),
               mods is not None and re.search(r"virtio_pci .*virtio_net", mods.group(1)) is not None and " e1000" in mods.group(1))
         check("... and brought their links up", re.search(r"links up: lo( eth[01]){2}", vm.text()) is not None)
+        check("init found the CIDATA volume (virtio_blk loaded by modalias, isofs on demand through /sbin/modprobe)",
+              re.search(r"config volume CIDATA on vda \(iso9660\): user-data is /etc/agent/60-cidata.json", vm.text()) is not None)
         healthy = None
         end = time.monotonic() + BOOT_DEADLINE_S
         while healthy is None and time.monotonic() < end:
@@ -125,8 +146,10 @@ def node(image_dir):
         if healthy:
             print("figure: QEMU start to the agent answering healthy %.1f s" % (time.monotonic() - vm.start), flush=True)
         text = vm.text()
-        check("... with the node name from agent.node_name and the worker profile's role",
+        check("... named by the volume's meta-data (local-hostname), with the worker profile's role",
               re.search(r"node:\s+qemu1", text) is not None and re.search(r"roles:\s+worker", text) is not None)
+        check("the volume's user-data took effect: its service is registered",
+              vm.command("services", r"web-1\s+web\s") is not None)
         check("`members` lists the node alive", vm.command("members", r"qemu1\s+\S+\s+alive\s+worker") is not None)
         check("`ip` shows loopback up", vm.command("ip", r"lo\s+up\s+127\.0\.0\.1") is not None)
         check("... and eth0 up", re.search(r"eth0\s+up", vm.text()) is not None)
