@@ -15,10 +15,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdarg>
 #include <cstring>
 
 #include <dirent.h>
+
+#include <vector>
 
 #include "boot/config_volume.h"
 #include "boot/kmod.h"
@@ -205,6 +208,35 @@ void bring_links_up() {
   say("links up: lo%s", up.c_str());
 }
 
+// A node with no name from any source: "weft-" and the last six hex digits of its first NIC's
+// MAC address (stable across reboots), or of the boot's random id when it has no NIC.
+std::string default_hostname() {
+  char current[256] = "";
+  if (::gethostname(current, sizeof current - 1) == 0 && current[0] != '\0' && std::strcmp(current, "(none)") != 0) return "";
+  std::string mac;
+  DIR* d = ::opendir("/sys/class/net");
+  std::vector<std::string> links;
+  while (d != nullptr) {
+    dirent* e = ::readdir(d);
+    if (e == nullptr) break;
+    if (e->d_name[0] != '.' && std::strcmp(e->d_name, "lo") != 0) links.emplace_back(e->d_name);
+  }
+  if (d != nullptr) ::closedir(d);
+  std::sort(links.begin(), links.end());
+  for (const std::string& l : links) {
+    mac = read_small(("/sys/class/net/" + l + "/address").c_str());
+    if (mac.size() >= 17 && mac.compare(0, 17, "00:00:00:00:00:00") != 0) break;
+    mac.clear();
+  }
+  if (mac.empty()) mac = read_small("/proc/sys/kernel/random/boot_id");  // 36 chars of hex and '-'
+  std::string hex;
+  for (char c : mac) {
+    if (std::isxdigit(static_cast<unsigned char>(c))) hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (hex.size() < 6) return "weft-node";
+  return "weft-" + hex.substr(hex.size() - 6);
+}
+
 }  // namespace
 
 bool is_init(const std::vector<std::string>& args) {
@@ -244,6 +276,7 @@ int run_init(const std::vector<std::string>& args, const InitOptions& options) {
   const std::string cmdline = read_small("/proc/cmdline");
   std::string hostname = cmdline_value(cmdline, "agent.node_name");
   if (hostname.empty()) hostname = volume.meta.local_hostname;
+  if (hostname.empty()) hostname = default_hostname();
   if (!hostname.empty() && ::sethostname(hostname.data(), hostname.size()) != 0) {
     say("hostname %s: %s", hostname.c_str(), strerror(errno));
   }

@@ -5,7 +5,9 @@
 // (tmpfs) and cgroup2 at /sys/fs/cgroup (each one already mounted is kept); brings loopback up;
 // loads the kernel modules the hardware asks for and brings every link up (kmod.h); takes node
 // config from a CIDATA volume (config_volume.h); sets the hostname from `agent.node_name=` on
-// the kernel command line, else the volume's meta-data local-hostname; says on the
+// the kernel command line, else the volume's meta-data local-hostname, else "weft-" and the
+// first NIC's MAC address's last six hex digits (so a node booted from a bare image still has
+// a name: the agent's default node name is the hostname); says on the
 // console that state is kept in memory (no data disk yet); waits for the kernel's random pool
 // (the agent's keys and ids need it); starts the agent (this binary, as
 // "agent", its output in /run/weft/agent.log; its configuration is the image's /etc/agent/*.json

@@ -3,11 +3,12 @@
 # /init is the static agent) boots under QEMU (software emulation) to the agent as the node's
 # first process and its console on ttyS0; a test drives the console (status, members, ip, ps,
 # help) and powers the node off; a broken agent.* key on the kernel command line lands the node
-# in maintenance mode with the reason on the console. Both boots share one image build.
+# in maintenance mode with the reason on the console. Both boots share one image build. Then the
+# hybrid ISO (under 40 MiB) boots by BIOS (SeaBIOS) and by UEFI (OVMF) to a healthy agent.
 set -uo pipefail
 AGENT=$(readlink -f "${1:?usage: $0 path/to/agent}")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-if ! command -v qemu-system-x86_64 >/dev/null || ! command -v cpio >/dev/null || ! file -L "$AGENT" | grep -q 'statically linked'; then
+if ! command -v qemu-system-x86_64 >/dev/null || ! command -v cpio >/dev/null || ! command -v grub-mkrescue >/dev/null || ! file -L "$AGENT" | grep -q 'statically linked'; then
   echo "skip: needs qemu-system-x86_64, cpio (tools/deps installs them) and the static release agent"
   exit 0
 fi
@@ -17,4 +18,14 @@ trap 'rm -rf "$WORK"' EXIT
 rc=0
 python3 "$(dirname "$0")/console.py" "$WORK/img" node || rc=1
 python3 "$(dirname "$0")/console.py" "$WORK/img" maintenance || rc=1
+"$ROOT/tools/mkimage" --profile worker --format iso --agent "$AGENT" --out "$WORK/iso" || { echo "FAIL: mkimage --format iso"; exit 1; }
+iso_bytes=$(stat -c %s "$WORK/iso/weft-worker.iso")
+if [ "$iso_bytes" -lt $((40 << 20)) ]; then echo "ok: the ISO is under 40 MiB ($iso_bytes bytes)"; else echo "FAIL: the ISO is $iso_bytes bytes, over 40 MiB"; rc=1; fi
+python3 "$(dirname "$0")/console.py" "$WORK/iso/weft-worker.iso" iso-bios || rc=1
+if [ -f /usr/share/ovmf/OVMF.fd ]; then
+  python3 "$(dirname "$0")/console.py" "$WORK/iso/weft-worker.iso" iso-uefi || rc=1
+else
+  echo "FAIL: no OVMF firmware for the UEFI boot (tools/deps installs ovmf)"
+  rc=1
+fi
 exit $rc

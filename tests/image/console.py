@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Boots a Weft PXE set (kernel + initramfs) under QEMU and drives its serial console.
 
-Usage: console.py IMAGE_DIR SCENARIO
+Usage: console.py IMAGE_DIR|ISO SCENARIO
   SCENARIO "node":        two NICs and a CIDATA volume: their modules load by modalias, the
                           volume's meta-data names the node and its user-data registers a
                           service; the console comes up; status, services, members, ip, ps,
                           help answer; poweroff ends QEMU cleanly.
   SCENARIO "maintenance": a broken agent.* key on the kernel command line lands the node in
                           maintenance mode with the reason on the console; poweroff still works.
+  SCENARIO "iso-bios", "iso-uefi": the hybrid ISO (its path instead of IMAGE_DIR) boots by
+                          SeaBIOS or by OVMF to the console, the agent answers, poweroff.
 Prints one "ok: ..." or "FAIL: ..." line per check and "figure: ..." lines; exits 0 when every
 check passed. Every wait has a deadline; QEMU is killed at the end whatever happened.
 """
@@ -18,13 +20,14 @@ import sys
 import threading
 import time
 
+OVMF = "/usr/share/ovmf/OVMF.fd"
 BOOT_DEADLINE_S = 90      # software emulation: a few seconds here, but CI machines are shared
 ANSWER_DEADLINE_S = 20
 POWEROFF_DEADLINE_S = 30
 
 
 class Vm:
-    def __init__(self, image_dir, append, nics=(), drives=()):
+    def __init__(self, image_dir, append, nics=(), drives=(), iso=None, uefi=False):
         self.start = time.monotonic()
         cmd = ["qemu-system-x86_64", "-m", "512", "-smp", "1", "-nographic", "-no-reboot", "-nodefaults",
                "-monitor", "none", "-serial", "stdio"]
@@ -33,8 +36,12 @@ class Vm:
             cmd += ["-netdev", "user,id=n%d,restrict=on" % i, "-device", "%s,netdev=n%d" % (model, i)]
         for path in drives:
             cmd += ["-drive", "file=%s,if=virtio,format=raw,readonly=on" % path]
-        cmd += ["-kernel", os.path.join(image_dir, "vmlinuz"), "-initrd", os.path.join(image_dir, "initramfs.gz"),
-               "-append", "console=ttyS0 panic=-1 quiet " + append]
+        if iso:
+            # The ISO's own boot loader and command line; UEFI by Debian's OVMF.
+            cmd += ["-cdrom", iso] + (["-bios", OVMF] if uefi else [])
+        else:
+            cmd += ["-kernel", os.path.join(image_dir, "vmlinuz"), "-initrd", os.path.join(image_dir, "initramfs.gz"),
+                    "-append", "console=ttyS0 panic=-1 quiet " + append]
         self.cmd = " ".join(cmd)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.out = b""
@@ -186,9 +193,31 @@ def maintenance(image_dir):
         vm.stop()
 
 
+def iso_boot(iso_path, uefi):
+    how = "UEFI (OVMF)" if uefi else "BIOS (SeaBIOS)"
+    vm = Vm(os.path.dirname(iso_path), "", iso=iso_path, uefi=uefi)
+    try:
+        m = vm.expect(r"weft> ", BOOT_DEADLINE_S)
+        check("the hybrid ISO boots by %s to the console" % how, m is not None)
+        if m is None:
+            print(vm.text()[-3000:])
+            return
+        print("figure: ISO by %s: QEMU start to console prompt %.1f s" % (how, time.monotonic() - vm.start), flush=True)
+        healthy = None
+        end = time.monotonic() + BOOT_DEADLINE_S
+        while healthy is None and time.monotonic() < end:
+            healthy = vm.command("status", r"health:\s+healthy", 3)
+        check("... and its agent answers `status`, healthy", healthy is not None)
+        poweroff(vm)
+    finally:
+        vm.stop()
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[2] not in ("node", "maintenance"):
+    scenarios = {"node": node, "maintenance": maintenance, "iso-bios": lambda p: iso_boot(p, False),
+                 "iso-uefi": lambda p: iso_boot(p, True)}
+    if len(sys.argv) != 3 or sys.argv[2] not in scenarios:
         print(__doc__)
         sys.exit(2)
-    {"node": node, "maintenance": maintenance}[sys.argv[2]](sys.argv[1])
+    scenarios[sys.argv[2]](sys.argv[1])
     sys.exit(1 if FAILS else 0)
