@@ -98,7 +98,7 @@ Client::Client(ClientConfig config, uint64_t seed) : config_(std::move(config)),
   AGENT_ASSERT(config_.retransmit_max >= config_.retransmit_initial);
   AGENT_ASSERT(config_.renew_retransmit_min > Duration::zero());
   AGENT_ASSERT(config_.request_tries_max >= 1);
-  AGENT_ASSERT(config_.max_message_bytes >= 576);
+  AGENT_ASSERT(config_.max_message_bytes >= 576 && config_.max_message_bytes <= kMessageBytesMax);
   AGENT_ASSERT(config_.client_id.size() != 1 && config_.client_id.size() <= 255);
   AGENT_ASSERT(config_.hostname.size() <= 63);
   if (config_.client_id.empty()) {
@@ -480,7 +480,7 @@ Verdict Client::on_packet(std::span<const uint8_t> bytes, MonoTime now) {
 
 Verdict Client::on_offer(const Message& m, MonoTime now) {
   if (state_ != State::kSelecting) return Verdict::kUnexpected;  // e.g. a second server's OFFER
-  if (!m.server_id || *m.server_id == 0 || !is_unicast(m.yiaddr)) return Verdict::kInvalid;
+  if (!m.server_id || !is_unicast(*m.server_id) || !is_unicast(m.yiaddr)) return Verdict::kInvalid;
   ++counters_.offers;
   offered_ = m.yiaddr;
   offer_server_ = *m.server_id;
@@ -511,7 +511,8 @@ Verdict Client::on_ack(const Message& m, MonoTime now) {
     default:
       return Verdict::kUnexpected;
   }
-  if (!m.server_id || *m.server_id == 0) return Verdict::kInvalid;
+  // RENEWING unicasts to the server id, so it has to be an address one can unicast to.
+  if (!m.server_id || !is_unicast(*m.server_id)) return Verdict::kInvalid;
   if (expected_server != 0 && *m.server_id != expected_server) return Verdict::kWrongServer;
   if (m.yiaddr != expected_address || !m.lease_time_s || *m.lease_time_s == 0)
     return Verdict::kInvalid;
@@ -553,8 +554,9 @@ Verdict Client::on_nak(const Message& m, MonoTime now) {
 Lease Client::lease_from(const Message& ack) const {
   Lease l;
   l.address = ack.yiaddr;
-  l.prefix_len = ack.subnet_mask ? static_cast<uint8_t>(mask_prefix_len(*ack.subnet_mask))
-                                 : classful_prefix_len(ack.yiaddr);
+  // A mask of 0.0.0.0 says nothing about the link: treated as absent.
+  const int from_mask = ack.subnet_mask ? mask_prefix_len(*ack.subnet_mask) : 0;
+  l.prefix_len = from_mask > 0 ? static_cast<uint8_t>(from_mask) : classful_prefix_len(ack.yiaddr);
   l.broadcast = ack.broadcast ? *ack.broadcast : (l.address | ~prefix_mask(l.prefix_len));
   l.server_id = *ack.server_id;
   if (!ack.classless_routes.empty()) {

@@ -119,7 +119,8 @@ struct ClientConfig {
 // A lease as the node applies it.
 struct Lease {
   Ipv4 address = 0;
-  uint8_t prefix_len = 0;  // from option 1, else the address's class (A /8, B /16, C /24)
+  uint8_t prefix_len = 0;  // from option 1 (unless 0.0.0.0), else the address's class (A /8,
+                           // B /16, C /24)
   Ipv4 broadcast = 0;      // option 28, else the subnet's broadcast address
   Ipv4 server_id = 0;      // who granted it: RENEWING unicasts here, RELEASE goes here
   // The default gateway: option 121's 0/0 route if option 121 is present (RFC 3442: option 3 is
@@ -187,7 +188,7 @@ enum class Verdict : uint8_t {
   kWrongChaddr,  // for another hardware address
   kWrongServer,  // from a server other than the one we are talking to
   kInvalid,      // missing what RFC 2131 Table 3 requires (server id, lease time) or an address
-                 // that is not ours to take (not unicast, not what was requested)
+                 // that is not ours to take or talk to (not unicast, not what was requested)
 };
 std::string_view verdict_name(Verdict v);
 

@@ -507,6 +507,9 @@ TEST(DhcpClient, RepliesNotOursAreIgnored) {
   Message broadcast_address = offer;
   broadcast_address.yiaddr = 0xffffffff;
   EXPECT_EQ(verdict(broadcast_address), Verdict::kInvalid);
+  Message broadcast_server = offer;  // RENEWING would unicast to it
+  broadcast_server.server_id = 0xffffffff;
+  EXPECT_EQ(verdict(broadcast_server), Verdict::kInvalid);
   const uint8_t garbage[10] = {2, 1, 6};
   EXPECT_EQ(n.c.on_packet(garbage, n.now), Verdict::kMalformed);
   EXPECT_EQ(n.c.counters().decode_errors[static_cast<size_t>(DecodeError::kTooShort)], 1u);
@@ -576,12 +579,14 @@ TEST(DhcpClient, ClasslessRoutesOverrideTheRouterOption) {
   ack.classless_routes = {{ip(172, 16, 0, 0), 12, ip(10, 7, 0, 3)}, {0, 0, ip(10, 7, 0, 1)},
                           {ip(10, 8, 0, 0), 16, 0}};
   ack.hostname = "bad name!";
+  ack.subnet_mask = 0;  // says nothing: the class of 10.7.0.50 (/8) instead
   EXPECT_EQ(n.c.on_packet(base::as_bytes(encode(ack).value()), n.now), Verdict::kAccepted);
   n.take();
   EXPECT_EQ(n.configured->router, ip(10, 7, 0, 1));  // 121's 0/0, not option 3
   EXPECT_EQ(n.configured->routes,
             (std::vector<Route>{{ip(172, 16, 0, 0), 12, ip(10, 7, 0, 3)}, {ip(10, 8, 0, 0), 16, 0}}));
   EXPECT_EQ(n.configured->hostname, "");  // not a host name: not applied
+  EXPECT_EQ(n.configured->prefix_len, 8);
 }
 
 TEST(DhcpClient, NakWhileRenewingDeconfigures) {
