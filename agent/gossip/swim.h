@@ -195,7 +195,8 @@ class Swim {
   // we joined are not delivered to us as new. The first push-pull reply from each of these
   // addresses -- the join itself, or a retry after it failed (retry-join while the address was
   // not up) -- raises the event floor to that member's event clock + 1 (its clock is at least
-  // every event time it has seen, and its next event takes clock + 1, so later events pass);
+  // every event time it has seen or sent, and the next event of any member that has seen as
+  // much takes at least clock + 1, so later events pass);
   // every event below the floor is dropped, by gossip or push-pull alike, and counted in
   // user_events_before_join. Once one address of the join has answered, addresses of it whose
   // exchange failed no longer set a floor: a later exchange with them heals a partition rather
