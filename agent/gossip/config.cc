@@ -148,6 +148,7 @@ base::Status SwimConfig::validate() const {
   if (relays_max < 1) return bad("relays_max");
   if (event_buffer_ltimes < 1 || event_buffer_ltimes > 65536) return bad("event_buffer_ltimes");
   if (events_per_ltime_max < 1 || events_per_ltime_max > 1024) return bad("events_per_ltime_max");
+  if (join_held_events_max < 1 || join_held_events_max > 65536) return bad("join_held_events_max");
   if (effects_max < 64) return bad("effects_max");
   return base::Status::ok();
 }

@@ -100,6 +100,14 @@ struct SwimConfig {
   uint32_t events_per_ltime_max = 16;
   // Recent user events kept for the API (/v1/event/list), newest last.
   size_t recent_events_max = 256;
+  // User events held back while a join that ignores the fleet's earlier events waits for its
+  // answer (Swim::join): they are delivered, or dropped as older than the join, once the answer
+  // sets the floor. A hold lasts while such an exchange is outstanding, each bounded by
+  // stream_timeout (the transport fails it then). Past the limit the held event with the lowest
+  // Lamport time is dropped and counted: it is the likeliest to be older than the join, and a
+  // newer one comes back with the next push-pull, which carries recent events.
+  // 256: recent_events_max, four push-pulls' worth of events (wire::kPushPullEventsMax).
+  size_t join_held_events_max = 256;
   // Effects (datagrams, events) queued for the runtime before it drains them; past it the
   // newest are dropped and counted. Large enough for a push-pull that adds 10 Ki members.
   size_t effects_max = 32768;
@@ -108,6 +116,9 @@ struct SwimConfig {
   // Negative controls only: a member that does not refute suspicions about itself. Never set in
   // the agent.
   bool test_disable_refutation = false;
+  // Negative control only: user events are not held while a join waits for its answer (the
+  // race of tests/sim/gossip_join_events_test.cc). Never set in the agent.
+  bool test_disable_join_event_hold = false;
 
   // Checks that every field is in range; kInvalidArgument names the first that is not.
   base::Status validate() const;

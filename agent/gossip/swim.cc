@@ -112,15 +112,17 @@ base::Status Swim::join(std::span<const hal::SockAddr> addrs, base::MonoTime now
     if (!ignore_old_events) {
       if (floor != join_floors_.end()) join_floors_.erase(floor);
     } else if (floor != join_floors_.end()) {
-      *floor = JoinFloor{a, join_id, false, false};
+      // A new join through the address; exchanges with it still in flight answer for it too.
+      *floor = JoinFloor{a, join_id, false, false, floor->exchanges_in_flight};
     } else {
-      join_floors_.push_back(JoinFloor{a, join_id, false, false});
+      join_floors_.push_back(JoinFloor{a, join_id, false, false, 0});
     }
     // A join is the operator's explicit request: it may exceed push_pulls_in_flight_max.
     ++push_pulls_in_flight_;
     ++counters_.push_pulls_opened;
     if (effects_.push_pulls.size() < config_.effects_max) {
       effects_.push_pulls.push_back(PushPullOpen{a, encode_state(true), true});
+      join_floor_exchange_opened(a);
     } else {
       --push_pulls_in_flight_;
       ++counters_.effects_dropped;
@@ -131,6 +133,8 @@ base::Status Swim::join(std::span<const hal::SockAddr> addrs, base::MonoTime now
     rejoin_backoff_ = std::min(base::Duration::seconds(1), config_.rejoin_interval);
     next_rejoin_ = std::min(next_rejoin_, now + rejoin_backoff_);
   }
+  // A replaying join may have ended the floor that events were held for.
+  release_held_events(now);
   if (used == 0) return base::error(base::Code::kInvalidArgument, "gossip: no usable join address");
   return base::Status::ok();
 }
@@ -282,7 +286,7 @@ void Swim::on_push_pull_reply(const hal::SockAddr& to, base::ByteSpan reply, bas
   if (!wire::decode_push_pull(reply, &pp).is_ok()) {
     ++counters_.decode_errors;
     ++counters_.push_pulls_failed;
-    join_floor_failed(to);
+    join_floor_failed(to, now);
     return;
   }
   // Serf's MergeRemoteState with eventJoinIgnore: the floor goes up before the reply's events
@@ -300,23 +304,33 @@ void Swim::on_push_pull_reply(const hal::SockAddr& to, base::ByteSpan reply, bas
     }
   }
   merge_state(pp, now);
+  // The events held while this answer was on its way meet the floor it set.
+  release_held_events(now);
 }
 
 void Swim::on_push_pull_failed(const hal::SockAddr& to, base::MonoTime now) {
-  (void)now;
   if (push_pulls_in_flight_ > 0) --push_pulls_in_flight_;
   ++counters_.push_pulls_failed;
-  join_floor_failed(to);
+  join_floor_failed(to, now);
 }
 
-void Swim::join_floor_failed(const hal::SockAddr& to) {
+void Swim::join_floor_exchange_opened(const hal::SockAddr& to) {
+  auto floor = std::find_if(join_floors_.begin(), join_floors_.end(), [&](const JoinFloor& f) { return f.addr == to; });
+  if (floor != join_floors_.end()) ++floor->exchanges_in_flight;
+}
+
+void Swim::join_floor_failed(const hal::SockAddr& to, base::MonoTime now) {
   auto floor = std::find_if(join_floors_.begin(), join_floors_.end(), [&](const JoinFloor& f) { return f.addr == to; });
   if (floor == join_floors_.end()) return;
+  if (floor->exchanges_in_flight > 0) --floor->exchanges_in_flight;
   if (floor->joined) {
     join_floors_.erase(floor);  // the join went through another address
   } else {
     floor->failed = true;  // retry-join tries it again; its first answer sets the floor
   }
+  // No floor came of it: what was held meanwhile goes through the floor we have (if no other
+  // exchange that sets one is still outstanding).
+  release_held_events(now);
 }
 
 void Swim::handle_message(const hal::SockAddr& from, wire::GossipMessage& msg, base::MonoTime now) {
@@ -586,6 +600,53 @@ void Swim::handle_user_event(const wire::UserEvent& e, base::MonoTime now) {
     ++counters_.user_events_before_join;
     return;
   }
+  // A join's answer is on its way and may raise the floor above this event (join()).
+  if (join_floor_pending()) {
+    hold_user_event(e);
+    return;
+  }
+  accept_user_event(e, now);
+}
+
+bool Swim::join_floor_pending() const {
+  if (config_.test_disable_join_event_hold) return false;
+  return std::any_of(join_floors_.begin(), join_floors_.end(), [](const JoinFloor& f) { return f.exchanges_in_flight > 0; });
+}
+
+void Swim::hold_user_event(const wire::UserEvent& e) {
+  for (const auto& h : held_events_) {
+    if (h.ltime == e.ltime && h.name == e.name && h.payload == e.payload) {
+      ++counters_.user_events_duplicate;
+      return;
+    }
+  }
+  ++counters_.user_events_held;
+  if (held_events_.size() < config_.join_held_events_max) {
+    held_events_.push_back(e);
+    return;
+  }
+  // Full: the lowest Lamport time goes (config.h, join_held_events_max).
+  ++counters_.user_events_held_dropped;
+  auto lowest = std::min_element(held_events_.begin(), held_events_.end(),
+                                 [](const wire::UserEvent& a, const wire::UserEvent& b) { return a.ltime < b.ltime; });
+  if (lowest->ltime < e.ltime) *lowest = e;
+}
+
+void Swim::release_held_events(base::MonoTime now) {
+  if (held_events_.empty() || join_floor_pending()) return;
+  std::vector<wire::UserEvent> held = std::move(held_events_);
+  held_events_.clear();
+  std::stable_sort(held.begin(), held.end(), [](const wire::UserEvent& a, const wire::UserEvent& b) { return a.ltime < b.ltime; });
+  for (const auto& e : held) {
+    if (e.ltime < event_min_ltime_) {
+      ++counters_.user_events_before_join;  // the answer showed it older than the join
+      continue;
+    }
+    accept_user_event(e, now);
+  }
+}
+
+void Swim::accept_user_event(const wire::UserEvent& e, base::MonoTime now) {
   switch (event_buffer_.record(e.ltime, e.name, e.payload, event_clock_.time())) {
     case EventVerdict::kNew: break;
     case EventVerdict::kDuplicate: ++counters_.user_events_duplicate; return;
@@ -967,6 +1028,7 @@ void Swim::open_push_pull(const hal::SockAddr& to, bool join) {
   ++push_pulls_in_flight_;
   ++counters_.push_pulls_opened;
   effects_.push_pulls.push_back(PushPullOpen{to, encode_state(join), join});
+  join_floor_exchange_opened(to);
 }
 
 std::string Swim::encode_state(bool join) const {

@@ -26,6 +26,10 @@
 //     ignore the events that happened before it (Serf's eventJoinIgnore / eventMinTime): the
 //     first push-pull answered by a join address sets a floor at that member's event clock, and
 //     events below the floor are dropped wherever they come from. See join().
+//     Departure from Serf: events that arrive while that answer is outstanding -- gossiped or
+//     pushed by members that learned of us from the join address before its answer reached us
+//     -- are held until the floor is known, then filtered by it. Serf delivers them, so a
+//     joiner slow to read its answer is handed the fleet's old events as new.
 // Departures from the papers: a member answers each accusation (suspect or dead about itself)
 // with its alive statement sent straight to the accuser, and a refutation goes straight to up to
 // 32 random members besides being gossiped (gossip misses a member now and then, and a missed
@@ -151,6 +155,8 @@ struct SwimCounters {
   uint64_t user_events_duplicate = 0;
   uint64_t user_events_stale = 0;
   uint64_t user_events_before_join = 0;  // below the floor an ignoring join set (not delivered)
+  uint64_t user_events_held = 0;         // held while a join's answer was outstanding (join())
+  uint64_t user_events_held_dropped = 0;  // held past join_held_events_max: lowest ltime dropped
   uint64_t effects_dropped = 0;
   uint64_t invalid_messages = 0;       // decoded but refused (bad name, oversized tags, ...)
 };
@@ -189,13 +195,21 @@ class Swim {
   // we joined are not delivered to us as new. The first push-pull reply from each of these
   // addresses -- the join itself, or a retry after it failed (retry-join while the address was
   // not up) -- raises the event floor to that member's event clock + 1 (its clock is at least
-  // every event time it has seen, and its next event takes clock + 1, so later events pass);
+  // every event time it has seen or sent, and the next event of any member that has seen as
+  // much takes at least clock + 1, so later events pass);
   // every event below the floor is dropped, by gossip or push-pull alike, and counted in
   // user_events_before_join. Once one address of the join has answered, addresses of it whose
   // exchange failed no longer set a floor: a later exchange with them heals a partition rather
   // than joining, and what the fleet did meanwhile is news. With `ignore_old_events` false
   // (Serf's -replay) the fleet's recent events are delivered as they arrive by push-pull, and
   // an earlier ignoring join through the same address stops applying to it.
+  //
+  // While an exchange whose answer sets a floor is outstanding, the user events that arrive from
+  // anyone are held (at most join_held_events_max, counted in user_events_held) instead of
+  // delivered: the join address tells the fleet about us before its answer reaches us, so other
+  // members gossip and push-pull to us in that window, and what they send may be older than the
+  // floor that is on its way. When no such exchange is outstanding any more (answered, or
+  // failed) the held events go through the floor like any other, oldest first.
   base::Status join(std::span<const hal::SockAddr> addrs, base::MonoTime now, bool ignore_old_events);
   // Leaves gracefully: stops probing, queues an urgent leave notice. leave_done() turns true
   // once the notice was transmitted its retransmit limit (or there is nobody to tell).
@@ -283,7 +297,16 @@ class Swim {
   void handle_leave(const wire::Leave& l, base::MonoTime now);
   void queue_leave_notice();
   bool any_other_alive() const;  // a member other than us in state alive (not suspect)
+  // Witnesses the event's time, then drops it below the floor, holds it while a join's answer
+  // is outstanding (join()), or accepts it.
   void handle_user_event(const wire::UserEvent& e, base::MonoTime now);
+  // De-duplicates (event_buffer.h), delivers and re-gossips an event at or above the floor.
+  void accept_user_event(const wire::UserEvent& e, base::MonoTime now);
+  // True while an exchange whose answer sets the event floor is outstanding.
+  bool join_floor_pending() const;
+  void hold_user_event(const wire::UserEvent& e);
+  // Once no floor is pending, puts the held events through the floor, oldest first.
+  void release_held_events(base::MonoTime now);
 
   void refute(uint64_t accused_incarnation, base::MonoTime now);
   // Sends our current alive statement straight to `accuser` (if it is a live member).
@@ -307,9 +330,13 @@ class Swim {
   void send(const hal::SockAddr& to, std::vector<wire::GossipMessage> msgs, bool piggyback);
   bool push_effect_datagram(const hal::SockAddr& to, std::string bytes);
   void open_push_pull(const hal::SockAddr& to, bool join);
+  // An exchange with `to` was opened: if `to` has a join floor, its answer sets the floor, and
+  // events are held until then.
+  void join_floor_exchange_opened(const hal::SockAddr& to);
   // A push-pull with `to` failed: its join floor (if any) waits for retry-join, or is dropped
-  // when its join already went through another address.
-  void join_floor_failed(const hal::SockAddr& to);
+  // when its join already went through another address. Releases the held events if no other
+  // floor is pending.
+  void join_floor_failed(const hal::SockAddr& to, base::MonoTime now);
   std::string encode_state(bool join) const;
   void merge_state(const wire::PushPull& pp, base::MonoTime now);
 
@@ -352,8 +379,14 @@ class Swim {
     uint64_t join_id = 0;  // which join() call; one answer ends the floors of its failed peers
     bool failed = false;   // its exchange failed; kept for retry-join until the join succeeds
     bool joined = false;   // another address of the same join has answered
+    // Exchanges with `addr` opened and not yet answered or failed: while any is, the user
+    // events that arrive are held (join()). Bounded by push_pulls_in_flight_ plus the joins.
+    uint32_t exchanges_in_flight = 0;
   };
   std::vector<JoinFloor> join_floors_;
+  // Events held while a floor is pending: distinct (ltime, name, payload), at most
+  // join_held_events_max, released oldest first.
+  std::vector<wire::UserEvent> held_events_;
   uint64_t join_calls_ = 0;
   uint64_t event_min_ltime_ = 0;
   uint32_t push_pulls_in_flight_ = 0;

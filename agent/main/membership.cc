@@ -453,6 +453,8 @@ void Membership::add_stats(http::Json& doc, cJSON* stats) const {
   doc.add_u64(drops, "unknown_messages", sc.unknown_messages);
   doc.add_u64(g, "user_events_received", sc.user_events_received);
   doc.add_u64(g, "user_events_before_join", sc.user_events_before_join);
+  doc.add_u64(g, "user_events_held", sc.user_events_held);
+  doc.add_u64(g, "user_events_held_dropped", sc.user_events_held_dropped);
 }
 
 void Membership::add_routes(http::Router& router) {

@@ -39,7 +39,9 @@ GossipNode::GossipNode(sim::Node& node, Fleet& fleet) {
   for (sim::NodeId j : fleet.options.join_nodes) {
     if (j != node.id()) seeds.push_back(fleet.world.node(j).address(kGossipPort));
   }
-  if (!seeds.empty()) transport_->join(seeds, !fleet.options.replay_on_join).ignore();
+  const auto& rn = fleet.options.replay_nodes;
+  const bool replay = fleet.options.replay_on_join || std::find(rn.begin(), rn.end(), node.id()) != rn.end();
+  if (!seeds.empty()) transport_->join(seeds, !replay).ignore();
 }
 
 sim::StartFn Fleet::start_fn() {

@@ -38,6 +38,8 @@ struct FleetOptions {
   // Joins deliver the user events fired before them (agentctl join -replay); by default they are
   // ignored, as the agent's start-up join does.
   bool replay_on_join = false;
+  // Nodes whose joins replay whatever replay_on_join says (a fleet mixing both kinds of join).
+  std::vector<sim::NodeId> replay_nodes;
   // Keep every member event in GossipNode::events. A fleet of a thousand members that only checks
   // views turns it off: the million joins it sees would otherwise hold hundreds of MB.
   bool record_events = true;

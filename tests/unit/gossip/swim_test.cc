@@ -342,6 +342,15 @@ std::unique_ptr<Fleet> late_joiner(bool ignore_old_events, bool join_address_dow
   return f;
 }
 
+// The latest Lamport time of the events fired before n3 joined, as n0 was handed them.
+uint64_t before_ltime_max(Fleet& f) {
+  uint64_t t = 0;
+  for (const auto& e : f.user_events[0]) {
+    if (e.name.starts_with("before-")) t = std::max(t, e.ltime);
+  }
+  return t;
+}
+
 // Serf's eventJoinIgnore: a member that joins after events were fired is not handed them (not by
 // the join's push-pull, nor by later push-pulls or gossip), while an event fired after the join
 // reaches it, and every other member, exactly once. Negative control: with the floor check in
@@ -351,7 +360,8 @@ TEST(Swim, JoinIgnoresTheEventsFiredBeforeIt) {
   EXPECT_EQ(delivered(*f, 3, "before-a"), 0);
   EXPECT_EQ(delivered(*f, 3, "before-b"), 0);
   EXPECT_GT(f->nodes[3]->counters().user_events_before_join, 0u) << "the join's push-pull carried them";
-  EXPECT_GT(f->nodes[3]->event_min_ltime(), 2u);
+  EXPECT_GT(before_ltime_max(*f), 0u);
+  EXPECT_GT(f->nodes[3]->event_min_ltime(), before_ltime_max(*f)) << "the floor is above them";
   for (const auto& e : f->nodes[3]->recent_events()) EXPECT_EQ(e.name, "after") << "listed: " << e.name;
   for (int i = 0; i < 4; ++i) EXPECT_EQ(delivered(*f, i, "after"), 1) << "node " << i;
   for (int i = 0; i <= 2; ++i) {
@@ -377,7 +387,91 @@ TEST(Swim, RetryJoinAfterAFailedJoinIgnoresTheEventsFiredBeforeIt) {
   EXPECT_EQ(delivered(*f, 3, "before-a"), 0);
   EXPECT_EQ(delivered(*f, 3, "before-b"), 0);
   EXPECT_EQ(delivered(*f, 3, "after"), 1);
-  EXPECT_GT(f->nodes[3]->event_min_ltime(), 2u);
+  EXPECT_GT(before_ltime_max(*f), 0u);
+  EXPECT_GT(f->nodes[3]->event_min_ltime(), before_ltime_max(*f)) << "the floor is above them";
+}
+
+// n0..n2 hold "before-a"; n3 joins through n0 ignoring it, and the test holds n0's answer back
+// (the join address already knows n3, so others may talk to n3 meanwhile). Returns the answer.
+std::string join_with_answer_held_back(Fleet& f) {
+  for (int i = 1; i <= 2; ++i) {
+    hal::SockAddr a = addr(0);
+    EXPECT_TRUE(f.nodes[i]->join(std::span<const hal::SockAddr>(&a, 1), f.now, true).is_ok());
+  }
+  f.pump();
+  f.run(Duration::seconds(1));
+  EXPECT_TRUE(f.nodes[1]->send_user_event("before-a", "1", f.now).is_ok());
+  f.run(Duration::seconds(40));
+  hal::SockAddr a = addr(0);
+  EXPECT_TRUE(f.nodes[3]->join(std::span<const hal::SockAddr>(&a, 1), f.now, /*ignore_old_events=*/true).is_ok());
+  gossip::Effects fx = f.nodes[3]->take_effects();
+  EXPECT_EQ(fx.push_pulls.size(), 1u);
+  if (fx.push_pulls.empty()) return "";
+  auto answer = f.nodes[0]->on_push_pull(addr(3), base::as_bytes(fx.push_pulls[0].request), f.now);
+  EXPECT_TRUE(answer.is_ok());
+  return answer.is_ok() ? *answer : "";
+}
+
+wire::GossipMessage user_event(uint64_t ltime, std::string name) {
+  wire::GossipMessage m;
+  m.type = wire::GossipType::kUserEvent;
+  m.event = wire::UserEvent{ltime, std::move(name), "x"};
+  return m;
+}
+
+// The race of integration_gossip_join_events_test: events reach a joiner before its join's
+// answer. They are held until the answer sets the floor, then the old one is dropped as before the
+// join and the new one (above the answering member's clock) delivered once.
+TEST(Swim, EventsBeforeTheJoinAnswerWaitForItsFloor) {
+  Fleet f(4);
+  const std::string answer = join_with_answer_held_back(f);
+  const uint64_t old_ltime = f.nodes[1]->recent_events().back().ltime;
+  const uint64_t new_ltime = f.nodes[0]->event_ltime() + 3;
+  f.deliver(3, user_event(old_ltime, "before-a"), 1);
+  f.deliver(3, user_event(new_ltime, "during"), 2);
+  f.deliver(3, user_event(old_ltime, "before-a"), 2);  // a second copy, from someone else
+  EXPECT_EQ(delivered(f, 3, "before-a"), 0);
+  EXPECT_EQ(delivered(f, 3, "during"), 0) << "held while the floor is unknown";
+  EXPECT_EQ(f.nodes[3]->counters().user_events_held, 2u);
+  f.nodes[3]->on_push_pull_reply(addr(0), base::as_bytes(answer), f.now);
+  f.pump();
+  EXPECT_GT(f.nodes[3]->event_min_ltime(), old_ltime);
+  EXPECT_EQ(delivered(f, 3, "before-a"), 0);
+  EXPECT_EQ(delivered(f, 3, "during"), 1);
+  EXPECT_GE(f.nodes[3]->counters().user_events_before_join, 2u) << "the held copy and the answer's";
+  f.deliver(3, user_event(new_ltime, "during"), 1);
+  EXPECT_EQ(delivered(f, 3, "during"), 1) << "remembered as seen once released";
+}
+
+// A join whose exchange fails sets no floor: what was held is delivered then, as it would have
+// been without the join (retry-join's first answer sets the floor later, for later events).
+TEST(Swim, EventsHeldForAJoinThatFailsAreDelivered) {
+  Fleet f(4);
+  (void)join_with_answer_held_back(f);
+  f.deliver(3, user_event(f.nodes[0]->event_ltime() + 3, "during"), 1);
+  EXPECT_EQ(delivered(f, 3, "during"), 0);
+  f.nodes[3]->on_push_pull_failed(addr(0), f.now);
+  f.pump();
+  EXPECT_EQ(delivered(f, 3, "during"), 1);
+  EXPECT_EQ(f.nodes[3]->event_min_ltime(), 0u);
+}
+
+// The hold is bounded: past join_held_events_max the lowest Lamport time goes first.
+TEST(Swim, HeldEventsAreBoundedAndKeepTheNewest) {
+  gossip::SwimConfig c = gossip::profile_config(gossip::Profile::kLan);
+  c.join_held_events_max = 2;
+  Fleet f(4, c);
+  const std::string answer = join_with_answer_held_back(f);
+  const uint64_t t = f.nodes[0]->event_ltime() + 3;
+  f.deliver(3, user_event(t + 1, "e1"), 1);
+  f.deliver(3, user_event(t, "e0"), 1);
+  f.deliver(3, user_event(t + 2, "e2"), 1);
+  EXPECT_EQ(f.nodes[3]->counters().user_events_held_dropped, 1u);
+  f.nodes[3]->on_push_pull_reply(addr(0), base::as_bytes(answer), f.now);
+  f.pump();
+  EXPECT_EQ(delivered(f, 3, "e0"), 0);
+  EXPECT_EQ(delivered(f, 3, "e1"), 1);
+  EXPECT_EQ(delivered(f, 3, "e2"), 1);
 }
 
 TEST(Swim, MalformedDatagramsAreCountedAndChangeNothing) {
