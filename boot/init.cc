@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "boot/config_volume.h"
+#include "boot/dhcp_run.h"
 #include "boot/kmod.h"
 #include "hal/posix/posix_netns.h"
 
@@ -188,8 +189,37 @@ void load_modules() {
   for (const std::string& f : r.failed) say("kernel module %s", f.c_str());
 }
 
-// Loopback and every other link the kernel has, up.
-void bring_links_up() {
+constexpr int kLeaseWaitS = 30;
+
+// DHCP on every link but loopback, in a child of its own (dhcp_run.h); -1 when there is none.
+pid_t start_dhcp(const std::vector<std::string>& links) {
+  if (links.empty()) return -1;
+  pid_t pid = fork_child("the DHCP client");
+  if (pid != 0) return pid;
+  _exit(run_dhcp(links));
+}
+
+// Up to kLeaseWaitS for a first lease (the agent then advertises the leased address).
+void wait_for_lease() {
+  say("dhcp: waiting up to %d s for a lease", kLeaseWaitS);
+  for (int i = 0; i < kLeaseWaitS * 10; ++i) {
+    DIR* d = ::opendir(kDhcpStateDir);
+    bool any = false;
+    while (d != nullptr && !any) {
+      dirent* e = ::readdir(d);
+      if (e == nullptr) break;
+      any = e->d_name[0] != '.' && std::strstr(e->d_name, ".tmp") == nullptr;
+    }
+    if (d != nullptr) ::closedir(d);
+    if (any) return;
+    usleep(100 * 1000);
+  }
+  say("dhcp: no lease after %d s; starting the agent anyway (the client keeps asking)", kLeaseWaitS);
+}
+
+// Loopback and every other link the kernel has, up; the others' names.
+std::vector<std::string> bring_links_up() {
+  std::vector<std::string> links;
   std::string up;
   DIR* d = ::opendir("/sys/class/net");
   while (d != nullptr) {
@@ -201,11 +231,14 @@ void bring_links_up() {
       say("link %s: %s", name.c_str(), s.message().c_str());
     } else if (name != "lo") {
       up += " " + name;
+      links.push_back(name);
     }
   }
   if (d != nullptr) ::closedir(d);
   if (auto s = hal::posix::set_link_up("lo"); !s.is_ok()) say("loopback: %s", s.message().c_str());
   say("links up: lo%s", up.c_str());
+  std::sort(links.begin(), links.end());
+  return links;
 }
 
 // A node with no name from any source: "weft-" and the last six hex digits of its first NIC's
@@ -265,7 +298,7 @@ int run_init(const std::vector<std::string>& args, const InitOptions& options) {
   ::mkdir("/var", 0755);
   ::mkdir("/var/lib", 0755);
   load_modules();
-  bring_links_up();
+  const std::vector<std::string> links = bring_links_up();
   // Node config beyond the image's: a NoCloud CIDATA volume (its user-data is Weft JSON).
   const ConfigVolume volume = find_config_volume("/run/weft/cidata", "/etc/agent/60-cidata.json");
   if (volume.found) {
@@ -280,6 +313,9 @@ int run_init(const std::vector<std::string>& args, const InitOptions& options) {
   if (!hostname.empty() && ::sethostname(hostname.data(), hostname.size()) != 0) {
     say("hostname %s: %s", hostname.c_str(), strerror(errno));
   }
+  pid_t dhcp_pid = start_dhcp(links);
+  if (dhcp_pid > 0) wait_for_lease();
+  int64_t dhcp_started = now_s();
   say("no data disk: the node's state is kept in memory");
   // The agent's keys and ids need the kernel's random pool; early in boot on a machine without a
   // hardware source it is not ready yet, and a blocking read makes the kernel gather jitter
@@ -325,6 +361,9 @@ int run_init(const std::vector<std::string>& args, const InitOptions& options) {
       if (p <= 0) break;
       if (p == console) {
         console = -1;
+      } else if (p == dhcp_pid) {
+        dhcp_pid = -1;
+        say("the DHCP client ended; starting it again");
       } else if (p == agent) {
         agent = -1;
         const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -344,6 +383,10 @@ int run_init(const std::vector<std::string>& args, const InitOptions& options) {
       restart_at = 0;
       agent = start_agent();
       agent_started = now_s();
+    }
+    if (dhcp_pid == -1 && !links.empty() && now_s() > dhcp_started + 5) {
+      dhcp_pid = start_dhcp(links);
+      dhcp_started = now_s();
     }
     // At most once a second: a console whose input is gone ends at once.
     if (console <= 0 && now_s() > console_started) {

@@ -3,7 +3,9 @@
 //
 // What it does, in order: mounts /proc, /sys, /dev (devtmpfs, with /dev/pts), /run and /tmp
 // (tmpfs) and cgroup2 at /sys/fs/cgroup (each one already mounted is kept); brings loopback up;
-// loads the kernel modules the hardware asks for and brings every link up (kmod.h); takes node
+// loads the kernel modules the hardware asks for and brings every link up (kmod.h); starts the
+// DHCP client on every link (dhcp_run.h, a child of its own, restarted if it ends) and waits up
+// to 30 s for a first lease; takes node
 // config from a CIDATA volume (config_volume.h); sets the hostname from `agent.node_name=` on
 // the kernel command line, else the volume's meta-data local-hostname, else "weft-" and the
 // first NIC's MAC address's last six hex digits (so a node booted from a bare image still has
@@ -24,7 +26,7 @@
 // SIGPWR) powers off, SIGUSR1 halts. Going down: SIGTERM to the agent, up to 10 s for it to end,
 // SIGTERM then SIGKILL to every other process, sync, then reboot(2). A failure to mount or to
 // start a child is reported on the console and never panics the kernel (PID 1 must not exit).
-// Threading: the process's only thread. Not here: DHCP, config partitions, agent.config URLs,
+// Threading: the process's only thread. Not here: static addresses, config partitions, agent.config URLs,
 // the data disk (later steps of issue 7).
 #pragma once
 

@@ -236,8 +236,10 @@ base::Status Agent::start() {
   }
   services_->forget_restored();
   {
-    catalog::NodeIdentity self{config_.node_name, node_id_, config_.advertise_addr.empty() ? config_.bind_addr : config_.advertise_addr,
-                               config_.datacenter};
+    // The node's address in the catalog (what DNS answers for its services): the one gossip
+    // advertises -- advertise_addr, else bind_addr, else with a wildcard bind_addr the first up
+    // interface's IPv4 (a booted node leasing its address by DHCP), never 0.0.0.0.
+    catalog::NodeIdentity self{config_.node_name, node_id_, membership_->advertise().host_string(), config_.datacenter};
     // The push goes through this agent's own router: a server's catalog route proposes it, a
     // client agent's forwarder takes it to a server.
     anti_entropy_ = std::make_unique<catalog::AntiEntropy>(loop_, *services_, std::move(self), self_dispatch(), log_);
@@ -683,7 +685,7 @@ void Agent::handle_self(http::Request&, http::Responder resp) {
 
   cJSON* member = doc.add_object(doc.get(), "Member");
   doc.add_string(member, "Name", config_.node_name);
-  doc.add_string(member, "Addr", config_.advertise_addr.empty() ? config_.bind_addr : config_.advertise_addr);
+  doc.add_string(member, "Addr", membership_ ? membership_->advertise().host_string() : config_.bind_addr);
   doc.add_i64(member, "Port", config_.ports.gossip);
   cJSON* tags = doc.add_object(member, "Tags");
   doc.add_string(tags, "dc", config_.datacenter);

@@ -128,7 +128,7 @@ class Netlink {
         if (r->nlmsg_seq != seq_ || r->nlmsg_type != NLMSG_ERROR) continue;
         if (r->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) return base::error(base::Code::kIo, "%s: short answer", what.c_str());
         const int err = -reinterpret_cast<nlmsgerr*>(NLMSG_DATA(r))->error;
-        if (err == 0 || (absent_ok && (err == ENODEV || err == ESRCH || err == ENOENT))) return base::Status::ok();
+        if (err == 0 || (absent_ok && (err == ENODEV || err == ESRCH || err == ENOENT || err == EADDRNOTAVAIL))) return base::Status::ok();
         return os_error(err, what);
       }
     }
@@ -163,10 +163,10 @@ base::Status delete_link(Netlink& nl, const std::string& name) {
   return nl.request(m, "delete " + name, true);
 }
 
-base::Status add_address(Netlink& nl, const std::string& link, uint32_t address, uint8_t prefix_len) {
+base::Status add_address(Netlink& nl, const std::string& link, uint32_t address, uint8_t prefix_len, bool add = true) {
   const unsigned index = if_nametoindex(link.c_str());
   if (index == 0) return os_error(errno, "find link " + link);
-  Msg m(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
+  Msg m(add ? RTM_NEWADDR : RTM_DELADDR, add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
   ifaddrmsg ifa{};
   ifa.ifa_family = AF_INET;
   ifa.ifa_prefixlen = prefix_len;
@@ -176,7 +176,30 @@ base::Status add_address(Netlink& nl, const std::string& link, uint32_t address,
   const uint32_t be = htonl(address);
   m.attr(IFA_LOCAL, &be, sizeof be);
   m.attr(IFA_ADDRESS, &be, sizeof be);
-  return nl.request(m, "add address " + ipv4_text(address) + " to " + link);
+  return nl.request(m, (add ? "add address " : "remove address ") + ipv4_text(address) + (add ? " to " : " from ") + link, !add);
+}
+
+// A route in the main table: destination/prefix via `gateway` (0: on-link) out of `oif` (0: any).
+base::Status new_route(Netlink& nl, uint32_t destination, uint8_t prefix_len, uint32_t gateway, unsigned oif) {
+  Msg r(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
+  rtmsg rt{};
+  rt.rtm_family = AF_INET;
+  rt.rtm_dst_len = prefix_len;
+  rt.rtm_table = RT_TABLE_MAIN;
+  rt.rtm_protocol = RTPROT_BOOT;
+  rt.rtm_scope = gateway == 0 ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
+  rt.rtm_type = RTN_UNICAST;
+  r.put(rt);
+  if (prefix_len > 0) {
+    const uint32_t dst = htonl(destination);
+    r.attr(RTA_DST, &dst, sizeof dst);
+  }
+  if (gateway != 0) {
+    const uint32_t gw = htonl(gateway);
+    r.attr(RTA_GATEWAY, &gw, sizeof gw);
+  }
+  if (oif != 0) r.attr_u32(RTA_OIF, oif);
+  return nl.request(r, "add the route " + ipv4_text(destination) + "/" + std::to_string(prefix_len) + " via " + ipv4_text(gateway));
 }
 
 base::Status write_sysctl(const std::string& path) {
@@ -231,19 +254,7 @@ base::Status create_on_thread(const std::string& pin, const Bridge& bridge, cons
   if (s.is_ok()) s = link_up(inside, "lo");
   if (s.is_ok()) s = link_up(inside, "eth0");
   if (s.is_ok()) s = add_address(inside, "eth0", address, bridge.prefix_len);
-  if (s.is_ok()) {
-    Msg r(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
-    rtmsg rt{};
-    rt.rtm_family = AF_INET;
-    rt.rtm_table = RT_TABLE_MAIN;
-    rt.rtm_protocol = RTPROT_BOOT;
-    rt.rtm_scope = RT_SCOPE_UNIVERSE;
-    rt.rtm_type = RTN_UNICAST;
-    r.put(rt);
-    const uint32_t gw = htonl(bridge.gateway);
-    r.attr(RTA_GATEWAY, &gw, sizeof gw);
-    s = inside.request(r, "add the default route via " + ipv4_text(bridge.gateway));
-  }
+  if (s.is_ok()) s = new_route(inside, 0, 0, bridge.gateway, 0);
   if (!s.is_ok()) {
     (void)delete_link(host, host_link);
     unpin();
@@ -265,6 +276,22 @@ base::Status set_link_up(const std::string& name) {
   Netlink nl;
   AGENT_TRY(nl.open());
   return link_up(nl, name);
+}
+
+base::Status set_link_address(const std::string& name, uint32_t address, uint8_t prefix_len, bool add) {
+  if (!valid_name(name, IFNAMSIZ - 1) || prefix_len > 32) return base::error(base::Code::kInvalidArgument, "link %s", name.c_str());
+  Netlink nl;
+  AGENT_TRY(nl.open());
+  return add_address(nl, name, address, prefix_len, add);
+}
+
+base::Status add_route(uint32_t destination, uint8_t prefix_len, uint32_t gateway, const std::string& name) {
+  if (!valid_name(name, IFNAMSIZ - 1) || prefix_len > 32) return base::error(base::Code::kInvalidArgument, "link %s", name.c_str());
+  const unsigned index = if_nametoindex(name.c_str());
+  if (index == 0) return os_error(errno, "find link " + name);
+  Netlink nl;
+  AGENT_TRY(nl.open());
+  return new_route(nl, destination, prefix_len, gateway, index);
 }
 
 base::Status PosixNetNamespaces::setup_bridge(const Bridge& bridge) {

@@ -45,6 +45,11 @@ class PosixNetNamespaces final : public hal::NetNamespaces {
 // node's loopback and NICs).
 base::Status set_link_up(const std::string& name);
 
+// An IPv4 address on the link `name` (add or remove), and a route (destination/prefix via
+// `gateway`, 0 for on-link, out of `name`): boot/'s DHCP client applies leases with them.
+base::Status set_link_address(const std::string& name, uint32_t address, uint8_t prefix_len, bool add);
+base::Status add_route(uint32_t destination, uint8_t prefix_len, uint32_t gateway, const std::string& name);
+
 // The nftables script map_ports() runs (exposed for tests).
 std::string port_mapping_script(const Bridge& bridge, const std::vector<PortMapping>& mappings);
 

@@ -27,10 +27,15 @@ POWEROFF_DEADLINE_S = 30
 
 
 class Vm:
-    def __init__(self, image_dir, append, nics=(), drives=(), iso=None, uefi=False):
+    def __init__(self, image_dir, append, nics=(), drives=(), iso=None, uefi=False, tap=None, netns=None):
         self.start = time.monotonic()
-        cmd = ["qemu-system-x86_64", "-m", "512", "-smp", "1", "-nographic", "-no-reboot", "-nodefaults",
-               "-monitor", "none", "-serial", "stdio"]
+        cmd = (["ip", "netns", "exec", netns] if netns else []) + [
+            "qemu-system-x86_64", "-m", "512", "-smp", "1", "-nographic", "-no-reboot", "-nodefaults",
+            "-monitor", "none", "-serial", "stdio"]
+        if tap:
+            # A tap device on the test's own bridge, inside the test's namespace: (ifname, mac).
+            cmd += ["-netdev", "tap,id=t0,ifname=%s,script=no,downscript=no" % tap[0],
+                    "-device", "virtio-net-pci,netdev=t0,mac=%s" % tap[1]]
         # NICs on QEMU's user network with restrict=on: the guest reaches nothing outside QEMU.
         for i, model in enumerate(nics):
             cmd += ["-netdev", "user,id=n%d,restrict=on" % i, "-device", "%s,netdev=n%d" % (model, i)]
@@ -213,9 +218,62 @@ def iso_boot(iso_path, uefi):
         vm.stop()
 
 
+def fleet(image_dir):
+    """Three VMs on the bridge of the namespace FLEET_NETNS (made by fleet_test.sh, with dnsmasq
+    handing out 10.88.0.1N to MAC 52:54:00:88:00:0N), each with its CIDATA volume in
+    FLEET_DIR/vmN.iso; vm1 a foundation with the service "web"."""
+    netns, work = os.environ["FLEET_NETNS"], os.environ["FLEET_DIR"]
+    vms = []
+    try:
+        for n in (1, 2, 3):
+            vms.append(Vm(image_dir, "", drives=(os.path.join(work, "vm%d.iso" % n),),
+                          tap=("tap%d" % n, "52:54:00:88:00:0%d" % n), netns=netns))
+        for n, vm in enumerate(vms, 1):
+            m = vm.expect(r"weft> ", BOOT_DEADLINE_S * 2)
+            check("vm%d boots to its console" % n, m is not None)
+            if m is None:
+                print(vm.text()[-3000:])
+                return
+        for n, vm in enumerate(vms, 1):
+            lease = re.search(r"dhcp: eth0: leased (10\.88\.0\.\d+)/24 10\.88\.0\.1 from 10\.88\.0\.1", vm.text())
+            check("vm%d leased its address by Weft's DHCP client from dnsmasq (%s)" % (n, lease.group(1) if lease else "none"),
+                  lease is not None and lease.group(1) == "10.88.0.1%d" % n)
+        joined = None
+        end = time.monotonic() + BOOT_DEADLINE_S * 2
+        while joined is None and time.monotonic() < end:
+            joined = vms[0].command("members -status alive", r"vm3\s+10\.88\.0\.13:\d+\s+alive", 3)
+            if joined:
+                joined = re.search(r"vm2\s+10\.88\.0\.12:\d+\s+alive", vms[0].text()) and joined
+        check("all three are alive members, joined by agent.retry_join with the gossip key from their config", joined is not None)
+        answer = None
+        while answer is None and time.monotonic() < end:
+            answer = vms[2].command("dns web.service.weft", r"10\.88\.0\.11", 3)
+        check("vm3's DNS server answers for the service registered on vm1", answer is not None)
+        if answer is None:
+            vms[2].command("log 15", r"weft> ", 5)
+            vms[0].command("catalog services", r"weft> ", 5)
+            print(vms[2].text()[-2500:])
+            print(vms[0].text()[-1500:])
+        if answer:
+            print("figure: QEMU start to three nodes joined and vm3 answering DNS for vm1's service %.1f s"
+                  % (time.monotonic() - vms[0].start), flush=True)
+        for vm in vms:
+            vm.proc.stdin.write(b"poweroff\n")
+            vm.proc.stdin.flush()
+        for n, vm in enumerate(vms, 1):
+            try:
+                code = vm.proc.wait(timeout=POWEROFF_DEADLINE_S)
+            except subprocess.TimeoutExpired:
+                code = None
+            check("vm%d powers off (QEMU exits %s)" % (n, code), code == 0)
+    finally:
+        for vm in vms:
+            vm.stop()
+
+
 if __name__ == "__main__":
     scenarios = {"node": node, "maintenance": maintenance, "iso-bios": lambda p: iso_boot(p, False),
-                 "iso-uefi": lambda p: iso_boot(p, True)}
+                 "iso-uefi": lambda p: iso_boot(p, True), "fleet": fleet}
     if len(sys.argv) != 3 or sys.argv[2] not in scenarios:
         print(__doc__)
         sys.exit(2)
