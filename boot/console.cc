@@ -7,13 +7,16 @@
 //   ps                   processes with their resident memory
 //   log [N]              the agent's last N log lines (20)
 //   maintenance          why the node is in maintenance mode, if it is
+//   config show          the config files and the kernel command line's agent.* keys
+//   config set KEY VALUE a key in /etc/agent/90-console.json (read after the other files)
 //   continue             start the agent again after maintenance (SIGHUP to init)
 //   reboot | poweroff    ask init to go down (SIGTERM | SIGUSR2)
 //
 // Lines are read in the terminal's canonical mode (its own editing: erase, kill-line); words
 // split at blanks, with '...' and "..." quoting. Input lines longer than kLineMax are refused.
-// Not yet: history and cursor keys, `config show|set`, `dhcp` (later steps of issue 7).
+// Not yet: history and cursor keys, `dhcp` (later steps of issue 7).
 #include <dirent.h>
+#include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -21,7 +24,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <string>
@@ -34,6 +40,8 @@ namespace boot {
 namespace {
 
 constexpr size_t kLineMax = 4096;
+constexpr const char* kConfigDir = "/etc/agent";
+constexpr size_t kConfigShowBytesMax = 64 << 10;
 constexpr size_t kLogLinesMax = 1000;
 
 std::vector<std::string> split_words(const std::string& line, bool* ok) {
@@ -137,6 +145,85 @@ void show_log(size_t lines) {
   for (const std::string& l : last) std::fputs(l.c_str(), stdout);
 }
 
+// `config show`: the node's config files in the order the agent reads them, and the kernel
+// command line's agent.* keys (which override them).
+void config_show() {
+  DIR* d = opendir(kConfigDir);
+  std::vector<std::string> names;
+  while (d != nullptr) {
+    dirent* e = readdir(d);
+    if (e == nullptr) break;
+    const std::string n = e->d_name;
+    if (n.size() > 5 && n[0] != '.' && n.compare(n.size() - 5, 5, ".json") == 0) names.push_back(n);
+  }
+  if (d != nullptr) closedir(d);
+  std::sort(names.begin(), names.end());
+  for (const std::string& n : names) {
+    std::printf("== %s/%s\n%s", kConfigDir, n.c_str(), read_text(std::string(kConfigDir) + "/" + n, kConfigShowBytesMax).c_str());
+  }
+  std::string cmdline = read_text("/proc/cmdline", 4096), keys;
+  bool ok = true;
+  for (const std::string& w : split_words(cmdline, &ok)) {
+    if (w.compare(0, 6, "agent.") == 0) keys += " " + w;
+  }
+  std::printf("== kernel command line:%s\n", keys.empty() ? " (no agent.* keys)" : keys.c_str());
+}
+
+// A JSON value as typed: a number, true, false, null, a quoted string, an array or an object
+// stays as it is; anything else becomes a JSON string.
+std::string json_value(const std::string& v) {
+  if (v == "true" || v == "false" || v == "null") return v;
+  if (!v.empty() && (v[0] == '[' || v[0] == '{' || v[0] == '"')) return v;
+  char* end = nullptr;
+  std::strtod(v.c_str(), &end);
+  if (!v.empty() && end != nullptr && *end == '\0' && (std::isdigit(static_cast<unsigned char>(v[0])) || v[0] == '-')) return v;
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) out += c;
+  }
+  return out + "\"";
+}
+
+// `config set KEY VALUE`: kept in /etc/agent/90-console.json, read after every other file (so
+// it overrides them; agent.* keys on the kernel command line still win), one "key": value per
+// line as this function writes it. The agent reads it when it (re)starts: `continue`.
+void config_set(const std::string& key, const std::string& value) {
+  const std::string path = std::string(kConfigDir) + "/90-console.json";
+  std::vector<std::pair<std::string, std::string>> pairs;
+  std::string old = read_text(path, kConfigShowBytesMax);
+  size_t at = 0;
+  while (at < old.size()) {
+    size_t nl = old.find('\n', at);
+    std::string line = old.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+    at = nl == std::string::npos ? old.size() : nl + 1;
+    if (line.size() < 4 || line[0] != '"') continue;
+    size_t close = line.find("\": ");
+    if (close == std::string::npos) continue;
+    std::string v = line.substr(close + 3);
+    if (!v.empty() && v.back() == ',') v.pop_back();
+    pairs.emplace_back(line.substr(1, close - 1), v);
+  }
+  bool replaced = false;
+  for (auto& [k, v] : pairs) {
+    if (k == key) {
+      v = json_value(value);
+      replaced = true;
+    }
+  }
+  if (!replaced) pairs.emplace_back(key, json_value(value));
+  std::string text = "{\n";
+  for (size_t i = 0; i < pairs.size(); ++i) text += "\"" + pairs[i].first + "\": " + pairs[i].second + (i + 1 < pairs.size() ? ",\n" : "\n");
+  text += "}\n";
+  FILE* f = std::fopen(path.c_str(), "we");
+  if (f == nullptr || std::fwrite(text.data(), 1, text.size(), f) != text.size()) {
+    std::printf("config set: cannot write %s: %s\n", path.c_str(), std::strerror(errno));
+  } else {
+    std::printf("%s = %s (in %s; `continue` restarts the agent with it)\n", key.c_str(), json_value(value).c_str(), path.c_str());
+  }
+  if (f != nullptr) std::fclose(f);
+}
+
 void help() {
   std::printf(
       "Every agentctl command, as typed: status, members, kv get KEY, alloc status, ... (`agentctl help` lists them).\n"
@@ -145,6 +232,8 @@ void help() {
       "  ps                  processes and their resident memory\n"
       "  log [N]             the agent's last N log lines (20)\n"
       "  maintenance         why the node is in maintenance mode\n"
+      "  config show         the node's config files and the kernel command line's agent.* keys\n"
+      "  config set KEY VAL  set a config key (in /etc/agent/90-console.json; JSON values as typed)\n"
       "  continue            start the agent again after maintenance\n"
       "  reboot | poweroff   stop the agent and tasks, then go down\n");
 }
@@ -195,6 +284,13 @@ int run_console(const InitOptions& options) {
     } else if (cmd == "maintenance") {
       std::string why = read_text("/run/weft/maintenance", 4096);
       std::printf("%s", why.empty() ? "the node is not in maintenance mode\n" : why.c_str());
+    } else if (cmd == "config" && words.size() == 2 && words[1] == "show") {
+      config_show();
+    } else if (cmd == "config" && words.size() == 4 && words[1] == "set" && !words[2].empty() &&
+               words[2].find_first_of("\"\\") == std::string::npos) {
+      config_set(words[2], words[3]);
+    } else if (cmd == "config") {
+      std::printf("usage: config show | config set KEY VALUE\n");
     } else if (cmd == "continue") {
       ::kill(getppid(), SIGHUP);
       std::printf("starting the agent again\n");

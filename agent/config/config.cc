@@ -224,11 +224,26 @@ base::Result<Config> load(const LoadInputs& in) {
     read_files(*in.fs, flag_paths, /*skip_missing=*/false, &read);
   read_cmdline(in.kernel_cmdline, &read);
   read_environment(in.environment, &read);
+  const size_t flags_at = read.entries.size(), flag_errors_at = read.errors.size();
   for (Entry& e : flags.entries) read.entries.push_back(std::move(e));
   for (std::string& e : flags.errors) read.errors.push_back(std::move(e));
+  for (ValueError& v : flags.value_errors) {
+    v.entries_before += flags_at;
+    v.error_index += flag_errors_at;
+    read.value_errors.push_back(std::move(v));
+  }
   std::vector<ServiceDoc> services = std::move(read.services);
   std::vector<ServiceDoc> jobs = std::move(read.jobs);
-  errors = std::move(read.errors);
+  // A refused value is an error unless a later source set the key (sources.h, ValueError).
+  std::vector<bool> replaced(read.errors.size(), false);
+  for (const ValueError& v : read.value_errors) {
+    for (size_t i = v.entries_before; i < read.entries.size() && !replaced[v.error_index]; ++i) {
+      replaced[v.error_index] = read.entries[i].spec->name == v.key;
+    }
+  }
+  for (size_t i = 0; i < read.errors.size(); ++i) {
+    if (!replaced[i]) errors.push_back(std::move(read.errors[i]));
+  }
 
   Merger m;
   for (Entry& e : read.entries) m.apply(e);

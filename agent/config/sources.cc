@@ -69,6 +69,7 @@ void add_text_entry(const KeySpec& spec, std::string_view text, std::string orig
   e.spec = &spec;
   std::string why;
   if (!value_from_text(spec, text, &e.value, &why)) {
+    if (spec.type != KeyType::kMap) out->value_errors.push_back({std::string(spec.name), out->errors.size(), out->entries.size()});
     add_error(out, spec.name, why, origin);
     return;
   }
@@ -165,6 +166,10 @@ class JsonWalker {
         e.spec = spec;
         std::string why;
         if (!value_from_json(*spec, child, &e.value, &why)) {
+          // A map merges entry by entry: a later one does not replace it whole.
+          if (spec->type != KeyType::kMap) {
+            out_->value_errors.push_back({std::string(spec->name), out_->errors.size(), out_->entries.size()});
+          }
           add_error(out_, full, why, origin);
           continue;
         }

@@ -56,9 +56,19 @@ inline constexpr size_t kServiceDocBytesMax = 64 << 10;
 // as large as its file allows (kFileBytesMax).
 inline constexpr size_t kJobDocsMax = 64;
 
+// A value refused where it was read. It is an error only if it would have taken effect: a later
+// source setting the same key (a flag over a file, the console's file over a CIDATA volume's)
+// replaces it, as it replaces a valid one.
+struct ValueError {
+  std::string key;
+  size_t error_index;     // its line in Collected::errors
+  size_t entries_before;  // Collected::entries read before it
+};
+
 struct Collected {
   std::vector<Entry> entries;       // in the order read; later overrides earlier
   std::vector<std::string> errors;  // one line each, naming key and origin
+  std::vector<ValueError> value_errors;  // which of `errors` are refused values
   std::vector<ServiceDoc> services;  // JSON files only
   std::vector<ServiceDoc> jobs;      // JSON files only: "jobs" arrays, one entry per job
 };

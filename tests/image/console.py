@@ -6,8 +6,9 @@ Usage: console.py IMAGE_DIR|ISO SCENARIO
                           volume's meta-data names the node and its user-data registers a
                           service; the console comes up; status, services, members, ip, ps,
                           help answer; poweroff ends QEMU cleanly.
-  SCENARIO "maintenance": a broken agent.* key on the kernel command line lands the node in
-                          maintenance mode with the reason on the console; poweroff still works.
+  SCENARIO "maintenance": a broken key in the CIDATA volume's user-data lands the node in
+                          maintenance mode with the reason on the console; `config set` and
+                          `continue` bring it up; poweroff.
   SCENARIO "iso-bios", "iso-uefi": the hybrid ISO (its path instead of IMAGE_DIR) boots by
                           SeaBIOS or by OVMF to the console, the agent answers, poweroff.
 Prints one "ok: ..." or "FAIL: ..." line per check and "figure: ..." lines; exits 0 when every
@@ -180,10 +181,13 @@ def node(image_dir):
 
 
 def maintenance(image_dir):
-    vm = Vm(image_dir, "agent.node_name=qemu2 agent.log_level=shouting")
+    work = os.path.join(image_dir, "broken")
+    os.makedirs(work, exist_ok=True)
+    volume = cidata(work, "local-hostname: qemu2\n", '{"log_level": "shouting"}\n')
+    vm = Vm(image_dir, "", drives=(volume,))
     try:
         m = vm.expect(r"maintenance mode: the agent's configuration is wrong", BOOT_DEADLINE_S)
-        check("a broken agent.* key lands the node in maintenance mode, said on the console", m is not None)
+        check("a broken config (the CIDATA volume's user-data) lands the node in maintenance mode, said on the console", m is not None)
         if m is None:
             print(vm.text()[-3000:])
             return
@@ -193,6 +197,17 @@ def maintenance(image_dir):
         check("`log` shows the agent's own message naming the key",
               vm.command("log", r"configuration error:[\s\S]*log_level") is not None)
         check("the agent is not restarted in a loop (no restart message)", "starting it again" not in vm.text())
+        check("`config show` lists the volume's file with the bad value",
+              vm.command("config show", r"60-cidata\.json\s+\{\"log_level\": \"shouting\"\}") is not None)
+        check("`config set log_level info` keeps the fix in 90-console.json",
+              vm.command("config set log_level info", r'log_level = "info" \(in /etc/agent/90-console\.json') is not None)
+        vm.command("continue", r"starting the agent again")
+        healthy = None
+        end = time.monotonic() + BOOT_DEADLINE_S
+        while healthy is None and time.monotonic() < end:
+            healthy = vm.command("status", r"health:\s+healthy", 3)
+        check("`continue` brings the node up: the agent answers `status`, healthy", healthy is not None)
+        check("... and `maintenance` says the node left it", vm.command("maintenance", r"not in maintenance mode") is not None)
         poweroff(vm)
     finally:
         vm.stop()

@@ -156,6 +156,30 @@ TEST_F(LoadTest, DirectoryFilesInSortedOrder) {
   EXPECT_EQ(setting(c, "datacenter").origin, "/etc/agent/20-late.json: datacenter");
 }
 
+// A refused value is an error only where it would take effect: a later file or a flag setting the
+// key replaces it (the console's 90-console.json fixing a CIDATA volume's value).
+TEST_F(LoadTest, ARefusedValueALaterSourceReplacesIsNoError) {
+  fs_.add_file("/etc/agent/60-cidata.json", R"({"log_level": "shouting", "ports": {"http": "many"}})");
+  auto broken = load(in_);
+  ASSERT_FALSE(broken.is_ok());
+  EXPECT_NE(broken.status().message().find("log_level"), std::string::npos) << broken.status().message();
+  EXPECT_NE(broken.status().message().find("ports.http"), std::string::npos) << broken.status().message();
+  fs_.add_file("/etc/agent/90-console.json", R"({"log_level": "info"})");
+  auto half = load(in_);
+  ASSERT_FALSE(half.is_ok());
+  EXPECT_EQ(half.status().message().find("log_level"), std::string::npos) << half.status().message();
+  EXPECT_NE(half.status().message().find("ports.http"), std::string::npos) << half.status().message();
+  in_.flags = {"-ports.http=8500"};
+  Config c = load_ok();
+  EXPECT_EQ(c.log_level, base::LogLevel::kInfo);
+  EXPECT_EQ(c.ports.http, 8500);
+  // A later refused value does not hide an earlier one's error either: both are reported.
+  in_.flags = {"-ports.http=nope"};
+  auto both = load(in_);
+  ASSERT_FALSE(both.is_ok());
+  EXPECT_NE(both.status().message().find("flag -ports.http"), std::string::npos) << both.status().message();
+}
+
 // -config replaces the default directory; its paths are read in order and must exist, while a
 // missing default directory is fine.
 TEST_F(LoadTest, ConfigFlagSelectsFiles) {
@@ -431,6 +455,8 @@ TEST_F(LoadTest, BooleansInEverySource) {
 
   fs_.add_file("/etc/agent/a.json", R"({"enable_exec_checks": "true"})");
   in_.flags.clear();
+  in_.environment.clear();  // which would replace the file's value (and its error)
+  in_.kernel_cmdline.clear();
   EXPECT_NE(load_error().find("enable_exec_checks: want a boolean (true or false), got \"true\" "
                               "(from /etc/agent/a.json: enable_exec_checks)"),
             std::string::npos);
