@@ -173,6 +173,11 @@ struct Config {
   // decodes them (sched::decode_job) with those of jobs_dir and runs them with no foundation.
   std::vector<ServiceDoc> jobs;
   std::string jobs_dir;  // a directory of job files (*.json), "" for none
+  // PXE boot files served on the API port (agent/main/boot_server.h); "" dir: none.
+  struct Boot {
+    std::string dir;
+    std::string default_profile = "worker";
+  } boot;
 
   // Every key in schema order, with its value in effect and its origin.
   std::vector<Setting> settings;

@@ -254,6 +254,10 @@ std::vector<KeySpec> build_table() {
       [](Config& c, const Value& v) { c.log.ring_bytes_max = static_cast<uint64_t>(v.i); }));
   t.push_back(key_string({"jobs_dir", "", "path", "a directory of job files (*.json) this node runs with no foundation needed"}, 4096,
       [](Config& c, const Value& v) { c.jobs_dir = v.s; }));
+  t.push_back(key_string({"boot.dir", "", "path", "serve PXE boot files from this directory on the API port: <profile>/vmlinuz and initramfs.gz, macs/<aa-bb-..> naming a MAC's profile"}, 4096,
+      [](Config& c, const Value& v) { c.boot.dir = v.s; }));
+  t.push_back(key_string({"boot.default_profile", "worker", "name", "the profile a MAC with no macs/ file boots"}, 32,
+      [](Config& c, const Value& v) { c.boot.default_profile = v.s; }));
   t.push_back(key_bool({"enable_exec_checks", "false", "", "allow health checks that run commands on this node"},
       [](Config& c, const Value& v) { c.enable_exec_checks = v.b; }));
   // On by default, as in Consul: every node answers its workloads' lookups locally.

@@ -611,6 +611,11 @@ void Agent::shutdown() {
 }
 
 void Agent::add_routes() {
+  if (!config_.boot.dir.empty()) {
+    boot_server_ = std::make_unique<BootServer>(*env_.fs, config_.boot.dir, config_.boot.default_profile,
+                                                membership_->advertise().host_string());
+    boot_server_->add_routes(router_);
+  }
   router_.add("GET", "/v1/agent/self", [this](http::Request& q, http::Responder r) { handle_self(q, std::move(r)); });
   router_.add("GET", "/v1/agent/health", [this](http::Request& q, http::Responder r) { handle_health(q, std::move(r)); });
   router_.add("GET", "/v1/agent/dns", [this](http::Request& q, http::Responder r) { handle_dns(q, std::move(r)); });

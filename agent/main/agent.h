@@ -39,6 +39,7 @@
 #include "agent/image/image_api.h"
 #include "agent/image/store.h"
 #include "agent/kv/kv_api.h"
+#include "agent/main/boot_server.h"
 #include "agent/main/membership.h"
 #include "agent/server/forward.h"
 #include "agent/server/raft_host.h"
@@ -133,6 +134,7 @@ class Agent {
   // The node's container images (<data_dir>/images) and their API; loads in flight share the store.
   std::shared_ptr<image::ImageStore> images_;
   std::unique_ptr<image::ImageApi> image_api_;
+  std::unique_ptr<BootServer> boot_server_;  // with boot.dir
   // Servers: the catalog and health API over the state store. Every agent: the push of its
   // services and checks to it.
   std::unique_ptr<catalog::CatalogApi> catalog_api_;

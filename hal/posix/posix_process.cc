@@ -483,8 +483,10 @@ base::Status ensure_standard_fds() {
   return base::Status::ok();
 }
 
-// The 22nd field of /proc/<pid>/stat (starttime), or 0 when the process is gone or a zombie.
-uint64_t read_start_time(int64_t pid) {
+// The 22nd field of /proc/<pid>/stat (starttime); 0 when the process is gone, or (unless
+// `zombie_ok`) has ended and waits to be reaped. start_task() takes a zombie's: a task that ends before the parent reads its
+// stat is still the process it started.
+uint64_t read_start_time(int64_t pid, bool zombie_ok = false) {
   if (pid <= 0) return 0;
   char path[64];
   snprintf(path, sizeof path, "/proc/%lld/stat", static_cast<long long>(pid));
@@ -503,7 +505,7 @@ uint64_t read_start_time(int64_t pid) {
     const size_t start = i;
     while (i < rest.size() && rest[i] != ' ') ++i;
     std::string_view f = rest.substr(start, i - start);
-    if (field == 3 && (f == "Z" || f == "X")) return 0;
+    if (field == 3 && !zombie_ok && (f == "Z" || f == "X")) return 0;
     if (field == 22) {
       const auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), value);
       if (ec != std::errc() || end != f.data() + f.size()) return 0;
@@ -622,7 +624,7 @@ base::Result<TaskProcess> PosixProcesses::start_task(const TaskSpawn& spawn) {
   TaskProcess task;
   own(pid, true);
   task.pid = pid;
-  task.start_time = read_start_time(pid);
+  task.start_time = read_start_time(pid, /*zombie_ok=*/true);
   const long pidfd = pidfd_open(pid);
   if (pidfd < 0) {
     const int err = errno;

@@ -28,7 +28,7 @@ POWEROFF_DEADLINE_S = 30
 
 
 class Vm:
-    def __init__(self, image_dir, append, nics=(), drives=(), iso=None, uefi=False, tap=None, netns=None):
+    def __init__(self, image_dir, append, nics=(), drives=(), iso=None, uefi=False, tap=None, netns=None, pxe=False):
         self.start = time.monotonic()
         cmd = (["ip", "netns", "exec", netns] if netns else []) + [
             "qemu-system-x86_64", "-m", "512", "-smp", "1", "-nographic", "-no-reboot", "-nodefaults",
@@ -42,7 +42,10 @@ class Vm:
             cmd += ["-netdev", "user,id=n%d,restrict=on" % i, "-device", "%s,netdev=n%d" % (model, i)]
         for path in drives:
             cmd += ["-drive", "file=%s,if=virtio,format=raw,readonly=on" % path]
-        if iso:
+        if pxe:
+            # The NIC's own iPXE ROM boots from the network (DHCP, then the boot file it names).
+            cmd += ["-boot", "n"]
+        elif iso:
             # The ISO's own boot loader and command line; UEFI by Debian's OVMF.
             cmd += ["-cdrom", iso] + (["-bios", OVMF] if uefi else [])
         else:
@@ -286,9 +289,38 @@ def fleet(image_dir):
             vm.stop()
 
 
+def pxe(image_dir):
+    """A fourth VM with no disk boots by PXE: QEMU's iPXE leases from dnsmasq in FLEET_NETNS,
+    which names http://10.88.0.1:8080/boot.ipxe, a Weft foundation (agent dev with boot.dir)
+    whose socket is FOUNDATION_SOCK; the worker it boots joins that foundation's fleet."""
+    netns, sock = os.environ["FLEET_NETNS"], os.environ["FOUNDATION_SOCK"]
+    ctl = os.path.join(os.path.dirname(os.environ["AGENT"]), "agentctl")
+    vm = Vm(image_dir, "", tap=("tap4", "52:54:00:88:00:04"), netns=netns, pxe=True)
+    try:
+        m = vm.expect(r"weft> ", BOOT_DEADLINE_S * 2)
+        check("a diskless VM boots by PXE from the foundation's /boot.ipxe to its console", m is not None)
+        if m is None:
+            print(vm.text()[-3000:])
+            return
+        print("figure: PXE (iPXE over HTTP from the foundation) to console prompt %.1f s" % (time.monotonic() - vm.start), flush=True)
+        check("iPXE fetched the kernel and initramfs from the foundation (http://10.88.0.1:8080/boot/...)",
+              "10.88.0.1:8080/boot" in vm.text() or "boot/worker" in vm.text())
+        joined = False
+        end = time.monotonic() + BOOT_DEADLINE_S
+        while not joined and time.monotonic() < end:
+            out = subprocess.run([ctl, "-socket", sock, "members", "-status", "alive"], capture_output=True, text=True).stdout
+            joined = re.search(r"weft-880004\s+10\.88\.0\.14:\d+\s+alive", out) is not None
+            if not joined:
+                time.sleep(1)
+        check("the PXE-booted worker (named by its MAC) joined the foundation's fleet (retry_join from the boot script)", joined)
+        poweroff(vm)
+    finally:
+        vm.stop()
+
+
 if __name__ == "__main__":
     scenarios = {"node": node, "maintenance": maintenance, "iso-bios": lambda p: iso_boot(p, False),
-                 "iso-uefi": lambda p: iso_boot(p, True), "fleet": fleet}
+                 "iso-uefi": lambda p: iso_boot(p, True), "fleet": fleet, "pxe": pxe}
     if len(sys.argv) != 3 or sys.argv[2] not in scenarios:
         print(__doc__)
         sys.exit(2)

@@ -6,6 +6,8 @@
 # service "web", vm2 and vm3 workers; all with the same gossip key, RPC certificates from
 # `agentctl tls`, and retry_join of vm1. Proves: every VM leases its address, all three see each
 # other alive in `members`, and vm3's DNS server answers for vm1's service; each powers off.
+# Then PXE from the fleet: a foundation serving boot.dir on its API port, dnsmasq naming its
+# /boot.ipxe to iPXE; a diskless fourth VM boots the worker set from it and joins its fleet.
 set -uo pipefail
 AGENT=$(readlink -f "${1:?usage: $0 path/to/agent}")
 AGENTCTL=$(dirname "$AGENT")/agentctl
@@ -30,13 +32,14 @@ ip -n "$NS" link set lo up
 ip -n "$NS" link add br0 type bridge
 ip -n "$NS" addr add 10.88.0.1/24 dev br0
 ip -n "$NS" link set br0 up
-for n in 1 2 3; do
+for n in 1 2 3 4; do
   ip -n "$NS" tuntap add "tap$n" mode tap
   ip -n "$NS" link set "tap$n" master br0 up
 done
 ip netns exec "$NS" dnsmasq --no-daemon --port=0 --interface=br0 --bind-interfaces --no-resolv --no-hosts --no-ping \
   --dhcp-range=10.88.0.100,10.88.0.199,1h --dhcp-host=52:54:00:88:00:01,10.88.0.11 --dhcp-host=52:54:00:88:00:02,10.88.0.12 \
-  --dhcp-host=52:54:00:88:00:03,10.88.0.13 --dhcp-leasefile="$WORK/leases" --log-dhcp >"$WORK/dnsmasq.log" 2>&1 &
+  --dhcp-host=52:54:00:88:00:03,10.88.0.13 --dhcp-host=52:54:00:88:00:04,10.88.0.14 \
+  --dhcp-match=set:ipxe,175 --dhcp-boot=tag:ipxe,http://10.88.0.1:8080/boot.ipxe --dhcp-leasefile="$WORK/leases" --log-dhcp >"$WORK/dnsmasq.log" 2>&1 &
 DNSMASQ_PID=$!
 
 KEY=$("$AGENTCTL" keygen)
@@ -65,5 +68,18 @@ done
 "$ROOT/tools/mkimage" --profile worker --format pxe --agent "$AGENT" --out "$WORK/img" >/dev/null || { echo "FAIL: mkimage"; exit 1; }
 FLEET_NETNS=$NS FLEET_DIR=$WORK python3 "$(dirname "$0")/console.py" "$WORK/img" fleet
 rc=$?
+
+# PXE from the fleet itself: a foundation (agent dev on the bridge's address, boot.dir holding the
+# worker PXE set) serves /boot.ipxe; a diskless fourth VM boots from it and joins.
+mkdir -p "$WORK/boot/worker"
+cp "$WORK/img/vmlinuz" "$WORK/img/initramfs.gz" "$WORK/boot/worker/"
+ip netns exec "$NS" "$AGENT" dev -node_name=found -bind_addr=10.88.0.1 -client_addr=0.0.0.0 -ports.http=8080 \
+  -ports.gossip=7702 -boot.dir="$WORK/boot" -data_dir="$WORK/found" -socket_path="$WORK/found.sock" >"$WORK/found.log" 2>&1 &
+FOUND_PID=$!
+for _ in $(seq 100); do [ -S "$WORK/found.sock" ] && break; sleep 0.1; done
+AGENT=$AGENT FLEET_NETNS=$NS FOUNDATION_SOCK=$WORK/found.sock python3 "$(dirname "$0")/console.py" "$WORK/img" pxe || rc=1
+kill "$FOUND_PID" 2>/dev/null
+wait "$FOUND_PID" 2>/dev/null
+[ $rc -ne 0 ] && tail -n 20 "$WORK/found.log"
 [ $rc -ne 0 ] && tail -n 20 "$WORK/dnsmasq.log"
 exit $rc
