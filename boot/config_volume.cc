@@ -113,6 +113,11 @@ MetaData parse_meta_data(std::string_view text) {
 }
 
 ConfigVolume find_config_volume(const std::string& mount_dir, const std::string& config_file) {
+  return find_labelled_volume("CIDATA", "user-data", mount_dir, config_file);
+}
+
+ConfigVolume find_labelled_volume(const std::string& label, const std::string& file_name, const std::string& mount_dir,
+                                  const std::string& config_file) {
   ConfigVolume v;
   std::vector<std::string> devices;
   DIR* d = ::opendir("/sys/class/block");
@@ -127,7 +132,7 @@ ConfigVolume find_config_volume(const std::string& mount_dir, const std::string&
   std::sort(devices.begin(), devices.end());
   for (const std::string& dev : devices) {
     const std::string head = read_head("/dev/" + dev, kProbeBytes);
-    if (!equals_ignoring_case(volume_label(head), "CIDATA")) continue;
+    if (!equals_ignoring_case(volume_label(head), label)) continue;
     v.found = true;
     v.device = dev;
     v.filesystem = head.size() > kIsoDescriptor + 6 && head.substr(kIsoDescriptor + 1, 5) == "CD001" ? "iso9660" : "vfat";
@@ -141,9 +146,9 @@ ConfigVolume find_config_volume(const std::string& mount_dir, const std::string&
     const std::string meta = read_all(mount_dir + "/meta-data", kMetaDataBytesMax, &present, &too_big);
     if (too_big) v.error = "meta-data is larger than " + std::to_string(kMetaDataBytesMax) + " bytes: ignored";
     v.meta = parse_meta_data(meta);
-    const std::string user = read_all(mount_dir + "/user-data", kUserDataBytesMax, &present, &too_big);
+    const std::string user = read_all(mount_dir + "/" + file_name, kUserDataBytesMax, &present, &too_big);
     if (too_big) {
-      v.error = "user-data is larger than " + std::to_string(kUserDataBytesMax) + " bytes: ignored";
+      v.error = file_name + " is larger than " + std::to_string(kUserDataBytesMax) + " bytes: ignored";
     } else if (present) {
       int fd = ::open(config_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
       if (fd < 0 || ::write(fd, user.data(), user.size()) != static_cast<ssize_t>(user.size())) {

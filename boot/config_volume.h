@@ -1,4 +1,5 @@
-// boot::find_config_volume -- node config from a volume labelled CIDATA (issue 7 item 2), as
+// boot::find_config_volume -- node config from a volume labelled CIDATA (issue 7 item 2) or from
+// the disk image's config partition (WEFTCONFIG, below), the first as
 // cloud-init's NoCloud datasource finds it: an ISO 9660 or FAT filesystem whose label is
 // "CIDATA" (any case) holding `user-data` and `meta-data`.
 //
@@ -44,5 +45,11 @@ struct ConfigVolume {
   std::string error;        // why a CIDATA volume could not be used
 };
 ConfigVolume find_config_volume(const std::string& mount_dir, const std::string& config_file);
+
+// The same for any label and file: the config partition of tools/mkimage's disk image is a FAT
+// partition labelled WEFTCONFIG whose node.json is Weft JSON (an operator writes it from any
+// machine that mounts FAT).
+ConfigVolume find_labelled_volume(const std::string& label, const std::string& file_name, const std::string& mount_dir,
+                                  const std::string& config_file);
 
 }  // namespace boot

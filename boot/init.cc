@@ -299,7 +299,14 @@ int run_init(const std::vector<std::string>& args, const InitOptions& options) {
   ::mkdir("/var/lib", 0755);
   load_modules();
   const std::vector<std::string> links = bring_links_up();
-  // Node config beyond the image's: a NoCloud CIDATA volume (its user-data is Weft JSON).
+  // Node config beyond the image's: the disk image's config partition (node.json), then a
+  // NoCloud CIDATA volume (its user-data), each Weft JSON.
+  const ConfigVolume partition = find_labelled_volume("WEFTCONFIG", "node.json", "/run/weft/config", "/etc/agent/55-partition.json");
+  if (partition.found) {
+    say("config partition WEFTCONFIG on %s (%s)%s%s", partition.device.c_str(), partition.filesystem.c_str(),
+        partition.user_data ? ": node.json is /etc/agent/55-partition.json" : ": no node.json",
+        partition.error.empty() ? "" : ("; " + partition.error).c_str());
+  }
   const ConfigVolume volume = find_config_volume("/run/weft/cidata", "/etc/agent/60-cidata.json");
   if (volume.found) {
     say("config volume CIDATA on %s (%s)%s%s", volume.device.c_str(), volume.filesystem.c_str(),

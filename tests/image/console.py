@@ -11,6 +11,9 @@ Usage: console.py IMAGE_DIR|ISO SCENARIO
                           `continue` bring it up; poweroff.
   SCENARIO "iso-bios", "iso-uefi": the hybrid ISO (its path instead of IMAGE_DIR) boots by
                           SeaBIOS or by OVMF to the console, the agent answers, poweroff.
+  SCENARIO "disk":        the raw disk image (its path) boots by OVMF and takes the config its
+                          config partition holds.
+  SCENARIO "fleet", "pxe": see fleet_test.sh.
 Prints one "ok: ..." or "FAIL: ..." line per check and "figure: ..." lines; exits 0 when every
 check passed. Every wait has a deadline; QEMU is killed at the end whatever happened.
 """
@@ -28,7 +31,8 @@ POWEROFF_DEADLINE_S = 30
 
 
 class Vm:
-    def __init__(self, image_dir, append, nics=(), drives=(), iso=None, uefi=False, tap=None, netns=None, pxe=False):
+    def __init__(self, image_dir, append, nics=(), drives=(), iso=None, uefi=False, tap=None, netns=None, pxe=False,
+                 disk_boot=False):
         self.start = time.monotonic()
         cmd = (["ip", "netns", "exec", netns] if netns else []) + [
             "qemu-system-x86_64", "-m", "512", "-smp", "1", "-nographic", "-no-reboot", "-nodefaults",
@@ -41,8 +45,11 @@ class Vm:
         for i, model in enumerate(nics):
             cmd += ["-netdev", "user,id=n%d,restrict=on" % i, "-device", "%s,netdev=n%d" % (model, i)]
         for path in drives:
-            cmd += ["-drive", "file=%s,if=virtio,format=raw,readonly=on" % path]
-        if pxe:
+            cmd += ["-drive", "file=%s,if=virtio,format=raw%s" % (path, "" if disk_boot else ",readonly=on")]
+        if disk_boot:
+            # The firmware boots the first drive's EFI system partition.
+            cmd += ["-bios", OVMF]
+        elif pxe:
             # The NIC's own iPXE ROM boots from the network (DHCP, then the boot file it names).
             cmd += ["-boot", "n"]
         elif iso:
@@ -236,6 +243,31 @@ def iso_boot(iso_path, uefi):
         vm.stop()
 
 
+def disk(disk_path):
+    """The raw GPT disk image, its config partition's node.json written after the build (as an
+    operator would), boots by UEFI (OVMF) and takes that config."""
+    vm = Vm(os.path.dirname(disk_path), "", drives=(disk_path,), iso=None, uefi=True, disk_boot=True)
+    try:
+        m = vm.expect(r"weft> ", BOOT_DEADLINE_S)
+        check("the raw disk image boots by UEFI (OVMF) to the console", m is not None)
+        if m is None:
+            print(vm.text()[-3000:])
+            return
+        print("figure: disk image by UEFI (OVMF): QEMU start to console prompt %.1f s" % (time.monotonic() - vm.start), flush=True)
+        check("init read the config partition (WEFTCONFIG, FAT) on the disk",
+              re.search(r"config partition WEFTCONFIG on vda2 \(vfat\): node\.json", vm.text()) is not None)
+        healthy = None
+        end = time.monotonic() + BOOT_DEADLINE_S
+        while healthy is None and time.monotonic() < end:
+            healthy = vm.command("status", r"health:\s+healthy", 3)
+        check("the agent answers, named by the partition's node.json",
+              healthy is not None and re.search(r"node:\s+disk1", vm.text()) is not None)
+        check("... and runs its service", vm.command("services", r"db-1\s+db\s") is not None)
+        poweroff(vm)
+    finally:
+        vm.stop()
+
+
 def fleet(image_dir):
     """Three VMs on the bridge of the namespace FLEET_NETNS (made by fleet_test.sh, with dnsmasq
     handing out 10.88.0.1N to MAC 52:54:00:88:00:0N), each with its CIDATA volume in
@@ -320,7 +352,7 @@ def pxe(image_dir):
 
 if __name__ == "__main__":
     scenarios = {"node": node, "maintenance": maintenance, "iso-bios": lambda p: iso_boot(p, False),
-                 "iso-uefi": lambda p: iso_boot(p, True), "fleet": fleet, "pxe": pxe}
+                 "iso-uefi": lambda p: iso_boot(p, True), "fleet": fleet, "pxe": pxe, "disk": disk}
     if len(sys.argv) != 3 or sys.argv[2] not in scenarios:
         print(__doc__)
         sys.exit(2)
