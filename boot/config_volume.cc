@@ -63,9 +63,31 @@ bool equals_ignoring_case(const std::string& a, std::string_view b) {
          });
 }
 
+// The block devices and partitions (/sys/class/block), loop and RAM disks left out, sorted.
+std::vector<std::string> block_devices() {
+  std::vector<std::string> devices;
+  DIR* d = ::opendir("/sys/class/block");
+  while (d != nullptr && devices.size() < kBlockDevicesMax) {
+    dirent* e = ::readdir(d);
+    if (e == nullptr) break;
+    if (e->d_name[0] != '.' && std::strncmp(e->d_name, "loop", 4) != 0 && std::strncmp(e->d_name, "ram", 3) != 0) {
+      devices.emplace_back(e->d_name);
+    }
+  }
+  if (d != nullptr) ::closedir(d);
+  std::sort(devices.begin(), devices.end());
+  return devices;
+}
+
 }  // namespace
 
 std::string volume_label(std::string_view b) {
+  // ext2/3/4: the superblock at 1024 bytes, its magic 0xEF53 (little-endian) at 0x38, the volume
+  // name (16 bytes, NUL-padded) at 0x78.
+  if (b.size() >= 1024 + 0x88 && static_cast<uint8_t>(b[1024 + 0x38]) == 0x53 && static_cast<uint8_t>(b[1024 + 0x39]) == 0xEF) {
+    std::string label = trim(b.substr(1024 + 0x78, 16));
+    return printable_label(label) ? label : "";
+  }
   // ISO 9660: the primary volume descriptor (type 1, "CD001", version 1) in sector 16;
   // its volume identifier is bytes 40..71, space-padded.
   if (b.size() >= kIsoDescriptor + 72 && static_cast<uint8_t>(b[kIsoDescriptor]) == 1 &&
@@ -112,6 +134,24 @@ MetaData parse_meta_data(std::string_view text) {
   return m;
 }
 
+std::string find_data_disk(const std::string& mount_dir, std::string* why) {
+  const std::vector<std::string> devices = block_devices();
+  for (const std::string& dev : devices) {
+    const std::string head = read_head("/dev/" + dev, kProbeBytes);
+    if (head.size() < 1024 + 0x3a || static_cast<uint8_t>(head[1024 + 0x38]) != 0x53 || static_cast<uint8_t>(head[1024 + 0x39]) != 0xEF ||
+        volume_label(head) != "WEFT-DATA") {
+      continue;
+    }
+    ::mkdir(mount_dir.c_str(), 0755);
+    if (::mount(("/dev/" + dev).c_str(), mount_dir.c_str(), "ext4", MS_NOSUID | MS_NODEV, nullptr) != 0) {
+      *why = "mount /dev/" + dev + " (ext4) on " + mount_dir + ": " + std::strerror(errno);
+      return "";
+    }
+    return dev;
+  }
+  return "";
+}
+
 ConfigVolume find_config_volume(const std::string& mount_dir, const std::string& config_file) {
   return find_labelled_volume("CIDATA", "user-data", mount_dir, config_file);
 }
@@ -119,17 +159,7 @@ ConfigVolume find_config_volume(const std::string& mount_dir, const std::string&
 ConfigVolume find_labelled_volume(const std::string& label, const std::string& file_name, const std::string& mount_dir,
                                   const std::string& config_file) {
   ConfigVolume v;
-  std::vector<std::string> devices;
-  DIR* d = ::opendir("/sys/class/block");
-  while (d != nullptr && devices.size() < kBlockDevicesMax) {
-    dirent* e = ::readdir(d);
-    if (e == nullptr) break;
-    if (e->d_name[0] != '.' && std::strncmp(e->d_name, "loop", 4) != 0 && std::strncmp(e->d_name, "ram", 3) != 0) {
-      devices.emplace_back(e->d_name);
-    }
-  }
-  if (d != nullptr) ::closedir(d);
-  std::sort(devices.begin(), devices.end());
+  const std::vector<std::string> devices = block_devices();
   for (const std::string& dev : devices) {
     const std::string head = read_head("/dev/" + dev, kProbeBytes);
     if (!equals_ignoring_case(volume_label(head), label)) continue;

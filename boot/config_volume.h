@@ -4,8 +4,9 @@
 // "CIDATA" (any case) holding `user-data` and `meta-data`.
 //
 //   - volume_label() reads a filesystem's label from its first sectors: the ISO 9660 primary
-//     volume descriptor's volume identifier, or a FAT boot sector's volume label (FAT12/16 and
-//     FAT32 layouts, with the extended boot signature 0x29); "" for anything else. Pure.
+//     volume descriptor's volume identifier, a FAT boot sector's volume label (FAT12/16 and
+//     FAT32 layouts, with the extended boot signature 0x29), or an ext2/3/4 superblock's volume
+//     name; "" for anything else. Pure.
 //   - parse_meta_data() takes `local-hostname` and `instance-id` from meta-data's
 //     "key: value" lines (the subset of YAML NoCloud writes); bounded, junk lines skipped. Pure.
 //   - find_config_volume() looks at every block device in /sys/class/block, reads kProbeBytes of
@@ -49,6 +50,11 @@ ConfigVolume find_config_volume(const std::string& mount_dir, const std::string&
 // The same for any label and file: the config partition of tools/mkimage's disk image is a FAT
 // partition labelled WEFTCONFIG whose node.json is Weft JSON (an operator writes it from any
 // machine that mounts FAT).
+// The node's data disk: an ext4 filesystem labelled WEFT-DATA (tools/mkimage's disk image has
+// one), mounted read-write at `mount_dir` (the agent's data_dir) so the node's state outlives a
+// reboot. Its device ("vda3"), or "" when there is none or it does not mount (*why says why).
+std::string find_data_disk(const std::string& mount_dir, std::string* why);
+
 ConfigVolume find_labelled_volume(const std::string& label, const std::string& file_name, const std::string& mount_dir,
                                   const std::string& config_file);
 

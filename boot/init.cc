@@ -23,9 +23,11 @@
 
 #include <vector>
 
+#include "boot/config_url.h"
 #include "boot/config_volume.h"
 #include "boot/dhcp_run.h"
 #include "boot/kmod.h"
+#include "boot/static_ip.h"
 #include "hal/posix/posix_netns.h"
 
 namespace boot {
@@ -140,10 +142,29 @@ pid_t start_agent() {
   _exit(127);
 }
 
-pid_t start_console(const InitOptions& options) {
+// The terminals the kernel prints its console on (console=tty0 console=ttyS0: both), from
+// /sys/class/tty/console/active; /dev/console alone when that cannot be read.
+std::vector<std::string> console_devices() {
+  std::vector<std::string> out;
+  const std::string active = read_small("/sys/class/tty/console/active");
+  size_t at = 0;
+  while (at < active.size() && out.size() < 4) {
+    size_t end = active.find_first_of(" \n", at);
+    if (end == std::string::npos) end = active.size();
+    std::string name = active.substr(at, end - at);
+    bool ok = !name.empty();
+    for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) != 0);
+    if (ok) out.push_back("/dev/" + name);
+    at = end + 1;
+  }
+  if (out.empty()) out.push_back("/dev/console");
+  return out;
+}
+
+pid_t start_console(const InitOptions& options, const std::string& device) {
   pid_t pid = fork_child("the console");
   if (pid != 0) return pid;
-  int fd = ::open("/dev/console", O_RDWR);
+  int fd = ::open(device.c_str(), O_RDWR);
   if (fd >= 0) {
     ::ioctl(fd, TIOCSCTTY, 1);
     for (int i = 0; i < 3; ++i) ::dup2(fd, i);
@@ -190,6 +211,39 @@ void load_modules() {
 }
 
 constexpr int kLeaseWaitS = 30;
+
+std::string ipv4_text(uint32_t a) {
+  char buf[16];
+  snprintf(buf, sizeof buf, "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
+  return buf;
+}
+
+// ip=<address>...: the address (and gateway, DNS servers) on its device, or the first link;
+// that link leaves `dhcp_links` (all of them for ip=off).
+void apply_static(const KernelIp& ip, const std::vector<std::string>& links, std::vector<std::string>* dhcp_links) {
+  if (ip.address == 0) {  // ip=off
+    dhcp_links->clear();
+    say("ip=off: no DHCP");
+    return;
+  }
+  const std::string device = !ip.device.empty() ? ip.device : links.empty() ? "" : links[0];
+  if (device.empty()) {
+    say("ip=: no link to put %s on", ipv4_text(ip.address).c_str());
+    return;
+  }
+  base::Status s = hal::posix::set_link_address(device, ip.address, ip.prefix_len, true);
+  if (s.is_ok() && ip.gateway != 0) s = hal::posix::add_route(0, 0, ip.gateway, device);
+  if (!s.is_ok()) {
+    say("ip=: %s", s.message().c_str());
+    return;
+  }
+  std::string resolv;
+  for (uint32_t d : ip.dns) resolv += "nameserver " + ipv4_text(d) + "\n";
+  if (!resolv.empty()) write_file("/etc/resolv.conf", resolv);
+  dhcp_links->erase(std::remove(dhcp_links->begin(), dhcp_links->end(), device), dhcp_links->end());
+  say("ip=: %s/%u on %s%s", ipv4_text(ip.address).c_str(), ip.prefix_len, device.c_str(),
+      ip.gateway != 0 ? (", via " + ipv4_text(ip.gateway)).c_str() : "");
+}
 
 // DHCP on every link but loopback, in a child of its own (dhcp_run.h); -1 when there is none.
 pid_t start_dhcp(const std::vector<std::string>& links) {
@@ -314,16 +368,36 @@ int run_init(const std::vector<std::string>& args, const InitOptions& options) {
         volume.error.empty() ? "" : ("; " + volume.error).c_str());
   }
   const std::string cmdline = read_small("/proc/cmdline");
+  // A static address from ip= takes its link out of DHCP (ip=off: no DHCP at all).
+  std::vector<std::string> dhcp_links = links;
+  KernelIp kernel_ip;
+  if (const std::string ip = cmdline_value(cmdline, "ip"); !ip.empty()) {
+    auto parsed = parse_kernel_ip(ip);
+    if (!parsed.is_ok()) {
+      say("%s: using DHCP", parsed.status().message().c_str());
+    } else {
+      kernel_ip = std::move(parsed).value();
+      if (!kernel_ip.dhcp) apply_static(kernel_ip, links, &dhcp_links);
+    }
+  }
   std::string hostname = cmdline_value(cmdline, "agent.node_name");
+  if (hostname.empty()) hostname = kernel_ip.hostname;
   if (hostname.empty()) hostname = volume.meta.local_hostname;
   if (hostname.empty()) hostname = default_hostname();
   if (!hostname.empty() && ::sethostname(hostname.data(), hostname.size()) != 0) {
     say("hostname %s: %s", hostname.c_str(), strerror(errno));
   }
-  pid_t dhcp_pid = start_dhcp(links);
+  pid_t dhcp_pid = start_dhcp(dhcp_links);
   if (dhcp_pid > 0) wait_for_lease();
   int64_t dhcp_started = now_s();
-  say("no data disk: the node's state is kept in memory");
+  // The data disk, where the agent keeps its state (data_dir's default, /var/lib/agent).
+  std::string data_why;
+  const std::string data_dev = find_data_disk("/var/lib/agent", &data_why);
+  if (!data_dev.empty()) {
+    say("data disk WEFT-DATA on %s (ext4) at /var/lib/agent: the node's state outlives a reboot", data_dev.c_str());
+  } else {
+    say("no data disk%s%s: the node's state is kept in memory", data_why.empty() ? "" : ": ", data_why.c_str());
+  }
   // The agent's keys and ids need the kernel's random pool; early in boot on a machine without a
   // hardware source it is not ready yet, and a blocking read makes the kernel gather jitter
   // entropy until it is (a second or so).
@@ -335,15 +409,35 @@ int run_init(const std::vector<std::string>& args, const InitOptions& options) {
   }
   ::unlink(kMaintenance);
 
-  pid_t agent = start_agent();
+  // agent.config=<url>: the last config source, fetched now that the network is up; a failure is
+  // maintenance mode (`continue` fetches again).
+  const std::string config_url = cmdline_value(cmdline, "agent.config");
+  auto fetch_config = [&config_url]() {
+    if (config_url.empty()) return true;
+    base::Status s = fetch_config_url(config_url, "/etc/agent/70-url.json");
+    if (s.is_ok()) {
+      say("agent.config: fetched %s into /etc/agent/70-url.json", config_url.c_str());
+      return true;
+    }
+    write_file(kMaintenance, "the node's config could not be fetched: " + s.message() + "\nfix the server, then `continue`\n");
+    say("maintenance mode: %s", s.message().c_str());
+    return false;
+  };
+  bool maintenance = !fetch_config();
+  pid_t agent = maintenance ? -1 : start_agent();
   int64_t agent_started = now_s();
   int restart_delay = 1;
   int64_t restart_at = 0;
-  bool maintenance = false;
-  if (agent < 0) restart_at = now_s() + 1;
-  pid_t console = start_console(options);
-  int64_t console_started = now_s();
-  if (::getpid() != 1 && agent < 0 && console < 0) return 1;
+  if (agent < 0 && !maintenance) restart_at = now_s() + 1;
+  // A console on every terminal the kernel's console is on (the serial port and the screen).
+  const std::vector<std::string> devices = console_devices();
+  std::vector<pid_t> consoles(devices.size(), -1);
+  std::vector<int64_t> console_started(devices.size(), 0);
+  for (size_t i = 0; i < devices.size(); ++i) {
+    consoles[i] = start_console(options, devices[i]);
+    console_started[i] = now_s();
+  }
+  if (::getpid() != 1 && agent < 0 && consoles[0] < 0) return 1;
 
   sigset_t wanted;
   sigemptyset(&wanted);
@@ -356,8 +450,8 @@ int run_init(const std::vector<std::string>& args, const InitOptions& options) {
     if (sig == SIGUSR2 || sig == SIGPWR) go_down(agent, RB_POWER_OFF, "powering off");
     if (sig == SIGUSR1) go_down(agent, RB_HALT_SYSTEM, "halting");
     if (sig == SIGHUP && agent <= 0) {
-      maintenance = false;
       ::unlink(kMaintenance);
+      maintenance = !fetch_config();
       restart_delay = 1;
       restart_at = now_s();
     }
@@ -366,8 +460,9 @@ int run_init(const std::vector<std::string>& args, const InitOptions& options) {
       int status = 0;
       pid_t p = ::waitpid(-1, &status, WNOHANG);
       if (p <= 0) break;
-      if (p == console) {
-        console = -1;
+      auto c = std::find(consoles.begin(), consoles.end(), p);
+      if (c != consoles.end()) {
+        *c = -1;
       } else if (p == dhcp_pid) {
         dhcp_pid = -1;
         say("the DHCP client ended; starting it again");
@@ -391,14 +486,16 @@ int run_init(const std::vector<std::string>& args, const InitOptions& options) {
       agent = start_agent();
       agent_started = now_s();
     }
-    if (dhcp_pid == -1 && !links.empty() && now_s() > dhcp_started + 5) {
-      dhcp_pid = start_dhcp(links);
+    if (dhcp_pid == -1 && !dhcp_links.empty() && now_s() > dhcp_started + 5) {
+      dhcp_pid = start_dhcp(dhcp_links);
       dhcp_started = now_s();
     }
     // At most once a second: a console whose input is gone ends at once.
-    if (console <= 0 && now_s() > console_started) {
-      console = start_console(options);
-      console_started = now_s();
+    for (size_t i = 0; i < consoles.size(); ++i) {
+      if (consoles[i] <= 0 && now_s() > console_started[i]) {
+        consoles[i] = start_console(options, devices[i]);
+        console_started[i] = now_s();
+      }
     }
   }
 }

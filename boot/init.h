@@ -13,8 +13,10 @@
 // console that state is kept in memory (no data disk yet); waits for the kernel's random pool
 // (the agent's keys and ids need it); starts the agent (this binary, as
 // "agent", its output in /run/weft/agent.log; its configuration is the image's /etc/agent/*.json
-// and the kernel command line's agent.* keys, which config::load reads itself); starts the
-// console (console.h) on /dev/console; then reaps every orphan and watches both children.
+// and the kernel command line's agent.* keys, which config::load reads itself); starts a
+// console (console.cc) on every terminal the kernel's console is on (/sys/class/tty/console/
+// active: with console=tty0 console=ttyS0, the screen and the serial port); then reaps every
+// orphan and watches its children.
 //
 // The agent is restarted when it dies (after 1 s, doubling to 30 s while it keeps dying within
 // a minute of its start), except when it exits 2 (its configuration is wrong): then the node is
@@ -26,8 +28,10 @@
 // SIGPWR) powers off, SIGUSR1 halts. Going down: SIGTERM to the agent, up to 10 s for it to end,
 // SIGTERM then SIGKILL to every other process, sync, then reboot(2). A failure to mount or to
 // start a child is reported on the console and never panics the kernel (PID 1 must not exit).
-// Threading: the process's only thread. Not here: static addresses, config partitions, agent.config URLs,
-// the data disk (later steps of issue 7).
+// A static address from the kernel's ip= (static_ip.h) takes its link out of DHCP.
+// agent.config=http://... on the kernel command line is fetched (config_url.h) once the network
+// is up, into /etc/agent/70-url.json; a fetch that fails is maintenance mode (`continue` retries).
+// Threading: the process's only thread. Not here: the data disk (a later step of issue 7).
 #pragma once
 
 #include <cstdio>

@@ -404,6 +404,9 @@ void read_cmdline(std::string_view cmdline, Collected* out) {
     if (token.compare(0, 6, "agent.") != 0) continue;
     size_t eq = token.find('=');
     std::string name = token.substr(6, eq == std::string::npos ? std::string::npos : eq - 6);
+    // agent.config=<url> is the first process's (boot/config_url.h): it fetches the document
+    // into a config file before the agent starts.
+    if (name == "config") continue;
     std::string origin = std::string(kWhere) + ": agent." + printable(name);
     if (quoted) {
       out->errors.push_back(origin + ": unterminated double quote");

@@ -2,10 +2,11 @@
 """Boots a Weft PXE set (kernel + initramfs) under QEMU and drives its serial console.
 
 Usage: console.py IMAGE_DIR|ISO SCENARIO
-  SCENARIO "node":        two NICs and a CIDATA volume: their modules load by modalias, the
-                          volume's meta-data names the node and its user-data registers a
-                          service; the console comes up; status, services, members, ip, ps,
-                          help answer; poweroff ends QEMU cleanly.
+  SCENARIO "node":        two NICs and a CIDATA volume: their modules load by modalias, one NIC
+                          leases by DHCP, the other takes ip='s static address, the volume's
+                          meta-data names the node and its user-data registers a service,
+                          agent.config=http://... is fetched and registers another; the console
+                          comes up; status, services, members, ip, ps, help answer; poweroff.
   SCENARIO "maintenance": a broken key in the CIDATA volume's user-data lands the node in
                           maintenance mode with the reason on the console; `config set` and
                           `continue` bring it up; poweroff.
@@ -32,7 +33,7 @@ POWEROFF_DEADLINE_S = 30
 
 class Vm:
     def __init__(self, image_dir, append, nics=(), drives=(), iso=None, uefi=False, tap=None, netns=None, pxe=False,
-                 disk_boot=False):
+                 disk_boot=False, guestfwd=None):
         self.start = time.monotonic()
         cmd = (["ip", "netns", "exec", netns] if netns else []) + [
             "qemu-system-x86_64", "-m", "512", "-smp", "1", "-nographic", "-no-reboot", "-nodefaults",
@@ -43,7 +44,10 @@ class Vm:
                     "-device", "virtio-net-pci,netdev=t0,mac=%s" % tap[1]]
         # NICs on QEMU's user network with restrict=on: the guest reaches nothing outside QEMU.
         for i, model in enumerate(nics):
-            cmd += ["-netdev", "user,id=n%d,restrict=on" % i, "-device", "%s,netdev=n%d" % (model, i)]
+            # guestfwd: a guest connection to that address runs a command on the host with the
+            # connection as its stdio (a canned HTTP answer) -- still nothing leaves QEMU.
+            extra = ",guestfwd=%s" % guestfwd if guestfwd else ""
+            cmd += ["-netdev", "user,id=n%d,restrict=on%s" % (i, extra), "-device", "%s,netdev=n%d" % (model, i)]
         for path in drives:
             cmd += ["-drive", "file=%s,if=virtio,format=raw%s" % (path, "" if disk_boot else ",readonly=on")]
         if disk_boot:
@@ -145,7 +149,12 @@ def cidata(work, meta, user):
 def node(image_dir):
     volume = cidata(image_dir, "instance-id: iid-1\nlocal-hostname: qemu1\n",
                     '{"service": {"name": "web", "id": "web-1", "port": 8080, "tags": ["cidata"]}}\n')
-    vm = Vm(image_dir, "", nics=("virtio-net-pci", "e1000"), drives=(volume,))
+    answer = os.path.join(image_dir, "url-answer.http")
+    body = '{"service": {"name": "fromurl", "id": "fromurl-1", "port": 9090}}\n'
+    with open(answer, "w") as f:
+        f.write("HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    vm = Vm(image_dir, "ip=192.168.77.5:::24::eth1:off agent.config=http://10.0.2.100/node.json",
+            nics=("virtio-net-pci", "e1000"), drives=(volume,), guestfwd="tcp:10.0.2.100:80-cmd:cat %s" % answer)
     print("qemu: " + vm.cmd, flush=True)
     try:
         m = vm.expect(r"weft> ", BOOT_DEADLINE_S)
@@ -175,7 +184,13 @@ def node(image_dir):
               vm.command("services", r"web-1\s+web\s") is not None)
         check("`members` lists the node alive", vm.command("members", r"qemu1\s+\S+\s+alive\s+worker") is not None)
         check("`ip` shows loopback up", vm.command("ip", r"lo\s+up\s+127\.0\.0\.1") is not None)
-        check("... and eth0 up", re.search(r"eth0\s+up", vm.text()) is not None)
+        check("... eth0 with the address Weft's DHCP client leased from QEMU's (10.0.2.15)",
+              re.search(r"eth0\s+up\s+10\.0\.2\.15", vm.text()) is not None)
+        check("... and eth1 with the static address from ip= (out of DHCP)", re.search(r"eth1\s+up\s+192\.168\.77\.5", vm.text()) is not None)
+        check("init fetched agent.config=http://... once the network was up",
+              "agent.config: fetched http://10.0.2.100/node.json into /etc/agent/70-url.json" in vm.text())
+        check("... and the fetched config took effect: its service is registered",
+              vm.command("services", r"fromurl-1\s+fromurl\s") is not None)
         ps = vm.command("ps", r"^\s*(\d+)\s+(\d+)\s+agent\s*$")
         check("`ps` lists the agent with its resident memory", ps is not None)
         if ps:
@@ -263,6 +278,23 @@ def disk(disk_path):
         check("the agent answers, named by the partition's node.json",
               healthy is not None and re.search(r"node:\s+disk1", vm.text()) is not None)
         check("... and runs its service", vm.command("services", r"db-1\s+db\s") is not None)
+        check("init mounted the image's data partition (ext4, WEFT-DATA) at the agent's data_dir",
+              re.search(r"data disk WEFT-DATA on vda3 \(ext4\) at /var/lib/agent", vm.text()) is not None)
+        first = re.search(r"node id:\s+(\S+)", vm.text())
+        poweroff(vm)
+    finally:
+        vm.stop()
+    # A reboot keeps the node's state: the same node id, read from the data disk.
+    vm = Vm(os.path.dirname(disk_path), "", drives=(disk_path,), uefi=True, disk_boot=True)
+    try:
+        again = None
+        if vm.expect(r"weft> ", BOOT_DEADLINE_S):
+            end = time.monotonic() + BOOT_DEADLINE_S
+            while again is None and time.monotonic() < end:
+                again = vm.command("status", r"node id:\s+(\S+)", 3)
+        check("after a reboot the node keeps its state on the data disk (node id %s, then %s)"
+              % (first.group(1) if first else "?", again.group(1) if again else "?"),
+              first is not None and again is not None and first.group(1) == again.group(1))
         poweroff(vm)
     finally:
         vm.stop()

@@ -69,7 +69,9 @@ check "agentctl catalog services (through the client) lists web with its tag" \
 check "agentctl catalog service web: c1, web-1 at 127.0.0.1:8080, passing" \
   bash -c 'ctl_out=$("$1" -socket "$2" catalog service web) && grep -Eq "^c1 +web-1 +127.0.0.1:8080 +passing +v1$" <<<"$ctl_out"' \
   _ "$AGENTCTL" "$WORK/c1/agent.sock"
-check "agentctl catalog nodes lists both" bash -c '[ "$("$1" -socket "$2" catalog nodes | awk "NR>1 {print \$1}" | sort | tr "\n" " ")" = "c1 s1 " ]' \
+# s1 registers itself by its own anti-entropy push, which a loaded machine can delay past the
+# checks above: wait for it.
+check "agentctl catalog nodes lists both" wait_for 15 bash -c '[ "$("$1" -socket "$2" catalog nodes | awk "NR>1 {print \$1}" | sort | tr "\n" " ")" = "c1 s1 " ]' \
   _ "$AGENTCTL" "$WORK/s1/agent.sock"
 check "agentctl catalog with no subcommand is a usage error (exit 2)" bash -c '"$1" -socket "$2" catalog >/dev/null 2>&1; [ $? = 2 ]' \
   _ "$AGENTCTL" "$WORK/s1/agent.sock"

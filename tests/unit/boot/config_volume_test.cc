@@ -1,5 +1,6 @@
-// Proves the CIDATA probe: labels read from ISO 9660 primary volume descriptors and FAT12/16 and
-// FAT32 boot sectors (made by hand, and by xorriso and mkfs.vfat when present), "NO NAME" and
+// Proves the CIDATA probe: labels read from ISO 9660 primary volume descriptors, FAT12/16 and
+// FAT32 boot sectors and ext4 superblocks (made by hand, and by xorriso, mkfs.vfat and mkfs.ext4
+// when present), "NO NAME" and
 // foreign or truncated sectors give no label; meta-data's local-hostname and instance-id are
 // taken from NoCloud's key: value lines, quoted or not, and junk is skipped.
 #include "boot/config_volume.h"
@@ -68,7 +69,9 @@ TEST(ConfigVolume, RealImagesWhenTheToolsExist) {
                             .c_str()),
             0);
   ASSERT_EQ(std::system(("mkfs.vfat -C -n CIDATA " + fat_path + " 1024 >/dev/null").c_str()), 0);
-  for (const std::string& p : {iso_path, fat_path}) {
+  const std::string ext_path = dir.join("d.img");
+  if (std::system(("mkfs.ext4 -q -F -L CIDATA " + ext_path + " 1M 2>/dev/null").c_str()) != 0) GTEST_SKIP() << "no mkfs.ext4";
+  for (const std::string& p : {iso_path, fat_path, ext_path}) {
     FILE* f = std::fopen(p.c_str(), "rb");
     ASSERT_NE(f, nullptr);
     std::string head(kProbeBytes, '\0');
@@ -76,6 +79,16 @@ TEST(ConfigVolume, RealImagesWhenTheToolsExist) {
     std::fclose(f);
     EXPECT_EQ(volume_label(head), "CIDATA") << p;
   }
+}
+
+TEST(ConfigVolume, ExtSuperblockLabel) {
+  std::string b(kProbeBytes, '\0');
+  b[1024 + 0x38] = '\x53';
+  b[1024 + 0x39] = '\xEF';
+  b.replace(1024 + 0x78, 9, "WEFT-DATA");
+  EXPECT_EQ(volume_label(b), "WEFT-DATA");
+  b[1024 + 0x39] = '\x00';
+  EXPECT_EQ(volume_label(b), "") << "no ext magic";
 }
 
 TEST(ConfigVolume, MetaData) {

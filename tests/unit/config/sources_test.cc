@@ -30,6 +30,15 @@ TEST(CmdlineTest, TokensQuotesAndForeignParameters) {
   EXPECT_TRUE(c.entries[1].value.b);
 }
 
+// agent.config=<url> is for the first process (boot/config_url.h), not a configuration key.
+TEST(CmdlineTest, ConfigUrlIsLeftToBoot) {
+  Collected c;
+  read_cmdline("agent.config=http://10.0.0.1/node.json agent.node_name=n7", &c);
+  EXPECT_TRUE(c.errors.empty()) << all_errors(c);
+  ASSERT_EQ(c.entries.size(), 1u);
+  EXPECT_EQ(c.entries[0].spec->name, "node_name");
+}
+
 TEST(CmdlineTest, Errors) {
   Collected c;
   read_cmdline("agent.ports.http agent.labels.x=\"open agent.nope=1", &c);
