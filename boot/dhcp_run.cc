@@ -31,12 +31,6 @@ base::MonoTime now() {
   return base::MonoTime::from_ns(static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec);
 }
 
-std::string ip_text(uint32_t a) {
-  in_addr in{htonl(a)};
-  char buf[INET_ADDRSTRLEN] = "?";
-  inet_ntop(AF_INET, &in, buf, sizeof buf);
-  return buf;
-}
 
 void log_line(const std::string& line) {
   std::string l = "weft: dhcp: " + line + "\n";
@@ -112,18 +106,18 @@ void apply(Link& l, const dhcp::Action& a) {
       }
       if (!s.is_ok()) log_line(l.name + ": " + s.message());
       std::string resolv;
-      for (uint32_t dns : lease.dns_servers) resolv += "nameserver " + ip_text(dns) + "\n";
+      for (uint32_t dns : lease.dns_servers) resolv += "nameserver " + dhcp::ipv4_string(dns) + "\n";
       if (!lease.domain_name.empty()) resolv += "search " + lease.domain_name + "\n";
       if (!resolv.empty()) write_file("/etc/resolv.conf", resolv);
-      const std::string line = ip_text(lease.address) + "/" + std::to_string(lease.prefix_len) + " " + ip_text(lease.router);
+      const std::string line = dhcp::ipv4_string(lease.address) + "/" + std::to_string(lease.prefix_len) + " " + dhcp::ipv4_string(lease.router);
       write_file(std::string(kDhcpStateDir) + "/" + l.name, line + "\n");
-      log_line(l.name + ": leased " + line + " from " + ip_text(lease.server_id));
+      log_line(l.name + ": leased " + line + " from " + dhcp::ipv4_string(lease.server_id));
       return;
     }
     case dhcp::Action::Kind::kDeconfigure: {
       (void)hal::posix::set_link_address(l.name, lease.address, lease.prefix_len, false);
       ::unlink((std::string(kDhcpStateDir) + "/" + l.name).c_str());
-      log_line(l.name + ": lease of " + ip_text(lease.address) + " lost");
+      log_line(l.name + ": lease of " + dhcp::ipv4_string(lease.address) + " lost");
       return;
     }
   }

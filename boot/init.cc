@@ -25,6 +25,7 @@
 
 #include "boot/config_url.h"
 #include "boot/config_volume.h"
+#include "boot/dhcp/message.h"
 #include "boot/dhcp_run.h"
 #include "boot/kmod.h"
 #include "boot/static_ip.h"
@@ -212,11 +213,6 @@ void load_modules() {
 
 constexpr int kLeaseWaitS = 30;
 
-std::string ipv4_text(uint32_t a) {
-  char buf[16];
-  snprintf(buf, sizeof buf, "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
-  return buf;
-}
 
 // ip=<address>...: the address (and gateway, DNS servers) on its device, or the first link;
 // that link leaves `dhcp_links` (all of them for ip=off).
@@ -228,7 +224,7 @@ void apply_static(const KernelIp& ip, const std::vector<std::string>& links, std
   }
   const std::string device = !ip.device.empty() ? ip.device : links.empty() ? "" : links[0];
   if (device.empty()) {
-    say("ip=: no link to put %s on", ipv4_text(ip.address).c_str());
+    say("ip=: no link to put %s on", dhcp::ipv4_string(ip.address).c_str());
     return;
   }
   base::Status s = hal::posix::set_link_address(device, ip.address, ip.prefix_len, true);
@@ -238,11 +234,11 @@ void apply_static(const KernelIp& ip, const std::vector<std::string>& links, std
     return;
   }
   std::string resolv;
-  for (uint32_t d : ip.dns) resolv += "nameserver " + ipv4_text(d) + "\n";
+  for (uint32_t d : ip.dns) resolv += "nameserver " + dhcp::ipv4_string(d) + "\n";
   if (!resolv.empty()) write_file("/etc/resolv.conf", resolv);
   dhcp_links->erase(std::remove(dhcp_links->begin(), dhcp_links->end(), device), dhcp_links->end());
-  say("ip=: %s/%u on %s%s", ipv4_text(ip.address).c_str(), ip.prefix_len, device.c_str(),
-      ip.gateway != 0 ? (", via " + ipv4_text(ip.gateway)).c_str() : "");
+  say("ip=: %s/%u on %s%s", dhcp::ipv4_string(ip.address).c_str(), ip.prefix_len, device.c_str(),
+      ip.gateway != 0 ? (", via " + dhcp::ipv4_string(ip.gateway)).c_str() : "");
 }
 
 // DHCP on every link but loopback, in a child of its own (dhcp_run.h); -1 when there is none.
